@@ -1,0 +1,325 @@
+// One hosted actor: activation from its snapshot, its turns, and the commit that must land
+// before any reply, ack, timer or outbox message of those turns is released.
+import { createActor, type AnyActor, type InspectionEvent } from "xstate";
+import { randomUUID } from "node:crypto";
+import type { ActorKind } from "./ActorKind.ts";
+import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
+import { formatAddress } from "./protocol.ts";
+import { ActorFailedError, EventRejectedError, StaleActorError } from "./errors.ts";
+import type { Commit, JournalEntry, OutboxMessage, StoredSnapshot, TimerWrite } from "../storage/actorStore.ts";
+
+/** What a cell needs from its host. */
+export interface CellHost {
+  now(): number;
+  epochOf(address: Address): number;
+  load(address: Address): Promise<StoredSnapshot | undefined>;
+  submit(commit: Commit): Promise<boolean>;
+  /** Deliver a committed reply to whoever asked (the route may be on another instance). */
+  release(replyTo: string, reply: Reply): void;
+  /** Hand committed outbox messages to the relay. */
+  dispatch(messages: readonly OutboxMessage[]): void;
+  inspect(address: Address, event: InspectionEvent): void;
+  retired(cell: ActorCell, reason: "stale" | "failed" | "passivated" | "stopped"): void;
+  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+}
+
+type Respond = (reply: Reply) => void;
+
+interface Turns {
+  journal: JournalEntry[];
+  outbox: OutboxMessage[];
+  timersSet: Map<string, TimerWrite>;
+  timersCancelled: Set<string>;
+  timersFired: { key: string; dueAt: number }[];
+  replies: { replyTo: string; reply: Reply }[];
+  /** Asks of these turns not yet answered or deferred: they get the state view after commit. */
+  asks: Set<string>;
+  acks: Respond[];
+  messageIds: string[];
+}
+
+const noTurns = (): Turns => ({
+  journal: [],
+  outbox: [],
+  timersSet: new Map(),
+  timersCancelled: new Set(),
+  timersFired: [],
+  replies: [],
+  asks: new Set(),
+  acks: [],
+  messageIds: [],
+});
+
+/** Pending work someone waits for or that must land; a journal-only init turn is not. */
+const hasObligations = (t: Turns) =>
+  t.outbox.length + t.timersSet.size + t.timersCancelled.size + t.timersFired.length + t.replies.length +
+    t.asks.size + t.acks.length + t.messageIds.length > 0;
+const isEmpty = (t: Turns) => t.journal.length === 0 && !hasObligations(t);
+
+/** How many recent message ids each actor remembers to drop redeliveries. */
+const REMEMBERED_IDS = 512;
+const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
+
+export class ActorCell {
+  readonly key: string;
+  state: "activating" | "active" | "retired" = "activating";
+  lastActive: number;
+
+  #actor: AnyActor | undefined;
+  #version = 0;
+  #seq = 0;
+  #processed: string[] = [];
+  #turns = noTurns();
+  #committing: Promise<void> | undefined;
+  #waiting: { envelope: Envelope; respond: Respond }[] = [];
+  #lastValue: unknown;
+  #restoring = false;
+
+  constructor(
+    readonly address: Address,
+    private readonly kind: ActorKind,
+    private readonly host: CellHost,
+  ) {
+    this.key = formatAddress(address);
+    this.lastActive = host.now();
+  }
+
+  /** Loads the snapshot (migrating an older machine version) and starts the machine. */
+  async activate(): Promise<void> {
+    try {
+      const stored = await this.host.load(this.address);
+      if (this.state === "retired") return;
+      let snapshot = stored?.snapshot;
+      if (stored && stored.machineVersion !== this.kind.version) {
+        if (!this.kind.migrate) throw new Error(`${this.key}: no migration from machine version ${stored.machineVersion}`);
+        snapshot = this.kind.migrate(snapshot, stored.machineVersion);
+      }
+      this.#version = stored?.version ?? 0;
+      this.#seq = stored?.seq ?? 0;
+      this.#processed = stored?.processedIds ?? [];
+      this.#restoring = stored !== undefined;
+      const actor = createActor(this.kind.machine, {
+        input: { id: this.address.id },
+        ...(snapshot ? { snapshot: snapshot as never } : {}),
+        inspect: (event) => this.#onInspect(event),
+      });
+      this.#actor = actor;
+      actor.on("*", (effect) => this.#onEffect(effect as Effect));
+      actor.subscribe({ error: () => {} }); // errors are read from the snapshot status
+      actor.start();
+      this.#restoring = false;
+      this.#lastValue = actor.getSnapshot().value;
+      this.state = "active";
+    } catch (error) {
+      this.host.log("error", "actor activation failed", { actor: this.key, error: String(error) });
+      this.#fail(error);
+      return;
+    }
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) this.deliver(w.envelope, w.respond);
+  }
+
+  /** One turn: the event is applied now; the reply or ack waits for the commit. */
+  deliver(envelope: Envelope, respond: Respond): void {
+    this.lastActive = this.host.now();
+    if (this.state === "activating") {
+      this.#waiting.push({ envelope, respond });
+      return;
+    }
+    if (this.state === "retired" || !this.#actor) {
+      respond({ ok: false, code: "actor_unavailable", message: `${this.key} is not hosted here any more` });
+      return;
+    }
+    if (this.#processed.includes(envelope.messageId) || this.#turns.messageIds.includes(envelope.messageId)) {
+      respond({ ok: true, value: { duplicate: true } });
+      return;
+    }
+    const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
+    const actor = this.#actor;
+    if (envelope.timer) this.#turns.timersFired.push(envelope.timer);
+    if (!actor.getSnapshot().can(event)) {
+      if (envelope.timer) {
+        // A timer the machine no longer wants still has to be consumed, or it would fire forever.
+        this.#turns.messageIds.push(envelope.messageId);
+        this.#turns.acks.push(respond);
+        this.#scheduleCommit();
+        return;
+      }
+      const rejected = new EventRejectedError(this.key, event.type, actor.getSnapshot().value);
+      respond({ ok: false, code: rejected.code, message: rejected.message, details: { state: rejected.state, event: event.type } });
+      return;
+    }
+    if (envelope.replyTo) this.#turns.asks.add(envelope.replyTo);
+    else this.#turns.acks.push(respond);
+    this.#turns.messageIds.push(envelope.messageId);
+    actor.send(event);
+    if (actor.getSnapshot().status === "error") {
+      this.#fail(actor.getSnapshot().error);
+      return;
+    }
+    this.#scheduleCommit();
+  }
+
+  /** Current state and context, for routes that only read. */
+  snapshot(): { value: unknown; context: unknown; version: number } | undefined {
+    const s = this.#actor?.getSnapshot();
+    return s ? { value: s.value, context: s.context, version: this.#version } : undefined;
+  }
+
+  /** True when nothing is pending, no commit is running and no invoked work is alive. */
+  isIdle(): boolean {
+    const children = this.#actor?.getSnapshot().children ?? {};
+    return this.state === "active" && !this.#committing && !hasObligations(this.#turns) && Object.keys(children).length === 0;
+  }
+
+  /** Waits for every pending turn to be committed. */
+  async flush(): Promise<void> {
+    while (this.#committing) await this.#committing;
+  }
+
+  /** Stops the machine; with `flush`, only after pending turns are committed. */
+  async retire(reason: "passivated" | "stopped", options: { flush: boolean }): Promise<void> {
+    if (options.flush) await this.flush();
+    this.#stop(reason);
+  }
+
+  #stop(reason: "stale" | "failed" | "passivated" | "stopped"): void {
+    if (this.state === "retired") return;
+    this.state = "retired";
+    this.#actor?.stop();
+    for (const w of this.#waiting) w.respond({ ok: false, code: "actor_unavailable", message: `${this.key} stopped` });
+    this.#waiting = [];
+    this.host.retired(this, reason);
+  }
+
+  #fail(error: unknown): void {
+    const failure = new ActorFailedError(this.key, error);
+    this.host.log("error", "actor failed; it reloads from its last commit", { actor: this.key, error: String(error) });
+    this.#refuseTurns({ ok: false, code: failure.code, message: failure.message });
+    this.#stop("failed");
+  }
+
+  #refuseTurns(reply: Reply): void {
+    for (const r of this.#turns.replies) this.host.release(r.replyTo, reply);
+    for (const replyTo of this.#turns.asks) this.host.release(replyTo, reply);
+    for (const ack of this.#turns.acks) ack(reply);
+    this.#turns = noTurns();
+  }
+
+  #onInspect(event: InspectionEvent): void {
+    if (event.type !== "@xstate.snapshot" || event.actorRef !== this.#actor) return;
+    const snapshot = event.snapshot as unknown as { value: unknown; context: unknown };
+    const init = event.event.type === "xstate.init";
+    if (this.#restoring && init) return;
+    const { replyTo: _replyTo, ...journalEvent } = event.event as { replyTo?: string };
+    const at = this.host.now();
+    this.#turns.journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
+    this.host.inspect(this.address, event);
+    const changed = JSON.stringify(snapshot.value) !== JSON.stringify(this.#lastValue);
+    this.#lastValue = snapshot.value;
+    if (changed && this.kind.publicEvent) {
+      const actor = { id: this.address.id, value: snapshot.value as never, context: snapshot.context, at };
+      this.#turns.outbox.push({
+        messageId: randomUUID(),
+        kind: "event",
+        target: `fleet.events.${this.address.type}.${this.address.id}`,
+        payload: { type: this.address.type, id: this.address.id, seq: this.#seq, state: snapshot.value, at: new Date(at).toISOString(), ...this.kind.publicEvent(actor) },
+      });
+    }
+    // A fresh actor's initial state is journalled with its first real turn, not written alone.
+    if (!init) this.#scheduleCommit();
+  }
+
+  #onEffect(effect: Effect): void {
+    switch (effect.type) {
+      case "reply":
+        if (!effect.replyTo) break;
+        this.#turns.asks.delete(effect.replyTo);
+        this.#turns.replies.push({ replyTo: effect.replyTo, reply: effect.reply });
+        break;
+      case "reply.defer":
+        if (effect.replyTo) this.#turns.asks.delete(effect.replyTo);
+        break;
+      case "timer.set":
+        this.#turns.timersCancelled.delete(effect.key);
+        this.#turns.timersSet.set(effect.key, { key: effect.key, dueAt: effect.dueAt, event: effect.event });
+        break;
+      case "timer.cancel":
+        this.#turns.timersSet.delete(effect.key);
+        this.#turns.timersCancelled.add(effect.key);
+        break;
+      case "tell":
+        this.#turns.outbox.push({ messageId: randomUUID(), kind: "tell", target: effect.to, payload: effect.event });
+        break;
+    }
+  }
+
+  #scheduleCommit(): void {
+    if (this.#committing || this.state === "retired") return;
+    this.#committing = this.#commitLoop().finally(() => (this.#committing = undefined));
+  }
+
+  async #commitLoop(): Promise<void> {
+    await Promise.resolve(); // let the rest of this turn (its effects) join the commit
+    while (this.state !== "retired" && !isEmpty(this.#turns)) {
+      const turns = this.#turns;
+      this.#turns = noTurns();
+      const actor = this.#actor!;
+      const commit: Commit = {
+        type: this.address.type,
+        id: this.address.id,
+        version: this.#version + 1,
+        epoch: this.host.epochOf(this.address),
+        machineVersion: this.kind.version,
+        seq: this.#seq,
+        snapshot: actor.getPersistedSnapshot(),
+        processedIds: [...this.#processed, ...turns.messageIds].slice(-REMEMBERED_IDS),
+        journal: turns.journal,
+        outbox: turns.outbox,
+        timersSet: [...turns.timersSet.values()],
+        timersCancelled: [...turns.timersCancelled],
+        timersFired: turns.timersFired,
+        at: this.host.now(),
+      };
+      const accepted = await this.#submitWithRetry(commit);
+      if (accepted === undefined) return;
+      if (!accepted) {
+        // Two hosts never both win: the other writer's state is the truth, so reload from it.
+        const stale = new StaleActorError(this.key);
+        this.#turns = {
+          ...turns,
+          replies: [...turns.replies, ...this.#turns.replies],
+          asks: new Set([...turns.asks, ...this.#turns.asks]),
+          acks: [...turns.acks, ...this.#turns.acks],
+        };
+        this.#refuseTurns({ ok: false, code: stale.code, message: stale.message });
+        this.#stop("stale");
+        return;
+      }
+      this.#version = commit.version;
+      this.#processed = commit.processedIds;
+      // Released only now: a crash before the commit would otherwise lose an acknowledged write.
+      for (const r of turns.replies) this.host.release(r.replyTo, r.reply);
+      if (turns.asks.size) {
+        const view = { state: commit.snapshot && (commit.snapshot as { value: unknown }).value, context: (commit.snapshot as { context: unknown }).context };
+        for (const replyTo of turns.asks) this.host.release(replyTo, { ok: true, value: view });
+      }
+      for (const ack of turns.acks) ack({ ok: true, value: undefined });
+      if (turns.outbox.length) this.host.dispatch(turns.outbox);
+    }
+  }
+
+  async #submitWithRetry(commit: Commit): Promise<boolean | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.host.submit(commit);
+      } catch (error) {
+        if (this.state === "retired") return undefined;
+        const delay = RETRY_COMMIT_MS[Math.min(attempt, RETRY_COMMIT_MS.length - 1)]!;
+        this.host.log("warn", "snapshot commit failed; retrying", { actor: this.key, attempt, error: String(error) });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+}

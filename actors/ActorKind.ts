@@ -1,0 +1,41 @@
+// How an actor kind is declared to the runtime: its machine, version, migration and projections.
+import type { AnyStateMachine, StateValue } from "xstate";
+import type { Tx } from "../storage/database.ts";
+
+export interface ProjectedActor {
+  id: string;
+  value: StateValue;
+  context: any;
+  /** Runtime time of the commit (epoch ms). */
+  at: number;
+}
+
+export interface ActorKind {
+  /** The address type, e.g. `mailing`. */
+  readonly type: string;
+  /** The machine with its effects provided; receives `{ id }` as input. */
+  readonly machine: AnyStateMachine;
+  /** Bump when the persisted snapshot shape changes, and teach `migrate` the old shape. */
+  readonly version: number;
+  /** Turns a persisted snapshot written by machine version `from` into the current shape. */
+  readonly migrate?: (snapshot: any, from: number) => any;
+  /** Query projections, written in the same transaction as the snapshots they follow. */
+  readonly project?: (tx: Tx, actors: readonly ProjectedActor[]) => Promise<void>;
+  /**
+   * Fields of the public event published on `fleet.events.<type>.<id>` at every state change;
+   * kinds without it publish nothing. Never personal data.
+   */
+  readonly publicEvent?: (actor: ProjectedActor) => Record<string, unknown>;
+}
+
+export function defineActorKind(kind: ActorKind): ActorKind {
+  return kind;
+}
+
+/** A state value as one readable string: `sending.waiting`. */
+export function stateName(value: StateValue): string {
+  if (typeof value === "string") return value;
+  return Object.entries(value)
+    .map(([k, v]) => (v && (typeof v === "string" || Object.keys(v).length) ? `${k}.${stateName(v)}` : k))
+    .join(",");
+}

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ActorSystem, type ActorSystemOptions } from "../../actors/ActorSystem.ts";
+import { InProcessTransport } from "../../actors/transport/InProcessTransport.ts";
+import { ManualClock } from "../../actors/clock.ts";
+import { AskTimeoutError, EventRejectedError, StaleActorError } from "../../actors/errors.ts";
+import { loadSnapshot, readJournal } from "../../storage/actorStore.ts";
+import { counterKind } from "../support/counterKind.ts";
+import { eventually, silentLogger, testDatabase, type TestDatabase } from "../support/harness.ts";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await testDatabase("runtime");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+function system(options: Partial<ActorSystemOptions> = {}) {
+  return new ActorSystem({
+    sql: db.sql,
+    kinds: [counterKind()],
+    transport: new InProcessTransport(),
+    logger: silentLogger,
+    background: false,
+    ...options,
+  });
+}
+
+describe("actor runtime", () => {
+  it("ask - an acknowledged increment survives a crash of the runtime", async () => {
+    const first = system();
+    for (let i = 0; i < 5; i++) await first.ask("counter/crash", { type: "increment" });
+    first.crash();
+    const second = system();
+    expect(await second.ask("counter/crash", { type: "increment" })).toEqual({ count: 6 });
+    await second.stop();
+  });
+
+  it("ask - many concurrent asks to many actors are all applied, grouped into few commits", async () => {
+    const s = system();
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => s.ask<{ count: number }>(`counter/many-${i % 20}`, { type: "increment" })),
+    );
+    expect(replies).toHaveLength(200);
+    const finals = await Promise.all(Array.from({ length: 20 }, (_, i) => loadSnapshot(db.sql, "counter", `many-${i}`)));
+    expect(finals.map((f) => (f!.snapshot as { context: { count: number } }).context.count)).toEqual(Array(20).fill(10));
+    const batches = (await s.metrics.commitBatch.get()).values.find((v) => v.metricName?.endsWith("_count"))!.value;
+    expect(batches).toBeLessThan(200);
+    await s.stop();
+  });
+
+  it("ask - an actor that does not answer in time rejects with a typed AskTimeoutError", async () => {
+    const unanswered = new InProcessTransport();
+    unanswered.send = () => new Promise(() => {}); // a host that never answers
+    const s = system({ transport: unanswered });
+    const error = await s.ask("counter/slow", { type: "increment" }, { timeoutMs: 50 }).catch((e) => e);
+    expect(error).toBeInstanceOf(AskTimeoutError);
+    expect(error.code).toBe("actor_timeout");
+    await s.stop();
+  });
+
+  it("ask - an event the state does not accept is a typed rejection and changes nothing", async () => {
+    const s = system();
+    await s.ask("counter/closing", { type: "increment" });
+    await s.ask("counter/closing", { type: "close" });
+    const error = await s.ask("counter/closing", { type: "increment" }).catch((e) => e);
+    expect(error).toBeInstanceOf(EventRejectedError);
+    expect((await loadSnapshot(db.sql, "counter", "closing"))!.version).toBe(2);
+    await s.stop();
+  });
+
+  it("optimistic concurrency - a write with a stale version is rejected and the actor reloads", async () => {
+    const other = await db.reopen();
+    const a = system();
+    const b = system({ sql: other.sql });
+    await a.ask("counter/contended", { type: "increment" });
+    await b.ask("counter/contended", { type: "increment" }); // b activates at version 1: count 2
+    await a.ask("counter/contended", { type: "increment" }).catch((e) => e); // a is stale: reload, retry
+    const view = await a.ask<{ count: number }>("counter/contended", { type: "increment" });
+    expect(view.count).toBe(4);
+    const stored = await loadSnapshot(db.sql, "counter", "contended");
+    expect((stored!.snapshot as { context: { count: number } }).context.count).toBe(4);
+    await a.stop();
+    await b.stop();
+  });
+
+  it("optimistic concurrency - a stale write with no time left surfaces as StaleActorError", async () => {
+    const other = await db.reopen();
+    const a = system();
+    const b = system({ sql: other.sql });
+    await a.ask("counter/stale", { type: "increment" });
+    await b.ask("counter/stale", { type: "increment" });
+    const error = await a.ask("counter/stale", { type: "increment" }, { timeoutMs: 1 }).catch((e) => e);
+    expect([StaleActorError, AskTimeoutError].some((c) => error instanceof c)).toBe(true);
+    await a.stop();
+    await b.stop();
+  });
+
+  it("durable timer - set before a restart, it fires once after it, at its due time", async () => {
+    const clock = new ManualClock();
+    const first = system({ clock });
+    await first.ask("counter/timer", { type: "remind", afterMs: 7 * 86_400_000 });
+    await first.stop();
+
+    const second = system({ clock });
+    expect(await second.timers.poll()).toBe(0); // not yet due
+    clock.advance(7 * 86_400_000);
+    expect(await second.timers.poll()).toBe(1);
+    expect(await second.timers.poll()).toBe(0); // consumed: fires once
+    const view = await second.ask<{ context: { reminders: number } }>("counter/timer", { type: "remind", afterMs: 1 });
+    expect(view.context.reminders).toBe(1);
+    await second.ask("counter/timer", { type: "cancelReminder" });
+    clock.advance(10);
+    expect(await second.timers.poll()).toBe(0);
+    await second.stop();
+  });
+
+  it("passivation - an idle actor is dropped from memory and reactivates with its state", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    await s.ask("counter/sleepy", { type: "increment", by: 3 });
+    clock.advance(60_000);
+    expect(await s.host.passivateIdle(30_000)).toBeGreaterThanOrEqual(1);
+    expect(s.host.hosted().some((c) => c.key === "counter/sleepy")).toBe(false);
+    expect(await s.ask("counter/sleepy", { type: "increment" })).toEqual({ count: 4 });
+    await s.stop();
+  });
+
+  it("outbox - a message to another actor is delivered after commit, and a redelivery is dropped", async () => {
+    const s = system();
+    await s.ask("counter/sender", { type: "forward", to: "counter/receiver", by: 5 });
+    await eventually(async () => ((await loadSnapshot(db.sql, "counter", "receiver"))?.snapshot as { context: { count: number } } | undefined)?.context.count === 5);
+    // Redeliver the same message id, as a relay that crashed before deleting the row would.
+    const [row] = await db.sql<{ message_id: string }[]>`select message_id from actor_outbox limit 1`.catch(() => []);
+    const stored = await loadSnapshot(db.sql, "counter", "receiver");
+    const messageId = row?.message_id ?? stored!.processedIds.at(-1)!;
+    await s.tell("counter/receiver", { type: "increment", by: 5 }, { messageId });
+    const after = await loadSnapshot(db.sql, "counter", "receiver");
+    expect((after!.snapshot as { context: { count: number } }).context.count).toBe(5);
+    await eventually(async () => (await db.sql`select 1 from actor_outbox`).length === 0);
+    await s.stop();
+  });
+
+  it("outbox - messages left by a crash are delivered by the sweep of the next runtime", async () => {
+    const s = system();
+    await db.sql`insert into actor_outbox (message_id, kind, target, payload)
+      values ('left-behind', 'tell', 'counter/swept', ${{ type: "increment", by: 2 }})`;
+    expect(await s.outbox.sweep(0)).toBe(1);
+    expect(await s.outbox.sweep(0)).toBe(0);
+    expect(await s.ask("counter/swept", { type: "increment" })).toEqual({ count: 3 });
+    await s.stop();
+  });
+
+  it("journal - every transition is appended with its event and states", async () => {
+    const s = system();
+    await s.ask("counter/journal", { type: "increment" });
+    await s.ask("counter/journal", { type: "close" });
+    const journal = await readJournal(db.sql, "counter", "journal");
+    expect(journal.map((j) => [j.seq, (j.event as { type: string }).type, j.fromState, j.toState])).toEqual([
+      [1, "xstate.init", null, "open"],
+      [2, "increment", "open", "open"],
+      [3, "close", "open", "closed"],
+    ]);
+    await s.stop();
+  });
+
+  it("versioned state - a snapshot of an older machine version is migrated on activation", async () => {
+    const old = system();
+    await old.ask("counter/migrated", { type: "increment", by: 21 });
+    await old.stop();
+    // Machine version 2 doubles the count; the migration is what makes old snapshots fit.
+    const migrate = (snapshot: { context: { count: number } }, from: number) => {
+      expect(from).toBe(1);
+      return { ...snapshot, context: { ...snapshot.context, count: snapshot.context.count * 2 } };
+    };
+    const next = system({ kinds: [counterKind({ version: 2, migrate })] });
+    expect(await next.ask("counter/migrated", { type: "increment", by: 0 })).toEqual({ count: 42 });
+    expect((await loadSnapshot(db.sql, "counter", "migrated"))!.machineVersion).toBe(2);
+    await next.stop();
+  });
+});

@@ -1,0 +1,47 @@
+// A small actor kind for runtime tests: a counter with a durable reminder and a forwarder.
+import { assign, emit, setup } from "xstate";
+import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
+import { cancelTimer, reply, setTimer, tellActor, type Delivered, type Effect } from "../../actors/protocol.ts";
+
+type CounterEvent =
+  | (Delivered & { type: "increment"; by?: number })
+  | (Delivered & { type: "remind"; afterMs: number })
+  | (Delivered & { type: "reminded" })
+  | (Delivered & { type: "cancelReminder" })
+  | (Delivered & { type: "forward"; to: string; by: number })
+  | (Delivered & { type: "close" });
+
+export const counterMachine = setup({
+  types: {
+    context: {} as { id: string; count: number; reminders: number },
+    events: {} as CounterEvent,
+    input: {} as { id: string },
+    emitted: {} as Effect,
+  },
+}).createMachine({
+  id: "counter",
+  context: ({ input }) => ({ id: input.id, count: 0, reminders: 0 }),
+  initial: "open",
+  states: {
+    open: {
+      on: {
+        increment: {
+          actions: [
+            assign({ count: ({ context, event }) => context.count + (event.by ?? 1) }),
+            emit(({ context, event }) => reply(event.replyTo, { count: context.count })),
+          ],
+        },
+        remind: { actions: emit(({ event }) => setTimer("reminder", event.at + event.afterMs, { type: "reminded" })) },
+        cancelReminder: { actions: emit(() => cancelTimer("reminder")) },
+        reminded: { actions: assign({ reminders: ({ context }) => context.reminders + 1 }) },
+        forward: { actions: emit(({ event }) => tellActor(event.to, { type: "increment", by: event.by })) },
+        close: "closed",
+      },
+    },
+    closed: { type: "final" },
+  },
+});
+
+export function counterKind(overrides: Partial<ActorKind> = {}): ActorKind {
+  return defineActorKind({ type: "counter", machine: counterMachine, version: 1, ...overrides });
+}

@@ -1,0 +1,54 @@
+// Shared test harness: a private schema on the real Postgres per suite, dropped afterwards.
+import { randomBytes } from "node:crypto";
+import { dropSchema, openPostgres, type Database } from "../../storage/database.ts";
+
+export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+export interface TestDatabase extends Database {
+  schema: string;
+  /** Another connection pool on the same schema, as a second instance would have. */
+  reopen(): Promise<Database>;
+  drop(): Promise<void>;
+}
+
+export async function testDatabase(prefix = "t"): Promise<TestDatabase> {
+  const schema = `${prefix}_${randomBytes(5).toString("hex")}`;
+  const db = await openPostgres({ url: DATABASE_URL, schema, max: 4 });
+  const opened: Database[] = [db];
+  return {
+    ...db,
+    schema,
+    reopen: async () => {
+      const other = await openPostgres({ url: DATABASE_URL, schema, max: 4 });
+      opened.push(other);
+      return other;
+    },
+    drop: async () => {
+      await Promise.all(opened.map((d) => d.close().catch(() => {})));
+      await dropSchema(DATABASE_URL, schema);
+    },
+  };
+}
+
+export const silentLogger = {
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  child: () => silentLogger,
+};
+
+/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_000, everyMs = 20): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
