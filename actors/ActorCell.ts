@@ -243,7 +243,7 @@ export class ActorCell {
         break;
       case "timer.set":
         this.#turns.timersCancelled.delete(effect.key);
-        this.#turns.timersSet.set(effect.key, { key: effect.key, dueAt: effect.dueAt, event: effect.event });
+        this.#turns.timersSet.set(effect.key, { key: effect.key, dueAt: this.host.now() + effect.delayMs, event: effect.event });
         break;
       case "timer.cancel":
         this.#turns.timersSet.delete(effect.key);

@@ -45,7 +45,7 @@ export type Reply =
 export type Effect =
   | { type: "reply"; replyTo: string | undefined; reply: Reply }
   | { type: "reply.defer"; replyTo: string | undefined }
-  | { type: "timer.set"; key: string; dueAt: number; event: { type: string; [k: string]: unknown } }
+  | { type: "timer.set"; key: string; delayMs: number; event: { type: string; [k: string]: unknown } }
   | { type: "timer.cancel"; key: string }
   | { type: "tell"; to: string; event: { type: string; [k: string]: unknown } };
 
@@ -68,11 +68,11 @@ export const replyError = (replyTo: string | undefined, code: string, message: s
   ({ type: "reply", replyTo, reply: { ok: false, code, message } }) satisfies Effect;
 
 /**
- * A durable timer: stored with the snapshot, fires `event` at `dueAt` after restarts and
- * failover, once. Setting a key again replaces the earlier due time.
+ * A durable timer: stored with the snapshot, fires `event` `delayMs` after this turn (runtime
+ * clock), after restarts and failover, once. Setting a key again replaces the earlier due time.
  */
-export const setTimer = (key: string, dueAt: number, event: { type: string; [k: string]: unknown }) =>
-  ({ type: "timer.set", key, dueAt, event }) satisfies Effect;
+export const setTimer = (key: string, delayMs: number, event: { type: string; [k: string]: unknown }) =>
+  ({ type: "timer.set", key, delayMs, event }) satisfies Effect;
 
 export const cancelTimer = (key: string) => ({ type: "timer.cancel", key }) satisfies Effect;
 

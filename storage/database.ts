@@ -5,8 +5,8 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { migrate } from "./migrate.ts";
 
-export type Sql = postgres.Sql<Record<string, never>>;
-export type Tx = postgres.TransactionSql<Record<string, never>>;
+export type Sql = postgres.Sql;
+export type Tx = postgres.TransactionSql;
 /** Anything that runs a query: the pool or a transaction. Repository functions take it first. */
 export type Queryable = Sql | Tx;
 

@@ -53,7 +53,7 @@ describe("actor runtime", () => {
     const unanswered = new InProcessTransport();
     unanswered.send = () => new Promise(() => {}); // a host that never answers
     const s = system({ transport: unanswered });
-    const error = await s.ask("counter/slow", { type: "increment" }, { timeoutMs: 50 }).catch((e) => e);
+    const error = (await s.ask("counter/slow", { type: "increment" }, { timeoutMs: 50 }).catch((e: unknown) => e)) as AskTimeoutError;
     expect(error).toBeInstanceOf(AskTimeoutError);
     expect(error.code).toBe("actor_timeout");
     await s.stop();
@@ -144,7 +144,7 @@ describe("actor runtime", () => {
   it("outbox - messages left by a crash are delivered by the sweep of the next runtime", async () => {
     const s = system();
     await db.sql`insert into actor_outbox (message_id, kind, target, payload)
-      values ('left-behind', 'tell', 'counter/swept', ${{ type: "increment", by: 2 }})`;
+      values ('left-behind', 'tell', 'counter/swept', ${db.sql.json({ type: "increment", by: 2 })})`;
     expect(await s.outbox.sweep(0)).toBe(1);
     expect(await s.outbox.sweep(0)).toBe(0);
     expect(await s.ask("counter/swept", { type: "increment" })).toEqual({ count: 3 });

@@ -31,7 +31,7 @@ export const counterMachine = setup({
             emit(({ context, event }) => reply(event.replyTo, { count: context.count })),
           ],
         },
-        remind: { actions: emit(({ event }) => setTimer("reminder", event.at + event.afterMs, { type: "reminded" })) },
+        remind: { actions: emit(({ event }) => setTimer("reminder", event.afterMs, { type: "reminded" })) },
         cancelReminder: { actions: emit(() => cancelTimer("reminder")) },
         reminded: { actions: assign({ reminders: ({ context }) => context.reminders + 1 }) },
         forward: { actions: emit(({ event }) => tellActor(event.to, { type: "increment", by: event.by })) },

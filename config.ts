@@ -1,0 +1,114 @@
+// Instance configuration: environment variables decoded with Schema at start-up. A bad value
+// stops the process with a message naming the variable.
+import { Result, Schema, SchemaIssue } from "effect";
+
+const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }));
+const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0));
+const Url = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, { message: "expected a URL" }));
+const Role = Schema.Literals(["fleet", "internal", "driver", "admin"]);
+export type Role = typeof Role.Type;
+
+/** `fleet=abc,internal=def`: every pair role=token, roles from the known set, tokens non-empty. */
+const AuthTokens = Schema.String.check(
+  Schema.isPattern(/^(fleet|internal|driver|admin)=[^,=\s]+(,(fleet|internal|driver|admin)=[^,=\s]+)*$/, {
+    message: "expected comma-separated role=token pairs with roles fleet, internal, driver, admin",
+  }),
+);
+
+const Env = Schema.Struct({
+  PORT: Schema.optional(Port),
+  HOST: Schema.optional(Schema.String),
+  INSTANCE_ID: Schema.optional(Schema.NonEmptyString),
+  DATABASE_URL: Schema.optional(Url),
+  DATA_DIR: Schema.optional(Schema.NonEmptyString),
+  AUTH_TOKENS: Schema.optional(AuthTokens),
+  PARKS_URL: Schema.optional(Url),
+  FEEDS_URL: Schema.optional(Url),
+  LOG_LEVEL: Schema.optional(Schema.Literals(["info", "warn", "error", "silent"])),
+  HTTP_BODY_LIMIT_BYTES: Schema.optional(PositiveInt),
+  ASK_TIMEOUT_MS: Schema.optional(PositiveInt),
+  PASSIVATE_AFTER_MS: Schema.optional(PositiveInt),
+  JOURNAL_RETENTION_DAYS: Schema.optional(PositiveInt),
+  PARTNER_TIMEOUT_MS: Schema.optional(PositiveInt),
+  PARTNER_RETRIES: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 }))),
+  MAILING_BATCH_SIZE: Schema.optional(PositiveInt),
+  MAILING_MAX_ATTEMPTS: Schema.optional(PositiveInt),
+  MAILING_RETRY_BASE_MS: Schema.optional(PositiveInt),
+  DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  instanceId: string;
+  /** Unset: embedded PGlite under `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Role -> token. `generatedTokens` says they were made up at start (embedded, AUTH_TOKENS unset). */
+  tokens: Map<Role, string>;
+  generatedTokens: boolean;
+  /** Unset: the built-in simulator is started and used. */
+  partners: { parks: string | undefined; feeds: string | undefined };
+  partnerTimeoutMs: number;
+  partnerRetries: number;
+  logLevel: "info" | "warn" | "error" | "silent";
+  bodyLimitBytes: number;
+  askTimeoutMs: number;
+  passivateAfterMs: number;
+  journalRetentionDays: number;
+  mailing: { batchSize: number; maxAttempts: number; retryBaseMs: number };
+  demoData: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/**
+ * Decodes the environment; throws ConfigError naming every bad variable.
+ * @example const config = loadConfig(process.env)
+ */
+export function loadConfig(env: Record<string, string | undefined>, makeToken: () => string = randomToken): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in Env.fields && v !== undefined && v !== ""));
+  const decoded = Schema.decodeUnknownResult(Env, { errors: "all" })(present);
+  if (Result.isFailure(decoded)) {
+    const issues = SchemaIssue.makeFormatterStandardSchemaV1()(decoded.failure.issue).issues;
+    const lines = issues.map((i) => `${i.path?.join(".")}: ${i.message} (got ${JSON.stringify(present[String(i.path?.[0])])})`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+  }
+  const e = decoded.success;
+  const tokens = new Map<Role, string>();
+  for (const pair of e.AUTH_TOKENS?.split(",") ?? []) {
+    const [role, token] = pair.split("=") as [Role, string];
+    tokens.set(role, token);
+  }
+  const generatedTokens = tokens.size === 0;
+  if (generatedTokens) for (const role of Role.literals) tokens.set(role, makeToken());
+  return {
+    port: e.PORT ?? 8080,
+    host: e.HOST ?? "127.0.0.1",
+    instanceId: e.INSTANCE_ID ?? `fleet-${process.pid}`,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR ?? ".data",
+    tokens,
+    generatedTokens,
+    partners: { parks: e.PARKS_URL, feeds: e.FEEDS_URL },
+    partnerTimeoutMs: e.PARTNER_TIMEOUT_MS ?? 2_000,
+    partnerRetries: e.PARTNER_RETRIES ?? 2,
+    logLevel: e.LOG_LEVEL ?? "info",
+    bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES ?? 256 * 1024,
+    askTimeoutMs: e.ASK_TIMEOUT_MS ?? 5_000,
+    passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
+    journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
+    mailing: {
+      batchSize: e.MAILING_BATCH_SIZE ?? 100,
+      maxAttempts: e.MAILING_MAX_ATTEMPTS ?? 5,
+      retryBaseMs: e.MAILING_RETRY_BASE_MS ?? 1_000,
+    },
+    demoData: (e.DEMO_DATA ?? "true") === "true",
+  };
+}
+
+function randomToken(): string {
+  return crypto.randomUUID().replaceAll("-", "");
+}

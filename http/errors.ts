@@ -1,0 +1,57 @@
+// The JSON error format and the one place where failures become HTTP statuses.
+import { ActorError } from "../actors/errors.ts";
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export class HttpError extends Error {
+  override name = "HttpError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+
+  body(): ErrorBody {
+    return { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) };
+  }
+}
+
+export const badRequest = (code: string, message: string, details?: unknown) => new HttpError(400, code, message, details);
+export const notFound = (what: string) => new HttpError(404, "not_found", `${what} not found`);
+export const conflict = (code: string, message: string, details?: unknown) => new HttpError(409, code, message, details);
+
+const actorStatus: Record<string, number> = {
+  actor_timeout: 504,
+  event_rejected: 409,
+  stale_actor: 503,
+  actor_unavailable: 503,
+  actor_failed: 500,
+  unknown_actor_kind: 500,
+  not_found: 404,
+};
+
+/** Maps any failure to a status and body; unknown failures are 500 and logged by the caller. */
+export function toHttpError(error: unknown): HttpError {
+  if (error instanceof HttpError) return error;
+  if (error instanceof ActorError) {
+    return new HttpError(actorStatus[error.code] ?? 409, error.code, error.message, error.details);
+  }
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === "string") {
+    // Partner clients (integrations/errors.ts): `<system>_unavailable` and `<system>_timeout`.
+    if (code.endsWith("_unavailable")) return new HttpError(503, code, (error as Error).message);
+    if (code.endsWith("_timeout")) return new HttpError(504, code, (error as Error).message);
+    // postgres.js connection failures and Postgres "cannot connect now" / admin shutdown classes.
+    if (["ECONNREFUSED", "ECONNRESET", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECT_TIMEOUT", "57P01", "57P03"].includes(code)) {
+      return new HttpError(503, "database_unavailable", "the database is not reachable");
+    }
+  }
+  return new HttpError(500, "internal", "internal error");
+}

@@ -1,0 +1,28 @@
+// Opaque keyset cursors for history routes: newest first, stable under concurrent inserts.
+import { Schema } from "effect";
+import type { PageCursor } from "../storage/mailingRepository.ts";
+import { badRequest } from "./errors.ts";
+
+export const PageQuery = Schema.Struct({
+  cursor: Schema.optional(Schema.String),
+  limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 200 }))),
+});
+
+export function decodeCursor(cursor: string | undefined): PageCursor | undefined {
+  if (cursor === undefined || cursor === "") return undefined;
+  try {
+    const { at, id } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { at: string; id: string };
+    const date = new Date(at);
+    if (typeof id !== "string" || Number.isNaN(date.getTime())) throw new Error("bad cursor");
+    return { at: date, id };
+  } catch {
+    throw badRequest("invalid_request", "invalid query: query.cursor", { fields: [{ path: "query.cursor", message: "not a cursor returned by this route" }] });
+  }
+}
+
+/** The page and, when it is full, the cursor of the next one. */
+export function page<T>(rows: readonly T[], limit: number, key: (row: T) => PageCursor) {
+  const last = rows.at(-1);
+  const cursor = rows.length === limit && last ? Buffer.from(JSON.stringify({ at: key(last).at.toISOString(), id: key(last).id })).toString("base64url") : null;
+  return { cursor, has_more: cursor !== null };
+}

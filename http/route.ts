@@ -1,0 +1,163 @@
+// Every route goes through here once: auth by role, identity headers, Schema decoding of path,
+// query and body (400 naming the field), body limit, Idempotency-Key, metrics and errors.
+import { createHash } from "node:crypto";
+import type { Request, Response, Server } from "hyper-express";
+import { Result, Schema, SchemaIssue } from "effect";
+import type { Role } from "../config.ts";
+import type { Sql } from "../storage/database.ts";
+import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotencyStore.ts";
+import type { Logger } from "../actors/logger.ts";
+import { badRequest, HttpError, toHttpError } from "./errors.ts";
+import type { HttpMetrics } from "./metrics.ts";
+
+/** Identity vouched for by the role's proxy, from its headers. */
+export type Identity =
+  | { role: "fleet"; park_id: string; uid: string }
+  | { role: "driver"; park_id: string; driver_id: string }
+  | { role: "internal" | "admin" };
+
+export interface RouteContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  identity: Identity;
+  req: Request;
+}
+
+export interface RouteResult {
+  status: number;
+  body: unknown;
+}
+
+type AnySchema = Schema.Codec<any, any, never, never>;
+
+export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends AnySchema> {
+  method: "get" | "post" | "put" | "patch" | "delete";
+  path: string;
+  role: Role;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Mutating POSTs: a repeat with the same Idempotency-Key returns the first result. */
+  idempotent?: boolean;
+  handle(ctx: RouteContext<P["Type"], Q["Type"], B["Type"]>): Promise<RouteResult>;
+}
+
+export interface RouteDeps {
+  sql: Sql;
+  tokens: ReadonlyMap<Role, string>;
+  bodyLimitBytes: number;
+  metrics: HttpMetrics;
+  logger: Logger;
+}
+
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
+
+/** Decodes `input` or throws a 400 listing every failing field path under `where`. */
+export function decode<S extends AnySchema>(schema: S, input: unknown, where: "body" | "query" | "params" | "headers"): S["Type"] {
+  const result = Schema.decodeUnknownResult(schema, { errors: "all", onExcessProperty: "error" })(input);
+  if (Result.isSuccess(result)) return result.success;
+  const fields = formatIssues(result.failure.issue).issues.map((i) => ({ path: [where, ...(i.path ?? []).map(String)].join("."), message: i.message }));
+  throw badRequest("invalid_request", `invalid ${where}: ${fields.map((f) => f.path).join(", ")}`, { fields });
+}
+
+const identityHeaders = {
+  fleet: { park_id: "x-park-id", uid: "x-yandex-uid" },
+  driver: { park_id: "x-yataxi-park-id", driver_id: "x-yataxi-driver-profile-id" },
+} as const;
+
+function identify(role: Role, req: Request): Identity {
+  if (role !== "fleet" && role !== "driver") return { role };
+  const headers = identityHeaders[role];
+  const values: Record<string, string> = {};
+  const fields: { path: string; message: string }[] = [];
+  for (const [field, header] of Object.entries(headers)) {
+    const value = req.headers[header]?.trim();
+    if (!value) fields.push({ path: `headers.${header}`, message: "required" });
+    else values[field] = value;
+  }
+  if (role === "fleet" && values.uid !== undefined && !/^\d{1,19}$/.test(values.uid)) {
+    fields.push({ path: "headers.x-yandex-uid", message: "expected a numeric uid" });
+  }
+  if (fields.length) throw badRequest("missing_identity", `identity headers missing or invalid: ${fields.map((f) => f.path).join(", ")}`, { fields });
+  return { role, ...values } as Identity;
+}
+
+function authenticate(role: Role, tokens: ReadonlyMap<Role, string>, req: Request): void {
+  const header = req.headers.authorization ?? "";
+  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  if (!token) throw new HttpError(401, "unauthorized", "missing bearer token");
+  if (tokens.get(role) === token) return;
+  for (const t of tokens.values()) if (t === token) throw new HttpError(403, "forbidden", `this route needs the ${role} role`);
+  throw new HttpError(401, "unauthorized", "unknown token");
+}
+
+async function readBody(req: Request, limit: number): Promise<unknown> {
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
+  const text = await req.text();
+  if (Buffer.byteLength(text) > limit) throw new HttpError(413, "payload_too_large", `body over ${limit} bytes`);
+  if (text.trim() === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("invalid_json", "body is not valid JSON");
+  }
+}
+
+function send(res: Response, status: number, body: unknown): void {
+  if (status === 204) res.status(204).send();
+  else res.status(status).json(body);
+}
+
+/** Registers one route on the server with the whole middleware chain. */
+export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(app: Server, deps: RouteDeps, spec: RouteSpec<P, Q, B>): void {
+  const label = spec.path;
+  app[spec.method](spec.path, async (req, res) => {
+    const started = performance.now();
+    let status = 500;
+    let idempotency: { scope: string; key: string } | undefined;
+    try {
+      authenticate(spec.role, deps.tokens, req);
+      const identity = identify(spec.role, req);
+      const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
+      const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
+      const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
+      const body = spec.body ? decode(spec.body, raw ?? {}, "body") : undefined;
+
+      const key = spec.idempotent ? req.headers["idempotency-key"] : undefined;
+      if (key !== undefined) {
+        if (key.length === 0 || key.length > 128) throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", { fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }] });
+        const scope = `${JSON.stringify(identity)} ${spec.method} ${req.path}`;
+        const hash = createHash("sha256").update(JSON.stringify(raw ?? null)).digest("hex");
+        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash);
+        if (claim.kind === "replay") {
+          status = claim.status;
+          res.header("Idempotent-Replayed", "true");
+          return send(res, claim.status, claim.body);
+        }
+        if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
+        if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
+        idempotency = { scope, key };
+      }
+
+      const result = await spec.handle({ params, query, body, identity, req });
+      status = result.status;
+      if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
+      send(res, result.status, result.body);
+    } catch (error) {
+      const httpError = toHttpError(error);
+      status = httpError.status;
+      if (status >= 500 && httpError.code === "internal") deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
+      if (idempotency) {
+        // A refusal (4xx) is the result; a failure (5xx) may go differently when retried.
+        if (status < 500) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, status, httpError.body()).catch(() => {});
+        else await releaseIdempotencyKey(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
+      }
+      send(res, status, httpError.body());
+    } finally {
+      deps.metrics.requests.inc({ method: spec.method, route: label, status: String(status) });
+      deps.metrics.duration.observe({ method: spec.method, route: label }, (performance.now() - started) / 1000);
+    }
+  });
+}

@@ -1,0 +1,151 @@
+// Mailings (SPEC 3.4), role fleet, prefix /fleet/communications/v1.
+import { randomUUID } from "node:crypto";
+import { Schema } from "effect";
+import type { Server } from "hyper-express";
+import type { ActorSystem } from "../../actors/ActorSystem.ts";
+import { EventRejectedError } from "../../actors/errors.ts";
+import { MailingFilter } from "../../machines/mailing.machine.ts";
+import { findMailing, findTemplate, insertTemplate, listMailings, listTemplates, type MailingRow, type Template } from "../../storage/mailingRepository.ts";
+import type { Sql } from "../../storage/database.ts";
+import { badRequest, conflict, notFound } from "../errors.ts";
+import { decodeCursor, page, PageQuery } from "../pagination.ts";
+import { route, type Identity, type RouteDeps } from "../route.ts";
+
+const prefix = "/fleet/communications/v1";
+const ContractorIds = Schema.Array(Schema.NonEmptyString).check(Schema.isMaxLength(10_000));
+
+/** Either a saved template to reuse, or a new message with its filters (saved as a template). */
+const CreateMailing = Schema.Struct({
+  template_id: Schema.optional(Schema.NonEmptyString),
+  message: Schema.optional(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4000))),
+  work_rule: Schema.optional(Schema.NonEmptyString),
+  status: MailingFilter.fields.status,
+  include_contractor_ids: Schema.optional(ContractorIds),
+  exclude_contractor_ids: Schema.optional(ContractorIds),
+});
+const MailingId = Schema.Struct({ id: Schema.NonEmptyString });
+
+type Fleet = Extract<Identity, { role: "fleet" }>;
+
+const mailingView = (m: MailingRow) => ({
+  mailing_id: m.id,
+  template_id: m.template_id,
+  status: m.status,
+  message: m.message,
+  recipients_count: m.recipients_count,
+  created_at: m.created_at.toISOString(),
+  created_by: m.created_by,
+  updated_at: m.updated_at?.toISOString() ?? null,
+  sent_at: m.sent_at?.toISOString() ?? null,
+});
+
+const templateView = (t: Template) => ({
+  template_id: t.id,
+  message: t.message,
+  ...t.filter,
+  created_at: t.created_at.toISOString(),
+  created_by: t.created_by,
+  last_sent_at: t.last_sent_at.toISOString(),
+});
+
+export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSystem; sql: Sql; now: () => number }): void {
+  route(app, deps, {
+    method: "post",
+    path: `${prefix}/mailings`,
+    role: "fleet",
+    body: CreateMailing,
+    idempotent: true,
+    handle: async ({ body, identity }) => {
+      const { park_id, uid } = identity as Fleet;
+      const template = await resolveTemplate(deps.sql, body, park_id, uid, new Date(deps.now()));
+      const reply = await deps.system.ask(`mailing/${randomUUID()}`, {
+        type: "create",
+        park_id,
+        template_id: template.id,
+        created_by: uid,
+        message: template.message,
+        filter: template.filter,
+      });
+      return { status: 202, body: reply };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/mailings`,
+    role: "fleet",
+    query: PageQuery,
+    handle: async ({ query, identity }) => {
+      const limit = query.limit ?? 50;
+      const rows = await listMailings(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit);
+      return { status: 200, body: { items: rows.map(mailingView), ...page(rows, limit, (r) => ({ at: r.created_at, id: r.id })) } };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/mailings/:id`,
+    role: "fleet",
+    params: MailingId,
+    handle: async ({ params, identity }) => {
+      const row = await findMailing(deps.sql, (identity as Fleet).park_id, params.id);
+      if (!row) throw notFound("mailing");
+      return { status: 200, body: mailingView(row) };
+    },
+  });
+
+  route(app, deps, {
+    method: "post",
+    path: `${prefix}/mailings/:id/cancel`,
+    role: "fleet",
+    params: MailingId,
+    idempotent: true,
+    handle: async ({ params, identity }) => {
+      const { park_id } = identity as Fleet;
+      if (!(await findMailing(deps.sql, park_id, params.id))) throw notFound("mailing");
+      try {
+        await deps.system.ask(`mailing/${params.id}`, { type: "cancel", park_id });
+      } catch (error) {
+        if (error instanceof EventRejectedError) {
+          const state = typeof error.state === "string" ? error.state : Object.keys(error.state as object)[0];
+          throw conflict("mailing_not_cancellable", `the mailing is already ${state}`, { status: state });
+        }
+        throw error;
+      }
+      const row = await findMailing(deps.sql, park_id, params.id);
+      return { status: 200, body: mailingView(row!) };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/templates`,
+    role: "fleet",
+    query: PageQuery,
+    handle: async ({ query, identity }) => {
+      const limit = query.limit ?? 50;
+      const rows = await listTemplates(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit);
+      return { status: 200, body: { items: rows.map(templateView), ...page(rows, limit, (t) => ({ at: t.last_sent_at, id: t.id })) } };
+    },
+  });
+}
+
+async function resolveTemplate(sql: Sql, body: typeof CreateMailing.Type, parkId: string, uid: string, now: Date): Promise<Template> {
+  const { template_id, message, ...filter } = body;
+  if (template_id !== undefined) {
+    if (message !== undefined || Object.keys(filter).length) {
+      throw badRequest("invalid_request", "invalid body: body.template_id", {
+        fields: [{ path: "body.template_id", message: "a template is reused as it is: send either template_id or message with filters" }],
+      });
+    }
+    const template = await findTemplate(sql, parkId, template_id);
+    if (!template) throw notFound("template");
+    return template;
+  }
+  if (message === undefined) {
+    throw badRequest("invalid_request", "invalid body: body.message", { fields: [{ path: "body.message", message: "required when template_id is absent" }] });
+  }
+  const template: Template = { id: randomUUID(), park_id: parkId, message, filter, created_at: now, created_by: uid, last_sent_at: now };
+  await insertTemplate(sql, template);
+  return template;
+}

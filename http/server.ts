@@ -1,0 +1,39 @@
+// The hyper-express server of an instance: ops routes, one route module per service, a JSON
+// 404 and error handler.
+import HyperExpress from "hyper-express";
+import type { Registry } from "prom-client";
+import type { RouteDeps } from "./route.ts";
+import { httpMetrics } from "./metrics.ts";
+import { opsRoutes, type ReadinessCheck } from "./routes/ops.ts";
+
+export interface HttpServer {
+  app: HyperExpress.Server;
+  deps: RouteDeps;
+  listen(port: number, host: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createHttpServer(options: Omit<RouteDeps, "metrics"> & { registry: Registry; checks: readonly ReadinessCheck[]; instanceId: string }): HttpServer {
+  // Bodies are limited per request in route.ts (JSON 413); this cap only stops absurd uploads early.
+  const app = new HyperExpress.Server({ max_body_length: options.bodyLimitBytes * 16 });
+  const deps: RouteDeps = { ...options, metrics: httpMetrics(options.registry) };
+  opsRoutes(app, options);
+  app.set_not_found_handler((_req, res) => {
+    res.status(404).json({ code: "not_found", message: "no such route" });
+  });
+  app.set_error_handler((_req, res, error) => {
+    options.logger.error("unhandled route error", { error: String(error) });
+    res.status(500).json({ code: "internal", message: "internal error" });
+  });
+  return {
+    app,
+    deps,
+    listen: async (port, host) => {
+      await app.listen(port, host);
+      return (app as unknown as { port: number }).port;
+    },
+    close: async () => {
+      await app.shutdown();
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// Composes one instance from its config: storage, partner clients (or their simulators),
+// the actor system with every actor kind, and the HTTP server.
+import path from "node:path";
+import { mkdirSync } from "node:fs";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import type { Config } from "./config.ts";
+import { openEmbedded, openPostgres, type Database } from "./storage/database.ts";
+import { pruneIdempotencyKeys } from "./storage/idempotencyStore.ts";
+import { ActorSystem } from "./actors/ActorSystem.ts";
+import { InProcessTransport } from "./actors/transport/InProcessTransport.ts";
+import { systemClock, type Clock } from "./actors/clock.ts";
+import { createLogger, type Logger } from "./actors/logger.ts";
+import { mailingKind } from "./actors/kinds/mailingKind.ts";
+import { createHttpServer } from "./http/server.ts";
+import { mailingRoutes } from "./http/routes/mailings.ts";
+import { ParksClient, demoParks, startParksSimulator, type ParksSimulator } from "./integrations/parks/index.ts";
+import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "./integrations/feeds/index.ts";
+
+export interface Instance {
+  url: string;
+  port: number;
+  config: Config;
+  db: Database;
+  system: ActorSystem;
+  registry: Registry;
+  /** The simulators this instance started because their URL was unset. */
+  simulators: { parks?: ParksSimulator; feeds?: FeedsSimulator };
+  stop(): Promise<void>;
+}
+
+export interface InstanceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** An already opened database (tests share one schema between instances). */
+  db?: Database;
+}
+
+/**
+ * Starts an instance; `stop()` drains HTTP, commits actors and closes everything it opened.
+ * @example const instance = await startInstance(loadConfig(process.env))
+ */
+export async function startInstance(config: Config, options: InstanceOptions = {}): Promise<Instance> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel, base: { instance: config.instanceId } });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const cleanups: (() => Promise<void>)[] = [];
+
+  try {
+    const db = options.db ?? (await openDatabase(config));
+    if (!options.db) cleanups.push(() => db.close());
+
+    const simulators: Instance["simulators"] = {};
+    let parksUrl = config.partners.parks;
+    if (!parksUrl) {
+      simulators.parks = await startParksSimulator({ parks: config.demoData ? demoParks() : {} });
+      cleanups.push(() => simulators.parks!.close());
+      parksUrl = simulators.parks.url;
+    }
+    let feedsUrl = config.partners.feeds;
+    if (!feedsUrl) {
+      simulators.feeds = await startFeedsSimulator();
+      cleanups.push(() => simulators.feeds!.close());
+      feedsUrl = simulators.feeds.url;
+    }
+    const partner = { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries };
+
+    const system = new ActorSystem({
+      sql: db.sql,
+      kinds: [
+        mailingKind({
+          parks: new ParksClient({ baseUrl: parksUrl, ...partner }),
+          feeds: new FeedsClient({ baseUrl: feedsUrl, ...partner }),
+          now: () => clock.now(),
+          policy: config.mailing,
+        }),
+      ],
+      transport: new InProcessTransport(),
+      clock,
+      logger,
+      registry,
+      askTimeoutMs: config.askTimeoutMs,
+      passivateAfterMs: config.passivateAfterMs,
+      journalRetentionMs: config.journalRetentionDays * 86_400_000,
+    });
+    cleanups.push(() => system.stop());
+
+    const http = createHttpServer({
+      sql: db.sql,
+      tokens: config.tokens,
+      bodyLimitBytes: config.bodyLimitBytes,
+      logger,
+      registry,
+      instanceId: config.instanceId,
+      checks: [{ name: "database", check: async () => void (await db.sql`select 1`) }],
+    });
+    mailingRoutes(http.app, { ...http.deps, system, now: () => clock.now() });
+    const port = await http.listen(config.port, config.host);
+    cleanups.push(() => http.close());
+
+    const prune = setInterval(() => {
+      pruneIdempotencyKeys(db.sql, new Date(clock.now() - 86_400_000)).catch((error) => logger.warn("idempotency prune failed", { error: String(error) }));
+    }, 3_600_000);
+    cleanups.push(async () => clearInterval(prune));
+
+    const url = `http://${config.host}:${port}`;
+    logger.info("instance ready", { url, database: db.backend });
+    return {
+      url,
+      port,
+      config,
+      db,
+      system,
+      registry,
+      simulators,
+      // Reverse order: stop taking requests first, then commit actors, then close storage.
+      stop: () => runAll(cleanups.reverse()),
+    };
+  } catch (error) {
+    await runAll(cleanups.reverse());
+    throw error;
+  }
+}
+
+async function openDatabase(config: Config): Promise<Database> {
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl });
+  const dir = path.resolve(config.dataDir, "pglite");
+  mkdirSync(dir, { recursive: true });
+  return openEmbedded({ dataDir: dir });
+}
+
+async function runAll(steps: (() => Promise<void>)[]): Promise<void> {
+  for (const step of steps) await step().catch(() => {});
+}
