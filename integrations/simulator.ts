@@ -13,6 +13,8 @@ export interface FaultSwitches {
   errorRate: number;
   /** Share of requests (0..1) whose connection is closed with no answer. */
   dropRate: number;
+  /** Share of requests (0..1) handled in full whose answer is then lost (connection closed). */
+  lostReplyRate: number;
   /** Answer 429 with `Retry-After: 1`. */
   rateLimit: boolean;
   /** Answer 401. */
@@ -24,6 +26,7 @@ export const noFaults = (): FaultSwitches => ({
   slowMs: 0,
   errorRate: 0,
   dropRate: 0,
+  lostReplyRate: 0,
   rateLimit: false,
   unauthorized: false,
 });
@@ -34,6 +37,7 @@ const FaultPatch = Schema.Struct({
   slowMs: Schema.optional(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))),
   errorRate: Schema.optional(Share),
   dropRate: Schema.optional(Share),
+  lostReplyRate: Schema.optional(Share),
   rateLimit: Schema.optional(Schema.Boolean),
   unauthorized: Schema.optional(Schema.Boolean),
 });
@@ -77,6 +81,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     if (Math.random() < faults.dropRate) return res.close();
     if (Math.random() < faults.errorRate) return res.status(500).json({ code: "injected", message: "injected error" });
+    if (Math.random() < faults.lostReplyRate) {
+      // The route does its work; only its answer never reaches the client.
+      res.json = () => res.close();
+    }
   });
   app.get("/__health", (_req, res) => res.json({ name }));
   app.get("/__faults", (_req, res) => res.json(faults));

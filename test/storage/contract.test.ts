@@ -1,0 +1,108 @@
+// The storage contract, run against both backends: real Postgres and embedded PGlite.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openEmbedded, type Database } from "../../storage/database.ts";
+import { migrate } from "../../storage/migrate.ts";
+import { claimOutbox, deleteOutbox, dueTimers, loadSnapshot, readJournal, writeCommits, type Commit } from "../../storage/actorStore.ts";
+import { claimIdempotencyKey, completeIdempotencyKey } from "../../storage/idempotencyStore.ts";
+import { testDatabase, type TestDatabase } from "../support/harness.ts";
+
+const commit = (over: Partial<Commit> = {}): Commit => ({
+  type: "counter",
+  id: "a",
+  version: 1,
+  epoch: 0,
+  machineVersion: 1,
+  seq: 1,
+  snapshot: { value: "open", context: { count: 1 } },
+  processedIds: ["m1"],
+  journal: [{ seq: 1, event: { type: "increment" }, fromState: null, toState: "open", at: 1_000 }],
+  outbox: [],
+  timersSet: [],
+  timersCancelled: [],
+  timersFired: [],
+  at: 1_000,
+  ...over,
+});
+
+const backends: [string, () => Promise<Database & { drop?: () => Promise<void> }>][] = [
+  ["postgres", async () => testDatabase("contract")],
+  ["pglite", async () => openEmbedded()],
+];
+
+describe.each(backends)("storage contract on %s", (_name, open) => {
+  let db: Database & { drop?: () => Promise<void> };
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    if (db.drop) await db.drop();
+    else await db.close();
+  });
+
+  it("migrations - are recorded and applied once, also when two run at the same time", async () => {
+    const again = await Promise.all([migrate(db.sql), migrate(db.sql)]);
+    expect(again).toEqual([[], []]);
+    const names = (await db.sql<{ name: string }[]>`select name from schema_migrations order by name`).map((r) => r.name);
+    expect(names[0]).toBe("001_actor_runtime.sql");
+  });
+
+  it("snapshots - the first write lands, a write with a stale version does not", async () => {
+    const ok = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "occ" })]));
+    expect(ok.has("counter/occ")).toBe(true);
+    const stale = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "occ", snapshot: { lost: true } })]));
+    expect(stale.size).toBe(0);
+    const next = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "occ", version: 2, seq: 2, journal: [] })]));
+    expect(next.has("counter/occ")).toBe(true);
+    expect((await loadSnapshot(db.sql, "counter", "occ"))!.version).toBe(2);
+  });
+
+  it("snapshots - a writer with an older epoch is fenced off", async () => {
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "fenced", epoch: 5 })]));
+    const old = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "fenced", version: 2, epoch: 4, journal: [] })]));
+    expect(old.size).toBe(0);
+    expect((await loadSnapshot(db.sql, "counter", "fenced"))!.epoch).toBe(5);
+  });
+
+  it("commits - journal, outbox and timers land only with an accepted snapshot", async () => {
+    const extras = {
+      outbox: [{ messageId: "out-1", kind: "tell" as const, target: "counter/b", payload: { type: "increment" } }],
+      timersSet: [{ key: "t", dueAt: 5_000, event: { type: "reminded" } }],
+    };
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "x", ...extras })]));
+    const rejected = await db.sql.begin((tx) =>
+      writeCommits(tx, [commit({ id: "x", outbox: [{ ...extras.outbox[0]!, messageId: "out-2" }], timersSet: [{ key: "u", dueAt: 1, event: { type: "u" } }] })]),
+    );
+    expect(rejected.size).toBe(0);
+    expect((await db.sql`select message_id from actor_outbox where message_id like 'out-%'`).map((r) => r.message_id)).toEqual(["out-1"]);
+    expect((await dueTimers(db.sql, 10_000, 10)).filter((t) => t.id === "x").map((t) => t.key)).toEqual(["t"]);
+    expect((await readJournal(db.sql, "counter", "x")).length).toBe(1);
+  });
+
+  it("timers - a fired timer is consumed only if still due at that time; re-setting replaces it", async () => {
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "tm", timersSet: [{ key: "k", dueAt: 2_000, event: { type: "e" } }] })]));
+    await db.sql.begin((tx) =>
+      writeCommits(tx, [commit({ id: "tm", version: 2, journal: [], timersFired: [{ key: "k", dueAt: 2_000 }], timersSet: [{ key: "k", dueAt: 9_000, event: { type: "e" } }] })]),
+    );
+    const due = (await dueTimers(db.sql, 100_000, 100)).filter((t) => t.id === "tm");
+    expect(due.map((t) => t.dueAt)).toEqual([9_000]);
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "tm", version: 3, journal: [], timersFired: [{ key: "k", dueAt: 2_000 }] })]));
+    expect((await dueTimers(db.sql, 100_000, 100)).filter((t) => t.id === "tm")).toHaveLength(1);
+  });
+
+  it("outbox - a claim leases rows so a second relay does not take them, delete removes them", async () => {
+    await db.sql`insert into actor_outbox (message_id, kind, target, payload) values ('lease-1', 'event', 'fleet.events.x.1', ${db.sql.json({ a: 1 })})`;
+    const first = await claimOutbox(db.sql, 0, 60_000, 100);
+    expect(first.map((m) => m.messageId)).toContain("lease-1");
+    expect((await claimOutbox(db.sql, 0, 60_000, 100)).map((m) => m.messageId)).not.toContain("lease-1");
+    await deleteOutbox(db.sql, first.map((m) => m.messageId));
+    expect(await db.sql`select 1 from actor_outbox where message_id = 'lease-1'`).toHaveLength(0);
+  });
+
+  it("idempotency keys - first, in flight, replay and a different request are told apart", async () => {
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1")).toEqual({ kind: "first" });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1")).toEqual({ kind: "in_flight" });
+    await completeIdempotencyKey(db.sql, "s", "k", 202, { id: 1 });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1")).toEqual({ kind: "replay", status: 202, body: { id: 1 } });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h2")).toEqual({ kind: "different_request" });
+  });
+});

@@ -1,0 +1,53 @@
+// Boots a whole instance on a private Postgres schema with its simulators, and a small client.
+import { loadConfig } from "../../config.ts";
+import { startInstance, type Instance } from "../../instance.ts";
+import { silentLogger, testDatabase, type TestDatabase } from "./harness.ts";
+
+export const TOKENS = { fleet: "fleet-token", internal: "internal-token", driver: "driver-token", admin: "admin-token" } as const;
+
+export interface TestInstance extends Instance {
+  testDb: TestDatabase;
+  call(method: string, path: string, options?: CallOptions): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+export interface CallOptions {
+  token?: string | null;
+  headers?: Record<string, string>;
+  body?: unknown;
+  /** Sent as is (for malformed or oversized bodies). */
+  rawBody?: string;
+  park?: string;
+  uid?: string;
+}
+
+export async function startTestInstance(env: Record<string, string> = {}): Promise<TestInstance> {
+  const testDb = await testDatabase("inst");
+  const config = loadConfig({
+    PORT: "0",
+    AUTH_TOKENS: Object.entries(TOKENS).map(([r, t]) => `${r}=${t}`).join(","),
+    DEMO_DATA: "false",
+    MAILING_RETRY_BASE_MS: "50",
+    ...env,
+  });
+  const instance = await startInstance(config, { db: testDb, logger: silentLogger });
+  return {
+    ...instance,
+    testDb,
+    call: async (method, path, options = {}) => {
+      const headers: Record<string, string> = { "content-type": "application/json", ...options.headers };
+      const token = options.token === undefined ? TOKENS.fleet : options.token;
+      if (token) headers.authorization = `Bearer ${token}`;
+      if (options.park !== undefined) headers["x-park-id"] = options.park;
+      if (options.uid !== undefined || options.park !== undefined) headers["x-yandex-uid"] = options.uid ?? "1001";
+      const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+      const res = await fetch(instance.url + path, { method, headers, ...(body === undefined ? {} : { body }) });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+    },
+    close: async () => {
+      await instance.stop();
+      await testDb.drop();
+    },
+  };
+}
