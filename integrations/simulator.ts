@@ -83,7 +83,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (Math.random() < faults.errorRate) return res.status(500).json({ code: "injected", message: "injected error" });
     if (Math.random() < faults.lostReplyRate) {
       // The route does its work; only its answer never reaches the client.
-      res.json = () => res.close();
+      res.json = () => res.close() as unknown as typeof res;
     }
   });
   app.get("/__health", (_req, res) => res.json({ name }));

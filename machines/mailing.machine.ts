@@ -66,7 +66,8 @@ export const mailingMachine = setup({
     lastBatch: ({ context }) => context.batches_done + 1 >= context.batches.length,
   },
   actions: {
-    scheduleRetry: emit(({ context }) => setTimer("retry", 1_000 * 2 ** context.attempt, { type: "retry" })),
+    // After `countFailure`: the first retry waits the base delay, each next one twice as long.
+    scheduleRetry: emit(({ context }) => setTimer("retry", 1_000 * 2 ** (context.attempt - 1), { type: "retry" })),
     /** Another park's cancel looks exactly like a cancel of a mailing that does not exist. */
     refuseForeignPark: emit(({ event }) => replyError((event as Delivered).replyTo, "not_found", "mailing not found")),
     countFailure: assign({

@@ -1,0 +1,115 @@
+// Bench: an HTTP route that asks an actor (middleware + ask + group commit to Postgres) vs a raw hyper-express constant route.
+import { randomBytes } from "node:crypto";
+import HyperExpress from "hyper-express";
+import { Registry, type Histogram } from "prom-client";
+import { Schema } from "effect";
+import type { Role } from "../config.ts";
+import { dropSchema, openPostgres } from "../storage/database.ts";
+import { ActorSystem } from "../actors/ActorSystem.ts";
+import { InProcessTransport } from "../actors/transport/InProcessTransport.ts";
+import { createLogger } from "../actors/logger.ts";
+import { createHttpServer } from "../http/server.ts";
+import { route } from "../http/route.ts";
+import { counterKind } from "../test/support/counterKind.ts";
+import { measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
+
+const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const actors = Number(process.env.BENCH_ACTORS ?? 1000);
+const token = "bench-internal-token";
+const schema = `bench_ask_${randomBytes(4).toString("hex")}`;
+
+/** Sum and count of a histogram, to take deltas over the measured phase. */
+async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
+  const values = (await h.get()).values;
+  const pick = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
+  return { sum: pick("_sum"), count: pick("_count") };
+}
+
+const db = await openPostgres({ url, schema, max: 4 });
+const logger = createLogger({ level: "silent" });
+const registry = new Registry();
+const system = new ActorSystem({ sql: db.sql, kinds: [counterKind()], transport: new InProcessTransport(), logger, registry });
+const http = createHttpServer({
+  sql: db.sql,
+  tokens: new Map<Role, string>([["internal", token], ["admin", "bench-admin-token"]]),
+  bodyLimitBytes: 64 * 1024,
+  logger,
+  registry,
+  instanceId: "bench",
+  checks: [],
+});
+route(http.app, http.deps, {
+  method: "post",
+  path: "/bench/counters/:counter/increment",
+  role: "internal",
+  params: Schema.Struct({ counter: Schema.NonEmptyString }),
+  body: Schema.Struct({ by: Schema.optional(Schema.Number) }),
+  handle: async ({ params, body }) => ({ status: 200, body: await system.ask(`counter/${params.counter}`, { type: "increment", by: body.by ?? 1 }) }),
+});
+const raw = new HyperExpress.Server();
+raw.post("/raw", (_req, res) => void res.json({ count: 1 }));
+
+try {
+  const actorPort = await http.listen(0, "127.0.0.1");
+  await raw.listen(0, "127.0.0.1");
+  const rawPort = (raw as unknown as { port: number }).port;
+  const common = { method: "POST", body: JSON.stringify({ by: 1 }), connections, warmupSeconds, seconds } as const;
+  progress(`schema ${schema}; ${connections} connections, ${warmupSeconds}s warm-up + ${seconds}s each, ${actors} actors`);
+
+  progress("raw hyper-express route...");
+  const rawResult = await measure({ ...common, origin: `http://127.0.0.1:${rawPort}`, path: "/raw" });
+  progress(`raw: ${JSON.stringify(rawResult)}`);
+
+  progress("actor ask route...");
+  let before: { batch: { sum: number; count: number }; commit: { sum: number; count: number }; ask: { sum: number; count: number } } | undefined;
+  let elu0 = performance.eventLoopUtilization();
+  let cpu0 = process.cpuUsage();
+  const spec: LoadSpec = { ...common, origin: `http://127.0.0.1:${actorPort}`, path: "/bench/counters/{n}/increment", spread: actors, headers: { authorization: `Bearer ${token}` } };
+  const snapshot = async () => ({ batch: await totals(system.metrics.commitBatch), commit: await totals(system.metrics.commitSeconds), ask: await totals(system.metrics.asks) });
+  const actorResult: LoadResult = await measure(spec, () => {
+    void snapshot().then((s) => (before = s));
+    elu0 = performance.eventLoopUtilization();
+    cpu0 = process.cpuUsage();
+  });
+  const elu = performance.eventLoopUtilization(elu0);
+  const cpu = process.cpuUsage(cpu0);
+  const after = await snapshot();
+  progress(`actor: ${JSON.stringify(actorResult)}`);
+
+  const delta = (k: "batch" | "commit" | "ask") => ({ sum: after[k].sum - (before?.[k].sum ?? 0), count: after[k].count - (before?.[k].count ?? 0) });
+  const batch = delta("batch");
+  const commit = delta("commit");
+  const ask = delta("ask");
+  printResult({
+    bench: "ask",
+    connections,
+    seconds,
+    actors,
+    actor_rps: actorResult.rps,
+    actor_p50_ms: actorResult.p50_ms,
+    actor_p99_ms: actorResult.p99_ms,
+    actor_max_ms: actorResult.max_ms,
+    actor_errors: actorResult.errors,
+    raw_rps: rawResult.rps,
+    raw_p50_ms: rawResult.p50_ms,
+    raw_p99_ms: rawResult.p99_ms,
+    raw_errors: rawResult.errors,
+    p99_ratio: round(actorResult.p99_ms / rawResult.p99_ms, 2),
+    rps_ratio: round(actorResult.rps / rawResult.rps, 3),
+    server_ask_mean_ms: round((ask.sum / Math.max(1, ask.count)) * 1000),
+    commit_batch_mean: round(batch.sum / Math.max(1, batch.count), 1),
+    commit_tx_mean_ms: round((commit.sum / Math.max(1, commit.count)) * 1000),
+    commits_per_s: Math.round(commit.count / seconds),
+    server_event_loop_utilization: round(elu.utilization, 2),
+    server_cpu_cores: round((cpu.user + cpu.system) / 1e6 / (elu.idle + elu.active) * 1000, 2),
+  });
+} finally {
+  await http.close().catch(() => {});
+  await raw.shutdown().catch(() => {});
+  await system.stop().catch(() => {});
+  await db.close().catch(() => {});
+  await dropSchema(url, schema).catch((e) => progress(`drop schema failed: ${String(e)}`));
+}

@@ -1,0 +1,153 @@
+// Shared bench pieces: a closed-loop keep-alive HTTP/1.1 load generator in a child process, percentiles, the final JSON line.
+import { fork } from "node:child_process";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+
+export interface LoadSpec {
+  /** Base URL, e.g. `http://127.0.0.1:8080`. */
+  origin: string;
+  method: "GET" | "POST";
+  /** `{n}` is replaced per request by a random integer in [0, spread). */
+  path: string;
+  spread?: number;
+  headers?: Record<string, string>;
+  body?: string;
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+}
+
+export interface LoadResult {
+  requests: number;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  errors: number;
+  first_error?: string;
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+export const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
+/** The bench's result: one JSON line, printed last on stdout. */
+export const printResult = (result: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(result) + "\n");
+
+/**
+ * Runs `spec` from a child process (so the client never shares the server's event loop):
+ * warm-up, then the measured phase; `onMeasureStart` fires when the measured phase begins.
+ */
+export function measure(spec: LoadSpec, onMeasureStart?: () => void): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--loadgen"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let result: LoadResult | undefined;
+    child.on("message", (m: { phase: "measure" } | { result: LoadResult }) => {
+      if ("phase" in m) onMeasureStart?.();
+      else result = m.result;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => (result ? resolve(result) : reject(new Error(`load generator exited with ${code}`))));
+    child.send(spec);
+  });
+}
+
+/** One keep-alive HTTP/1.1 connection, one request at a time (node:http's client costs ~4x more CPU, enough to bound the raw route). */
+class Connection {
+  readonly #socket: net.Socket;
+  #buffer = "";
+  #pending: ((r: { status: number; body: string } | Error) => void) | undefined;
+
+  constructor(host: string, port: number) {
+    this.#socket = net.connect({ host, port, noDelay: true });
+    this.#socket.setEncoding("latin1");
+    this.#socket.on("data", (chunk: string) => this.#read(chunk));
+    this.#socket.on("error", (e) => this.#settle(e));
+    this.#socket.on("close", () => this.#settle(new Error("connection closed")));
+  }
+
+  request(head: string, body: string): Promise<{ status: number; body: string } | Error> {
+    return new Promise((resolve) => {
+      this.#pending = resolve;
+      this.#socket.write(head + body);
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  #read(chunk: string): void {
+    this.#buffer += chunk;
+    const end = this.#buffer.indexOf("\r\n\r\n");
+    if (end < 0) return;
+    const head = this.#buffer.slice(0, end);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (!length) return this.#settle(new Error(`response without content-length: ${head.slice(0, 200)}`));
+    const total = end + 4 + Number(length[1]);
+    if (this.#buffer.length < total) return;
+    const body = this.#buffer.slice(end + 4, total);
+    this.#buffer = this.#buffer.slice(total);
+    this.#settle({ status: Number(head.slice(9, 12)), body });
+  }
+
+  #settle(result: { status: number; body: string } | Error): void {
+    const pending = this.#pending;
+    this.#pending = undefined;
+    pending?.(result);
+  }
+}
+
+async function runLoad(pool: Connection[], spec: LoadSpec, seconds: number, record: boolean): Promise<LoadResult> {
+  const url = new URL(spec.origin);
+  const body = spec.body ?? "";
+  const headers = { host: url.host, ...spec.headers, ...(spec.body !== undefined ? { "content-type": "application/json" } : {}), "content-length": String(Buffer.byteLength(body)) };
+  const headerText = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const loop = async (connection: Connection) => {
+    while (performance.now() < until) {
+      const path = spec.path.replace("{n}", String(Math.floor(Math.random() * (spec.spread ?? 1))));
+      const t0 = performance.now();
+      const r = await connection.request(`${spec.method} ${path} HTTP/1.1\r\n${headerText}\r\n`, body);
+      const ms = performance.now() - t0;
+      if (r instanceof Error || r.status >= 300) {
+        errors++;
+        firstError ??= r instanceof Error ? String(r) : `${r.status} ${r.body.slice(0, 200)}`;
+        if (r instanceof Error) return; // this connection is gone
+      } else if (record) latencies.push(ms);
+    }
+  };
+  await Promise.all(pool.map(loop));
+  const elapsed = (performance.now() - started) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    requests: sorted.length,
+    rps: Math.round(sorted.length / elapsed),
+    p50_ms: round(percentile(sorted, 50)),
+    p99_ms: round(percentile(sorted, 99)),
+    max_ms: round(sorted.length ? sorted[sorted.length - 1]! : NaN),
+    errors,
+    ...(firstError ? { first_error: firstError } : {}),
+  };
+}
+
+// Child side: one spec in, warm-up, `{phase}` then `{result}` out.
+if (process.argv.includes("--loadgen") && process.send) {
+  process.once("message", async (spec: LoadSpec) => {
+    const url = new URL(spec.origin);
+    const pool = Array.from({ length: spec.connections }, () => new Connection(url.hostname, Number(url.port)));
+    if (spec.warmupSeconds > 0) await runLoad(pool, spec, spec.warmupSeconds, false);
+    process.send!({ phase: "measure" });
+    const result = await runLoad(pool, spec, spec.seconds, true);
+    for (const c of pool) c.close();
+    process.send!({ result }, () => process.exit(0));
+  });
+}
