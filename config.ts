@@ -21,6 +21,10 @@ const Env = Schema.Struct({
   INSTANCE_ID: Schema.optional(Schema.NonEmptyString),
   DATABASE_URL: Schema.optional(Url),
   DATA_DIR: Schema.optional(Schema.NonEmptyString),
+  NATS_URL: Schema.optional(Url),
+  CLUSTER_NAME: Schema.optional(Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9_-]{0,31}$/, { message: "expected a lowercase name like fleet" }))),
+  SHARD_COUNT: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 4096 }))),
+  CLUSTER_LEASE_MS: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 500, maximum: 600_000 }))),
   AUTH_TOKENS: Schema.optional(AuthTokens),
   PARKS_URL: Schema.optional(Url),
   FEEDS_URL: Schema.optional(Url),
@@ -44,6 +48,8 @@ export interface Config {
   /** Unset: embedded PGlite under `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** Set: join the cluster over NATS; unset: embedded, in-process transport. */
+  cluster: { natsUrl: string; name: string; shardCount: number; leaseMs: number } | undefined;
   /** Role -> token. `generatedTokens` says they were made up at start (embedded, AUTH_TOKENS unset). */
   tokens: Map<Role, string>;
   generatedTokens: boolean;
@@ -90,6 +96,9 @@ export function loadConfig(env: Record<string, string | undefined>, makeToken: (
     instanceId: e.INSTANCE_ID ?? `fleet-${process.pid}`,
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR ?? ".data",
+    cluster: e.NATS_URL
+      ? { natsUrl: e.NATS_URL, name: e.CLUSTER_NAME ?? "fleet", shardCount: e.SHARD_COUNT ?? 256, leaseMs: e.CLUSTER_LEASE_MS ?? 5_000 }
+      : undefined,
     tokens,
     generatedTokens,
     partners: { parks: e.PARKS_URL, feeds: e.FEEDS_URL },

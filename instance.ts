@@ -8,11 +8,16 @@ import { openEmbedded, openPostgres, type Database } from "./storage/database.ts
 import { pruneIdempotencyKeys } from "./storage/idempotencyStore.ts";
 import { ActorSystem } from "./actors/ActorSystem.ts";
 import { InProcessTransport } from "./actors/transport/InProcessTransport.ts";
+import { ClusterMember } from "./actors/cluster/ClusterMember.ts";
+import type { ActorKind } from "./actors/ActorKind.ts";
 import { systemClock, type Clock } from "./actors/clock.ts";
 import { createLogger, type Logger } from "./actors/logger.ts";
 import { mailingKind } from "./actors/kinds/mailingKind.ts";
 import { createHttpServer } from "./http/server.ts";
 import { mailingRoutes } from "./http/routes/mailings.ts";
+import { adminRoutes } from "./http/routes/admin.ts";
+import type { RouteDeps } from "./http/route.ts";
+import type { Server } from "hyper-express";
 import { ParksClient, demoParks, startParksSimulator, type ParksSimulator } from "./integrations/parks/index.ts";
 import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "./integrations/feeds/index.ts";
 
@@ -23,6 +28,8 @@ export interface Instance {
   db: Database;
   system: ActorSystem;
   registry: Registry;
+  /** Set in cluster mode (NATS_URL). */
+  cluster: ClusterMember | undefined;
   /** The simulators this instance started because their URL was unset. */
   simulators: { parks?: ParksSimulator; feeds?: FeedsSimulator };
   stop(): Promise<void>;
@@ -33,6 +40,9 @@ export interface InstanceOptions {
   logger?: Logger;
   /** An already opened database (tests share one schema between instances). */
   db?: Database;
+  /** More actor kinds and routes (tests and benches add their own). */
+  extraKinds?: readonly ActorKind[];
+  extraRoutes?: (app: Server, deps: RouteDeps & { system: ActorSystem }) => void;
 }
 
 /**
@@ -65,6 +75,20 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     }
     const partner = { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries };
 
+    const cluster = config.cluster
+      ? await ClusterMember.connect({
+          natsUrl: config.cluster.natsUrl,
+          cluster: config.cluster.name,
+          instanceId: config.instanceId,
+          shardCount: config.cluster.shardCount,
+          leaseMs: config.cluster.leaseMs,
+          sql: db.sql,
+          logger,
+          registry,
+        })
+      : undefined;
+    if (cluster) cleanups.push(() => cluster.close());
+
     const system = new ActorSystem({
       sql: db.sql,
       kinds: [
@@ -74,8 +98,10 @@ export async function startInstance(config: Config, options: InstanceOptions = {
           now: () => clock.now(),
           policy: config.mailing,
         }),
+        ...(options.extraKinds ?? []),
       ],
-      transport: new InProcessTransport(),
+      transport: cluster?.transport ?? new InProcessTransport(),
+      ...(cluster ? { placement: cluster.placement, eventPrefix: `${config.cluster!.name}.events` } : {}),
       clock,
       logger,
       registry,
@@ -84,6 +110,11 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       journalRetentionMs: config.journalRetentionDays * 86_400_000,
     });
     cleanups.push(() => system.stop());
+    if (cluster) {
+      await cluster.join(system);
+      // On stop: hand shards over (their actors committed) before the system stops.
+      cleanups.push(() => cluster.leave());
+    }
 
     const http = createHttpServer({
       sql: db.sql,
@@ -92,9 +123,15 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       logger,
       registry,
       instanceId: config.instanceId,
-      checks: [{ name: "database", check: async () => void (await db.sql`select 1`) }],
+      checks: [
+        { name: "database", check: async () => void (await db.sql`select 1`) },
+        ...(cluster ? [{ name: "cluster", check: () => cluster.check() }] : []),
+      ],
+      describe: () => (cluster ? { cluster: cluster.status() } : { mode: "embedded" }),
     });
     mailingRoutes(http.app, { ...http.deps, system, now: () => clock.now() });
+    adminRoutes(http.app, { ...http.deps, system, instanceId: config.instanceId, cluster: () => cluster?.status() });
+    options.extraRoutes?.(http.app, { ...http.deps, system });
     const port = await http.listen(config.port, config.host);
     cleanups.push(() => http.close());
 
@@ -112,6 +149,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       db,
       system,
       registry,
+      cluster,
       simulators,
       // Reverse order: stop taking requests first, then commit actors, then close storage.
       stop: () => runAll(cleanups.reverse()),

@@ -11,7 +11,10 @@ import type { Commit, JournalEntry, OutboxMessage, StoredSnapshot, TimerWrite } 
 /** What a cell needs from its host. */
 export interface CellHost {
   now(): number;
-  epochOf(address: Address): number;
+  /** Where the address lives in the cluster: its shard and this instance's epoch for it. */
+  placementOf(address: Address): { shard: number; epoch: number };
+  /** Subject of the public event of an address, `fleet.events.<type>.<id>`. */
+  eventSubject(address: Address): string;
   load(address: Address): Promise<StoredSnapshot | undefined>;
   submit(commit: Commit): Promise<boolean>;
   /** Deliver a committed reply to whoever asked (the route may be on another instance). */
@@ -223,7 +226,7 @@ export class ActorCell {
       this.#turns.outbox.push({
         messageId: randomUUID(),
         kind: "event",
-        target: `fleet.events.${this.address.type}.${this.address.id}`,
+        target: this.host.eventSubject(this.address),
         payload: { type: this.address.type, id: this.address.id, seq: this.#seq, state: snapshot.value, at: new Date(at).toISOString(), ...this.kind.publicEvent(actor) },
       });
     }
@@ -266,11 +269,13 @@ export class ActorCell {
       const turns = this.#turns;
       this.#turns = noTurns();
       const actor = this.#actor!;
+      const placement = this.host.placementOf(this.address);
       const commit: Commit = {
         type: this.address.type,
         id: this.address.id,
+        shard: placement.shard,
         version: this.#version + 1,
-        epoch: this.host.epochOf(this.address),
+        epoch: placement.epoch,
         machineVersion: this.kind.version,
         seq: this.#seq,
         snapshot: actor.getPersistedSnapshot(),

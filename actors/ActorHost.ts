@@ -12,7 +12,8 @@ import type { Logger } from "./logger.ts";
 export interface HostDeps {
   kinds: ReadonlyMap<string, ActorKind>;
   now(): number;
-  epochOf(address: Address): number;
+  placementOf(address: Address): { shard: number; epoch: number };
+  eventSubject(address: Address): string;
   load(address: Address): Promise<StoredSnapshot | undefined>;
   submit(commit: Commit): Promise<boolean>;
   dispatch(messages: readonly OutboxMessage[]): void;
@@ -35,7 +36,8 @@ export class ActorHost {
   constructor(private readonly deps: HostDeps) {
     this.#cellHost = {
       now: deps.now,
-      epochOf: deps.epochOf,
+      placementOf: deps.placementOf,
+      eventSubject: deps.eventSubject,
       load: deps.load,
       submit: deps.submit,
       dispatch: deps.dispatch,
@@ -91,9 +93,23 @@ export class ActorHost {
   /** Stops actors idle for longer than `idleMs`; their next message reactivates them. */
   async passivateIdle(idleMs: number): Promise<number> {
     const now = this.deps.now();
-    const idle = this.hosted().filter((c) => c.isIdle() && now - c.lastActive >= idleMs);
+    const idle = this.hosted().filter(
+      (c) => c.isIdle() && now - c.lastActive >= idleMs && !this.deps.kinds.get(c.address.type)?.singletons?.includes(c.address.id),
+    );
     await Promise.all(idle.map((c) => c.retire("passivated", { flush: false })));
     return idle.length;
+  }
+
+  /** Activates an actor without a message (cluster singletons: pollers, importers). */
+  wake(address: Address): void {
+    const kind = this.deps.kinds.get(address.type);
+    if (!kind) throw new UnknownActorKindError(address.type);
+    this.#cell(address, kind);
+  }
+
+  /** Drops actors matching `filter` without committing: their shard now belongs to another. */
+  drop(filter: (address: Address) => boolean): void {
+    for (const cell of this.hosted().filter((c) => filter(c.address))) void cell.retire("stopped", { flush: false });
   }
 
   /** Stops actors matching `filter` after committing what they hold (shard handover, shutdown). */

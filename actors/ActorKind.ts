@@ -26,6 +26,11 @@ export interface ActorKind {
    * kinds without it publish nothing. Never personal data.
    */
   readonly publicEvent?: (actor: ProjectedActor) => Record<string, unknown>;
+  /**
+   * Cluster singletons of this kind (pollers, importers): ids that always run on exactly one
+   * instance, woken where their shard lives and never passivated.
+   */
+  readonly singletons?: readonly string[];
 }
 
 export function defineActorKind(kind: ActorKind): ActorKind {

@@ -31,8 +31,13 @@ export interface ActorSystemOptions {
   timerPollMs?: number;
   outboxSweepMs?: number;
   journalRetentionMs?: number;
-  /** The ownership epoch written with snapshots (cluster placement raises it). */
-  epochOf?: (address: Address) => number;
+  /**
+   * Cluster placement: the shard of an address, this instance's ownership epoch for it, and
+   * whether it is hosted here (durable timers are fired by the owner only). Absent: embedded.
+   */
+  placement?: { shardOf(address: Address): number; epochOf(shard: number): number; owns(shard: number): boolean };
+  /** Public events go to `<eventPrefix>.<type>.<id>`; default `fleet.events`. */
+  eventPrefix?: string;
   /** Background loops (timers, outbox sweep, passivation); tests may drive them by hand. */
   background?: boolean;
 }
@@ -77,7 +82,11 @@ export class ActorSystem {
     this.host = new ActorHost({
       kinds,
       now: () => this.#clock.now(),
-      epochOf: options.epochOf ?? (() => 0),
+      placementOf: (address) => {
+        const shard = options.placement?.shardOf(address) ?? 0;
+        return { shard, epoch: options.placement?.epochOf(shard) ?? 0 };
+      },
+      eventSubject: (a) => `${options.eventPrefix ?? "fleet.events"}.${a.type}.${a.id.replace(/[.\s*>]/g, "_")}`,
       load: (a) => loadSnapshot(options.sql, a.type, a.id),
       submit: (c) => groupCommit.submit(c),
       dispatch: (messages) => this.outbox.dispatch(messages),
@@ -87,9 +96,11 @@ export class ActorSystem {
       },
       onCountChange: (type, delta) => this.metrics.actorsActive.inc({ type }, delta),
     });
+    const placement = options.placement;
     this.timers = new DurableTimers(
       options.sql,
       this.#clock,
+      placement ? (timer) => placement.owns(placement.shardOf(timer)) : () => true,
       async (timer) => {
         await this.tell({ type: timer.type, id: timer.id }, timer.event, { messageId: timerMessageId(timer) }, { key: timer.key, dueAt: timer.dueAt });
         this.metrics.timersFired.inc();
@@ -98,6 +109,13 @@ export class ActorSystem {
     );
     options.transport.serve((envelope) => this.host.receive(envelope));
     if (options.background !== false) this.#startLoops();
+    if (!placement) for (const address of singletonsOf(options.kinds)) this.host.wake(address);
+  }
+
+  /** Wakes the cluster singletons that live in `shard` (called when this instance acquires it). */
+  wakeSingletons(shard: number): void {
+    const placement = this.#options.placement;
+    for (const address of singletonsOf(this.#options.kinds)) if (placement?.shardOf(address) === shard) this.host.wake(address);
   }
 
   /**
@@ -206,6 +224,9 @@ export class ActorSystem {
     this.#loops = [];
   }
 }
+
+const singletonsOf = (kinds: readonly ActorKind[]): Address[] =>
+  kinds.flatMap((k) => (k.singletons ?? []).map((id) => ({ type: k.type, id })));
 
 async function projectAll(tx: Parameters<NonNullable<ActorKind["project"]>>[0], kinds: ReadonlyMap<string, ActorKind>, commits: readonly Commit[]) {
   const byType = new Map<string, Commit[]>();

@@ -16,6 +16,8 @@ export class DurableTimers {
   constructor(
     private readonly sql: Sql,
     private readonly clock: Clock,
+    /** In a cluster each instance fires the timers of the actors it hosts. */
+    private readonly mine: (timer: DueTimer) => boolean,
     private readonly deliver: DeliverTimer,
     private readonly logger: Logger,
   ) {}
@@ -48,7 +50,7 @@ export class DurableTimers {
       this.logger.warn("durable timer poll failed", { error: String(error) });
       return 0;
     }
-    const fresh = due.filter((t) => !this.#inFlight.has(timerMessageId(t)));
+    const fresh = due.filter((t) => this.mine(t) && !this.#inFlight.has(timerMessageId(t)));
     await Promise.all(
       fresh.map(async (timer) => {
         const id = timerMessageId(timer);

@@ -1,10 +1,9 @@
 // The hyper-express server of an instance: ops routes, one route module per service, a JSON
 // 404 and error handler.
 import HyperExpress from "hyper-express";
-import type { Registry } from "prom-client";
 import type { RouteDeps } from "./route.ts";
 import { httpMetrics } from "./metrics.ts";
-import { opsRoutes, type ReadinessCheck } from "./routes/ops.ts";
+import { opsRoutes, type OpsDeps } from "./routes/ops.ts";
 
 export interface HttpServer {
   app: HyperExpress.Server;
@@ -13,7 +12,7 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export function createHttpServer(options: Omit<RouteDeps, "metrics"> & { registry: Registry; checks: readonly ReadinessCheck[]; instanceId: string }): HttpServer {
+export function createHttpServer(options: Omit<RouteDeps, "metrics"> & OpsDeps): HttpServer {
   // Bodies are limited per request in route.ts (JSON 413); this cap only stops absurd uploads early.
   const app = new HyperExpress.Server({ max_body_length: options.bodyLimitBytes * 16 });
   const deps: RouteDeps = { ...options, metrics: httpMetrics(options.registry) };

@@ -38,6 +38,8 @@ export interface TimerWrite {
 export interface Commit {
   type: string;
   id: string;
+  /** Cluster shard of the address (0 in embedded mode); its fence epoch must not exceed `epoch`. */
+  shard: number;
   /** The new version; the row must currently hold `version - 1` (0: no row yet). */
   version: number;
   epoch: number;
@@ -78,7 +80,8 @@ const key = (type: string, id: string) => `${type}/${id}`;
  * snapshots, then journal, outbox and timers of the accepted ones only.
  * Returns the `type/id` keys that were accepted; the others were stale (version or epoch).
  */
-export async function writeCommits(tx: Tx, commits: readonly Commit[]): Promise<Set<string>> {
+export async function writeCommits(tx: Tx, allCommits: readonly Commit[]): Promise<Set<string>> {
+  const commits = await unfenced(tx, allCommits);
   if (commits.length === 0) return new Set();
   const rows = commits.map((c) => ({
     actor_type: c.type,
@@ -142,6 +145,25 @@ export async function writeCommits(tx: Tx, commits: readonly Commit[]): Promise<
       on conflict (actor_type, actor_id, timer_key) do update set due_at = excluded.due_at, event = excluded.event`;
   }
   return ok;
+}
+
+/**
+ * Drops commits whose epoch is older than their shard's fence. `for share` makes a new owner's
+ * fence raise wait for this transaction, so it then loads what was committed here.
+ */
+async function unfenced(tx: Tx, commits: readonly Commit[]): Promise<readonly Commit[]> {
+  const shards = [...new Set(commits.map((c) => c.shard))];
+  const fences = await tx<{ shard: number; epoch: string }[]>`
+    select shard, epoch from shard_fences where shard in ${tx(shards)} for share`;
+  if (fences.length === 0) return commits;
+  const fence = new Map(fences.map((f) => [f.shard, Number(f.epoch)]));
+  return commits.filter((c) => c.epoch >= (fence.get(c.shard) ?? 0));
+}
+
+/** A new owner raises the shard's fence before serving it; never lowers it. */
+export async function raiseShardFence(sql: Queryable, shard: number, epoch: number): Promise<void> {
+  await sql`insert into shard_fences (shard, epoch) values (${shard}, ${epoch})
+    on conflict (shard) do update set epoch = greatest(shard_fences.epoch, excluded.epoch)`;
 }
 
 export interface DueTimer {

@@ -7,7 +7,15 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
-export function opsRoutes(app: Server, deps: { registry: Registry; checks: readonly ReadinessCheck[]; instanceId: string }): void {
+export interface OpsDeps {
+  registry: Registry;
+  checks: readonly ReadinessCheck[];
+  instanceId: string;
+  /** Extra facts for /ready, e.g. cluster membership and owned shards. */
+  describe?: () => Record<string, unknown>;
+}
+
+export function opsRoutes(app: Server, deps: OpsDeps): void {
   app.get("/health", (_req, res) => {
     res.json({ status: "ok", instance: deps.instanceId });
   });
@@ -24,7 +32,12 @@ export function opsRoutes(app: Server, deps: { registry: Registry; checks: reado
       }),
     );
     const ready = results.every(([, state]) => state === "ok");
-    res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready", instance: deps.instanceId, checks: Object.fromEntries(results) });
+    res.status(ready ? 200 : 503).json({
+      status: ready ? "ready" : "not_ready",
+      instance: deps.instanceId,
+      checks: Object.fromEntries(results),
+      ...deps.describe?.(),
+    });
   });
 
   app.get("/metrics", async (_req, res) => {

@@ -2,13 +2,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbedded, type Database } from "../../storage/database.ts";
 import { migrate } from "../../storage/migrate.ts";
-import { claimOutbox, deleteOutbox, dueTimers, loadSnapshot, readJournal, writeCommits, type Commit } from "../../storage/actorStore.ts";
+import { claimOutbox, deleteOutbox, dueTimers, loadSnapshot, raiseShardFence, readJournal, writeCommits, type Commit } from "../../storage/actorStore.ts";
 import { claimIdempotencyKey, completeIdempotencyKey } from "../../storage/idempotencyStore.ts";
 import { testDatabase, type TestDatabase } from "../support/harness.ts";
 
 const commit = (over: Partial<Commit> = {}): Commit => ({
   type: "counter",
   id: "a",
+  shard: 0,
   version: 1,
   epoch: 0,
   machineVersion: 1,
@@ -61,6 +62,18 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     const old = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "fenced", version: 2, epoch: 4, journal: [] })]));
     expect(old.size).toBe(0);
     expect((await loadSnapshot(db.sql, "counter", "fenced"))!.epoch).toBe(5);
+  });
+
+  it("snapshots - once a shard's fence is raised, writes with an older epoch are rejected", async () => {
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "in-shard-7", shard: 7, epoch: 3 })]));
+    await raiseShardFence(db.sql, 7, 10);
+    await raiseShardFence(db.sql, 7, 9); // never lowered
+    const old = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "in-shard-7", shard: 7, epoch: 3, version: 2, journal: [] })]));
+    expect(old.size).toBe(0);
+    const fresh = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "new-in-shard-7", shard: 7, epoch: 3 })]));
+    expect(fresh.size).toBe(0);
+    const owner = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "in-shard-7", shard: 7, epoch: 10, version: 2, journal: [] })]));
+    expect(owner.has("counter/in-shard-7")).toBe(true);
   });
 
   it("commits - journal, outbox and timers land only with an accepted snapshot", async () => {

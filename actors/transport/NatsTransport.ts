@@ -1,0 +1,116 @@
+// Cluster mode: envelopes travel as NATS requests on `<cluster>.actors.<shard>.<type>.<id>`;
+// the instance owning a shard answers from a queue subscription, so exactly one host sees each.
+import { RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import type { Envelope, Reply } from "../protocol.ts";
+import { formatAddress } from "../protocol.ts";
+import { AskTimeoutError, UnavailableError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { shardOf } from "../cluster/sharding.ts";
+import type { EnvelopeHandler, Transport } from "./Transport.ts";
+import { decodeEnvelope, decodeJson, decodeReply, encodeJson } from "./wire.ts";
+
+export interface NatsTransportOptions {
+  /** Subject namespace, `fleet` in production: `fleet.actors.…`. */
+  prefix: string;
+  shardCount: number;
+  logger: Logger;
+  /** Asked again on every message: a shard being handed over answers "unavailable" at once. */
+  owns: (shard: number) => boolean;
+  onForwarded?: (ms: number, ok: boolean) => void;
+}
+
+/** Subject tokens cannot hold dots, spaces or wildcards; the envelope carries the real id. */
+const token = (text: string) => text.replace(/[.\s*>]/g, "_") || "_";
+
+export class NatsTransport implements Transport {
+  #handler: EnvelopeHandler | undefined;
+  readonly #shards = new Map<number, Subscription>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: NatsTransportOptions,
+  ) {}
+
+  subjectOf(envelope: Envelope): string {
+    const shard = shardOf(envelope.to, this.options.shardCount);
+    return `${this.options.prefix}.actors.${shard}.${token(envelope.to.type)}.${token(envelope.to.id)}`;
+  }
+
+  async send(envelope: Envelope): Promise<Reply> {
+    const started = performance.now();
+    const timeout = Math.max(1, envelope.deadline - Date.now());
+    try {
+      const msg = await this.nc.request(this.subjectOf(envelope), encodeJson(envelope), { timeout });
+      this.options.onForwarded?.(performance.now() - started, true);
+      return decodeReply(msg.data);
+    } catch (error) {
+      this.options.onForwarded?.(performance.now() - started, false);
+      if (error instanceof RequestError && error.isNoResponders()) {
+        throw new UnavailableError(`no instance serves the shard of ${formatAddress(envelope.to)} yet`, error);
+      }
+      if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
+        throw new AskTimeoutError(formatAddress(envelope.to), timeout);
+      }
+      throw new UnavailableError(`cannot reach ${formatAddress(envelope.to)}: ${String(error)}`, error);
+    }
+  }
+
+  serve(handler: EnvelopeHandler): void {
+    this.#handler = handler;
+  }
+
+  /** Starts answering for a shard this instance now owns. */
+  serveShard(shard: number): void {
+    if (this.#shards.has(shard)) return;
+    const subject = `${this.options.prefix}.actors.${shard}.>`;
+    const sub = this.nc.subscribe(subject, {
+      queue: `${this.options.prefix}.shard.${shard}`,
+      callback: (error, msg) => {
+        if (error) return this.options.logger.warn("shard subscription error", { shard, error: String(error) });
+        let envelope: Envelope;
+        try {
+          envelope = decodeEnvelope(msg.data);
+        } catch (decodeError) {
+          this.options.logger.warn("malformed envelope dropped", { subject: msg.subject, error: String(decodeError) });
+          msg.respond(encodeJson({ ok: false, code: "bad_envelope", message: "malformed envelope" } satisfies Reply));
+          return;
+        }
+        const reply: Promise<Reply> =
+          this.options.owns(shard) && this.#handler
+            ? this.#handler(envelope)
+            : Promise.resolve({ ok: false, code: "actor_unavailable", message: `shard ${shard} is in handover` });
+        reply.then(
+          (r) => msg.respond(encodeJson(r)),
+          (e) => msg.respond(encodeJson({ ok: false, code: "actor_unavailable", message: String(e) } satisfies Reply)),
+        );
+      },
+    });
+    this.#shards.set(shard, sub);
+  }
+
+  /** Stops answering for a shard (handover or loss); in-flight turns still reply. */
+  stopShard(shard: number): void {
+    this.#shards.get(shard)?.unsubscribe();
+    this.#shards.delete(shard);
+  }
+
+  /** Resolves once the server has the message (flush), so the outbox row may then go. */
+  async publish(subject: string, payload: unknown): Promise<void> {
+    this.nc.publish(subject, encodeJson(payload));
+    await this.nc.flush();
+  }
+
+  subscribe(pattern: string, handler: (subject: string, payload: unknown) => void): () => void {
+    const sub = this.nc.subscribe(pattern, {
+      callback: (error, msg) => {
+        if (!error) handler(msg.subject, decodeJson(msg.data));
+      },
+    });
+    return () => sub.unsubscribe();
+  }
+
+  async close(): Promise<void> {
+    for (const shard of [...this.#shards.keys()]) this.stopShard(shard);
+    this.#handler = undefined;
+  }
+}
