@@ -20,6 +20,7 @@ export interface HostDeps {
   logger: Logger;
   onInspect?(address: Address, event: InspectionEvent): void;
   onCountChange?(type: string, delta: number): void;
+  onRetired?(type: string, reason: "stale" | "failed" | "passivated" | "stopped"): void;
 }
 
 interface ReplyRoute {
@@ -43,7 +44,8 @@ export class ActorHost {
       dispatch: deps.dispatch,
       release: (replyTo, reply) => this.#release(replyTo, reply),
       inspect: (address, event) => deps.onInspect?.(address, event),
-      retired: (cell) => {
+      retired: (cell, reason) => {
+        deps.onRetired?.(cell.address.type, reason);
         if (this.#cells.get(cell.key) === cell) {
           this.#cells.delete(cell.key);
           deps.onCountChange?.(cell.address.type, -1);

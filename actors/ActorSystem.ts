@@ -95,6 +95,7 @@ export class ActorSystem {
         for (const inspector of this.#inspectors) inspector(address, event);
       },
       onCountChange: (type, delta) => this.metrics.actorsActive.inc({ type }, delta),
+      onRetired: (type, reason) => this.metrics.actorsRetired.inc({ type, reason }),
     });
     const placement = options.placement;
     this.timers = new DurableTimers(

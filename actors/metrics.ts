@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 export interface RuntimeMetrics {
   actorsActive: Gauge<"type">;
+  actorsRetired: Counter<"type" | "reason">;
   asks: Histogram<"type" | "outcome">;
   commitBatch: Histogram;
   commitSeconds: Histogram;
@@ -14,6 +15,12 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
   const registers = [registry];
   return {
     actorsActive: new Gauge({ name: "fleet_actors_active", help: "Actors hosted in memory, per kind", labelNames: ["type"], registers }),
+    actorsRetired: new Counter({
+      name: "fleet_actors_retired_total",
+      help: "Actors dropped from memory: passivated, stopped, failed, or stale (a commit rejected by version or epoch)",
+      labelNames: ["type", "reason"],
+      registers,
+    }),
     asks: new Histogram({
       name: "fleet_actor_ask_seconds",
       help: "Ask latency from the caller's side",

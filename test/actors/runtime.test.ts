@@ -3,7 +3,7 @@ import { ActorSystem, type ActorSystemOptions } from "../../actors/ActorSystem.t
 import { InProcessTransport } from "../../actors/transport/InProcessTransport.ts";
 import { ManualClock } from "../../actors/clock.ts";
 import { AskTimeoutError, EventRejectedError, StaleActorError } from "../../actors/errors.ts";
-import { loadSnapshot, readJournal } from "../../storage/actorStore.ts";
+import { loadSnapshot, raiseShardFence, readJournal } from "../../storage/actorStore.ts";
 import { counterKind } from "../support/counterKind.ts";
 import { eventually, silentLogger, testDatabase, type TestDatabase } from "../support/harness.ts";
 
@@ -94,6 +94,24 @@ describe("actor runtime", () => {
     expect([StaleActorError, AskTimeoutError].some((c) => error instanceof c)).toBe(true);
     await a.stop();
     await b.stop();
+  });
+
+  it("fencing - once a new owner raised the shard's epoch, the former owner's writes are rejected", async () => {
+    const other = await db.reopen();
+    let formerEpoch = 1;
+    const former = system({ placement: { shardOf: () => 3, epochOf: () => formerEpoch, owns: () => true } });
+    const owner = system({ sql: other.sql, placement: { shardOf: () => 3, epochOf: () => 2, owns: () => true } });
+    await former.ask("counter/fenced", { type: "increment" });
+    await raiseShardFence(db.sql, 3, 2); // the new owner acquired shard 3 with epoch 2
+    expect(await owner.ask("counter/fenced", { type: "increment" })).toEqual({ count: 2 });
+    const error = await former.ask("counter/fenced", { type: "increment" }, { timeoutMs: 300 }).catch((e: unknown) => e);
+    expect([StaleActorError, AskTimeoutError].some((c) => error instanceof c)).toBe(true);
+    expect((await former.metrics.actorsRetired.get()).values.some((v) => v.labels.reason === "stale" && v.value > 0)).toBe(true);
+    expect((await loadSnapshot(db.sql, "counter", "fenced"))!.snapshot).toMatchObject({ context: { count: 2 } });
+    formerEpoch = 2; // had it won the shard back, its writes would land again
+    expect(await former.ask("counter/fenced", { type: "increment" })).toEqual({ count: 3 });
+    await former.stop();
+    await owner.stop();
   });
 
   it("durable timer - set before a restart, it fires once after it, at its due time", async () => {

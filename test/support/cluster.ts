@@ -118,3 +118,68 @@ export async function ledgerStates(db: TestDatabase): Promise<Map<string, string
     select actor_id, snapshot from actor_snapshots where actor_type = 'ledger'`;
   return new Map(rows.map((r) => [r.actor_id, r.snapshot.context.applied]));
 }
+
+export interface LoadResult {
+  /** Operations acknowledged (HTTP 200), per ledger. */
+  acked: Map<string, string[]>;
+  /** Operations not acknowledged within their budget, retries included. */
+  failed: string[];
+}
+
+/**
+ * Continuous load: workers apply fresh operations to random ledgers through random live nodes,
+ * retrying an unacknowledged operation (same id) on another node until its budget runs out.
+ */
+export function ledgerLoad(cluster: ClusterHarness, options: { ledgers: number; concurrency: number; budgetMs: number }) {
+  const acked = new Map<string, string[]>();
+  const failed: string[] = [];
+  let running = true;
+  let next = 0;
+  const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
+  const worker = async () => {
+    while (running) {
+      const ledger = `l${Math.floor(Math.random() * options.ledgers)}`;
+      const op = `op-${next++}`;
+      const started = Date.now();
+      for (;;) {
+        const nodes = [...cluster.nodes.values()];
+        if (nodes.length > 0) {
+          const res = await cluster.apply(pick(nodes), ledger, op, 3_000).catch(() => undefined);
+          if (res?.status === 200) {
+            acked.set(ledger, [...(acked.get(ledger) ?? []), op]);
+            break;
+          }
+        }
+        if (Date.now() - started > options.budgetMs) {
+          failed.push(op);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const workers = Array.from({ length: options.concurrency }, worker);
+  return {
+    ackedCount: () => [...acked.values()].reduce((n, ops) => n + ops.length, 0),
+    stop: async (): Promise<LoadResult> => {
+      running = false;
+      await Promise.all(workers);
+      return { acked, failed };
+    },
+  };
+}
+
+/** Every acknowledged operation is in its ledger, and no operation was applied twice. */
+export async function checkLedgers(cluster: ClusterHarness, result: LoadResult): Promise<{ missing: string[]; duplicated: string[] }> {
+  const states = await ledgerStates(cluster.db);
+  const missing: string[] = [];
+  const duplicated: string[] = [];
+  for (const [ledger, ops] of result.acked) {
+    const applied = states.get(ledger) ?? [];
+    for (const op of ops) if (!applied.includes(op)) missing.push(`${ledger}:${op}`);
+  }
+  for (const [ledger, applied] of states) {
+    if (new Set(applied).size !== applied.length) duplicated.push(ledger);
+  }
+  return { missing, duplicated };
+}
