@@ -1,8 +1,8 @@
 // One hosted actor: activation from its snapshot, its turns, and the commit that must land
 // before any reply, ack, timer or outbox message of those turns is released.
-import { createActor, type AnyActor, type InspectionEvent } from "xstate";
+import { createActor, type AnyActor, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
-import type { ActorKind } from "./ActorKind.ts";
+import { stateName, topState, type ActorKind } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
 import { ActorFailedError, EventRejectedError, StaleActorError } from "./errors.ts";
@@ -221,13 +221,21 @@ export class ActorCell {
     this.host.inspect(this.address, event);
     const changed = JSON.stringify(snapshot.value) !== JSON.stringify(this.#lastValue);
     this.#lastValue = snapshot.value;
-    if (changed && this.kind.publicEvent) {
+    if (changed && !init && this.kind.publicEvent) {
       const actor = { id: this.address.id, value: snapshot.value as never, context: snapshot.context, at };
       this.#turns.outbox.push({
         messageId: randomUUID(),
         kind: "event",
         target: this.host.eventSubject(this.address),
-        payload: { type: this.address.type, id: this.address.id, seq: this.#seq, state: snapshot.value, at: new Date(at).toISOString(), ...this.kind.publicEvent(actor) },
+        payload: {
+          type: this.address.type,
+          id: this.address.id,
+          seq: this.#seq,
+          state: topState(snapshot.value as StateValue),
+          state_path: stateName(snapshot.value as StateValue),
+          at: new Date(at).toISOString(),
+          ...this.kind.publicEvent(actor),
+        },
       });
     }
     // A fresh actor's initial state is journalled with its first real turn, not written alone.

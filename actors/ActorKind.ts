@@ -37,6 +37,9 @@ export function defineActorKind(kind: ActorKind): ActorKind {
   return kind;
 }
 
+/** The top-level state: `sending` for `{ sending: "waiting" }`. */
+export const topState = (value: StateValue): string => (typeof value === "string" ? value : Object.keys(value)[0]!);
+
 /** A state value as one readable string: `sending.waiting`. */
 export function stateName(value: StateValue): string {
   if (typeof value === "string") return value;

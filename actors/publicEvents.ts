@@ -9,16 +9,15 @@ const Iso = Schema.String.check(Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\
 const Common = {
   id: Schema.String,
   seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  /** The full state, e.g. `sending.waiting`; `state` is its top level. */
+  state_path: Schema.String,
   at: Iso,
 };
 
 export const MailingEvent = Schema.Struct({
   type: Schema.Literal("mailing"),
   ...Common,
-  state: Schema.Union([
-    Schema.Literals(["created", "sending", "sent", "cancelled", "failed"]),
-    Schema.Record(Schema.String, Schema.String),
-  ]),
+  state: Schema.Literals(["created", "sending", "sent", "cancelled", "failed"]),
   park_id: Schema.String,
   template_id: Schema.String,
   recipients_count: Schema.NullOr(Schema.Int),
