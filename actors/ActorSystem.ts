@@ -72,6 +72,7 @@ export class ActorSystem {
     this.metrics = runtimeMetrics(options.registry ?? new Registry());
     const kinds = new Map(options.kinds.map((k) => [k.type, k]));
     const groupCommit = new GroupCommit(options.sql, {
+      needsTransaction: (commit) => kinds.get(commit.type)?.project !== undefined,
       afterWrite: (tx, accepted) => projectAll(tx, kinds, accepted),
       onBatch: (size, ms) => {
         this.metrics.commitBatch.observe(size);

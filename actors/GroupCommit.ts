@@ -1,5 +1,6 @@
-// Group commit: every commit submitted in the same tick lands in one transaction with one
-// multi-row upsert, so throughput does not cost one round trip per event.
+// Group commit: every commit submitted in the same tick lands in one statement (a multi-row
+// upsert plus its journal, outbox and timers), so throughput does not cost one round trip per
+// event. Batches run side by side on the pool; one actor never has two commits in flight.
 import type { Sql, Tx } from "../storage/database.ts";
 import { writeCommits, type Commit } from "../storage/actorStore.ts";
 
@@ -11,6 +12,10 @@ interface Waiting {
 
 export interface GroupCommitOptions {
   maxBatch?: number;
+  /** Batches committing at once (each on its own pooled connection). */
+  maxInFlight?: number;
+  /** Commits of kinds with query projections need a transaction around the write and them. */
+  needsTransaction?: (commit: Commit) => boolean;
   /** Runs in the same transaction after the snapshots, with the accepted commits only. */
   afterWrite?: (tx: Tx, accepted: readonly Commit[]) => Promise<void>;
   onBatch?: (size: number, ms: number) => void;
@@ -18,7 +23,8 @@ export interface GroupCommitOptions {
 
 export class GroupCommit {
   #queue: Waiting[] = [];
-  #draining = false;
+  #inFlight = 0;
+  #scheduled = false;
 
   constructor(
     private readonly sql: Sql,
@@ -29,31 +35,43 @@ export class GroupCommit {
   submit(commit: Commit): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ commit, resolve, reject });
-      if (!this.#draining) {
-        this.#draining = true;
-        setImmediate(() => void this.#drain());
-      }
+      this.#schedule();
     });
   }
 
-  async #drain(): Promise<void> {
-    const maxBatch = this.options.maxBatch ?? 1000;
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, maxBatch);
-      const started = performance.now();
-      try {
-        const accepted = await this.sql.begin(async (tx) => {
-          const ok = await writeCommits(tx, batch.map((w) => w.commit));
-          const winners = batch.map((w) => w.commit).filter((c) => ok.has(`${c.type}/${c.id}`));
-          if (winners.length && this.options.afterWrite) await this.options.afterWrite(tx, winners);
-          return ok;
-        });
-        this.options.onBatch?.(batch.length, performance.now() - started);
-        for (const w of batch) w.resolve(accepted.has(`${w.commit.type}/${w.commit.id}`));
-      } catch (error) {
-        for (const w of batch) w.reject(error);
-      }
+  #schedule(): void {
+    if (this.#scheduled || this.#queue.length === 0 || this.#inFlight >= (this.options.maxInFlight ?? 4)) return;
+    this.#scheduled = true;
+    // One tick of gathering: everything submitted meanwhile joins this batch.
+    setImmediate(() => {
+      this.#scheduled = false;
+      const batch = this.#queue.splice(0, this.options.maxBatch ?? 1000);
+      if (batch.length === 0) return;
+      this.#inFlight++;
+      void this.#write(batch).finally(() => {
+        this.#inFlight--;
+        this.#schedule();
+      });
+      this.#schedule();
+    });
+  }
+
+  async #write(batch: Waiting[]): Promise<void> {
+    const commits = batch.map((w) => w.commit);
+    const started = performance.now();
+    try {
+      const accepted = commits.some((c) => this.options.needsTransaction?.(c))
+        ? await this.sql.begin(async (tx) => {
+            const ok = await writeCommits(tx, commits);
+            const winners = commits.filter((c) => ok.has(`${c.type}/${c.id}`));
+            if (winners.length && this.options.afterWrite) await this.options.afterWrite(tx, winners);
+            return ok;
+          })
+        : await writeCommits(this.sql, commits);
+      this.options.onBatch?.(batch.length, performance.now() - started);
+      for (const w of batch) w.resolve(accepted.has(`${w.commit.type}/${w.commit.id}`));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
     }
-    this.#draining = false;
   }
 }

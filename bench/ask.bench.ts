@@ -21,12 +21,33 @@ const actors = Number(process.env.BENCH_ACTORS ?? 1000);
 const token = "bench-internal-token";
 const schema = `bench_ask_${randomBytes(4).toString("hex")}`;
 
+/** Event-loop utilisation and CPU (in cores) of this (server) process from `start()` to `stop()`. */
+function serverLoad() {
+  let elu = performance.eventLoopUtilization();
+  let cpu = process.cpuUsage();
+  return {
+    start: () => ((elu = performance.eventLoopUtilization()), (cpu = process.cpuUsage())),
+    stop: () => {
+      const e = performance.eventLoopUtilization(elu);
+      const c = process.cpuUsage(cpu);
+      return { elu: round(e.utilization, 2), cores: round((c.user + c.system) / 1000 / (e.idle + e.active), 2) };
+    },
+  };
+}
+
 /** Sum and count of a histogram, to take deltas over the measured phase. */
 async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
   const values = (await h.get()).values;
   const pick = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
   return { sum: pick("_sum"), count: pick("_count") };
 }
+
+// Watchdog: a stuck bench still drops its schema and exits.
+const limitMs = (2 * (warmupSeconds + seconds) + 60) * 1000;
+setTimeout(() => {
+  progress(`watchdog: no result after ${limitMs} ms, giving up`);
+  void dropSchema(url, schema).finally(() => process.exit(2));
+}, limitMs).unref();
 
 const db = await openPostgres({ url, schema, max: 4 });
 const logger = createLogger({ level: "silent" });
@@ -60,22 +81,21 @@ try {
   progress(`schema ${schema}; ${connections} connections, ${warmupSeconds}s warm-up + ${seconds}s each, ${actors} actors`);
 
   progress("raw hyper-express route...");
-  const rawResult = await measure({ ...common, origin: `http://127.0.0.1:${rawPort}`, path: "/raw" });
+  const rawLoad = serverLoad();
+  const rawResult = await measure({ ...common, origin: `http://127.0.0.1:${rawPort}`, path: "/raw" }, rawLoad.start);
+  const rawServer = rawLoad.stop();
   progress(`raw: ${JSON.stringify(rawResult)}`);
 
   progress("actor ask route...");
-  let before: { batch: { sum: number; count: number }; commit: { sum: number; count: number }; ask: { sum: number; count: number } } | undefined;
-  let elu0 = performance.eventLoopUtilization();
-  let cpu0 = process.cpuUsage();
-  const spec: LoadSpec = { ...common, origin: `http://127.0.0.1:${actorPort}`, path: "/bench/counters/{n}/increment", spread: actors, headers: { authorization: `Bearer ${token}` } };
+  const actorLoad = serverLoad();
   const snapshot = async () => ({ batch: await totals(system.metrics.commitBatch), commit: await totals(system.metrics.commitSeconds), ask: await totals(system.metrics.asks) });
+  let before: Awaited<ReturnType<typeof snapshot>> | undefined;
+  const spec: LoadSpec = { ...common, origin: `http://127.0.0.1:${actorPort}`, path: "/bench/counters/{n}/increment", spread: actors, headers: { authorization: `Bearer ${token}` } };
   const actorResult: LoadResult = await measure(spec, () => {
     void snapshot().then((s) => (before = s));
-    elu0 = performance.eventLoopUtilization();
-    cpu0 = process.cpuUsage();
+    actorLoad.start();
   });
-  const elu = performance.eventLoopUtilization(elu0);
-  const cpu = process.cpuUsage(cpu0);
+  const actorServer = actorLoad.stop();
   const after = await snapshot();
   progress(`actor: ${JSON.stringify(actorResult)}`);
 
@@ -103,8 +123,10 @@ try {
     commit_batch_mean: round(batch.sum / Math.max(1, batch.count), 1),
     commit_tx_mean_ms: round((commit.sum / Math.max(1, commit.count)) * 1000),
     commits_per_s: Math.round(commit.count / seconds),
-    server_event_loop_utilization: round(elu.utilization, 2),
-    server_cpu_cores: round((cpu.user + cpu.system) / 1e6 / (elu.idle + elu.active) * 1000, 2),
+    actor_server_elu: actorServer.elu,
+    actor_server_cpu_cores: actorServer.cores,
+    raw_server_elu: rawServer.elu,
+    raw_server_cpu_cores: rawServer.cores,
   });
 } finally {
   await http.close().catch(() => {});
@@ -113,3 +135,5 @@ try {
   await db.close().catch(() => {});
   await dropSchema(url, schema).catch((e) => progress(`drop schema failed: ${String(e)}`));
 }
+// Whatever a library may leave open (uWS, sockets), the bench is over.
+setTimeout(() => process.exit(), 1000).unref();

@@ -45,16 +45,17 @@ export const printResult = (result: Record<string, unknown>): void => void proce
 export function measure(spec: LoadSpec, onMeasureStart?: () => void): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ["--loadgen"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    let result: LoadResult | undefined;
     child.on("message", (m: { phase: "measure" } | { result: LoadResult }) => {
       if ("phase" in m) onMeasureStart?.();
-      else result = m.result;
+      else resolve(m.result);
     });
     child.on("error", reject);
-    child.on("exit", (code) => (result ? resolve(result) : reject(new Error(`load generator exited with ${code}`))));
+    child.on("exit", (code) => reject(new Error(`load generator exited with ${code} before reporting`))); // no-op once resolved
     child.send(spec);
   });
 }
+
+const requestTimeoutMs = 10_000;
 
 /** One keep-alive HTTP/1.1 connection, one request at a time (node:http's client costs ~4x more CPU, enough to bound the raw route). */
 class Connection {
@@ -65,6 +66,7 @@ class Connection {
   constructor(host: string, port: number) {
     this.#socket = net.connect({ host, port, noDelay: true });
     this.#socket.setEncoding("latin1");
+    this.#socket.setTimeout(requestTimeoutMs, () => this.#socket.destroy(new Error(`no response in ${requestTimeoutMs} ms`)));
     this.#socket.on("data", (chunk: string) => this.#read(chunk));
     this.#socket.on("error", (e) => this.#settle(e));
     this.#socket.on("close", () => this.#settle(new Error("connection closed")));

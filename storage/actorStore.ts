@@ -74,90 +74,85 @@ export async function loadSnapshot(sql: Queryable, type: string, id: string): Pr
 }
 
 const key = (type: string, id: string) => `${type}/${id}`;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * Writes many actors' commits in the caller's transaction: one multi-row upsert for the
- * snapshots, then journal, outbox and timers of the accepted ones only.
- * Returns the `type/id` keys that were accepted; the others were stale (version or epoch).
+ * Writes many actors' commits in ONE statement (one round trip): the snapshots as a multi-row
+ * upsert with the version and epoch checks, and — for the accepted rows only — their journal,
+ * outbox and timer changes, in data-modifying CTEs. Run it alone (its own implicit transaction)
+ * or inside a transaction with the kinds' projections.
+ * Returns the `type/id` keys that were accepted; the others were stale (version, epoch or fence).
  */
-export async function writeCommits(tx: Tx, allCommits: readonly Commit[]): Promise<Set<string>> {
-  const commits = await unfenced(tx, allCommits);
+export async function writeCommits(sql: Queryable, commits: readonly Commit[]): Promise<Set<string>> {
   if (commits.length === 0) return new Set();
-  const rows = commits.map((c) => ({
-    actor_type: c.type,
-    actor_id: c.id,
-    version: c.version,
-    epoch: c.epoch,
-    machine_version: c.machineVersion,
-    seq: c.seq,
-    snapshot: c.snapshot as JSONValue,
-    processed_ids: c.processedIds,
-  }));
-  const accepted = await tx<{ actor_type: string; actor_id: string }[]>`
-    insert into actor_snapshots ${tx(rows)}
-    on conflict (actor_type, actor_id) do update set
-      version = excluded.version, epoch = excluded.epoch, machine_version = excluded.machine_version,
-      seq = excluded.seq, snapshot = excluded.snapshot, processed_ids = excluded.processed_ids,
-      updated_at = now()
-    where actor_snapshots.version = excluded.version - 1
-      and actor_snapshots.epoch <= excluded.epoch
-    returning actor_type, actor_id`;
-  const ok = new Set(accepted.map((r) => key(r.actor_type, r.actor_id)));
-  const winners = commits.filter((c) => ok.has(key(c.type, c.id)));
-
-  const journal = winners.flatMap((c) =>
-    c.journal.map((j) => ({
+  const input = commits.map((c) => {
+    const setKeys = new Set(c.timersSet.map((t) => t.key));
+    return {
       actor_type: c.type,
       actor_id: c.id,
-      seq: j.seq,
-      event: j.event as JSONValue,
-      from_state: (j.fromState ?? null) as JSONValue,
-      to_state: j.toState as JSONValue,
-      at: new Date(j.at),
-    })),
-  );
-  if (journal.length) await tx`insert into actor_journal ${tx(journal)} on conflict do nothing`;
-
-  const outbox = winners.flatMap((c) =>
-    c.outbox.map((o) => ({ message_id: o.messageId, kind: o.kind, target: o.target, payload: o.payload as JSONValue })),
-  );
-  if (outbox.length) await tx`insert into actor_outbox ${tx(outbox)} on conflict (message_id) do nothing`;
-
-  const fired = winners.flatMap((c) => c.timersFired.map((t) => ({ type: c.type, id: c.id, key: t.key, due: new Date(t.dueAt).toISOString() })));
-  if (fired.length) {
-    await tx`delete from actor_timers t
-      using unnest(${fired.map((f) => f.type)}::text[], ${fired.map((f) => f.id)}::text[],
-                   ${fired.map((f) => f.key)}::text[], ${fired.map((f) => f.due)}::text[]::timestamptz[]) as d(actor_type, actor_id, timer_key, due_at)
-      where t.actor_type = d.actor_type and t.actor_id = d.actor_id and t.timer_key = d.timer_key and t.due_at = d.due_at`;
-  }
-  const cancelled = winners.flatMap((c) => c.timersCancelled.map((k) => ({ type: c.type, id: c.id, key: k })));
-  if (cancelled.length) {
-    await tx`delete from actor_timers t
-      using unnest(${cancelled.map((f) => f.type)}::text[], ${cancelled.map((f) => f.id)}::text[],
-                   ${cancelled.map((f) => f.key)}::text[]) as d(actor_type, actor_id, timer_key)
-      where t.actor_type = d.actor_type and t.actor_id = d.actor_id and t.timer_key = d.timer_key`;
-  }
-  const timers = winners.flatMap((c) =>
-    c.timersSet.map((t) => ({ actor_type: c.type, actor_id: c.id, timer_key: t.key, due_at: new Date(t.dueAt), event: t.event as JSONValue })),
-  );
-  if (timers.length) {
-    await tx`insert into actor_timers ${tx(timers)}
-      on conflict (actor_type, actor_id, timer_key) do update set due_at = excluded.due_at, event = excluded.event`;
-  }
-  return ok;
-}
-
-/**
- * Drops commits whose epoch is older than their shard's fence. `for share` makes a new owner's
- * fence raise wait for this transaction, so it then loads what was committed here.
- */
-async function unfenced(tx: Tx, commits: readonly Commit[]): Promise<readonly Commit[]> {
-  const shards = [...new Set(commits.map((c) => c.shard))];
-  const fences = await tx<{ shard: number; epoch: string }[]>`
-    select shard, epoch from shard_fences where shard in ${tx(shards)} for share`;
-  if (fences.length === 0) return commits;
-  const fence = new Map(fences.map((f) => [f.shard, Number(f.epoch)]));
-  return commits.filter((c) => c.epoch >= (fence.get(c.shard) ?? 0));
+      shard: c.shard,
+      version: c.version,
+      epoch: c.epoch,
+      machine_version: c.machineVersion,
+      seq: c.seq,
+      snapshot: c.snapshot,
+      processed_ids: c.processedIds,
+      journal: c.journal.map((j) => ({ seq: j.seq, event: j.event, from_state: j.fromState ?? null, to_state: j.toState, at: iso(j.at) })),
+      outbox: c.outbox.map((o) => ({ message_id: o.messageId, kind: o.kind, target: o.target, payload: o.payload })),
+      timers_set: c.timersSet.map((t) => ({ timer_key: t.key, due_at: iso(t.dueAt), event: t.event })),
+      // A key set again in this commit is simply overwritten: one statement must not touch a row twice.
+      timers_cancelled: c.timersCancelled.filter((k) => !setKeys.has(k)),
+      timers_fired: c.timersFired.filter((t) => !setKeys.has(t.key)).map((t) => ({ timer_key: t.key, due_at: iso(t.dueAt) })),
+    };
+  });
+  const accepted = await sql<{ actor_type: string; actor_id: string }[]>`
+    with input as (
+      select * from jsonb_to_recordset(${sql.json(input as unknown as JSONValue)}::jsonb) as x(
+        actor_type text, actor_id text, shard integer, version bigint, epoch bigint, machine_version integer,
+        seq bigint, snapshot jsonb, processed_ids jsonb, journal jsonb, outbox jsonb, timers_set jsonb,
+        timers_cancelled jsonb, timers_fired jsonb)
+    ),
+    -- "for share": a new owner raising a fence waits for this write, then loads what it wrote.
+    fences as (select shard, epoch from shard_fences where shard in (select shard from input) for share),
+    unfenced as (select i.* from input i left join fences f on f.shard = i.shard where i.epoch >= coalesce(f.epoch, 0)),
+    snap as (
+      insert into actor_snapshots (actor_type, actor_id, version, epoch, machine_version, seq, snapshot, processed_ids)
+      select actor_type, actor_id, version, epoch, machine_version, seq, snapshot, processed_ids from unfenced
+      on conflict (actor_type, actor_id) do update set
+        version = excluded.version, epoch = excluded.epoch, machine_version = excluded.machine_version,
+        seq = excluded.seq, snapshot = excluded.snapshot, processed_ids = excluded.processed_ids, updated_at = now()
+      where actor_snapshots.version = excluded.version - 1 and actor_snapshots.epoch <= excluded.epoch
+      returning actor_type, actor_id
+    ),
+    won as (select u.* from unfenced u join snap s using (actor_type, actor_id)),
+    journal as (
+      insert into actor_journal (actor_type, actor_id, seq, event, from_state, to_state, at)
+      select w.actor_type, w.actor_id, j.seq, j.event, j.from_state, j.to_state, j.at
+      from won w cross join jsonb_to_recordset(w.journal) as j(seq bigint, event jsonb, from_state jsonb, to_state jsonb, at timestamptz)
+      on conflict do nothing
+    ),
+    outbox as (
+      insert into actor_outbox (message_id, kind, target, payload)
+      select o.message_id, o.kind, o.target, o.payload
+      from won w cross join jsonb_to_recordset(w.outbox) as o(message_id text, kind text, target text, payload jsonb)
+      on conflict (message_id) do nothing
+    ),
+    fired as (
+      delete from actor_timers t using won w cross join jsonb_to_recordset(w.timers_fired) as d(timer_key text, due_at timestamptz)
+      where t.actor_type = w.actor_type and t.actor_id = w.actor_id and t.timer_key = d.timer_key and t.due_at = d.due_at
+    ),
+    cancelled as (
+      delete from actor_timers t using won w cross join jsonb_array_elements_text(w.timers_cancelled) as d(timer_key)
+      where t.actor_type = w.actor_type and t.actor_id = w.actor_id and t.timer_key = d.timer_key
+    ),
+    timers as (
+      insert into actor_timers (actor_type, actor_id, timer_key, due_at, event)
+      select w.actor_type, w.actor_id, t.timer_key, t.due_at, t.event
+      from won w cross join jsonb_to_recordset(w.timers_set) as t(timer_key text, due_at timestamptz, event jsonb)
+      on conflict (actor_type, actor_id, timer_key) do update set due_at = excluded.due_at, event = excluded.event
+    )
+    select actor_type, actor_id from snap`;
+  return new Set(accepted.map((r) => key(r.actor_type, r.actor_id)));
 }
 
 /** A new owner raises the shard's fence before serving it; never lowers it. */

@@ -1,0 +1,108 @@
+// bench:cluster — cross-instance asks against raw NATS request/reply between the same two
+// processes, and failover time (SIGKILL to the first answer of a moved actor) under load.
+import { clusterHarness, checkLedgers, ledgerLoad, type ClusterHarness, type Node } from "../test/support/cluster.ts";
+import { TOKENS } from "../test/support/instance.ts";
+import { percentile, printResult, progress, round } from "./scenario.ts";
+
+const ASKS = Number(process.env.BENCH_ASKS ?? 5_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const KILLS = Number(process.env.BENCH_KILLS ?? 3);
+const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 2_000);
+
+async function post(node: Node, path: string, body: unknown = {}) {
+  const res = await fetch(`${node.url}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKENS.internal}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { latencies_ms: number[]; elapsed_ms: number };
+}
+
+async function askVersusRaw(cluster: ClusterHarness, a: Node, b: Node) {
+  await post(b, "/test/v1/bench/echo");
+  // Warm both paths (actor activation, JIT), then measure each twice, interleaved.
+  await post(a, "/test/v1/bench/remote-asks", { count: 1_000, concurrency: CONCURRENCY });
+  await post(a, "/test/v1/bench/raw-nats", { count: 1_000, concurrency: CONCURRENCY, target: b.id });
+  const asks: number[] = [];
+  const raws: number[] = [];
+  let askMs = 0;
+  for (let round = 0; round < 2; round++) {
+    const ask = await post(a, "/test/v1/bench/remote-asks", { count: ASKS / 2, concurrency: CONCURRENCY });
+    const raw = await post(a, "/test/v1/bench/raw-nats", { count: ASKS / 2, concurrency: CONCURRENCY, target: b.id });
+    asks.push(...ask.latencies_ms);
+    raws.push(...raw.latencies_ms);
+    askMs += ask.elapsed_ms;
+  }
+  asks.sort((x, y) => x - y);
+  raws.sort((x, y) => x - y);
+  void cluster;
+  return { asks, raws, askRps: asks.length / (askMs / 1000) };
+}
+
+/** SIGKILL the instance hosting a probe actor; time until the probe answers from a survivor. */
+async function failover(cluster: ClusterHarness, n: number): Promise<number> {
+  const nodes = [...cluster.nodes.values()];
+  const probe = `probe-${n}`;
+  await cluster.apply(nodes[0]!, probe, `warm-${n}`);
+  const hosts = await Promise.all(nodes.map((node) => cluster.admin(node, "/admin/v1/actors?type=ledger")));
+  const home = hosts.find((h) => h.items.some((i: { id: string }) => i.id === probe))!.instance as string;
+  const killedAt = performance.now();
+  await cluster.kill(home);
+  const survivor = [...cluster.nodes.values()][0]!;
+  for (let attempt = 0; ; attempt++) {
+    const res = await cluster.apply(survivor, probe, `after-${n}-${attempt}`, 1_000).catch(() => undefined);
+    if (res?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const ms = performance.now() - killedAt;
+  await cluster.start(`${home}-r${n}`);
+  return ms;
+}
+
+const cluster = await clusterHarness({ leaseMs: LEASE_MS });
+try {
+  progress("starting two instances");
+  const [a, b] = await Promise.all([cluster.start("b1"), cluster.start("b2")]);
+  while ((await cluster.admin(a!, "/admin/v1/cluster")).members.length < 2) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, LEASE_MS)); // let placement settle
+  progress(`${ASKS} cross-instance asks vs raw NATS request/reply, ${CONCURRENCY} in flight`);
+  const { asks, raws, askRps } = await askVersusRaw(cluster, a!, b!);
+
+  progress("third instance, load, and kills");
+  await cluster.start("b3");
+  await new Promise((r) => setTimeout(r, LEASE_MS));
+  const load = ledgerLoad(cluster, { ledgers: 30, concurrency: 4, budgetMs: 20_000 });
+  const failovers: number[] = [];
+  for (let n = 0; n < KILLS; n++) {
+    failovers.push(await failover(cluster, n));
+    progress(`failover ${n + 1}: ${Math.round(failovers.at(-1)!)} ms`);
+    await new Promise((r) => setTimeout(r, LEASE_MS));
+  }
+  const result = await load.stop();
+  const { missing, duplicated } = await checkLedgers(cluster, result);
+  failovers.sort((x, y) => x - y);
+
+  const askP99 = percentile(asks, 99);
+  const rawP99 = percentile(raws, 99);
+  printResult({
+    bench: "cluster",
+    instances: 3,
+    concurrency: CONCURRENCY,
+    ask_rps: round(askRps, 0),
+    ask_p50_ms: round(percentile(asks, 50)),
+    ask_p99_ms: round(askP99),
+    raw_nats_p50_ms: round(percentile(raws, 50)),
+    raw_nats_p99_ms: round(rawP99),
+    p99_ratio: round(askP99 / rawP99, 2),
+    lease_ms: LEASE_MS,
+    failover_ms_median: round(percentile(failovers, 50), 0),
+    failover_ms: failovers.map((f) => round(f, 0)),
+    acknowledged: [...result.acked.values()].reduce((s, ops) => s + ops.length, 0),
+    lost_acknowledged: missing.length,
+    applied_twice: duplicated.length,
+    failed_beyond_budget: result.failed.length,
+  });
+} finally {
+  await cluster.close();
+}

@@ -1,0 +1,80 @@
+// Measurement routes of a cluster test node (bench:cluster): asks from this process to actors
+// hosted on another instance, and raw NATS request/reply to that instance, in the same process.
+import { Schema } from "effect";
+import type { Server } from "hyper-express";
+import type { Instance } from "../../instance.ts";
+import type { RouteDeps } from "../../http/route.ts";
+import type { ActorSystem } from "../../actors/ActorSystem.ts";
+import { route } from "../../http/route.ts";
+
+const Run = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int });
+const RawRun = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int, target: Schema.String });
+
+/** Runs `count` calls with `concurrency` in flight; latencies in ms, ascending. */
+async function run(count: number, concurrency: number, call: (i: number) => Promise<unknown>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        const t = performance.now();
+        await call(i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  return { latencies_ms: latencies.sort((a, b) => a - b), elapsed_ms: performance.now() - started };
+}
+
+export function benchRoutes(app: Server, deps: RouteDeps & { system: ActorSystem }, instance: () => Instance): void {
+  const echoReply = new TextEncoder().encode(JSON.stringify({ ok: true, value: { count: 1 } }));
+  let echoing = false;
+  const startEcho = () => {
+    const cluster = instance().cluster!;
+    if (echoing) return;
+    echoing = true;
+    cluster.nc.subscribe(`bench.echo.${instance().config.instanceId}`, { callback: (_e, m) => void m.respond(echoReply) });
+  };
+  route(app, deps, {
+    method: "post",
+    path: "/test/v1/bench/echo",
+    role: "internal",
+    handle: async () => {
+      startEcho();
+      await instance().cluster!.nc.flush();
+      return { status: 200, body: { subject: `bench.echo.${instance().config.instanceId}` } };
+    },
+  });
+
+  route(app, deps, {
+    method: "post",
+    path: "/test/v1/bench/remote-asks",
+    role: "internal",
+    body: Run,
+    handle: async ({ body }) => {
+      const cluster = instance().cluster!;
+      const remote: string[] = [];
+      for (let n = 0; remote.length < 200; n++) {
+        const id = `bench-${n}`;
+        if (!cluster.placement.owns(cluster.placement.shardOf({ type: "counter", id }))) remote.push(id);
+      }
+      const result = await run(body.count, body.concurrency, (i) => deps.system.ask(`counter/${remote[i % remote.length]}`, { type: "increment" }));
+      return { status: 200, body: result };
+    },
+  });
+
+  route(app, deps, {
+    method: "post",
+    path: "/test/v1/bench/raw-nats",
+    role: "internal",
+    body: RawRun,
+    handle: async ({ body }) => {
+      const nc = instance().cluster!.nc;
+      const payload = new TextEncoder().encode(JSON.stringify({ to: { type: "counter", id: "x" }, event: { type: "increment" }, messageId: "m", deadline: 0 }));
+      const result = await run(body.count, body.concurrency, () => nc.request(`bench.echo.${body.target}`, payload, { timeout: 5_000 }));
+      return { status: 200, body: result };
+    },
+  });
+}
