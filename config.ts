@@ -28,6 +28,7 @@ const Env = Schema.Struct({
   AUTH_TOKENS: Schema.optional(AuthTokens),
   PARKS_URL: Schema.optional(Url),
   FEEDS_URL: Schema.optional(Url),
+  PERSONAL_URL: Schema.optional(Url),
   LOG_LEVEL: Schema.optional(Schema.Literals(["info", "warn", "error", "silent"])),
   HTTP_BODY_LIMIT_BYTES: Schema.optional(PositiveInt),
   ASK_TIMEOUT_MS: Schema.optional(PositiveInt),
@@ -54,7 +55,7 @@ export interface Config {
   tokens: Map<Role, string>;
   generatedTokens: boolean;
   /** Unset: the built-in simulator is started and used. */
-  partners: { parks: string | undefined; feeds: string | undefined };
+  partners: { parks: string | undefined; feeds: string | undefined; personal: string | undefined };
   partnerTimeoutMs: number;
   partnerRetries: number;
   logLevel: "info" | "warn" | "error" | "silent";
@@ -101,7 +102,7 @@ export function loadConfig(env: Record<string, string | undefined>, makeToken: (
       : undefined,
     tokens,
     generatedTokens,
-    partners: { parks: e.PARKS_URL, feeds: e.FEEDS_URL },
+    partners: { parks: e.PARKS_URL, feeds: e.FEEDS_URL, personal: e.PERSONAL_URL },
     partnerTimeoutMs: e.PARTNER_TIMEOUT_MS ?? 2_000,
     partnerRetries: e.PARTNER_RETRIES ?? 2,
     logLevel: e.LOG_LEVEL ?? "info",

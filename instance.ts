@@ -20,6 +20,8 @@ import type { RouteDeps } from "./http/route.ts";
 import type { Server } from "hyper-express";
 import { ParksClient, demoParks, startParksSimulator, type ParksSimulator } from "./integrations/parks/index.ts";
 import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "./integrations/feeds/index.ts";
+import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "./integrations/personal/index.ts";
+import { customerRoutes } from "./http/routes/customers.ts";
 
 export interface Instance {
   url: string;
@@ -31,7 +33,7 @@ export interface Instance {
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
   /** The simulators this instance started because their URL was unset. */
-  simulators: { parks?: ParksSimulator; feeds?: FeedsSimulator };
+  simulators: { parks?: ParksSimulator; feeds?: FeedsSimulator; personal?: PersonalSimulator };
   stop(): Promise<void>;
 }
 
@@ -73,6 +75,12 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       cleanups.push(() => simulators.feeds!.close());
       feedsUrl = simulators.feeds.url;
     }
+    let personalUrl = config.partners.personal;
+    if (!personalUrl) {
+      simulators.personal = await startPersonalSimulator();
+      cleanups.push(() => simulators.personal!.close());
+      personalUrl = simulators.personal.url;
+    }
     const partner = { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries };
 
     const cluster = config.cluster
@@ -89,6 +97,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       : undefined;
     if (cluster) cleanups.push(() => cluster.close());
 
+    const eventPrefix = `${config.cluster?.name ?? "fleet"}.events`;
     const system = new ActorSystem({
       sql: db.sql,
       kinds: [
@@ -101,7 +110,8 @@ export async function startInstance(config: Config, options: InstanceOptions = {
         ...(options.extraKinds ?? []),
       ],
       transport: cluster?.transport ?? new InProcessTransport(),
-      ...(cluster ? { placement: cluster.placement, eventPrefix: `${config.cluster!.name}.events` } : {}),
+      ...(cluster ? { placement: cluster.placement } : {}),
+      eventPrefix,
       clock,
       logger,
       registry,
@@ -130,6 +140,13 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       describe: () => (cluster ? { cluster: cluster.status() } : { mode: "embedded" }),
     });
     mailingRoutes(http.app, { ...http.deps, system, now: () => clock.now() });
+    customerRoutes(http.app, {
+      ...http.deps,
+      personal: new PersonalClient({ baseUrl: personalUrl, ...partner }),
+      dispatch: (messages) => system.outbox.dispatch(messages),
+      now: () => clock.now(),
+      eventPrefix,
+    });
     adminRoutes(http.app, { ...http.deps, system, instanceId: config.instanceId, cluster: () => cluster?.status() });
     options.extraRoutes?.(http.app, { ...http.deps, system });
     const port = await http.listen(config.port, config.host);

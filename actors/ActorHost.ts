@@ -79,15 +79,6 @@ export class ActorHost {
     });
   }
 
-  /** A read of the hosted actor's current state, activating it if needed. */
-  async peek(address: Address): Promise<{ value: unknown; context: unknown; version: number } | undefined> {
-    const kind = this.deps.kinds.get(address.type);
-    if (!kind) throw new UnknownActorKindError(address.type);
-    const cell = this.#cell(address, kind);
-    while (cell.state === "activating") await new Promise((r) => setImmediate(r));
-    return cell.snapshot();
-  }
-
   hosted(): ActorCell[] {
     return [...this.#cells.values()];
   }

@@ -2,6 +2,7 @@
 // Schemas in docs/events/ are generated from these (`npm run docs:events`) and tests check that
 // published messages decode with them.
 import { Schema } from "effect";
+import { CustomerEvent } from "../storage/customerRepository.ts";
 
 const Iso = Schema.String.check(Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { message: "expected an ISO UTC time" }));
 
@@ -28,6 +29,11 @@ export const publicEvents = {
     subject: "fleet.events.mailing.<mailing_id>",
     summary: "A mailing changed state: created, sending (with its sub-state), sent, cancelled or failed.",
     schema: MailingEvent,
+  },
+  customer: {
+    subject: "fleet.events.customer.<park_id>",
+    summary: "A park's customer was created, updated or deleted; ids only, never personal data.",
+    schema: CustomerEvent,
   },
 } as const;
 

@@ -1,6 +1,6 @@
 // Mailings' query tables (seed 000): templates written by the route, mailings projected from
 // the mailing actors in the same transaction as their snapshots.
-import type { ProjectedActor } from "../actors/ActorKind.ts";
+import { topState, type ProjectedActor } from "../actors/ActorKind.ts";
 import type { MailingContext, MailingFilter } from "../machines/mailing.machine.ts";
 import type { Queryable, Tx } from "./database.ts";
 
@@ -110,7 +110,7 @@ export async function projectMailings(tx: Tx, actors: readonly ProjectedActor[])
         template_id: c.template_id,
         created_at: new Date(c.created_at),
         created_by: c.created_by,
-        status: typeof a.value === "string" ? a.value : Object.keys(a.value)[0]!,
+        status: topState(a.value),
         updated_at: new Date(a.at),
         recipients_count: c.recipients_count,
         sent_at: c.sent_at === null ? null : new Date(c.sent_at),

@@ -11,8 +11,8 @@
 // - Unknown fields anywhere in a body are 400 naming them (`body.order_options.tarif`): a typo
 //   must not be silently dropped from a passenger's profile. Lists are bounded (route points
 //   2..10, requirements <= 20, takeout ids <= 100): longer is 400 at the list's path.
-// - `PUT /customers` is the upsert after every order: fields left out keep their values; it is
-//   idempotent by nature and takes no Idempotency-Key. The POSTs that add a location or a route
+// - `PUT /customers` is the upsert after every order: 201 when it created the customer, else 200;
+//   fields left out keep their values; it is idempotent by nature and takes no Idempotency-Key. The POSTs that add a location or a route
 //   and the takeout delete accept Idempotency-Key (their answers hold no personal data, as the
 //   stored first answer must not).
 // - `PATCH`: each given field replaces the stored one; `name: null` clears the name;
@@ -23,7 +23,7 @@ import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import type { Personal } from "../../integrations/personal/index.ts";
 import { normalizePhone } from "../../integrations/personal/index.ts";
-import { deleteOutbox } from "../../storage/actorStore.ts";
+import type { OutboxMessage } from "../../storage/actorStore.ts";
 import {
   addLocation,
   addRoute,
@@ -40,6 +40,7 @@ import {
   type CustomerRoute,
   type PendingEvent,
   type VectorWrite,
+  type WriteContext,
 } from "../../storage/customerRepository.ts";
 import { conflict, notFound } from "../errors.ts";
 import { route, type Identity, type RouteDeps } from "../route.ts";
@@ -98,9 +99,11 @@ const TakeoutStatusQuery = Schema.Struct({ phone_pd_id: PdId });
 
 export interface CustomerRouteDeps extends RouteDeps {
   personal: Personal;
-  /** Publishes a public event (the transport's `publish`). */
-  publish: (subject: string, payload: unknown) => Promise<void>;
+  /** Hands committed outbox events to the runtime's relay (`system.outbox.dispatch`). */
+  dispatch: (messages: readonly OutboxMessage[]) => void;
   now: () => number;
+  /** Subject prefix of public events, as the actor system's `eventPrefix`; default `fleet.events`. */
+  eventPrefix?: string;
   /** Per customer; adding past them is 409. Defaults: 50 locations, 20 routes. */
   limits?: { locations: number; routes: number };
 }
@@ -113,12 +116,12 @@ const routeView = (r: CustomerRoute) => ({ ...r, created_at: r.created_at.toISOS
 
 /**
  * Registers the customer routes.
- * @example customerRoutes(http.app, { ...http.deps, personal, publish: (s, p) => transport.publish(s, p), now: () => clock.now() })
+ * @example customerRoutes(http.app, { ...http.deps, personal, dispatch: (m) => system.outbox.dispatch(m), now: () => clock.now() })
  */
 export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
   const { sql, personal } = deps;
   const limits = deps.limits ?? { locations: 50, routes: 20 };
-  const at = () => new Date(deps.now());
+  const write = (): WriteContext => ({ at: new Date(deps.now()), eventPrefix: deps.eventPrefix ?? "fleet.events" });
 
   /** The customer as the dispatcher sees it: phone and name read back from personal for display. */
   async function view(c: Customer, known: { phone?: string; name?: string } = {}) {
@@ -139,22 +142,13 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     };
   }
 
-  // After commit and off the response path; what fails here stays in the outbox for the relay.
+  // After commit and off the response path: the relay publishes and clears the outbox rows, and
+  // its sweep retries what fails here.
   function publishAfterCommit(events: readonly PendingEvent[]): void {
-    if (events.length === 0) return;
-    void (async () => {
-      const published: string[] = [];
-      for (const e of events) {
-        deps.logger.info(`customer ${e.payload.state}`, { park_id: e.payload.park_id, customer_id: e.payload.id, seq: e.payload.seq });
-        try {
-          await deps.publish(e.subject, e.payload);
-          published.push(e.messageId);
-        } catch (error) {
-          deps.logger.warn("customer event not published; the outbox relay retries", { subject: e.subject, event_id: e.messageId, error: String(error) });
-        }
-      }
-      await deleteOutbox(sql, published).catch((error) => deps.logger.warn("customer outbox cleanup failed", { error: String(error) }));
-    })();
+    for (const e of events) {
+      deps.logger.info(`customer ${e.payload.state}`, { park_id: e.payload.park_id, customer_id: e.payload.id, seq: e.payload.seq });
+    }
+    deps.dispatch(events.map((e) => ({ messageId: e.messageId, kind: "event" as const, target: e.subject, payload: e.payload })));
   }
 
   route(app, deps, {
@@ -183,12 +177,9 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
       // Both exchanges before the transaction: personal down leaves nothing written.
       const [phoneId, nameId] = await Promise.all([personal.store("phones", phone), name === undefined ? undefined : personal.store("names", name)]);
       const fields = { ...(nameId === undefined ? {} : { nameId }), smsEnabled: body.sms_enabled, orderOptions: body.order_options };
-      const { written, customer } = await sql.begin(async (tx) => {
-        const written = await upsertCustomer(tx, parkOf(identity), phoneId, fields, at());
-        return { written, customer: (await getCustomer(tx, parkOf(identity), written.customerId))! };
-      });
+      const written = await sql.begin((tx) => upsertCustomer(tx, parkOf(identity), phoneId, fields, write()));
       publishAfterCommit(written.events);
-      return { status: written.created ? 201 : 200, body: await view(customer, { phone, ...(name === undefined ? {} : { name }) }) };
+      return { status: written.created ? 201 : 200, body: await view(written.customer, { phone, ...(name === undefined ? {} : { name }) }) };
     },
   });
 
@@ -217,10 +208,7 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
       const name = typeof body.name === "string" ? body.name.trim() : body.name;
       const nameId = typeof name === "string" ? await personal.store("names", name) : name;
       const fields = { ...(nameId === undefined ? {} : { nameId }), smsEnabled: body.sms_enabled, orderOptions: body.order_options };
-      const updated = await sql.begin(async (tx) => {
-        const events = await updateCustomer(tx, park, params.customer_id, fields, at());
-        return events && { events, customer: (await getCustomer(tx, park, params.customer_id))! };
-      });
+      const updated = await sql.begin((tx) => updateCustomer(tx, park, params.customer_id, fields, write()));
       if (!updated) throw notFound("customer");
       publishAfterCommit(updated.events);
       return { status: 200, body: await view(updated.customer, typeof name === "string" ? { name } : {}) };
@@ -233,7 +221,7 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     role: "fleet",
     params: CustomerPath,
     handle: async ({ params, identity }) => {
-      const events = await sql.begin((tx) => deleteCustomer(tx, parkOf(identity), params.customer_id, at()));
+      const events = await sql.begin((tx) => deleteCustomer(tx, parkOf(identity), params.customer_id, write()));
       if (!events) throw notFound("customer");
       publishAfterCommit(events);
       return { status: 204, body: null };
@@ -255,7 +243,7 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     body: Location,
     idempotent: true,
     handle: async ({ params, body, identity }) =>
-      added(await sql.begin((tx) => addLocation(tx, parkOf(identity), params.customer_id, body, limits.locations, at())), "location", locationView),
+      added(await sql.begin((tx) => addLocation(tx, parkOf(identity), params.customer_id, body, limits.locations, write())), "location", locationView),
   });
 
   route(app, deps, {
@@ -264,7 +252,7 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     role: "fleet",
     params: LocationPath,
     handle: async ({ params, identity }) => {
-      const events = await sql.begin((tx) => removeVectorItem(tx, parkOf(identity), params.customer_id, "locations", params.location_id, at()));
+      const events = await sql.begin((tx) => removeVectorItem(tx, parkOf(identity), params.customer_id, "locations", params.location_id, write()));
       if (!events) throw notFound("location");
       publishAfterCommit(events);
       return { status: 204, body: null };
@@ -279,7 +267,7 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     body: Route,
     idempotent: true,
     handle: async ({ params, body, identity }) =>
-      added(await sql.begin((tx) => addRoute(tx, parkOf(identity), params.customer_id, body, limits.routes, at())), "route", routeView),
+      added(await sql.begin((tx) => addRoute(tx, parkOf(identity), params.customer_id, body, limits.routes, write())), "route", routeView),
   });
 
   route(app, deps, {
@@ -288,7 +276,7 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     role: "fleet",
     params: RoutePath,
     handle: async ({ params, identity }) => {
-      const events = await sql.begin((tx) => removeVectorItem(tx, parkOf(identity), params.customer_id, "routes", params.route_id, at()));
+      const events = await sql.begin((tx) => removeVectorItem(tx, parkOf(identity), params.customer_id, "routes", params.route_id, write()));
       if (!events) throw notFound("route");
       publishAfterCommit(events);
       return { status: 204, body: null };
@@ -302,9 +290,9 @@ export function customerRoutes(app: Server, deps: CustomerRouteDeps): void {
     body: TakeoutDelete,
     idempotent: true,
     handle: async ({ body }) => {
-      const { results, events } = await sql.begin((tx) => eraseByPhoneIds(tx, body.phone_pd_ids, at()));
+      const { results, events } = await sql.begin((tx) => eraseByPhoneIds(tx, body.phone_pd_ids, write()));
       publishAfterCommit(events);
-      deps.logger.info("takeout erased", { phone_pd_ids: results.length, customers_deleted: events.length });
+      deps.logger.info("takeout erased", { request_id: body.request_id, phone_pd_ids: results.length, customers_deleted: events.length });
       return { status: 200, body: { items: results.map((r) => ({ phone_pd_id: r.phoneId, status: "done", customers_deleted: r.customersDeleted })) } };
     },
   });

@@ -1,0 +1,360 @@
+// Park customers' tables (seed 001): every read and write is scoped by the caller's park, so
+// another park's customer is as absent as one that never existed. Writes record their public
+// event in the outbox in the same transaction; the caller publishes it after commit.
+import { randomUUID } from "node:crypto";
+import { Schema } from "effect";
+import type { JSONValue } from "postgres";
+import type { Queryable, Tx } from "./database.ts";
+
+export interface OrderOptions {
+  readonly tariff_class?: string;
+  readonly payment_method?: string;
+  readonly requirements?: readonly string[];
+}
+
+export interface RoutePoint {
+  readonly address: string;
+  readonly lat: number;
+  readonly lon: number;
+}
+
+export interface RouteSchedule {
+  /** ISO weekdays, 1 = Monday. */
+  readonly days: readonly number[];
+  /** Local "HH:MM". */
+  readonly time: string;
+}
+
+export interface CustomerLocation {
+  location_id: string;
+  label: string | null;
+  address: string;
+  lat: number;
+  lon: number;
+  created_at: Date;
+}
+
+export interface CustomerRoute {
+  route_id: string;
+  label: string | null;
+  points: RoutePoint[];
+  schedule: RouteSchedule | null;
+  created_at: Date;
+}
+
+export interface Customer {
+  customer_id: string;
+  park_id: string;
+  personal_phone_id: string;
+  personal_name_id: string | null;
+  sms_enabled: boolean;
+  order_options: OrderOptions;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  locations: CustomerLocation[];
+  routes: CustomerRoute[];
+}
+
+/** What changed in a customer, as named in the `changes` of an `updated` event. */
+export const CustomerChange = Schema.Literals(["name", "sms_enabled", "order_options", "locations", "routes"]);
+export type CustomerChange = typeof CustomerChange.Type;
+
+/**
+ * The public event payload on `fleet.events.customer.<park_id>`: ids only, never personal data
+ * or personal ids. Documented in docs/events/customer.md and customer.schema.json (generated from this).
+ */
+export const CustomerEvent = Schema.Struct({
+  type: Schema.Literal("customer"),
+  /** customer_id, as in the routes. */
+  id: Schema.String.check(Schema.isUUID()),
+  park_id: Schema.String,
+  /** 1 on creation, +1 per change, last + 1 on deletion: order one customer's events by it. */
+  seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  state: Schema.Literals(["created", "updated", "deleted"]),
+  at: Schema.String.check(Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { message: "expected an ISO UTC time" })),
+  /** Unique per event and the same on a redelivery: drop repeats by it. */
+  event_id: Schema.String.check(Schema.isUUID()),
+  /** `updated` only. */
+  changes: Schema.optionalKey(Schema.Array(CustomerChange)),
+  /** `deleted` only: by the dispatcher's button or by a takeout erase request. */
+  reason: Schema.optionalKey(Schema.Literals(["dispatcher", "takeout"])),
+});
+export type CustomerEvent = typeof CustomerEvent.Type;
+
+/** An event written to the outbox with the change; publish it after commit, then `deleteOutbox`. */
+export interface PendingEvent {
+  messageId: string;
+  subject: string;
+  payload: CustomerEvent;
+}
+
+/** `<prefix>.customer.<park_id>`; characters NATS gives a meaning to become `_`, as for actor ids. */
+export const customerSubject = (eventPrefix: string, parkId: string) => `${eventPrefix}.customer.${parkId.replace(/[.\s*>]/g, "_")}`;
+
+/** When a write happens, and the subject prefix of its public event (`fleet.events` unless a cluster names its own). */
+export interface WriteContext {
+  at: Date;
+  eventPrefix: string;
+}
+
+interface CustomerRecord extends Omit<Customer, "version" | "locations" | "routes" | "created_at"> {
+  version: string | number;
+  created_at: Date;
+  locations: (Omit<CustomerLocation, "created_at"> & { created_at: string })[];
+  routes: (Omit<CustomerRoute, "created_at"> & { created_at: string })[];
+}
+
+const columns = (sql: Queryable) => sql`c.customer_id, c.park_id, c.personal_phone_id, c.personal_name_id, c.sms_enabled,
+  c.order_options, c.version, c.created_at, c.updated_at,
+  coalesce((select json_agg(json_build_object('location_id', l.location_id, 'label', l.label, 'address', l.address,
+      'lat', l.lat, 'lon', l.lon, 'created_at', l.created_at) order by l.created_at, l.location_id)
+    from customer_locations l where l.customer_id = c.customer_id), '[]'::json) as locations,
+  coalesce((select json_agg(json_build_object('route_id', r.route_id, 'label', r.label, 'points', r.points,
+      'schedule', r.schedule, 'created_at', r.created_at) order by r.created_at, r.route_id)
+    from customer_routes r where r.customer_id = c.customer_id), '[]'::json) as routes`;
+
+const toCustomer = (r: CustomerRecord): Customer => ({
+  ...r,
+  version: Number(r.version),
+  locations: r.locations.map((l) => ({ ...l, created_at: new Date(l.created_at) })),
+  routes: r.routes.map((x) => ({ ...x, created_at: new Date(x.created_at) })),
+});
+
+/**
+ * The customer with this phone id in this park, with locations and routes; one index lookup.
+ * @example const c = await findCustomerByPhone(sql, parkId, phoneId)
+ */
+export async function findCustomerByPhone(sql: Queryable, parkId: string, phoneId: string): Promise<Customer | undefined> {
+  const [row] = await sql<CustomerRecord[]>`select ${columns(sql)} from customers c
+    where c.park_id = ${parkId} and c.personal_phone_id = ${phoneId}`;
+  return row && toCustomer(row);
+}
+
+/** The customer by id, only if it belongs to this park. */
+export async function getCustomer(sql: Queryable, parkId: string, customerId: string): Promise<Customer | undefined> {
+  const [row] = await sql<CustomerRecord[]>`select ${columns(sql)} from customers c
+    where c.park_id = ${parkId} and c.customer_id = ${customerId}`;
+  return row && toCustomer(row);
+}
+
+export interface CustomerFields {
+  /** `null` clears the name. */
+  nameId?: string | null;
+  smsEnabled?: boolean;
+  /** Replaces the options as a whole. */
+  orderOptions?: OrderOptions;
+}
+
+export interface CustomerWrite {
+  /** The customer as committed, locations and routes included. */
+  customer: Customer;
+  created: boolean;
+  events: PendingEvent[];
+}
+
+/**
+ * Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one;
+ * fields left out keep their values. A write that changes nothing records no event.
+ */
+export async function upsertCustomer(tx: Tx, parkId: string, phoneId: string, fields: CustomerFields, w: WriteContext): Promise<CustomerWrite> {
+  const { at } = w;
+  for (;;) {
+    const [current] = await tx<CustomerRecord[]>`select ${columns(tx)} from customers c
+      where c.park_id = ${parkId} and c.personal_phone_id = ${phoneId} for update of c`;
+    if (current) return { ...(await applyFields(tx, toCustomer(current), fields, w)), created: false };
+    const customer: Customer = {
+      customer_id: randomUUID(),
+      park_id: parkId,
+      personal_phone_id: phoneId,
+      personal_name_id: fields.nameId ?? null,
+      sms_enabled: fields.smsEnabled ?? false,
+      order_options: fields.orderOptions ?? {},
+      version: 1,
+      created_at: at,
+      updated_at: at,
+      locations: [],
+      routes: [],
+    };
+    const inserted = await tx`insert into customers
+      (park_id, personal_phone_id, customer_id, personal_name_id, sms_enabled, order_options, version, created_at, updated_at)
+      values (${parkId}, ${phoneId}, ${customer.customer_id}, ${customer.personal_name_id}, ${customer.sms_enabled},
+              ${tx.json(customer.order_options as JSONValue)}, 1, ${at}, ${at})
+      on conflict (park_id, personal_phone_id) do nothing returning customer_id`;
+    // Lost the race to a concurrent first upsert of the same phone: update its row instead.
+    if (inserted.length === 0) continue;
+    const event = await recordEvent(tx, w, { id: customer.customer_id, park_id: parkId, seq: 1, state: "created" });
+    return { customer, created: true, events: [event] };
+  }
+}
+
+/** Edits the customer if it belongs to this park; undefined otherwise. */
+export async function updateCustomer(tx: Tx, parkId: string, customerId: string, fields: CustomerFields, w: WriteContext): Promise<CustomerWrite | undefined> {
+  const [current] = await tx<CustomerRecord[]>`select ${columns(tx)} from customers c
+    where c.park_id = ${parkId} and c.customer_id = ${customerId} for update of c`;
+  return current && { ...(await applyFields(tx, toCustomer(current), fields, w)), created: false };
+}
+
+async function applyFields(tx: Tx, current: Customer, fields: CustomerFields, w: WriteContext): Promise<{ customer: Customer; events: PendingEvent[] }> {
+  const { at } = w;
+  const changes: CustomerChange[] = [];
+  if (fields.nameId !== undefined && fields.nameId !== current.personal_name_id) changes.push("name");
+  if (fields.smsEnabled !== undefined && fields.smsEnabled !== current.sms_enabled) changes.push("sms_enabled");
+  if (fields.orderOptions !== undefined && canonical(fields.orderOptions) !== canonical(current.order_options)) changes.push("order_options");
+  if (changes.length === 0) return { customer: current, events: [] };
+  // The row is locked: nobody else moves its version between our read and this write.
+  const customer: Customer = {
+    ...current,
+    personal_name_id: fields.nameId === undefined ? current.personal_name_id : fields.nameId,
+    sms_enabled: fields.smsEnabled ?? current.sms_enabled,
+    order_options: fields.orderOptions ?? current.order_options,
+    version: current.version + 1,
+    updated_at: at,
+  };
+  await tx`update customers set personal_name_id = ${customer.personal_name_id}, sms_enabled = ${customer.sms_enabled},
+      order_options = ${tx.json(customer.order_options as JSONValue)}, version = ${customer.version}, updated_at = ${at}
+    where customer_id = ${customer.customer_id}`;
+  const event = await recordEvent(tx, w, { id: customer.customer_id, park_id: customer.park_id, seq: customer.version, state: "updated", changes });
+  return { customer, events: [event] };
+}
+
+/** Deletes the customer with its locations and routes if it belongs to this park. */
+export async function deleteCustomer(tx: Tx, parkId: string, customerId: string, w: WriteContext): Promise<PendingEvent[] | undefined> {
+  const [row] = await tx<{ version: string }[]>`delete from customers where park_id = ${parkId} and customer_id = ${customerId} returning version`;
+  if (!row) return undefined;
+  return [await recordEvent(tx, w, { id: customerId, park_id: parkId, seq: Number(row.version) + 1, state: "deleted", reason: "dispatcher" })];
+}
+
+export type VectorWrite<T> = { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T; events: PendingEvent[] };
+
+/** Adds a favourite location, refusing past `limit` per customer. */
+export async function addLocation(
+  tx: Tx,
+  parkId: string,
+  customerId: string,
+  location: { label?: string; address: string; lat: number; lon: number },
+  limit: number,
+  w: WriteContext,
+): Promise<VectorWrite<CustomerLocation>> {
+  const { at } = w;
+  const current = await lockCustomer(tx, parkId, customerId);
+  if (!current) return { kind: "not_found" };
+  const [counted] = await tx<{ count: string }[]>`select count(*) from customer_locations where customer_id = ${customerId}`;
+  if (Number(counted!.count) >= limit) return { kind: "limit", limit };
+  const item: CustomerLocation = { location_id: randomUUID(), label: location.label ?? null, address: location.address, lat: location.lat, lon: location.lon, created_at: at };
+  await tx`insert into customer_locations ${tx({ ...item, customer_id: customerId })}`;
+  return { kind: "done", item, events: await touch(tx, current, "locations", w) };
+}
+
+/** Adds a regular route, refusing past `limit` per customer. */
+export async function addRoute(
+  tx: Tx,
+  parkId: string,
+  customerId: string,
+  route: { label?: string; points: readonly RoutePoint[]; schedule?: RouteSchedule },
+  limit: number,
+  w: WriteContext,
+): Promise<VectorWrite<CustomerRoute>> {
+  const { at } = w;
+  const current = await lockCustomer(tx, parkId, customerId);
+  if (!current) return { kind: "not_found" };
+  const [counted] = await tx<{ count: string }[]>`select count(*) from customer_routes where customer_id = ${customerId}`;
+  if (Number(counted!.count) >= limit) return { kind: "limit", limit };
+  const item: CustomerRoute = { route_id: randomUUID(), label: route.label ?? null, points: [...route.points], schedule: route.schedule ?? null, created_at: at };
+  await tx`insert into customer_routes (route_id, customer_id, label, points, schedule, created_at)
+    values (${item.route_id}, ${customerId}, ${item.label}, ${tx.json(item.points as unknown as JSONValue)},
+            ${item.schedule === null ? null : tx.json(item.schedule as unknown as JSONValue)}, ${at})`;
+  return { kind: "done", item, events: await touch(tx, current, "routes", w) };
+}
+
+/** Removes one location or route of a customer of this park; undefined when either is not there. */
+export async function removeVectorItem(
+  tx: Tx,
+  parkId: string,
+  customerId: string,
+  what: "locations" | "routes",
+  itemId: string,
+  w: WriteContext,
+): Promise<PendingEvent[] | undefined> {
+  const current = await lockCustomer(tx, parkId, customerId);
+  if (!current) return undefined;
+  const removed =
+    what === "locations"
+      ? await tx`delete from customer_locations where customer_id = ${customerId} and location_id = ${itemId}`
+      : await tx`delete from customer_routes where customer_id = ${customerId} and route_id = ${itemId}`;
+  if (removed.count === 0) return undefined;
+  return touch(tx, current, what, w);
+}
+
+export interface TakeoutResult {
+  phoneId: string;
+  customersDeleted: number;
+}
+
+/** Erases every customer with these phone ids, in every park, and records the requests as done. */
+export async function eraseByPhoneIds(tx: Tx, phoneIds: readonly string[], w: WriteContext): Promise<{ results: TakeoutResult[]; events: PendingEvent[] }> {
+  const { at } = w;
+  const ids = [...new Set(phoneIds)];
+  const deleted = await tx<{ customer_id: string; park_id: string; personal_phone_id: string; version: string }[]>`
+    delete from customers where personal_phone_id in ${tx(ids)} returning customer_id, park_id, personal_phone_id, version`;
+  const results = ids.map((phoneId) => ({ phoneId, customersDeleted: deleted.filter((d) => d.personal_phone_id === phoneId).length }));
+  const rows = results.map((r) => ({ personal_phone_id: r.phoneId, requested_at: at, completed_at: at, customers_deleted: r.customersDeleted }));
+  await tx`insert into customer_takeouts ${tx(rows)} on conflict (personal_phone_id) do update set
+    requested_at = excluded.requested_at, completed_at = excluded.completed_at, customers_deleted = excluded.customers_deleted`;
+  const events: PendingEvent[] = [];
+  for (const d of deleted) {
+    events.push(await recordEvent(tx, w, { id: d.customer_id, park_id: d.park_id, seq: Number(d.version) + 1, state: "deleted", reason: "takeout" }));
+  }
+  return { results, events };
+}
+
+export interface TakeoutStatus {
+  requested_at: Date | null;
+  completed_at: Date | null;
+  customers_deleted: number;
+  /** Customers with this phone id exist now (in any park), e.g. created by an order after the erasure. */
+  has_data: boolean;
+}
+
+export async function takeoutStatus(sql: Queryable, phoneId: string): Promise<TakeoutStatus> {
+  const [row] = await sql<TakeoutStatus[]>`select t.requested_at, t.completed_at, coalesce(t.customers_deleted, 0) as customers_deleted,
+      exists (select 1 from customers c where c.personal_phone_id = ${phoneId}) as has_data
+    from (select 1) one left join customer_takeouts t on t.personal_phone_id = ${phoneId}`;
+  return row!;
+}
+
+interface LockedRow {
+  customer_id: string;
+  park_id: string;
+}
+
+async function lockCustomer(tx: Tx, parkId: string, customerId: string): Promise<LockedRow | undefined> {
+  const [row] = await tx<LockedRow[]>`select customer_id, park_id from customers
+    where park_id = ${parkId} and customer_id = ${customerId} for update`;
+  return row;
+}
+
+async function touch(tx: Tx, current: LockedRow, change: CustomerChange, w: WriteContext): Promise<PendingEvent[]> {
+  const [row] = await tx<{ version: string }[]>`update customers set version = version + 1, updated_at = ${w.at}
+    where customer_id = ${current.customer_id} returning version`;
+  return [await recordEvent(tx, w, { id: current.customer_id, park_id: current.park_id, seq: Number(row!.version), state: "updated", changes: [change] })];
+}
+
+/** Writes the event to the runtime's outbox, whose relay delivers it if the caller's publish never happens. */
+async function recordEvent(tx: Tx, w: WriteContext, e: Omit<CustomerEvent, "type" | "at" | "event_id">): Promise<PendingEvent> {
+  const messageId = randomUUID();
+  const payload: CustomerEvent = { type: "customer", ...e, at: w.at.toISOString(), event_id: messageId };
+  const subject = customerSubject(w.eventPrefix, e.park_id);
+  await tx`insert into actor_outbox (message_id, kind, target, payload) values (${messageId}, 'event', ${subject}, ${tx.json(payload as unknown as JSONValue)})`;
+  return { messageId, subject, payload };
+}
+
+/** JSON with sorted keys, to compare option objects whatever order jsonb gave them back in. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
