@@ -2,9 +2,9 @@
 // stops the process with a message naming the variable.
 import { Result, Schema, SchemaIssue } from "effect";
 
-const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }));
-const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0));
-const Url = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, { message: "expected a URL" }));
+export const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }));
+export const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0));
+export const Url = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, { message: "expected a URL" }));
 const Role = Schema.Literals(["fleet", "internal", "driver", "admin"]);
 export type Role = typeof Role.Type;
 
@@ -15,7 +15,7 @@ const AuthTokens = Schema.String.check(
   }),
 );
 
-const Env = Schema.Struct({
+const InstanceEnv = Schema.Struct({
   PORT: Schema.optional(Port),
   HOST: Schema.optional(Schema.String),
   INSTANCE_ID: Schema.optional(Schema.NonEmptyString),
@@ -26,9 +26,6 @@ const Env = Schema.Struct({
   SHARD_COUNT: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 4096 }))),
   CLUSTER_LEASE_MS: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 500, maximum: 600_000 }))),
   AUTH_TOKENS: Schema.optional(AuthTokens),
-  PARKS_URL: Schema.optional(Url),
-  FEEDS_URL: Schema.optional(Url),
-  PERSONAL_URL: Schema.optional(Url),
   LOG_LEVEL: Schema.optional(Schema.Literals(["info", "warn", "error", "silent"])),
   HTTP_BODY_LIMIT_BYTES: Schema.optional(PositiveInt),
   ASK_TIMEOUT_MS: Schema.optional(PositiveInt),
@@ -36,9 +33,6 @@ const Env = Schema.Struct({
   JOURNAL_RETENTION_DAYS: Schema.optional(PositiveInt),
   PARTNER_TIMEOUT_MS: Schema.optional(PositiveInt),
   PARTNER_RETRIES: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 }))),
-  MAILING_BATCH_SIZE: Schema.optional(PositiveInt),
-  MAILING_MAX_ATTEMPTS: Schema.optional(PositiveInt),
-  MAILING_RETRY_BASE_MS: Schema.optional(PositiveInt),
   DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
 });
 
@@ -54,8 +48,8 @@ export interface Config {
   /** Role -> token. `generatedTokens` says they were made up at start (embedded, AUTH_TOKENS unset). */
   tokens: Map<Role, string>;
   generatedTokens: boolean;
-  /** Unset: the built-in simulator is started and used. */
-  partners: { parks: string | undefined; feeds: string | undefined; personal: string | undefined };
+  /** The whole environment, for services decoding their own variables (`decodeEnv`). */
+  env: Env;
   partnerTimeoutMs: number;
   partnerRetries: number;
   logLevel: "info" | "warn" | "error" | "silent";
@@ -63,7 +57,6 @@ export interface Config {
   askTimeoutMs: number;
   passivateAfterMs: number;
   journalRetentionDays: number;
-  mailing: { batchSize: number; maxAttempts: number; retryBaseMs: number };
   demoData: boolean;
 }
 
@@ -71,19 +64,30 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+export type Env = Record<string, string | undefined>;
+
 /**
- * Decodes the environment; throws ConfigError naming every bad variable.
- * @example const config = loadConfig(process.env)
+ * Decodes the variables `schema` names from the environment (empty counts as unset); throws
+ * ConfigError naming every bad variable. Services decode their own variables with it.
+ * @example const { MAILING_BATCH_SIZE } = decodeEnv(Schema.Struct({ MAILING_BATCH_SIZE: Schema.optional(PositiveInt) }), env)
  */
-export function loadConfig(env: Record<string, string | undefined>, makeToken: () => string = randomToken): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in Env.fields && v !== undefined && v !== ""));
-  const decoded = Schema.decodeUnknownResult(Env, { errors: "all" })(present);
+export function decodeEnv<S extends Schema.Decoder<unknown> & { readonly fields: object }>(schema: S, env: Env): S["Type"] {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k in schema.fields && v !== undefined && v !== ""));
+  const decoded = Schema.decodeUnknownResult(schema, { errors: "all" })(present);
   if (Result.isFailure(decoded)) {
     const issues = SchemaIssue.makeFormatterStandardSchemaV1()(decoded.failure.issue).issues;
     const lines = issues.map((i) => `${i.path?.join(".")}: ${i.message} (got ${JSON.stringify(present[String(i.path?.[0])])})`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
   }
-  const e = decoded.success;
+  return decoded.success as S["Type"];
+}
+
+/**
+ * Decodes the instance's own variables; throws ConfigError naming every bad one.
+ * @example const config = loadConfig(process.env)
+ */
+export function loadConfig(env: Env, makeToken: () => string = randomToken): Config {
+  const e = decodeEnv(InstanceEnv, env);
   const tokens = new Map<Role, string>();
   for (const pair of e.AUTH_TOKENS?.split(",") ?? []) {
     const [role, token] = pair.split("=") as [Role, string];
@@ -102,7 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>, makeToken: (
       : undefined,
     tokens,
     generatedTokens,
-    partners: { parks: e.PARKS_URL, feeds: e.FEEDS_URL, personal: e.PERSONAL_URL },
+    env,
     partnerTimeoutMs: e.PARTNER_TIMEOUT_MS ?? 2_000,
     partnerRetries: e.PARTNER_RETRIES ?? 2,
     logLevel: e.LOG_LEVEL ?? "info",
@@ -110,11 +114,6 @@ export function loadConfig(env: Record<string, string | undefined>, makeToken: (
     askTimeoutMs: e.ASK_TIMEOUT_MS ?? 5_000,
     passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
-    mailing: {
-      batchSize: e.MAILING_BATCH_SIZE ?? 100,
-      maxAttempts: e.MAILING_MAX_ATTEMPTS ?? 5,
-      retryBaseMs: e.MAILING_RETRY_BASE_MS ?? 1_000,
-    },
     demoData: (e.DEMO_DATA ?? "true") === "true",
   };
 }

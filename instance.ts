@@ -2,26 +2,23 @@
 // the actor system with every actor kind, and the HTTP server.
 import path from "node:path";
 import { mkdirSync } from "node:fs";
+import type { Server } from "hyper-express";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Config } from "./config.ts";
 import { openEmbedded, openPostgres, type Database } from "./storage/database.ts";
 import { pruneIdempotencyKeys } from "./storage/idempotencyStore.ts";
 import { ActorSystem } from "./actors/ActorSystem.ts";
+import type { ActorKind } from "./actors/ActorKind.ts";
 import { InProcessTransport } from "./actors/transport/InProcessTransport.ts";
 import { ClusterMember } from "./actors/cluster/ClusterMember.ts";
-import type { ActorKind } from "./actors/ActorKind.ts";
 import { systemClock, type Clock } from "./actors/clock.ts";
 import { createLogger, type Logger } from "./actors/logger.ts";
-import { mailingKind } from "./actors/kinds/mailingKind.ts";
 import { createHttpServer } from "./http/server.ts";
-import { mailingRoutes } from "./http/routes/mailings.ts";
-import { adminRoutes } from "./http/routes/admin.ts";
 import type { RouteDeps } from "./http/route.ts";
-import type { Server } from "hyper-express";
-import { ParksClient, demoParks, startParksSimulator, type ParksSimulator } from "./integrations/parks/index.ts";
-import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "./integrations/feeds/index.ts";
-import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "./integrations/personal/index.ts";
-import { customerRoutes } from "./http/routes/customers.ts";
+import { adminRoutes } from "./http/routes/admin.ts";
+import type { ServiceContext } from "./services/Service.ts";
+import { mailingService, type MailingService } from "./services/mailings.ts";
+import { customerService, type CustomerService } from "./services/customers.ts";
 
 export interface Instance {
   url: string;
@@ -32,8 +29,9 @@ export interface Instance {
   registry: Registry;
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
+  services: { mailings: MailingService; customers: CustomerService };
   /** The simulators this instance started because their URL was unset. */
-  simulators: { parks?: ParksSimulator; feeds?: FeedsSimulator; personal?: PersonalSimulator };
+  simulators: MailingService["simulators"] & CustomerService["simulators"];
   stop(): Promise<void>;
 }
 
@@ -62,27 +60,6 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     const db = options.db ?? (await openDatabase(config));
     if (!options.db) cleanups.push(() => db.close());
 
-    const simulators: Instance["simulators"] = {};
-    let parksUrl = config.partners.parks;
-    if (!parksUrl) {
-      simulators.parks = await startParksSimulator({ parks: config.demoData ? demoParks() : {} });
-      cleanups.push(() => simulators.parks!.close());
-      parksUrl = simulators.parks.url;
-    }
-    let feedsUrl = config.partners.feeds;
-    if (!feedsUrl) {
-      simulators.feeds = await startFeedsSimulator();
-      cleanups.push(() => simulators.feeds!.close());
-      feedsUrl = simulators.feeds.url;
-    }
-    let personalUrl = config.partners.personal;
-    if (!personalUrl) {
-      simulators.personal = await startPersonalSimulator();
-      cleanups.push(() => simulators.personal!.close());
-      personalUrl = simulators.personal.url;
-    }
-    const partner = { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries };
-
     const cluster = config.cluster
       ? await ClusterMember.connect({
           natsUrl: config.cluster.natsUrl,
@@ -98,17 +75,29 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     if (cluster) cleanups.push(() => cluster.close());
 
     const eventPrefix = `${config.cluster?.name ?? "fleet"}.events`;
+    const context: ServiceContext = {
+      config,
+      db,
+      clock,
+      logger,
+      registry,
+      eventPrefix,
+      partner: { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries },
+      onStop: (step) => void cleanups.push(step),
+      partnerUrl: async (url, start, register) => {
+        if (url) return url;
+        const simulator = await start();
+        cleanups.push(() => simulator.close());
+        register(simulator);
+        return simulator.url;
+      },
+    };
+    const services = { mailings: await mailingService(context), customers: await customerService(context) };
+    const all = Object.values(services);
+
     const system = new ActorSystem({
       sql: db.sql,
-      kinds: [
-        mailingKind({
-          parks: new ParksClient({ baseUrl: parksUrl, ...partner }),
-          feeds: new FeedsClient({ baseUrl: feedsUrl, ...partner }),
-          now: () => clock.now(),
-          policy: config.mailing,
-        }),
-        ...(options.extraKinds ?? []),
-      ],
+      kinds: [...all.flatMap((s) => s.kinds), ...(options.extraKinds ?? [])],
       transport: cluster?.transport ?? new InProcessTransport(),
       ...(cluster ? { placement: cluster.placement } : {}),
       eventPrefix,
@@ -136,17 +125,11 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       checks: [
         { name: "database", check: async () => void (await db.sql`select 1`) },
         ...(cluster ? [{ name: "cluster", check: () => cluster.check() }] : []),
+        ...all.flatMap((s) => s.checks ?? []),
       ],
       describe: () => (cluster ? { cluster: cluster.status() } : { mode: "embedded" }),
     });
-    mailingRoutes(http.app, { ...http.deps, system, now: () => clock.now() });
-    customerRoutes(http.app, {
-      ...http.deps,
-      personal: new PersonalClient({ baseUrl: personalUrl, ...partner }),
-      dispatch: (messages) => system.outbox.dispatch(messages),
-      now: () => clock.now(),
-      eventPrefix,
-    });
+    for (const service of all) await service.attach(system, http.app, http.deps);
     adminRoutes(http.app, { ...http.deps, system, instanceId: config.instanceId, cluster: () => cluster?.status() });
     options.extraRoutes?.(http.app, { ...http.deps, system });
     const port = await http.listen(config.port, config.host);
@@ -167,7 +150,8 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       system,
       registry,
       cluster,
-      simulators,
+      services,
+      simulators: { ...services.mailings.simulators, ...services.customers.simulators },
       // Reverse order: stop taking requests first, then commit actors, then close storage.
       stop: () => runAll(cleanups.reverse()),
     };

@@ -1,0 +1,39 @@
+// A service is one product area (mailings, customers, cabinets, ...) plugged into an instance:
+// its actor kinds, its partner clients (or their simulators), its routes and background work.
+import type { Server } from "hyper-express";
+import type { Registry } from "prom-client";
+import type { Config } from "../config.ts";
+import type { Database } from "../storage/database.ts";
+import type { ActorKind } from "../actors/ActorKind.ts";
+import type { ActorSystem } from "../actors/ActorSystem.ts";
+import type { Clock } from "../actors/clock.ts";
+import type { Logger } from "../actors/logger.ts";
+import type { RouteDeps } from "../http/route.ts";
+import type { ReadinessCheck } from "../http/routes/ops.ts";
+import type { Simulator } from "../integrations/simulator.ts";
+
+export interface ServiceContext {
+  config: Config;
+  db: Database;
+  clock: Clock;
+  logger: Logger;
+  registry: Registry;
+  /** `<cluster>.events`: where public events go. */
+  eventPrefix: string;
+  /** Per-attempt timeout and retries of partner HTTP calls. */
+  partner: { timeoutMs: number; retries: number };
+  /** Registers a step run on stop, last registered first. */
+  onStop(step: () => Promise<void>): void;
+  /** The partner URL, or the URL of a simulator started (and stopped) for it when unset. */
+  partnerUrl<S extends Simulator>(url: string | undefined, start: () => Promise<S>, register: (sim: S) => void): Promise<string>;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly kinds: readonly ActorKind[];
+  /** Once the actor system exists, before HTTP listens: routes, streams, pollers. */
+  attach(system: ActorSystem, app: Server, deps: RouteDeps): Promise<void> | void;
+  readonly checks?: readonly ReadinessCheck[];
+}
+
+export type ServiceFactory = (ctx: ServiceContext) => Promise<Service>;
