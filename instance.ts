@@ -82,6 +82,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       logger,
       registry,
       eventPrefix,
+      hostsHere: (address) => (cluster ? cluster.placement.owns(cluster.placement.shardOf(address)) : true),
       partner: { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries },
       onStop: (step) => void cleanups.push(step),
       partnerUrl: async (url, start, register) => {

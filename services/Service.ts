@@ -5,6 +5,7 @@ import type { Registry } from "prom-client";
 import type { Config } from "../config.ts";
 import type { Database } from "../storage/database.ts";
 import type { ActorKind } from "../actors/ActorKind.ts";
+import type { Address } from "../actors/protocol.ts";
 import type { ActorSystem } from "../actors/ActorSystem.ts";
 import type { Clock } from "../actors/clock.ts";
 import type { Logger } from "../actors/logger.ts";
@@ -20,6 +21,11 @@ export interface ServiceContext {
   registry: Registry;
   /** `<cluster>.events`: where public events go. */
   eventPrefix: string;
+  /**
+   * Whether an address is hosted by this instance: always in embedded mode, by shard in a
+   * cluster. Per-instance background work (polling, stream partitions) uses it.
+   */
+  hostsHere(address: Address): boolean;
   /** Per-attempt timeout and retries of partner HTTP calls. */
   partner: { timeoutMs: number; retries: number };
   /** Registers a step run on stop, last registered first. */
