@@ -77,6 +77,8 @@ export class ActorCell {
   #waiting: { envelope: Envelope; respond: Respond }[] = [];
   #lastValue: unknown;
   #restoring = false;
+  /** Message ids of the commit being written right now. */
+  #inFlightIds = new Set<string>();
 
   constructor(
     readonly address: Address,
@@ -134,8 +136,17 @@ export class ActorCell {
       respond({ ok: false, code: "actor_unavailable", message: `${this.key} is not hosted here any more` });
       return;
     }
-    if (this.#processed.includes(envelope.messageId) || this.#turns.messageIds.includes(envelope.messageId)) {
+    if (this.#processed.includes(envelope.messageId)) {
       respond({ ok: true, value: { duplicate: true } });
+      return;
+    }
+    if (this.#turns.messageIds.includes(envelope.messageId) || this.#inFlightIds.has(envelope.messageId)) {
+      // A repeat of a turn not yet committed: ack it with the next commit, never before the first.
+      if (envelope.replyTo) respond({ ok: false, code: "actor_unavailable", message: "the first delivery is still being committed" });
+      else {
+        this.#turns.acks.push(respond);
+        this.#scheduleCommit();
+      }
       return;
     }
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
@@ -276,6 +287,7 @@ export class ActorCell {
     while (this.state !== "retired" && !isEmpty(this.#turns)) {
       const turns = this.#turns;
       this.#turns = noTurns();
+      this.#inFlightIds = new Set(turns.messageIds);
       const actor = this.#actor!;
       const placement = this.host.placementOf(this.address);
       const commit: Commit = {
@@ -296,6 +308,7 @@ export class ActorCell {
         at: this.host.now(),
       };
       const accepted = await this.#submitWithRetry(commit);
+      this.#inFlightIds = new Set();
       if (accepted === undefined) return;
       if (!accepted) {
         // Two hosts never both win: the other writer's state is the truth, so reload from it.

@@ -42,4 +42,19 @@ describe("database outage", () => {
     await eventually(async () => ((await loadSnapshot(db.sql, "counter", "outage"))!.snapshot as { context: { count: number } }).context.count === 11);
     await system.stop();
   });
+
+  it("a redelivered message whose first delivery is not committed yet is acked only after it is, and applied once", async () => {
+    const system = new ActorSystem({ sql: viaProxy.sql, kinds: [counterKind()], transport: new InProcessTransport(), logger: silentLogger, background: false });
+    await system.ask("counter/redelivered", { type: "increment" });
+    proxy.cut();
+    let acks = 0;
+    const first = system.tell("counter/redelivered", { type: "increment", by: 10 }, { messageId: "m-1", timeoutMs: 15_000 }).then(() => acks++);
+    const again = system.tell("counter/redelivered", { type: "increment", by: 10 }, { messageId: "m-1", timeoutMs: 15_000 }).then(() => acks++);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(acks).toBe(0);
+    proxy.restore();
+    await Promise.all([first, again]);
+    expect(await system.ask("counter/redelivered", { type: "increment", by: 0 })).toEqual({ count: 11 });
+    await system.stop();
+  });
 });
