@@ -72,6 +72,7 @@ export class ActorCell {
   #version = 0;
   #seq = 0;
   #processed: string[] = [];
+  #processedSet = new Set<string>();
   #turns = noTurns();
   #committing: Promise<void> | undefined;
   #waiting: { envelope: Envelope; respond: Respond }[] = [];
@@ -101,7 +102,7 @@ export class ActorCell {
       }
       this.#version = stored?.version ?? 0;
       this.#seq = stored?.seq ?? 0;
-      this.#processed = stored?.processedIds ?? [];
+      this.#remember(stored?.processedIds ?? []);
       this.#restoring = stored !== undefined;
       const actor = createActor(this.kind.machine, {
         input: { id: this.address.id },
@@ -136,7 +137,7 @@ export class ActorCell {
       respond({ ok: false, code: "actor_unavailable", message: `${this.key} is not hosted here any more` });
       return;
     }
-    if (this.#processed.includes(envelope.messageId)) {
+    if (this.#processedSet.has(envelope.messageId)) {
       respond({ ok: true, value: { duplicate: true } });
       return;
     }
@@ -324,7 +325,7 @@ export class ActorCell {
         return;
       }
       this.#version = commit.version;
-      this.#processed = commit.processedIds;
+      this.#remember(turns.messageIds);
       // Released only now: a crash before the commit would otherwise lose an acknowledged write.
       for (const r of turns.replies) this.host.release(r.replyTo, r.reply);
       if (turns.asks.size) {
@@ -334,6 +335,16 @@ export class ActorCell {
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
     }
+  }
+
+  /** Keeps the last REMEMBERED_IDS message ids, in order, with a set for the lookups. */
+  #remember(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (this.#processedSet.has(id)) continue;
+      this.#processed.push(id);
+      this.#processedSet.add(id);
+    }
+    while (this.#processed.length > REMEMBERED_IDS) this.#processedSet.delete(this.#processed.shift()!);
   }
 
   async #submitWithRetry(commit: Commit): Promise<boolean | undefined> {
