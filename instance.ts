@@ -19,6 +19,8 @@ import { adminRoutes } from "./http/routes/admin.ts";
 import type { ServiceContext } from "./services/Service.ts";
 import { mailingService, type MailingService } from "./services/mailings.ts";
 import { customerService, type CustomerService } from "./services/customers.ts";
+import { driverStatusService, type DriverStatusService } from "./services/driverStatus.ts";
+import { cabinetService, type CabinetService } from "./services/cabinets.ts";
 
 export interface Instance {
   url: string;
@@ -29,9 +31,9 @@ export interface Instance {
   registry: Registry;
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
-  services: { mailings: MailingService; customers: CustomerService };
+  services: { mailings: MailingService; customers: CustomerService; driverStatus: DriverStatusService; cabinets: CabinetService };
   /** The simulators this instance started because their URL was unset. */
-  simulators: MailingService["simulators"] & CustomerService["simulators"];
+  simulators: MailingService["simulators"] & CustomerService["simulators"] & DriverStatusService["simulators"] & CabinetService["simulators"];
   stop(): Promise<void>;
 }
 
@@ -93,7 +95,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
         return simulator.url;
       },
     };
-    const services = { mailings: await mailingService(context), customers: await customerService(context) };
+    const services = { mailings: await mailingService(context), customers: await customerService(context), driverStatus: await driverStatusService(context), cabinets: await cabinetService(context) };
     const all = Object.values(services);
 
     const system = new ActorSystem({
@@ -152,7 +154,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       registry,
       cluster,
       services,
-      simulators: { ...services.mailings.simulators, ...services.customers.simulators },
+      simulators: { ...services.mailings.simulators, ...services.customers.simulators, ...services.driverStatus.simulators, ...services.cabinets.simulators },
       // Reverse order: stop taking requests first, then commit actors, then close storage.
       stop: () => runAll(cleanups.reverse()),
     };

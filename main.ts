@@ -40,6 +40,9 @@ function banner(config: Config, url: string): string {
     tokens,
     "  create a mailing:",
     `    ${curl}`,
+    ...(config.tokens.get("internal")
+      ? ["  charged accumulators in cabinets near the Kremlin (embedded: simulated cabinets over MQTT):", `    curl -s '${url}/scooter-accumulator/v1/cabinets?lat=55.75&lon=37.61' -H 'Authorization: Bearer ${config.tokens.get("internal")}'`]
+      : []),
     "",
   ].join("\n") + "\n";
 }

@@ -1,0 +1,60 @@
+// krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
+// client, the backoff policy, the `profiles`/`session_statuses` projection and the public event.
+import { emit, fromPromise } from "xstate";
+import { defineActorKind, type ActorKind } from "../ActorKind.ts";
+import { setTimer } from "../protocol.ts";
+import { krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
+import { projectKrtSessions } from "../../storage/driverStatusRepository.ts";
+import { isTransient, PartnerError } from "../../integrations/index.ts";
+import type { Krt } from "../../integrations/krt/index.ts";
+
+export interface KrtRetryPolicy {
+  /** First backoff delay; doubles per failed attempt, up to `maxMs`. */
+  baseMs: number;
+  maxMs: number;
+}
+
+/** 0.75..1.25, stable per actor and attempt: actors that failed together do not all retry at once. */
+function jitter(id: string, attempt: number): number {
+  let h = 2166136261 ^ attempt;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
+  return 0.75 + ((h >>> 0) % 1000) / 2000;
+}
+
+export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRetryPolicy }): ActorKind {
+  const { retry } = deps;
+  const machine = krtSessionMachine.provide({
+    actors: {
+      sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
+        try {
+          const session = await deps.krt.sendConnectivity({ id: input.deptrans_id, connected: input.connected, at: input.at });
+          return { outcome: "answered", session: { status: session.status, ended_at: session.ended_at === null ? null : Date.parse(session.ended_at) }, at: deps.now() };
+        } catch (error) {
+          // Outages are retried (thrown: the machine backs off); a refusal will not change by retrying.
+          if (isTransient(error) || !(error instanceof PartnerError)) throw error;
+          return { outcome: "rejected", reason: error.code, at: deps.now() };
+        }
+      }),
+    },
+    actions: {
+      scheduleRetry: emit(({ context }) =>
+        setTimer("retry", Math.round(Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1)) * jitter(context.id, context.attempt)), { type: "retry" }),
+      ),
+    },
+  });
+  return defineActorKind({
+    type: "krt-session",
+    machine,
+    version: 1,
+    project: projectKrtSessions,
+    publicEvent: ({ context }) => {
+      const c = context as KrtSessionContext;
+      return {
+        bound: c.deptrans_id !== null,
+        connected: c.last_sent?.connected ?? null,
+        session_status: c.session?.status ?? null,
+        ended_at: c.session?.ended_at == null ? null : new Date(c.session.ended_at).toISOString(),
+      };
+    },
+  });
+}

@@ -1,0 +1,225 @@
+// Bench: driver statuses to KRT on one instance against real NATS JetStream, Postgres and the
+// partner simulators (KRT included), over 50,000 drivers.
+//  1. At the seed's 220 events/s: lag from publish (= updated_at) to the KRT call, and KRT calls per event.
+//  2. Sustained ingest: live publishing in rising steps; a step holds when, at its end, less than
+//     a second of input is still undelivered and the pipeline holds no more than its coalescing
+//     allows. The highest step that holds is reported.
+//  3. The seed's original design (each event upserted into `status_queue`, a periodic task
+//     draining it to KRT) on the same steps, in the same run, and the ratio.
+import { randomBytes } from "node:crypto";
+import { loadConfig } from "../config.ts";
+import { startInstance } from "../instance.ts";
+import { createLogger } from "../actors/logger.ts";
+import { dropSchema, openPostgres } from "../storage/database.ts";
+import { KrtClient, memoryTokenStore, type KrtCall } from "../integrations/krt/index.ts";
+import { DriverProfilesClient, driverProfilesCache } from "../integrations/driverProfiles/index.ts";
+import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
+import { TrackstoryClient } from "../integrations/trackstory/index.ts";
+import { percentile, printResult, progress, round } from "./scenario.ts";
+import { consumerLag, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
+import { startNaiveStatusQueue } from "./statusQueue.naive.ts";
+
+const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const natsUrl = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
+const drivers = Number(process.env.BENCH_DRIVERS ?? 50_000);
+const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 10);
+const lagSeconds = Number(process.env.BENCH_LAG_SECONDS ?? 30);
+const debounceMs = Number(process.env.BENCH_DEBOUNCE_MS ?? 1_000);
+const maxDelayMs = Number(process.env.BENCH_MAX_DELAY_MS ?? 5_000);
+const krtRate = Number(process.env.BENCH_KRT_RATE ?? 200);
+/** The 220/s phase runs over this many drivers (warmed up first, so KRT already knows their state). */
+const lagDrivers = Number(process.env.BENCH_LAG_DRIVERS ?? 2_000);
+const maxAckPending = Number(process.env.BENCH_MAX_ACK_PENDING ?? 40_000);
+const pullBatch = 1_000;
+const steps = (process.env.BENCH_STEPS ?? "2000,4000,6000,8000,10000,12000,15000,20000,25000").split(",").map(Number);
+const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "500,1000,2000,3000,4000,6000,8000,10000,12000,15000,20000").split(",").map(Number);
+const tag = randomBytes(4).toString("hex");
+const schema = `bench_status_${tag}`;
+const names = {
+  stream: `BENCH_STATUS_${tag}`,
+  subject: `bench${tag}.statuses.events`,
+  consumer: `krt-${tag}`,
+  deadLetterStream: `BENCH_STATUS_${tag}_DEAD`,
+  deadLetterSubject: `bench${tag}.statuses.dead`,
+};
+const naiveNames = { ...names, stream: `BENCH_NAIVE_${tag}`, subject: `bench${tag}.naive.events`, consumer: `naive-${tag}`, deadLetterStream: `BENCH_NAIVE_${tag}_DEAD`, deadLetterSubject: `bench${tag}.naive.dead` };
+
+const limitMs = 20 * 60_000;
+setTimeout(() => {
+  progress(`watchdog: no result after ${limitMs} ms, giving up`);
+  void dropSchema(url, schema).finally(() => process.exit(2));
+}, limitMs).unref();
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function main(): Promise<void> {
+  const db = await openPostgres({ url, schema, max: 10 });
+  const partners = await startPartnersProcess(drivers);
+  progress(`partners up with ${drivers} drivers`);
+  const env = {
+    PORT: "0",
+    AUTH_TOKENS: "fleet=f,internal=i,driver=d,admin=a",
+    DEMO_DATA: "false",
+    LOG_LEVEL: "warn",
+    ...partners.urls,
+    STATUS_NATS_URL: natsUrl,
+    STATUS_STREAM: names.stream,
+    STATUS_SUBJECT: names.subject,
+    STATUS_CONSUMER: names.consumer,
+    STATUS_DEAD_LETTER_STREAM: names.deadLetterStream,
+    STATUS_DEAD_LETTER_SUBJECT: names.deadLetterSubject,
+    STATUS_DEBOUNCE_MS: String(debounceMs),
+    STATUS_MAX_DELAY_MS: String(maxDelayMs),
+    STATUS_MAX_ACK_PENDING: String(maxAckPending),
+    STATUS_PULL_BATCH: String(pullBatch),
+    KRT_RATE_LIMIT_PER_S: String(krtRate),
+  };
+  const instance = await startInstance(loadConfig(env), { db, logger: createLogger({ level: "warn" }) });
+  const { jsm, close: closeNats } = await natsManager(natsUrl);
+  const publisher = await startPublisherProcess(natsUrl, drivers);
+  const krtUrl = partners.urls.KRT_URL;
+  const krtCalls = async (since: number): Promise<{ calls: KrtCall[]; total: number }> => (await fetch(`${krtUrl}/__krt/calls?since=${since}`)).json() as never;
+  const lagOf = () => consumerLag(jsm, names.stream, names.consumer);
+  /** Waits until KRT has had no call for two seconds: what the warm-up asked for is all sent. */
+  const krtQuiet = async () => {
+    for (let last = -1; ; ) {
+      const { total } = await krtCalls(1e12);
+      if (total === last) return;
+      last = total;
+      await sleep(2_000);
+    }
+  };
+
+  try {
+    while (!instance.services.driverStatus.statusStream()) await sleep(100);
+    progress(`binding ${drivers} KRT ids...`);
+    let next = 0;
+    const bindStarted = performance.now();
+    await Promise.all(
+      Array.from({ length: 256 }, async () => {
+        while (next < drivers) {
+          const d = driverOf(next++);
+          await instance.system.ask(`krt-session/${d.licence}`, { type: "bind", deptrans_id: d.krtId }, { timeoutMs: 60_000 });
+        }
+      }),
+    );
+    progress(`bound in ${round((performance.now() - bindStarted) / 1000, 1)} s`);
+
+    const drainedTo = async (limit: number, timeoutMs: number, lag: () => Promise<Lag>) => {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const l = await lag();
+        if (l.undelivered + l.unacked <= limit || Date.now() > until) return l;
+        await sleep(250);
+      }
+    };
+
+    progress(`warm-up: first statuses of ${lagDrivers} drivers at 2000/s...`);
+    await publisher.run(names.subject, 2_000, Math.ceil((lagDrivers * 2) / 2_000), lagDrivers);
+    await drainedTo(0, 120_000, lagOf);
+    await krtQuiet();
+
+    // 1. The seed's rate.
+    progress(`lag at 220 events/s for ${lagSeconds} s...`);
+    const callsBefore = (await krtCalls(0)).total;
+    const phaseStart = Date.now();
+    const atRate = await publisher.run(names.subject, 220, lagSeconds, lagDrivers);
+    await sleep(maxDelayMs + 2_000);
+    const { calls } = await krtCalls(callsBefore);
+    const phaseCalls = calls.filter((c) => c.at >= phaseStart);
+    const lags = Float64Array.from(phaseCalls.map((c) => c.received_at - c.at)).sort();
+    progress(`220/s: ${atRate.published} events, ${phaseCalls.length} KRT calls, lag p50 ${round(percentile(lags, 50))} p99 ${round(percentile(lags, 99))} ms`);
+
+    // 2. Sustained ingest, rising steps. Lag (stored but not yet acknowledged) is sampled a third
+    // into the step and at its end: a step holds when lag grew by less than 5% of the rate per
+    // second in between (the coalescer legitimately holds about a debounce window of input) and
+    // less than a second of input waits undelivered at the end.
+    const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
+      let best = { rate: 0, consumed_per_s: 0 };
+      for (const rate of rates) {
+        const running = publisher.run(subject, rate, stepSeconds);
+        await sleep((stepSeconds * 1000) / 3);
+        const t1 = performance.now();
+        const mid = await lag();
+        const run = await running;
+        const end = await lag();
+        const growth = (end.undelivered + end.unacked - mid.undelivered - mid.unacked) / ((performance.now() - t1) / 1000);
+        const achieved = (run.published / run.elapsed_ms) * 1000;
+        const consumed = Math.round(achieved - Math.max(0, growth));
+        // Pulls come in batches, so the unacknowledged count moves by up to a batch at a time.
+        const tolerance = Math.max(rate * 0.05, (2 * pullBatch) / ((stepSeconds * 2) / 3));
+        const holds = achieved >= rate * 0.95 && growth <= tolerance && end.undelivered <= rate / 2;
+        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s -> ${holds ? "holds" : "falls behind"}`);
+        if (!holds) break;
+        best = { rate, consumed_per_s: consumed };
+        await drainedTo(rate, 60_000, lag);
+      }
+      await drainedTo(0, 300_000, lag);
+      return best;
+    };
+    const eluBefore = performance.eventLoopUtilization();
+    const ours = await runSteps("ours", names.subject, steps, lagOf);
+    const ownElu = performance.eventLoopUtilization(eluBefore);
+
+    // 3. The seed's design on the same steps.
+    const logger = createLogger({ level: "silent" });
+    const cacheOptions = { refreshMs: 5_000, logger, now: Date.now };
+    const partner = { timeoutMs: 2_000, retries: 2 };
+    const profiles = driverProfilesCache(new DriverProfilesClient({ baseUrl: partners.urls.DRIVER_PROFILES_URL, ...partner }), cacheOptions);
+    const categories = driverCategoriesCache(new DriverCategoriesClient({ baseUrl: partners.urls.DRIVER_CATEGORIES_URL, ...partner }), cacheOptions);
+    profiles.cache.start();
+    categories.cache.start();
+    await Promise.all([profiles.cache.ready(), categories.cache.ready()]);
+    const trackstory = new TrackstoryClient({ baseUrl: partners.urls.TRACKSTORY_URL, ...partner });
+    const naive = await startNaiveStatusQueue({
+      sql: db.sql,
+      natsUrl,
+      names: naiveNames,
+      limits: { maxAckPending, ackWaitMs: 30_000, pullBatch, maxAgeMs: 3_600_000 },
+      profiles: { licenceOf: profiles.licenceOf, refreshNow: () => profiles.cache.refreshNow() },
+      categoriesOf: categories.categoriesOf,
+      positions: (ds) => trackstory.positions(ds),
+      krt: new KrtClient({ baseUrl: krtUrl, ...partner, clientId: "fleet", clientSecret: "fleet-secret", tokens: memoryTokenStore(), ratePerSecond: krtRate }),
+      upsertConcurrency: 16,
+      drainEveryMs: 1_000,
+    });
+    const naiveBest = await runSteps("naive", naiveNames.subject, naiveSteps, () => consumerLag(jsm, naiveNames.stream, naiveNames.consumer));
+    await naive.stop();
+    profiles.cache.stop();
+    categories.cache.stop();
+
+    printResult({
+      bench: "status",
+      drivers,
+      debounce_ms: debounceMs,
+      max_delay_ms: maxDelayMs,
+      krt_rate_limit_per_s: krtRate,
+      max_ack_pending: maxAckPending,
+      step_seconds: stepSeconds,
+      sustained_events_per_s: ours.rate,
+      sustained_consumed_per_s: ours.consumed_per_s,
+      events_at_220: atRate.published,
+      krt_calls_at_220: phaseCalls.length,
+      krt_calls_per_event_at_220: round(phaseCalls.length / atRate.published, 3),
+      lag_p50_ms_at_220: round(percentile(lags, 50), 1),
+      lag_p99_ms_at_220: round(percentile(lags, 99), 1),
+      lag_max_ms_at_220: round(lags.length ? lags[lags.length - 1]! : NaN, 1),
+      lag_p99_within_debounce_plus_100: percentile(lags, 99) <= debounceMs + 100,
+      naive_events_per_s: naiveBest.rate,
+      naive_consumed_per_s: naiveBest.consumed_per_s,
+      speedup_vs_naive: naiveBest.rate ? round(ours.rate / naiveBest.rate, 2) : null,
+      instance_event_loop_utilisation: round(ownElu.utilization, 2),
+    });
+  } finally {
+    publisher.stop();
+    await instance.stop().catch(() => {});
+    for (const stream of [names.stream, names.deadLetterStream, naiveNames.stream, naiveNames.deadLetterStream]) await jsm.streams.delete(stream).catch(() => {});
+    await closeNats();
+    partners.stop();
+    await db.close().catch(() => {});
+    await dropSchema(url, schema).catch((e) => progress(`drop schema failed: ${String(e)}`));
+  }
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,133 @@
+// Shared pieces of bench:status: the partner simulators (KRT, driver-profiles, driver-categories,
+// trackstory) in a child process holding the bench's drivers, and a status publisher in another
+// child process, so neither shares the measured instance's event loop.
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { startKrtSimulator } from "../integrations/krt/index.ts";
+import { startDriverProfilesSimulator } from "../integrations/driverProfiles/index.ts";
+import { startDriverCategoriesSimulator } from "../integrations/driverCategories/index.ts";
+import { startTrackstorySimulator } from "../integrations/trackstory/index.ts";
+import { startPersonalSimulator } from "../integrations/personal/index.ts";
+
+/** The bench's drivers: 500 parks; a tenth in cargo only (filtered), a tenth in Saint Petersburg (filtered). */
+export const driverOf = (i: number) => ({ park_id: `park-${i % 500}`, driver_id: `d${i}`, licence: `pd-${i}`, krtId: String(1_000_000_000 + i) });
+const inScope = (i: number) => ({ cargo: i % 10 === 3, away: i % 10 === 7 });
+
+export interface PartnerUrls {
+  KRT_URL: string;
+  DRIVER_PROFILES_URL: string;
+  DRIVER_CATEGORIES_URL: string;
+  TRACKSTORY_URL: string;
+  PERSONAL_URL: string;
+}
+
+async function runPartners(drivers: number): Promise<PartnerUrls> {
+  const [krt, profiles, categories, trackstory, personal] = await Promise.all([
+    startKrtSimulator(),
+    startDriverProfilesSimulator(),
+    startDriverCategoriesSimulator(),
+    startTrackstorySimulator(),
+    startPersonalSimulator(),
+  ]);
+  for (let i = 0; i < drivers; i++) {
+    const d = driverOf(i);
+    const { cargo, away } = inScope(i);
+    profiles.upsert([{ park_id: d.park_id, driver_id: d.driver_id, driver_license_pd_id: d.licence }]);
+    categories.set([{ park_id: d.park_id, driver_id: d.driver_id, categories: cargo ? ["cargo"] : ["econom", "comfort"] }]);
+    const jitter = ((i * 7919) % 1000) / 10_000;
+    trackstory.move([{ park_id: d.park_id, driver_id: d.driver_id, ...(away ? { lat: 59.9 + jitter, lon: 30.3 + jitter } : { lat: 55.7 + jitter, lon: 37.5 + jitter }) }]);
+    krt.register(d.krtId, `77BN${i}`);
+  }
+  return { KRT_URL: krt.url, DRIVER_PROFILES_URL: profiles.url, DRIVER_CATEGORIES_URL: categories.url, TRACKSTORY_URL: trackstory.url, PERSONAL_URL: personal.url };
+}
+
+type Status = "online" | "busy" | "offline";
+
+/**
+ * Publishes statuses at `rate`/s for `seconds` on `subject` (core NATS; the stream stores them),
+ * each driver's status moving as a driver's does: offline -> online; online -> busy (60%) or
+ * offline (40%); busy -> online. `updated_at` is the publish time.
+ */
+async function runPublisher(natsUrl: string, drivers: number): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  const states: Status[] = Array.from({ length: drivers }, () => "offline");
+  const next = (s: Status): Status => (s === "offline" ? "online" : s === "busy" ? "online" : Math.random() < 0.6 ? "busy" : "offline");
+  process.on("message", async (m: { subject: string; rate: number; seconds: number; drivers: number }) => {
+    const started = performance.now();
+    let published = 0;
+    while (performance.now() - started < m.seconds * 1000) {
+      const due = Math.floor(((performance.now() - started) / 1000) * m.rate);
+      for (; published < due; published++) {
+        const i = Math.floor(Math.random() * Math.min(m.drivers, drivers));
+        states[i] = next(states[i]!);
+        const d = driverOf(i);
+        nc.publish(m.subject, JSON.stringify({ park_id: d.park_id, driver_id: d.driver_id, status: states[i], updated_at: new Date().toISOString() }));
+      }
+      await nc.flush();
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    await nc.flush();
+    process.send!({ published, elapsed_ms: performance.now() - started });
+  });
+  process.send!({ ready: true });
+}
+
+function forkSelf(args: string[]): ChildProcess {
+  return fork(fileURLToPath(import.meta.url), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+}
+
+export async function startPartnersProcess(drivers: number): Promise<{ urls: PartnerUrls; stop(): void }> {
+  const child = forkSelf(["--partners", String(drivers)]);
+  const urls = await new Promise<PartnerUrls>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as PartnerUrls));
+    child.once("exit", (code) => reject(new Error(`partners exited with ${code}`)));
+  });
+  return { urls, stop: () => child.kill() };
+}
+
+export interface Publisher {
+  /** Publishes at `rate`/s for `seconds` for the first `drivers` drivers (default all); resolves with what was published. */
+  run(subject: string, rate: number, seconds: number, drivers?: number): Promise<{ published: number; elapsed_ms: number }>;
+  stop(): void;
+}
+
+export async function startPublisherProcess(natsUrl: string, drivers: number): Promise<Publisher> {
+  const child = forkSelf(["--publisher", natsUrl, String(drivers)]);
+  await new Promise<void>((resolve, reject) => {
+    child.once("message", () => resolve());
+    child.once("exit", (code) => reject(new Error(`publisher exited with ${code}`)));
+  });
+  return {
+    run: (subject, rate, seconds, subset = drivers) =>
+      new Promise((resolve) => {
+        child.once("message", (m) => resolve(m as { published: number; elapsed_ms: number }));
+        child.send({ subject, rate, seconds, drivers: subset });
+      }),
+    stop: () => child.kill(),
+  };
+}
+
+export interface Lag {
+  /** Stored, not yet delivered to the consumer. */
+  undelivered: number;
+  /** Delivered, not yet acknowledged (held by the pipeline). */
+  unacked: number;
+}
+
+export async function consumerLag(jsm: JetStreamManager, stream: string, consumer: string): Promise<Lag> {
+  const info = await jsm.consumers.info(stream, consumer);
+  return { undelivered: info.num_pending, unacked: info.num_ack_pending };
+}
+
+export async function natsManager(natsUrl: string): Promise<{ jsm: JetStreamManager; close(): Promise<void> }> {
+  const nc = await connect({ servers: natsUrl });
+  return { jsm: await jetstreamManager(nc), close: () => nc.close() };
+}
+
+if (process.argv[2] === "--partners" && process.send) {
+  process.send(await runPartners(Number(process.argv[3])));
+} else if (process.argv[2] === "--publisher" && process.send) {
+  await runPublisher(process.argv[3]!, Number(process.argv[4]));
+}

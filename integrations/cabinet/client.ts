@@ -1,0 +1,264 @@
+// The cabinet device port and its MQTT gateway: commands out with a `request_id`, replies matched
+// back to the waiting request, everything else (closed cells, device-initiated reports, answers
+// that came after their request timed out) handed to one listener. Every payload is decoded with
+// Schema; a malformed or unknown message is counted and logged, and never throws.
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import mqtt, { type MqttClient } from "mqtt";
+import { Counter, Histogram, type Registry } from "prom-client";
+import type { Logger } from "../../actors/logger.ts";
+import { CabinetNotRespondingError, CommandAbortedError, MqttUnavailableError } from "./errors.ts";
+import {
+  allEvents,
+  cabinetOfTopic,
+  commandsTopic,
+  decodeDeviceEvent,
+  isMalformed,
+  type Command,
+  type DeviceEvent,
+  type InventoryReport,
+  type Malformed,
+  type UnlockResult,
+} from "./protocol.ts";
+
+/** What the cabinet service needs from the devices. */
+export interface CabinetDevices {
+  /** Asks for the cells and charges; rejects with CabinetNotRespondingError / MqttUnavailableError. */
+  inventory(cabinetId: string, options?: { timeoutMs?: number }): Promise<InventoryReport>;
+  /** Opens cells; `requestId` is stable per attempt so a device can drop a repeat. */
+  unlock(cabinetId: string, requestId: string, cells: readonly number[], options?: { signal?: AbortSignal }): Promise<UnlockResult>;
+}
+
+/** A device event no request was waiting for; `late` marks an answer whose request had timed out. */
+export type UnsolicitedEvent = { cabinetId: string; event: DeviceEvent; late: boolean };
+
+export interface CabinetGatewayOptions {
+  url: string;
+  /** Topic prefix before `$devices/...`; empty by default. */
+  prefix?: string;
+  commandTimeoutMs: number;
+  clientId?: string;
+  registry: Registry;
+  logger: Logger;
+  /** How long `connect` waits for the broker before carrying on (it keeps reconnecting). */
+  connectWaitMs?: number;
+}
+
+interface Pending {
+  cabinetId: string;
+  command: Command["type"];
+  resolve: (event: DeviceEvent) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** How many timed-out request ids are remembered to recognise their late answers. */
+const REMEMBERED_TIMEOUTS = 10_000;
+
+export class CabinetGateway implements CabinetDevices {
+  readonly #client: MqttClient;
+  readonly #options: CabinetGatewayOptions;
+  readonly #prefix: string;
+  readonly #pending = new Map<string, Pending>();
+  readonly #timedOut = new Map<string, string>();
+  readonly #listeners = new Set<(e: UnsolicitedEvent) => void>();
+  readonly #metrics: ReturnType<typeof gatewayMetrics>;
+  readonly #logLimiter = new Map<string, { until: number; suppressed: number }>();
+
+  private constructor(client: MqttClient, options: CabinetGatewayOptions) {
+    this.#client = client;
+    this.#options = options;
+    this.#prefix = options.prefix ?? "";
+    this.#metrics = gatewayMetrics(options.registry);
+    client.on("connect", () => {
+      // Nagle's algorithm turns each small request/reply into a ~40 ms wait.
+      (client.stream as Socket | undefined)?.setNoDelay?.(true);
+      options.logger.info("mqtt connected", { url: redact(options.url) });
+    });
+    client.on("offline", () => options.logger.warn("mqtt offline; reconnecting", { url: redact(options.url) }));
+    client.on("error", (error) => options.logger.warn("mqtt error", { error: String(error) }));
+    client.on("message", (topic, payload) => this.#receive(topic, payload));
+  }
+
+  /**
+   * Connects (waiting up to `connectWaitMs` for the broker; it keeps retrying after that) and
+   * subscribes to every cabinet's events.
+   * @example const gateway = await CabinetGateway.connect({ url: "mqtt://127.0.0.1:1883", commandTimeoutMs: 5000, registry, logger })
+   */
+  static async connect(options: CabinetGatewayOptions): Promise<CabinetGateway> {
+    const client = mqtt.connect(options.url, {
+      protocolVersion: 4, // 3.1.1: what every broker here speaks (aedes has no MQTT 5)
+      clientId: options.clientId ?? `fleet-cabinets-${randomUUID().slice(0, 8)}`,
+      clean: true,
+      reconnectPeriod: 1_000,
+      connectTimeout: 5_000,
+      queueQoSZero: false,
+    });
+    const gateway = new CabinetGateway(client, options);
+    client.subscribe(allEvents(gateway.#prefix), { qos: 1 }, (error) => {
+      if (error) options.logger.warn("mqtt subscribe failed", { error: String(error) });
+    });
+    if (!client.connected) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.connectWaitMs ?? 3_000);
+        client.once("connect", () => (clearTimeout(timer), resolve()));
+      });
+    }
+    return gateway;
+  }
+
+  get connected(): boolean {
+    return this.#client.connected;
+  }
+
+  /** Listens to device events no request was waiting for (closed cells, late answers, own reports). */
+  onUnsolicited(listener: (e: UnsolicitedEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async inventory(cabinetId: string, options: { timeoutMs?: number } = {}): Promise<InventoryReport> {
+    return (await this.#request(cabinetId, { type: "inventory", request_id: randomUUID() }, options.timeoutMs)) as InventoryReport;
+  }
+
+  async unlock(cabinetId: string, requestId: string, cells: readonly number[], options: { signal?: AbortSignal } = {}): Promise<UnlockResult> {
+    return (await this.#request(cabinetId, { type: "unlock", request_id: requestId, cells: [...cells] }, undefined, options.signal)) as UnlockResult;
+  }
+
+  /** For /ready: the broker link is up. */
+  async check(): Promise<void> {
+    if (!this.#client.connected) throw new MqttUnavailableError();
+  }
+
+  async close(): Promise<void> {
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      p.reject(new MqttUnavailableError("the cabinet gateway is closing"));
+      this.#pending.delete(id);
+    }
+    await this.#client.endAsync(true).catch(() => {});
+  }
+
+  #request(cabinetId: string, command: Command, timeoutMs = this.#options.commandTimeoutMs, signal?: AbortSignal): Promise<DeviceEvent> {
+    if (!this.#client.connected) {
+      this.#metrics.commands.inc({ command: command.type, outcome: "unavailable" });
+      return Promise.reject(new MqttUnavailableError());
+    }
+    const existing = this.#pending.get(command.request_id);
+    if (existing) {
+      // The same attempt asked again (an actor restarted mid-unlock): one wait, one answer.
+      return new Promise((resolve, reject) => {
+        const first = { resolve: existing.resolve, reject: existing.reject };
+        existing.resolve = (e) => (first.resolve(e), resolve(e));
+        existing.reject = (e) => (first.reject(e), reject(e));
+      });
+    }
+    const started = performance.now();
+    return new Promise<DeviceEvent>((resolve, reject) => {
+      const settle = (outcome: string) => {
+        this.#pending.delete(command.request_id);
+        this.#metrics.commands.inc({ command: command.type, outcome });
+        this.#metrics.seconds.observe({ command: command.type, outcome }, (performance.now() - started) / 1000);
+      };
+      const timer = setTimeout(() => {
+        settle("timeout");
+        this.#rememberTimeout(command.request_id, cabinetId);
+        pending.reject(new CabinetNotRespondingError(cabinetId, command.type, timeoutMs));
+      }, timeoutMs);
+      const pending: Pending = {
+        cabinetId,
+        command: command.type,
+        resolve: (e) => (clearTimeout(timer), settle("ok"), resolve(e)),
+        reject,
+        timer,
+      };
+      this.#pending.set(command.request_id, pending);
+      signal?.addEventListener("abort", () => {
+        if (this.#pending.get(command.request_id) !== pending) return;
+        clearTimeout(timer);
+        settle("aborted");
+        pending.reject(new CommandAbortedError(cabinetId, command.type));
+      });
+      // An unlock must reach the device (QoS 1); a lost poll is just a missed poll (QoS 0).
+      this.#client.publish(commandsTopic(this.#prefix, cabinetId), JSON.stringify(command), { qos: command.type === "unlock" ? 1 : 0 }, (error) => {
+        if (!error || this.#pending.get(command.request_id) !== pending) return;
+        clearTimeout(timer);
+        settle("unavailable");
+        pending.reject(new MqttUnavailableError(`publishing to cabinet ${cabinetId} failed`, { cause: error }));
+      });
+    });
+  }
+
+  #receive(topic: string, payload: Buffer): void {
+    const cabinetId = cabinetOfTopic(this.#prefix, topic, "events");
+    if (!cabinetId) return this.#malformed(topic, { reason: "unknown_type", detail: "not a cabinet events topic" });
+    const event = decodeDeviceEvent(payload);
+    if (isMalformed(event)) return this.#malformed(topic, event);
+    this.#metrics.messages.inc({ type: event.type });
+    const requestId = "request_id" in event ? event.request_id : undefined;
+    const pending = requestId === undefined ? undefined : this.#pending.get(requestId);
+    if (pending) {
+      const expected = pending.command === "inventory" ? "inventory_report" : "unlock_result";
+      if (pending.cabinetId !== cabinetId || event.type !== expected) {
+        return this.#malformed(topic, { reason: "invalid_payload", detail: `${event.type} from ${cabinetId} does not answer ${pending.command} to ${pending.cabinetId}` });
+      }
+      return pending.resolve(event);
+    }
+    const late = requestId !== undefined && this.#timedOut.get(requestId) === cabinetId;
+    if (late) this.#metrics.late.inc({ type: event.type });
+    // Another instance's reply (cluster) or an answer to a request forgotten after a restart:
+    // handed on like the rest; the listener decides by the cabinet's placement.
+    for (const listener of this.#listeners) {
+      try {
+        listener({ cabinetId, event, late });
+      } catch (error) {
+        this.#options.logger.error("cabinet event listener failed", { cabinet_id: cabinetId, error: String(error) });
+      }
+    }
+  }
+
+  #rememberTimeout(requestId: string, cabinetId: string): void {
+    this.#timedOut.set(requestId, cabinetId);
+    if (this.#timedOut.size > REMEMBERED_TIMEOUTS) this.#timedOut.delete(this.#timedOut.keys().next().value!);
+  }
+
+  #malformed(topic: string, m: Malformed): void {
+    this.#metrics.malformed.inc({ reason: m.reason });
+    // At most one line per reason every 10 s, so a broken device cannot flood the log.
+    const now = Date.now();
+    const limit = this.#logLimiter.get(m.reason);
+    if (limit && now < limit.until) return void limit.suppressed++;
+    this.#options.logger.warn("malformed cabinet message ignored", { topic, reason: m.reason, detail: m.detail, suppressed: limit?.suppressed ?? 0 });
+    this.#logLimiter.set(m.reason, { until: now + 10_000, suppressed: 0 });
+  }
+}
+
+function gatewayMetrics(registry: Registry) {
+  const registers = [registry];
+  const existing = (name: string) => registry.getSingleMetric(name);
+  return {
+    messages:
+      (existing("fleet_cabinet_device_messages_total") as Counter<"type">) ??
+      new Counter({ name: "fleet_cabinet_device_messages_total", help: "Well-formed messages from cabinets, by type", labelNames: ["type"], registers }),
+    malformed:
+      (existing("fleet_cabinet_malformed_messages_total") as Counter<"reason">) ??
+      new Counter({ name: "fleet_cabinet_malformed_messages_total", help: "Cabinet messages ignored as malformed or unknown, by reason", labelNames: ["reason"], registers }),
+    commands:
+      (existing("fleet_cabinet_commands_total") as Counter<"command" | "outcome">) ??
+      new Counter({ name: "fleet_cabinet_commands_total", help: "Commands sent to cabinets by outcome (ok, timeout, unavailable, aborted)", labelNames: ["command", "outcome"], registers }),
+    seconds:
+      (existing("fleet_cabinet_command_seconds") as Histogram<"command" | "outcome">) ??
+      new Histogram({
+        name: "fleet_cabinet_command_seconds",
+        help: "Command round trip to a cabinet",
+        labelNames: ["command", "outcome"],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+        registers,
+      }),
+    late:
+      (existing("fleet_cabinet_late_replies_total") as Counter<"type">) ??
+      new Counter({ name: "fleet_cabinet_late_replies_total", help: "Cabinet answers that arrived after their request timed out", labelNames: ["type"], registers }),
+  };
+}
+
+const redact = (url: string) => url.replace(/\/\/[^@/]*@/, "//***@");

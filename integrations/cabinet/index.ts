@@ -1,0 +1,16 @@
+// Public surface of the cabinet device integration: the port and its MQTT gateway, the protocol,
+// the simulated cabinets and the embedded broker.
+export { CabinetGateway, type CabinetDevices, type CabinetGatewayOptions, type UnsolicitedEvent } from "./client.ts";
+export { CabinetNotRespondingError, CommandAbortedError, MqttUnavailableError } from "./errors.ts";
+export { CabinetId, commandsTopic, eventsTopic, type DeviceEvent, type InventoryReport, type UnlockResult } from "./protocol.ts";
+export {
+  cabinetSpec,
+  demoCabinets,
+  noCabinetFaults,
+  startCabinetSimulator,
+  type CabinetFaults,
+  type CabinetSimulator,
+  type CabinetSpec,
+  type SimulatedCabinet,
+} from "./simulator.ts";
+export { startEmbeddedBroker, type EmbeddedBroker } from "./broker.ts";

@@ -1,0 +1,20 @@
+// The driver-categories cache: the tariff categories of each park driver.
+import type { Logger } from "../../actors/logger.ts";
+import { createIncrementalCache, type IncrementalCache } from "../incrementalCache.ts";
+import type { DriverCategories, DriverCategoriesPort } from "./client.ts";
+
+export interface DriverCategoriesCache {
+  /** The driver's categories; empty for an unknown driver. */
+  categoriesOf(parkId: string, driverId: string): readonly string[];
+  readonly cache: IncrementalCache<DriverCategories>;
+}
+
+export function driverCategoriesCache(source: DriverCategoriesPort, options: { refreshMs: number; logger: Logger; now: () => number }): DriverCategoriesCache {
+  const cache = createIncrementalCache<DriverCategories>({
+    name: "driver_categories",
+    source,
+    keyOf: (d) => `${d.park_id}/${d.driver_id}`,
+    ...options,
+  });
+  return { cache, categoriesOf: (parkId, driverId) => cache.get(`${parkId}/${driverId}`)?.categories ?? [] };
+}

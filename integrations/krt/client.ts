@@ -1,0 +1,117 @@
+// The KRT port (the city's driver registry, "АИС КРТ"): check a driver's KRT id against his
+// licence, and report his connectivity, answered with his shift (session) status and its end.
+// Its HTTP contract and its client with the shared token and a per-instance rate limit.
+import { Schema } from "effect";
+import { PartnerRejectedError, PartnerUnavailableError } from "../errors.ts";
+import { createJsonClient, type JsonClient, type PartnerClientOptions } from "../http.ts";
+import { RateLimiter } from "../rateLimiter.ts";
+import { KrtTokens, type KrtToken, type TokenStore } from "./tokens.ts";
+
+/** A KRT id as drivers type it: 10 to 20 digits. */
+export const KrtId = Schema.String.check(Schema.isPattern(/^\d{10,20}$/, { message: "expected a KRT id of 10 to 20 digits" }));
+
+export const SessionStatus = Schema.Literals(["active", "paused", "ended", "none"]);
+export type SessionStatus = typeof SessionStatus.Type;
+
+const Iso = Schema.String.check(Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { message: "expected an ISO UTC time" }));
+
+/** `POST /v1/auth/token` `{client_id, client_secret}` -> `{access_token, expires_in}` (seconds); 401 on bad credentials. */
+export const TokenRequest = Schema.Struct({ client_id: Schema.String, client_secret: Schema.String });
+export const TokenResponse = Schema.Struct({ access_token: Schema.String, expires_in: Schema.Number.check(Schema.isGreaterThan(0)) });
+
+/** `POST /v1/drivers/check` `{id, driver_license}` -> `{valid}`; bearer token. */
+export const CheckRequest = Schema.Struct({ id: Schema.String, driver_license: Schema.String });
+export const CheckResponse = Schema.Struct({ valid: Schema.Boolean });
+
+/**
+ * `POST /v1/drivers/connectivity` `{id, connected, at}` -> `{session: {status, ended_at}}`;
+ * `at` is when the driver connected or disconnected; 404 for an id KRT does not know.
+ */
+export const ConnectivityRequest = Schema.Struct({ id: Schema.String, connected: Schema.Boolean, at: Iso });
+export const KrtSession = Schema.Struct({ status: SessionStatus, ended_at: Schema.NullOr(Iso) });
+export type KrtSession = typeof KrtSession.Type;
+export const ConnectivityResponse = Schema.Struct({ session: KrtSession });
+
+export interface Krt {
+  /** Whether KRT knows this id as the driver with this licence. */
+  checkId(id: string, driverLicense: string): Promise<boolean>;
+  /** Reports a connect or disconnect at `at` (epoch ms); KRT answers with the session. */
+  sendConnectivity(input: { id: string; connected: boolean; at: number }): Promise<KrtSession>;
+}
+
+export interface KrtClientOptions extends PartnerClientOptions {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly tokens: TokenStore;
+  /** Cap on KRT calls per second from this instance; absent: no cap. */
+  readonly ratePerSecond?: number;
+  /** Refresh this long before the token expires. Default 60 s. */
+  readonly refreshMarginMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * @example const krt = new KrtClient({ baseUrl, timeoutMs: 2000, retries: 2, clientId, clientSecret, tokens: postgresTokenStore(sql) })
+ *          const session = await krt.sendConnectivity({ id: "1234567890", connected: true, at: Date.now() })
+ */
+export class KrtClient implements Krt {
+  readonly #http: JsonClient;
+  readonly #tokens: KrtTokens;
+  readonly #limiter: RateLimiter | undefined;
+
+  constructor(options: KrtClientOptions) {
+    this.#http = createJsonClient({ ...options, system: "krt" });
+    const now = options.now ?? Date.now;
+    this.#limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond) : undefined;
+    this.#tokens = new KrtTokens(options.tokens, () => this.#obtainToken(options.clientId, options.clientSecret, now), {
+      marginMs: options.refreshMarginMs ?? 60_000,
+      now,
+    });
+  }
+
+  /** Calls waiting for the rate limit. */
+  get waiting(): number {
+    return this.#limiter?.waiting ?? 0;
+  }
+
+  async checkId(id: string, driverLicense: string): Promise<boolean> {
+    return (await this.#call("/v1/drivers/check", { id, driver_license: driverLicense }, CheckResponse)).valid;
+  }
+
+  async sendConnectivity(input: { id: string; connected: boolean; at: number }): Promise<KrtSession> {
+    const body = { id: input.id, connected: input.connected, at: new Date(input.at).toISOString() };
+    return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse)).session;
+  }
+
+  async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S): Promise<S["Type"]> {
+    const token = await this.#tokens.get();
+    try {
+      await this.#limiter?.take();
+      return await this.#http.request("POST", path, body, response, { authorization: `Bearer ${token}` });
+    } catch (error) {
+      if (!isUnauthorized(error)) throw error;
+    }
+    // KRT dropped our token (expired early, revoked): one renewal shared with concurrent callers, one more try.
+    const renewed = await this.#tokens.renew(token);
+    try {
+      await this.#limiter?.take();
+      return await this.#http.request("POST", path, body, response, { authorization: `Bearer ${renewed}` });
+    } catch (error) {
+      if (isUnauthorized(error)) throw new PartnerUnavailableError("krt", "krt refuses a freshly issued token", { status: 401 });
+      throw error;
+    }
+  }
+
+  async #obtainToken(clientId: string, clientSecret: string, now: () => number): Promise<KrtToken> {
+    try {
+      const out = await this.#http.request("POST", "/v1/auth/token", { client_id: clientId, client_secret: clientSecret }, TokenResponse);
+      return { accessToken: out.access_token, expiresAt: now() + out.expires_in * 1000 };
+    } catch (error) {
+      // Wrong credentials are an outage for callers: nothing works until an operator fixes them.
+      if (isUnauthorized(error)) throw new PartnerUnavailableError("krt", "krt refuses our credentials", { status: 401 });
+      throw error;
+    }
+  }
+}
+
+const isUnauthorized = (error: unknown) => error instanceof PartnerRejectedError && error.status === 401;

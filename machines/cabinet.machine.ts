@@ -1,0 +1,406 @@
+// cabinet/<id>: one battery cabinet, the authority for its cells. Once registered it has two
+// regions: `connectivity` (online; unresponsive after N missed polls, bookings refused, until the
+// device is heard again) and `command` (idle; unlocking one booking's cells, further opens
+// queue). Bookings expire by durable timer. An unlock's answer is recorded on its booking, so a
+// repeated open answers from the record and never unlocks twice. Accumulators follow every change
+// through the outbox (`located` / `missing`, stamped with the turn's time).
+//
+// The late-answer rule: an `unlock_result` that arrives after its open was answered 504 is
+// applied to its booking if the booking is still `booked` or `opening` (the device did open those
+// cells, so their accumulators are the contractor's now); the next open returns that record with
+// `late: true`. For a released or expired booking it is not applied: the cells are free again and
+// the next inventory report reconciles them with what the device holds.
+import { assign, emit, enqueueActions, fromPromise, raise, setup } from "xstate";
+import { cancelTimer, deferReply, reply, replyError, setTimer, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
+import {
+  applyCellClosed,
+  applyInventory,
+  applyUnlock,
+  cellsToIssue,
+  cellsToReturn,
+  followCells,
+  freeCellsOf,
+  holdCells,
+  locatedWithContractor,
+  promisedAccumulators,
+  trimBookings,
+  type AccumulatorMove,
+  type Applied,
+  type Booking,
+  type BookingKind,
+  type Cell,
+  type OpenedCell,
+  type ReportedCell,
+} from "./cabinetCells.ts";
+
+export interface CabinetContext {
+  id: string;
+  lat: number;
+  lon: number;
+  registered_at: number;
+  cells: Cell[];
+  /** Active bookings and the latest finished ones, oldest first. */
+  bookings: Booking[];
+  /** Bookings whose open waits for the unlock in flight to finish. */
+  queue: string[];
+  /** The booking being unlocked now. */
+  unlocking: string | null;
+  last_report_at: number | null;
+  missed_polls: number;
+  /** When a device event last changed the cells: reports of polls sent before it are stale. */
+  cells_changed_at: number;
+}
+
+export interface UnlockInput {
+  cabinet_id: string;
+  request_id: string;
+  cells: number[];
+}
+
+/** The device's answer, with the runtime time it arrived (machines never read a clock). */
+export interface UnlockAnswer {
+  request_id: string;
+  opened: number[];
+  failed: number[];
+  at: number;
+}
+
+/** What the provided `unlockCells` rejects with. */
+export interface UnlockFailure {
+  code: "cabinet_not_responding" | "mqtt_unavailable";
+  message: string;
+  at: number;
+}
+
+export type CabinetEvent =
+  | (Delivered & { type: "register"; lat: number; lon: number })
+  | (Delivered & { type: "book"; booking_id: string; kind: BookingKind; count: number; contractor_id: string; min_charge: number; ttl_ms: number })
+  | (Delivered & { type: "release"; booking_id: string })
+  | (Delivered & { type: "open"; booking_id: string })
+  | (Delivered & { type: "booking_expired"; booking_id: string })
+  | (Delivered & { type: "inventory_reported"; polled_at: number; cells: ReportedCell[] })
+  | (Delivered & { type: "poll_missed"; limit: number })
+  | (Delivered & { type: "cell_closed"; cell: number; accumulator_id: string | null })
+  | (Delivered & { type: "unlock_result_late"; request_id: string; opened: number[]; failed: number[] })
+  | { type: "device_heard" }
+  | { type: "xstate.done.actor.unlockCells"; output: UnlockAnswer }
+  | { type: "xstate.error.actor.unlockCells"; error: unknown };
+
+/** `book`'s reply. */
+export interface BookingReply {
+  booking_id: string;
+  kind: BookingKind;
+  contractor_id: string;
+  cells: number[];
+  accumulators: { cell: number; accumulator_id: string; charge: number | null }[];
+  expires_at: number;
+}
+
+/** `open`'s reply; `moves` lets the caller apply the accumulator moves before it answers. */
+export interface OpenReply {
+  booking_id: string;
+  kind: BookingKind;
+  contractor_id: string;
+  cells: OpenedCell[];
+  failed: number[];
+  opened_at: number;
+  late: boolean;
+  replayed: boolean;
+  moves: AccumulatorMove[];
+}
+
+type Ev<T extends CabinetEvent["type"]> = Extract<CabinetEvent, { type: T }>;
+
+export const bookingOf = (context: CabinetContext, id: string | null) => context.bookings.find((b) => b.booking_id === id);
+const withBooking = (bookings: readonly Booking[], next: Booking) => trimBookings(bookings.map((b) => (b.booking_id === next.booking_id ? next : b)));
+const expiryKey = (bookingId: string) => `expire:${bookingId}`;
+const chooseCells = (context: CabinetContext, e: Ev<"book">) =>
+  e.kind === "issue" ? cellsToIssue(context.cells, e.count, e.min_charge, promisedAccumulators(context.bookings), e.at) : cellsToReturn(context.cells, e.count, e.at);
+/** Deterministic per attempt, so an unlock re-sent after a restart carries the same id. */
+const nextRequestId = (b: Booking) => `${b.booking_id}.${b.request_ids.length + 1}`;
+
+export function bookingReply(b: Booking, cells: readonly Cell[]): BookingReply {
+  return {
+    booking_id: b.booking_id,
+    kind: b.kind,
+    contractor_id: b.contractor_id,
+    cells: b.cells,
+    accumulators: b.reserved.flatMap((r) => (r.accumulator_id ? [{ cell: r.cell, accumulator_id: r.accumulator_id, charge: cells.find((c) => c.cell === r.cell)?.charge ?? null }] : [])),
+    expires_at: b.expires_at,
+  };
+}
+
+export function openReply(cabinetId: string, b: Booking, replayed: boolean): OpenReply {
+  const r = b.result!;
+  // The same moves the unlock put in the outbox: a caller repeating them changes nothing.
+  const moves: AccumulatorMove[] =
+    b.kind === "issue" ? r.opened.flatMap((c) => (c.accumulator_id ? [locatedWithContractor(cabinetId, b.contractor_id, { cell: c.cell, accumulator_id: c.accumulator_id }, r.at)] : [])) : [];
+  return { booking_id: b.booking_id, kind: b.kind, contractor_id: b.contractor_id, cells: r.opened, failed: r.failed, opened_at: r.at, late: r.late, replayed, moves };
+}
+
+/** Records an applied unlock: the context patch and effects (accumulator moves, timer, answers to the waiting asks). */
+function settle(context: CabinetContext, before: Booking, applied: Applied): { patch: Partial<CabinetContext>; effects: Effect[] } {
+  const b = applied.booking;
+  const effects: Effect[] = applied.moves.map((m) => tellActor(m.to, m.event));
+  // issue is done once opened; return waits for its cells to close, for another TTL at most.
+  effects.push(b.status === "opened" ? setTimer(expiryKey(b.booking_id), b.ttl_ms, { type: "booking_expired", booking_id: b.booking_id }) : cancelTimer(expiryKey(b.booking_id)));
+  for (const w of before.waiting) effects.push(reply(w, openReply(context.id, b, false)));
+  return {
+    patch: { cells: applied.cells, bookings: withBooking(context.bookings, b), queue: context.queue.filter((id) => id !== b.booking_id), cells_changed_at: b.result!.at },
+    effects,
+  };
+}
+
+export const cabinetMachine = setup({
+  types: {
+    context: {} as CabinetContext,
+    events: {} as CabinetEvent,
+    input: {} as { id: string },
+    emitted: {} as Effect,
+  },
+  actors: {
+    /** Publishes `unlock` to the device and waits for its `unlock_result` (or the command timeout). */
+    unlockCells: fromPromise<UnlockAnswer, UnlockInput>(async () => {
+      throw new Error("unlockCells is provided by the runtime");
+    }),
+  },
+  guards: {
+    canReserve: ({ context, event }) => {
+      const e = event as Ev<"book">;
+      return bookingOf(context, e.booking_id) !== undefined || chooseCells(context, e) !== undefined;
+    },
+    missedTooMany: ({ context, event }) => context.missed_polls + 1 >= (event as Ev<"poll_missed">).limit,
+    hasQueued: ({ context }) => context.queue.length > 0,
+  },
+  actions: {
+    register: assign(({ event }) => ({ lat: (event as Ev<"register">).lat, lon: (event as Ev<"register">).lon })),
+    replyRegistered: emit(({ context, event }) => reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: true })),
+    replyMoved: emit(({ context, event }) => reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: false })),
+    refuseUnknownCabinet: emit(({ context, event }) => replyError((event as Delivered).replyTo, "not_found", `cabinet ${context.id} not found`)),
+    reserve: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"book">;
+      const existing = bookingOf(context, e.booking_id);
+      if (existing) return void enqueue.emit(reply(e.replyTo, bookingReply(existing, context.cells)));
+      const chosen = chooseCells(context, e)!;
+      const booking: Booking = {
+        booking_id: e.booking_id,
+        kind: e.kind,
+        contractor_id: e.contractor_id,
+        cells: chosen.map((c) => c.cell),
+        reserved: e.kind === "issue" ? chosen.map((c) => ({ cell: c.cell, accumulator_id: c.accumulator_id })) : [],
+        ttl_ms: e.ttl_ms,
+        created_at: e.at,
+        expires_at: e.at + e.ttl_ms,
+        status: "booked",
+        request_ids: [],
+        result: null,
+        waiting: [],
+        closed: [],
+        ended_at: null,
+      };
+      const cells = holdCells(context.cells, booking.cells, booking.booking_id);
+      enqueue.assign({ cells, bookings: trimBookings([...context.bookings, booking]) });
+      enqueue.emit(setTimer(expiryKey(booking.booking_id), e.ttl_ms, { type: "booking_expired", booking_id: booking.booking_id }));
+      enqueue.emit(reply(e.replyTo, bookingReply(booking, cells)));
+    }),
+    refuseBooking: emit(({ event }) => {
+      const e = event as Ev<"book">;
+      return e.kind === "issue"
+        ? replyError(e.replyTo, "not_enough_accumulators", `fewer than ${e.count} unbooked accumulators charged ${e.min_charge}% or more`)
+        : replyError(e.replyTo, "not_enough_empty_cells", `fewer than ${e.count} unbooked empty cells`);
+    }),
+    refuseUnresponsive: emit(({ context, event }) =>
+      replyError((event as Delivered).replyTo, "cabinet_unresponsive", `cabinet ${context.id} has not answered its last polls`),
+    ),
+    release: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"release">;
+      const b = bookingOf(context, e.booking_id);
+      if (!b) return void enqueue.emit(replyError(e.replyTo, "not_found", "booking not found"));
+      if (b.status === "opening") return void enqueue.emit(replyError(e.replyTo, "booking_opening", "the booking's cells are being opened"));
+      if (b.status === "opened" || b.status === "completed") return void enqueue.emit(replyError(e.replyTo, "booking_opened", "the booking's cells were already opened"));
+      if (b.status === "booked") {
+        enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status: "released", ended_at: e.at }) });
+        enqueue.emit(cancelTimer(expiryKey(b.booking_id)));
+      }
+      // Releasing twice, or after expiry, is the same outcome: the cells are not held.
+      enqueue.emit(reply(e.replyTo, { booking_id: b.booking_id, status: b.status === "booked" ? "released" : b.status }));
+    }),
+    open: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"open">;
+      const b = bookingOf(context, e.booking_id);
+      if (!b) return void enqueue.emit(replyError(e.replyTo, "not_found", "booking not found"));
+      if (b.result) return void enqueue.emit(reply(e.replyTo, openReply(context.id, b, true)));
+      if (b.status === "released" || b.status === "expired") return void enqueue.emit(replyError(e.replyTo, `booking_${b.status}`, `the booking was ${b.status}`));
+      const waiting = e.replyTo ? [...b.waiting, e.replyTo] : b.waiting;
+      if (b.status === "opening") {
+        // Joins the unlock in flight: one command, every caller gets its answer.
+        enqueue.assign({ bookings: withBooking(context.bookings, { ...b, waiting }) });
+      } else {
+        const next: Booking = { ...b, status: "opening", waiting, request_ids: [...b.request_ids, nextRequestId(b)] };
+        enqueue.assign({ bookings: withBooking(context.bookings, next), queue: [...context.queue, b.booking_id] });
+      }
+      enqueue.emit(deferReply(e.replyTo));
+    }),
+    expire: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"booking_expired">;
+      const b = bookingOf(context, e.booking_id);
+      // An unlock in flight decides first; if it fails, the booking expires then if it is due.
+      if (!b || (b.status !== "booked" && b.status !== "opened")) return;
+      const status = b.status === "booked" ? "expired" : "completed";
+      enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status, ended_at: e.at }) });
+    }),
+    startNextUnlock: assign(({ context }) => ({ unlocking: context.queue[0]!, queue: context.queue.slice(1) })),
+    unlocked: enqueueActions(({ context, event, enqueue }) => {
+      const answer = (event as Ev<"xstate.done.actor.unlockCells">).output;
+      const b = bookingOf(context, context.unlocking);
+      enqueue.assign({ unlocking: null });
+      if (!b) return;
+      if (b.result) {
+        // A late answer to an earlier attempt was applied meanwhile: that record stands.
+        for (const w of b.waiting) enqueue.emit(reply(w, openReply(context.id, b, true)));
+        return void enqueue.assign({ bookings: withBooking(context.bookings, { ...b, waiting: [] }) });
+      }
+      const { patch, effects } = settle(context, b, applyUnlock(context.id, context.cells, b, answer, answer.at, false));
+      enqueue.assign(patch);
+      for (const effect of effects) enqueue.emit(effect);
+    }),
+    noAnswer: enqueueActions(({ context, event, enqueue }) => {
+      const failure = (event as Ev<"xstate.error.actor.unlockCells">).error as Partial<UnlockFailure> | undefined;
+      const b = bookingOf(context, context.unlocking);
+      enqueue.assign({ unlocking: null });
+      if (!b) return;
+      for (const w of b.waiting) {
+        enqueue.emit(
+          failure?.code === "mqtt_unavailable"
+            ? replyError(w, "mqtt_unavailable", "the MQTT broker is not reachable; nothing was reassigned")
+            : replyError(w, "cabinet_not_responding", `cabinet ${context.id} did not answer the unlock in time; nothing was reassigned`),
+        );
+      }
+      if (b.result) return void enqueue.assign({ bookings: withBooking(context.bookings, { ...b, waiting: [] }) });
+      // Nothing was reassigned and the booking stays usable, unless its time ran out meanwhile.
+      const at = failure?.at ?? 0;
+      if (at >= b.expires_at) {
+        enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status: "expired", waiting: [], ended_at: at }) });
+      } else {
+        enqueue.assign({ bookings: withBooking(context.bookings, { ...b, status: "booked", waiting: [] }) });
+      }
+    }),
+    applyLateUnlock: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"unlock_result_late">;
+      const b = context.bookings.find((x) => x.request_ids.includes(e.request_id));
+      if (!b || b.result || (b.status !== "booked" && b.status !== "opening")) return;
+      // If this booking waits in the queue for another attempt, that attempt is no longer needed.
+      const { patch, effects } = settle(context, b, applyUnlock(context.id, context.cells, b, e, e.at, true));
+      enqueue.assign(patch);
+      for (const effect of effects) enqueue.emit(effect);
+    }),
+    applyReport: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"inventory_reported">;
+      enqueue.assign({ last_report_at: e.at });
+      // A report of a poll sent before the last device change, or while an unlock is under way,
+      // may predate that change: it proves the cabinet alive, its cells are not taken.
+      if (e.polled_at < context.cells_changed_at || context.unlocking !== null || context.queue.length > 0) return;
+      const { cells, moves } = applyInventory(context.id, context.cells, e.cells, e.at);
+      enqueue.assign({ cells, bookings: followCells(context.bookings, cells) });
+      for (const m of moves) enqueue.emit(tellActor(m.to, m.event));
+    }),
+    applyCellClosed: enqueueActions(({ context, event, enqueue }) => {
+      const e = event as Ev<"cell_closed">;
+      const { cells, moves } = applyCellClosed(context.id, context.cells, e.cell, e.accumulator_id, e.at);
+      let next = cells;
+      let bookings = context.bookings;
+      const holder = bookings.find((b) => b.booking_id === context.cells.find((c) => c.cell === e.cell)?.booking_id);
+      if (holder?.status === "opened" && holder.result?.opened.some((o) => o.cell === e.cell)) {
+        // A returned accumulator is in: the cell is no longer held; the booking ends with its last cell.
+        const closed = [...new Set([...holder.closed, e.cell])];
+        const done = holder.result.opened.every((o) => closed.includes(o.cell));
+        next = holdCells(next, [e.cell], null);
+        bookings = withBooking(bookings, { ...holder, closed, status: done ? "completed" : "opened", ended_at: done ? e.at : null });
+        if (done) enqueue.emit(cancelTimer(expiryKey(holder.booking_id)));
+      }
+      enqueue.assign({ cells: next, bookings: followCells(bookings, next), last_report_at: e.at, cells_changed_at: e.at });
+      for (const m of moves) enqueue.emit(tellActor(m.to, m.event));
+    }),
+    countMiss: assign(({ context }) => ({ missed_polls: context.missed_polls + 1 })),
+    heard: assign({ missed_polls: 0 }),
+  },
+}).createMachine({
+  id: "cabinet",
+  context: ({ input }) => ({
+    id: input.id,
+    lat: 0,
+    lon: 0,
+    registered_at: 0,
+    cells: [],
+    bookings: [],
+    queue: [],
+    unlocking: null,
+    last_report_at: null,
+    missed_polls: 0,
+    cells_changed_at: 0,
+  }),
+  initial: "unregistered",
+  states: {
+    /** Every address exists; this cabinet has not been registered. */
+    unregistered: {
+      on: {
+        register: { target: "registered", actions: ["register", assign({ registered_at: ({ event }) => event.at }), "replyRegistered"] },
+        book: { actions: "refuseUnknownCabinet" },
+        open: { actions: "refuseUnknownCabinet" },
+        release: { actions: "refuseUnknownCabinet" },
+      },
+    },
+    registered: {
+      type: "parallel",
+      on: {
+        register: { actions: ["register", "replyMoved"] },
+        release: { actions: "release" },
+        open: { actions: "open" },
+        booking_expired: { actions: "expire" },
+        // Anything the device says proves it alive: `device_heard` brings connectivity back.
+        inventory_reported: { actions: ["applyReport", raise({ type: "device_heard" })] },
+        cell_closed: { actions: ["applyCellClosed", raise({ type: "device_heard" })] },
+        unlock_result_late: { actions: ["applyLateUnlock", raise({ type: "device_heard" })] },
+      },
+      states: {
+        connectivity: {
+          initial: "online",
+          states: {
+            online: {
+              on: {
+                book: [{ guard: "canReserve", actions: "reserve" }, { actions: "refuseBooking" }],
+                poll_missed: [{ guard: "missedTooMany", target: "unresponsive", actions: "countMiss" }, { actions: "countMiss" }],
+                device_heard: { actions: "heard" },
+              },
+            },
+            unresponsive: {
+              on: {
+                book: { actions: "refuseUnresponsive" },
+                poll_missed: { actions: "countMiss" },
+                device_heard: { target: "online", actions: "heard" },
+              },
+            },
+          },
+        },
+        command: {
+          initial: "idle",
+          states: {
+            idle: { always: { guard: "hasQueued", target: "unlocking", actions: "startNextUnlock" } },
+            unlocking: {
+              invoke: {
+                id: "unlockCells",
+                src: "unlockCells",
+                input: ({ context }) => {
+                  const b = bookingOf(context, context.unlocking)!;
+                  return { cabinet_id: context.id, request_id: b.request_ids.at(-1)!, cells: b.cells };
+                },
+                onDone: { target: "idle", actions: ["unlocked", raise({ type: "device_heard" })] },
+                onError: { target: "idle", actions: "noAnswer" },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+});

@@ -1,0 +1,193 @@
+// krt-session/<driver_license_pd_id>: one person's connectivity as KRT must learn it. Statuses
+// of each of his park profiles arrive (from the status stream) ordered by their own time, stale
+// ones refused; the person is connected while any profile is. Once his KRT id is bound, the
+// latest connectivity not yet reported is sent; KRT answers with his shift (session) status and
+// its end. While KRT is down only the latest value waits, retried after a durable backoff timer.
+import { assign, emit, fromPromise, setup } from "xstate";
+import { reply, setTimer, type Delivered, type Effect } from "../actors/protocol.ts";
+
+export type SessionStatus = "active" | "paused" | "ended" | "none";
+
+/** Connected or not, as of `at` (epoch ms: when the driver's status changed, not when we heard). */
+export interface Connectivity {
+  connected: boolean;
+  at: number;
+}
+
+export interface KrtSessionContext {
+  /** The driver licence's personal id: the address id. */
+  id: string;
+  /** The person's KRT id; null until bound. Never leaves the service except to KRT. */
+  deptrans_id: string | null;
+  bound_at: number | null;
+  /** Newest status seen per park profile (`park_id/driver_id`): older reports are refused. */
+  profiles: Record<string, Connectivity>;
+  /** The person's connectivity waiting to be reported; only the latest is kept. */
+  pending: Connectivity | null;
+  /** Being reported to KRT right now. */
+  inflight: Connectivity | null;
+  last_sent: (Connectivity & { sent_at: number }) | null;
+  /** KRT's latest answer; `seq` counts changes (status or end), so each is written to history once. */
+  session: { status: SessionStatus; ended_at: number | null; updated_at: number; seq: number } | null;
+  /** Failed reports in a row while KRT is unreachable; reset by an answer. */
+  attempt: number;
+  last_error: string | null;
+}
+
+export type KrtSessionEvent =
+  | (Delivered & { type: "connectivity"; park_id: string; driver_id: string; connected: boolean; status_at: number })
+  | (Delivered & { type: "bind"; deptrans_id: string })
+  | (Delivered & { type: "retry" });
+
+export interface SendInput {
+  deptrans_id: string;
+  connected: boolean;
+  at: number;
+}
+
+/** KRT answered (`session`) or refused the report for good (`rejected`, e.g. an id it does not know). */
+export type SendOutput =
+  | { outcome: "answered"; session: { status: SessionStatus; ended_at: number | null }; at: number }
+  | { outcome: "rejected"; reason: string; at: number };
+
+type ConnectivityEvent = Extract<KrtSessionEvent, { type: "connectivity" }>;
+
+const profileKey = (e: { park_id: string; driver_id: string }) => `${e.park_id}/${e.driver_id}`;
+
+/** The connectivity KRT will have once everything pending lands. */
+const known = (c: KrtSessionContext): Connectivity | null => c.pending ?? c.inflight ?? c.last_sent;
+
+/** Records a profile's newer status; a change of the person's connectivity becomes pending. */
+function absorb(c: KrtSessionContext, e: ConnectivityEvent): Pick<KrtSessionContext, "profiles" | "pending"> {
+  const profiles = { ...c.profiles, [profileKey(e)]: { connected: e.connected, at: e.status_at } };
+  const connected = Object.values(profiles).some((p) => p.connected);
+  // What KRT has, or will have once the report under way lands: equal means nothing to report.
+  // After a failed report KRT may or may not have that value (a lost answer), so it is not a base.
+  const base = c.inflight ?? (c.attempt > 0 ? null : c.last_sent);
+  if (base?.connected === connected) return { profiles, pending: null };
+  if (c.pending?.connected === connected) return { profiles, pending: c.pending };
+  // Another profile's late status may flip the person: report it no earlier than what KRT has.
+  const before = c.pending ?? base;
+  return { profiles, pending: { connected, at: Math.max(e.status_at, before?.at ?? e.status_at) } };
+}
+
+export const krtSessionMachine = setup({
+  types: {
+    context: {} as KrtSessionContext,
+    events: {} as KrtSessionEvent,
+    input: {} as { id: string },
+    emitted: {} as Effect,
+  },
+  actors: {
+    /** Reports one connectivity to KRT; repeating it is harmless (KRT keeps the session). */
+    sendConnectivity: fromPromise<SendOutput, SendInput>(async () => {
+      throw new Error("sendConnectivity is provided by the runtime");
+    }),
+  },
+  guards: {
+    /** Newer than the newest status of that profile: order is by the status's own time, not arrival. */
+    isNewer: ({ context, event }) => {
+      const e = event as ConnectivityEvent;
+      return e.status_at > (context.profiles[profileKey(e)]?.at ?? Number.NEGATIVE_INFINITY);
+    },
+    hasPending: ({ context }) => context.pending !== null,
+    anotherId: ({ context, event }) => (event as { deptrans_id: string }).deptrans_id !== context.deptrans_id,
+  },
+  actions: {
+    absorb: assign(({ context, event }) => absorb(context, event as ConnectivityEvent)),
+    bind: assign(({ context, event }) => ({
+      deptrans_id: (event as { deptrans_id: string }).deptrans_id,
+      bound_at: event.at,
+      // A new id has not heard anything yet: report the current connectivity to it.
+      pending: context.deptrans_id === null ? context.pending : known(context),
+    })),
+    replyBound: emit(({ event }) => reply((event as Delivered).replyTo, { bound: true })),
+    scheduleRetry: emit(({ context }) => setTimer("retry", Math.min(60_000, 1_000 * 2 ** (context.attempt - 1)), { type: "retry" })),
+  },
+}).createMachine({
+  id: "krtSession",
+  context: ({ input }) => ({
+    id: input.id,
+    deptrans_id: null,
+    bound_at: null,
+    profiles: {},
+    pending: null,
+    inflight: null,
+    last_sent: null,
+    session: null,
+    attempt: 0,
+    last_error: null,
+  }),
+  initial: "unbound",
+  states: {
+    /** No KRT id yet: statuses are tracked, the latest waits for the bind. */
+    unbound: {
+      on: {
+        connectivity: { guard: "isNewer", actions: "absorb" },
+        bind: { target: "bound", actions: ["bind", "replyBound"] },
+      },
+    },
+    bound: {
+      initial: "idle",
+      on: {
+        connectivity: { guard: "isNewer", actions: "absorb" },
+        bind: [{ guard: "anotherId", actions: ["bind", "replyBound"] }, { actions: "replyBound" }],
+      },
+      states: {
+        idle: { always: { guard: "hasPending", target: "sending" } },
+        sending: {
+          entry: assign(({ context }) => ({ inflight: context.pending, pending: null })),
+          invoke: {
+            id: "sendConnectivity",
+            src: "sendConnectivity",
+            input: ({ context }) => ({ deptrans_id: context.deptrans_id!, connected: context.inflight!.connected, at: context.inflight!.at }),
+            onDone: [
+              {
+                guard: ({ event }) => event.output.outcome === "rejected",
+                target: "idle",
+                actions: assign(({ event }) => ({
+                  inflight: null,
+                  attempt: 0,
+                  last_error: event.output.outcome === "rejected" ? `rejected: ${event.output.reason}` : null,
+                })),
+              },
+              {
+                target: "idle",
+                actions: assign(({ context, event }) => {
+                  const sent = { ...context.inflight!, sent_at: event.output.at };
+                  const answer = event.output.outcome === "answered" ? event.output.session : { status: "none" as const, ended_at: null };
+                  const changed = !context.session || context.session.status !== answer.status || context.session.ended_at !== answer.ended_at;
+                  return {
+                    inflight: null,
+                    last_sent: sent,
+                    // A value that arrived meanwhile and equals what KRT now has needs no report.
+                    pending: context.pending?.connected === sent.connected ? null : context.pending,
+                    session: changed ? { ...answer, updated_at: event.output.at, seq: (context.session?.seq ?? 0) + 1 } : context.session,
+                    attempt: 0,
+                    last_error: null,
+                  };
+                }),
+              },
+            ],
+            onError: {
+              target: "backoff",
+              actions: [
+                assign(({ context, event }) => ({
+                  // Only the latest value waits: a newer pending one replaces the value that failed.
+                  // It is sent even if it equals `last_sent`: the failed report may have reached KRT.
+                  pending: context.pending ?? context.inflight,
+                  inflight: null,
+                  attempt: context.attempt + 1,
+                  last_error: String((event as { error?: unknown }).error),
+                })),
+                "scheduleRetry",
+              ],
+            },
+          },
+        },
+        /** KRT is unreachable; a durable timer brings the actor back to `sending`, after restarts too. */
+        backoff: { on: { retry: "sending" } },
+      },
+    },
+  },
+});

@@ -1,0 +1,162 @@
+// Cabinet polling (SPEC 3.1) as RxJS steps: which cabinets this instance polls, when each one is
+// due (its own phase in the interval, then every interval with jitter, so thousands never fire at
+// once), the polls themselves with bounded concurrency, and which outcomes are worth telling the
+// cabinet actor (a miss always; a report when it changed, after a miss, or as a heartbeat).
+import { catchError, defer, EMPTY, exhaustMap, expand, filter, from, map, merge, mergeMap, of, pairwise, share, startWith, takeUntil, timer } from "rxjs";
+import type { MonoTypeOperatorFunction, Observable, SchedulerLike } from "rxjs";
+import type { ReportedCell } from "../machines/cabinetCells.ts";
+
+export interface ScheduleOptions {
+  intervalMs: number;
+  /** 0..1: each next poll comes `intervalMs × (1 ± jitter)` after the previous one. */
+  jitter: number;
+  scheduler?: SchedulerLike;
+  random?: () => number;
+}
+
+/** Where in the interval a cabinet is first polled: a hash of its id, so ids spread evenly and stay put across restarts. */
+export function phaseOf(id: string, intervalMs: number): number {
+  let h = 0x811c9dc5; // FNV-1a, then murmur3's finaliser: ids like CAB-1, CAB-2 must not cluster
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h = (h ^ (h >>> 16)) >>> 0;
+  return Math.floor((h / 2 ** 32) * intervalMs);
+}
+
+/** The registered cabinets this instance hosts, re-read every `refreshMs` and whenever `refresh$` fires. */
+export function hostedCabinets(
+  list: () => Promise<readonly string[]>,
+  hostsHere: (id: string) => boolean,
+  options: { refreshMs: number; refresh$?: Observable<unknown>; scheduler?: SchedulerLike; onError?: (error: unknown) => void },
+): Observable<readonly string[]> {
+  return merge(timer(0, options.refreshMs, options.scheduler), options.refresh$ ?? EMPTY).pipe(
+    exhaustMap(() =>
+      defer(list).pipe(
+        catchError((error) => {
+          options.onError?.(error);
+          return EMPTY; // keep polling what we had; the next refresh tries again
+        }),
+      ),
+    ),
+    map((ids) => ids.filter(hostsHere)),
+  );
+}
+
+/** One cabinet's due times: its phase, then every interval with jitter. */
+export function everyIntervalWithJitter(id: string, options: ScheduleOptions): Observable<string> {
+  const random = options.random ?? Math.random;
+  const next = () => Math.max(1, Math.round(options.intervalMs * (1 + options.jitter * (2 * random() - 1))));
+  return timer(phaseOf(id, options.intervalMs), options.scheduler).pipe(
+    map(() => id),
+    expand(() => timer(next(), options.scheduler).pipe(map(() => id))),
+  );
+}
+
+/**
+ * Cabinet ids as they fall due, for a changing set of cabinets: one that joins starts at its
+ * phase, one that leaves stops at once.
+ */
+export function spreadOverInterval(cabinets$: Observable<readonly string[]>, options: ScheduleOptions): Observable<string> {
+  const sets = cabinets$.pipe(
+    map((ids) => new Set(ids)),
+    share(),
+  );
+  return sets.pipe(
+    startWith(new Set<string>()),
+    pairwise(),
+    mergeMap(([before, now]) => [...now].filter((id) => !before.has(id))),
+    mergeMap((id) => everyIntervalWithJitter(id, options).pipe(takeUntil(sets.pipe(filter((s) => !s.has(id)))))),
+  );
+}
+
+export type PollOutcome =
+  | { kind: "report"; cabinetId: string; polledAt: number; cells: ReportedCell[] }
+  /** No answer in time. */
+  | { kind: "missed"; cabinetId: string; polledAt: number }
+  /** Not asked at all (the broker is down): says nothing about the cabinet. */
+  | { kind: "skipped"; cabinetId: string; polledAt: number; reason: string };
+
+/** Polls each due cabinet, at most `concurrency` at once; failures become outcomes, never errors. */
+export function pollEach(
+  poll: (id: string) => Promise<{ cells: readonly ReportedCell[] }>,
+  options: { now: () => number; concurrency: number },
+): (due$: Observable<string>) => Observable<PollOutcome> {
+  return (due$) =>
+    due$.pipe(
+      mergeMap(
+        (cabinetId) =>
+          defer(() => {
+            const polledAt = options.now();
+            return from(poll(cabinetId)).pipe(
+              map((report): PollOutcome => ({ kind: "report", cabinetId, polledAt, cells: [...report.cells] })),
+              catchError((error: { code?: string }) =>
+                of<PollOutcome>(
+                  error?.code === "cabinet_not_responding" ? { kind: "missed", cabinetId, polledAt } : { kind: "skipped", cabinetId, polledAt, reason: error?.code ?? String(error) },
+                ),
+              ),
+            );
+          }),
+        options.concurrency,
+      ),
+    );
+}
+
+/**
+ * Only what the cabinet actor needs to hear: every miss, a report that differs from the last one
+ * told, the first report after a miss, and an unchanged one at least every `heartbeatMs` (so
+ * `last_report_at` stays fresh without a snapshot write per poll). `heartbeatMs` 0: every report.
+ */
+export function skipUnchangedReports(heartbeatMs: number, now: () => number): MonoTypeOperatorFunction<PollOutcome> {
+  const told = new Map<string, { key: string; at: number } | "missed">();
+  return filter((o) => {
+    if (o.kind === "skipped") return false;
+    if (o.kind === "missed") {
+      told.set(o.cabinetId, "missed");
+      return true;
+    }
+    const key = JSON.stringify(o.cells);
+    const last = told.get(o.cabinetId);
+    const t = now();
+    if (heartbeatMs > 0 && last && last !== "missed" && last.key === key && t - last.at < heartbeatMs) return false;
+    told.set(o.cabinetId, { key, at: t });
+    return true;
+  });
+}
+
+export interface CabinetPollingOptions {
+  cabinets$: Observable<readonly string[]>;
+  /** Cabinets to poll at once, besides their schedule (e.g. just registered: no need to wait for its phase). */
+  pollNow$?: Observable<string>;
+  schedule: ScheduleOptions;
+  poll: (id: string) => Promise<{ cells: readonly ReportedCell[] }>;
+  now: () => number;
+  /** Polls in flight at most. */
+  concurrency: number;
+  heartbeatMs: number;
+  /** Tells the cabinet actor; resolves after it committed. */
+  tell: (outcome: PollOutcome) => Promise<void>;
+  /** Sees every outcome (metrics) before unchanged reports are dropped. */
+  observe?: (outcome: PollOutcome) => void;
+  onTellError?: (outcome: PollOutcome, error: unknown) => void;
+}
+
+/** The whole pipeline: due cabinets -> polls -> outcomes worth telling -> told. Emits what was told. */
+export function cabinetPolling(o: CabinetPollingOptions): Observable<PollOutcome> {
+  return merge(spreadOverInterval(o.cabinets$, o.schedule), o.pollNow$ ?? EMPTY).pipe(
+    pollEach(o.poll, { now: o.now, concurrency: o.concurrency }),
+    map((outcome) => (o.observe?.(outcome), outcome)),
+    skipUnchangedReports(o.heartbeatMs, o.now),
+    mergeMap(
+      (outcome) =>
+        defer(() => o.tell(outcome)).pipe(
+          map(() => outcome),
+          catchError((error) => {
+            o.onTellError?.(outcome, error);
+            return EMPTY;
+          }),
+        ),
+      o.concurrency,
+    ),
+  );
+}

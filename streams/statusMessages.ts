@@ -1,0 +1,95 @@
+// What flows through the status stream: raw JetStream messages, decoded driver statuses, and
+// connectivity changes, each carrying the handle that settles its message once we are done.
+import { Schema } from "effect";
+
+/** How the pipeline settles the JetStream message a value came from. */
+export interface Settle {
+  /** Done with it: JetStream will not deliver it again. */
+  ack(): void;
+  /** Still working on it: pushes its redelivery back (ack wait). */
+  working(): void;
+}
+
+export interface StatusMessage {
+  /** Stream sequence number: unique per message, kept by redeliveries. */
+  readonly seq: number;
+  readonly data: Uint8Array;
+  readonly settle: Settle;
+}
+
+const Iso = Schema.String.check(
+  Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/, { message: "expected an ISO 8601 time with a zone" }),
+);
+
+/** A message on `contractor.statuses.events`; unknown extra fields are ignored. */
+export const StatusPayload = Schema.Struct({
+  park_id: Schema.NonEmptyString,
+  driver_id: Schema.NonEmptyString,
+  status: Schema.Literals(["online", "busy", "offline"]),
+  updated_at: Iso,
+});
+export type StatusPayload = typeof StatusPayload.Type;
+
+export interface DriverStatus {
+  readonly park_id: string;
+  readonly driver_id: string;
+  readonly status: StatusPayload["status"];
+  /** `updated_at` in epoch ms: when the status changed (order is by this, not by arrival). */
+  readonly at: number;
+  readonly seq: number;
+  readonly settle: Settle;
+}
+
+export interface LicencedStatus extends DriverStatus {
+  /** The person behind the profile: `driver_license_pd_id`. */
+  readonly licence: string;
+}
+
+export interface ConnectivityChange {
+  readonly licence: string;
+  readonly park_id: string;
+  readonly driver_id: string;
+  /** online and busy are connected, offline is not. */
+  readonly connected: boolean;
+  readonly at: number;
+  readonly seq: number;
+  readonly settle: Settle;
+}
+
+/** What became of a message; counted in `fleet_status_events_total{outcome}`. */
+export type StatusOutcome =
+  | "dead_lettered"
+  | "unknown_driver"
+  | "category_filtered"
+  | "region_filtered"
+  | "stale"
+  | "repeat"
+  | "superseded"
+  | "told";
+
+export type CountOutcome = (outcome: StatusOutcome, n?: number) => void;
+
+export const driverKey = (s: { park_id: string; driver_id: string }) => `${s.park_id}/${s.driver_id}`;
+
+/**
+ * Per-driver memory with a size cap: the least recently updated drivers are forgotten first. A
+ * forgotten driver's next status passes as if first seen; the session actor still orders it.
+ */
+export class DriverMemory<V> {
+  readonly #map = new Map<string, V>();
+  constructor(readonly capacity: number) {}
+
+  get(key: string): V | undefined {
+    return this.#map.get(key);
+  }
+
+  set(key: string, value: V): void {
+    this.#map.delete(key); // re-inserted last: the map's order is recency
+    this.#map.set(key, value);
+    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value!);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}

@@ -1,0 +1,382 @@
+// The status stream's steps (SPEC 3.2), one operator each, named as the spec names them. Every
+// message leaves the pipeline settled: acknowledged when dropped on purpose, dead-lettered when
+// malformed, or acknowledged after the session actor committed what it carried.
+import { Result, Schema, SchemaIssue } from "effect";
+import {
+  asyncScheduler,
+  filter,
+  from,
+  map,
+  Observable,
+  Subscription,
+  type MonoTypeOperatorFunction,
+  type ObservableInput,
+  type OperatorFunction,
+  type SchedulerLike,
+} from "rxjs";
+import { regionOf } from "../integrations/trackstory/index.ts";
+import {
+  driverKey,
+  DriverMemory,
+  StatusPayload,
+  type ConnectivityChange,
+  type CountOutcome,
+  type DriverStatus,
+  type LicencedStatus,
+  type StatusMessage,
+} from "./statusMessages.ts";
+
+const text = new TextDecoder("utf-8", { fatal: true });
+const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
+const decodePayload = Schema.decodeUnknownResult(StatusPayload, { errors: "all" });
+
+/** Why a message cannot be read, or undefined with its status. */
+export function readStatus(data: Uint8Array): { status: StatusPayload } | { reason: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text.decode(data));
+  } catch {
+    return { reason: "not JSON" };
+  }
+  const decoded = decodePayload(json);
+  if (Result.isFailure(decoded)) {
+    const issues = formatIssues(decoded.failure.issue).issues.map((i) => `${(i.path ?? []).join(".") || "(message)"}: ${i.message}`);
+    return { reason: issues.join("; ") };
+  }
+  if (Number.isNaN(Date.parse(decoded.success.updated_at))) return { reason: "updated_at: not a real time" };
+  return { status: decoded.success };
+}
+
+/**
+ * Decode with Schema; a message that does not decode is dead-lettered with the reason, then
+ * acknowledged (if the dead letter cannot be written, the message stays unacknowledged and comes back).
+ */
+export function decodeStatuses(deadLetter: (message: StatusMessage, reason: string) => Promise<void>, count: CountOutcome): OperatorFunction<StatusMessage, DriverStatus> {
+  return passOrSettle<StatusMessage, DriverStatus>((message, emit) => {
+    const read = readStatus(message.data);
+    if ("status" in read) {
+      const s = read.status;
+      emit({ park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: Date.parse(s.updated_at), seq: message.seq, settle: message.settle });
+      return undefined;
+    }
+    return deadLetter(message, read.reason).then(
+      () => {
+        message.settle.ack();
+        count("dead_lettered");
+      },
+      () => {},
+    );
+  });
+}
+
+/**
+ * An operator whose step either emits at once (the hot path, no inner observable per value) or
+ * returns a promise of later work; completion waits for that work.
+ */
+function passOrSettle<A, B>(step: (value: A, emit: (b: B) => void) => Promise<void> | undefined): OperatorFunction<A, B> {
+  return (source) =>
+    new Observable<B>((subscriber) => {
+      let pending = 0;
+      let done = false;
+      const emit = (b: B) => subscriber.next(b);
+      const subscription = source.subscribe({
+        next: (value) => {
+          const later = step(value, emit);
+          if (!later) return;
+          pending++;
+          later
+            .catch((error: unknown) => subscriber.error(error))
+            .finally(() => {
+              if (--pending === 0 && done) subscriber.complete();
+            });
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          done = true;
+          if (pending === 0) subscriber.complete();
+        },
+      });
+      return () => subscription.unsubscribe();
+    });
+}
+
+export interface LicenceLookup {
+  licenceOf(parkId: string, driverId: string): string | undefined;
+  /** Syncs the profiles cache now (shared by concurrent callers). */
+  refreshNow(): Promise<void>;
+}
+
+/**
+ * Resolve the person (driver_license_pd_id) behind the park profile. A profile the cache does
+ * not know yet may be brand new: the cache is synced once (at most every `missRefreshMs`) and
+ * asked again; still unknown, the status is dropped.
+ */
+export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, options: { missRefreshMs: number; now: () => number }): OperatorFunction<DriverStatus, LicencedStatus> {
+  let refreshing: Promise<void> | undefined;
+  let lastRefresh = Number.NEGATIVE_INFINITY;
+  const refreshOnce = (): Promise<void> => {
+    if (refreshing) return refreshing;
+    if (options.now() - lastRefresh < options.missRefreshMs) return Promise.resolve();
+    lastRefresh = options.now();
+    refreshing = profiles.refreshNow().finally(() => (refreshing = undefined));
+    return refreshing;
+  };
+  const withLicence = (s: DriverStatus): LicencedStatus | undefined => {
+    const licence = profiles.licenceOf(s.park_id, s.driver_id);
+    return licence === undefined ? undefined : { park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, seq: s.seq, settle: s.settle, licence };
+  };
+  return passOrSettle<DriverStatus, LicencedStatus>((s, emit) => {
+    const found = withLicence(s);
+    if (found) {
+      emit(found);
+      return undefined;
+    }
+    return refreshOnce().then(() => {
+      const late = withLicence(s);
+      if (late) return emit(late);
+      s.settle.ack();
+      count("unknown_driver");
+    });
+  });
+}
+
+/** Keep only drivers working in at least one of the configured categories. */
+export function keepCategories(categoriesOf: (parkId: string, driverId: string) => readonly string[], wanted: readonly string[], count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
+  const set = new Set(wanted);
+  return filter((s) => {
+    if (categoriesOf(s.park_id, s.driver_id).some((c) => set.has(c))) return true;
+    s.settle.ack();
+    count("category_filtered");
+    return false;
+  });
+}
+
+/** Positions by `park_id/driver_id` (a promise, or an observable in virtual-time tests). */
+export type PositionLookup = (drivers: readonly { park_id: string; driver_id: string }[]) => ObservableInput<Map<string, { lat: number; lon: number }>>;
+
+export interface RegionOptions {
+  readonly regions: readonly string[];
+  /** At most this many statuses per lookup. */
+  readonly batchSize: number;
+  /** Lookups in flight at once; statuses arriving meanwhile form the next batch. */
+  readonly concurrency: number;
+  /** While trackstory is down, the batch is retried after this (doubling, capped) instead of dropped. */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * Keep only drivers whose position (trackstory) is in a configured region. A lookup starts as
+ * soon as a slot is free, with every status that arrived since (up to `batchSize`): batches grow
+ * with the load instead of waiting for a timer. Results leave in arrival order. While trackstory
+ * is down a batch is retried (its messages stay unacknowledged, kept alive with `working`), so
+ * the stream slows rather than forgets.
+ */
+export function keepInRegion(positions: PositionLookup, options: RegionOptions, count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
+  const regions = new Set(options.regions);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<LicencedStatus>((subscriber) => {
+      const waiting: LicencedStatus[] = [];
+      /** Batches in arrival order; each gets its kept statuses once its lookup answered. */
+      const batches: { kept: LicencedStatus[] | undefined }[] = [];
+      let active = 0;
+      let done = false;
+      const live = new Set<{ unsubscribe(): void }>();
+
+      const flush = () => {
+        while (batches.length > 0 && batches[0]!.kept) for (const s of batches.shift()!.kept!) subscriber.next(s);
+        if (done && active === 0 && waiting.length === 0 && batches.length === 0) subscriber.complete();
+      };
+      const lookup = (batch: LicencedStatus[], slot: { kept: LicencedStatus[] | undefined }, failures: number) => {
+        let finished = false;
+        let inner: Subscription | undefined;
+        const end = () => {
+          finished = true;
+          if (inner) live.delete(inner);
+        };
+        inner = from(positions(batch)).subscribe({
+          next: (found) => {
+            slot.kept = batch.filter((s) => {
+              const p = found.get(driverKey(s));
+              const region = p && regionOf(p.lat, p.lon);
+              if (region !== undefined && regions.has(region)) return true;
+              s.settle.ack();
+              count("region_filtered");
+              return false;
+            });
+          },
+          error: () => {
+            end();
+            for (const s of batch) s.settle.working();
+            const retry = scheduler.schedule(() => {
+              live.delete(retry);
+              lookup(batch, slot, failures + 1);
+            }, Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures));
+            live.add(retry);
+          },
+          complete: () => {
+            end();
+            slot.kept ??= [];
+            active--;
+            flush();
+            start();
+          },
+        });
+        if (!finished) live.add(inner);
+      };
+      const start = () => {
+        while (active < options.concurrency && waiting.length > 0) {
+          const batch = waiting.splice(0, options.batchSize);
+          const slot = { kept: undefined };
+          batches.push(slot);
+          active++;
+          lookup(batch, slot, 0);
+        }
+      };
+      const upstream = source.subscribe({
+        next: (s) => {
+          waiting.push(s);
+          start();
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          done = true;
+          flush();
+        },
+      });
+      return () => {
+        upstream.unsubscribe();
+        for (const l of live) l.unsubscribe();
+        live.clear();
+      };
+    });
+}
+
+/** Project to connectivity: online and busy are connected, offline is not. */
+export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityChange> {
+  return map((s) => ({ licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, seq: s.seq, settle: s.settle }));
+}
+
+/**
+ * Per driver, drop statuses not newer than the newest seen (`updated_at` order, not arrival).
+ * The newest one is either told already or still held, so dropping the older is safe.
+ */
+export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOperatorFunction<ConnectivityChange> {
+  const newest = new DriverMemory<number>(capacity);
+  return filter((c) => {
+    const key = driverKey(c);
+    const seen = newest.get(key);
+    if (seen === undefined || c.at > seen) {
+      newest.set(key, c.at);
+      return true;
+    }
+    c.settle.ack();
+    count("stale");
+    return false;
+  });
+}
+
+/**
+ * Per driver, drop a connectivity equal to the previous one (online <-> busy). Only sound when
+ * this instance sees every status of the driver (one consumer); in a cluster the statuses of one
+ * driver are spread over instances and the session actor drops repeats instead.
+ */
+export function dropRepeats(count: CountOutcome, capacity = 1_000_000): MonoTypeOperatorFunction<ConnectivityChange> {
+  const last = new DriverMemory<boolean>(capacity);
+  return filter((c) => {
+    const key = driverKey(c);
+    if (last.get(key) === c.connected) {
+      c.settle.ack();
+      count("repeat");
+      return false;
+    }
+    last.set(key, c.connected);
+    return true;
+  });
+}
+
+export interface TellOptions {
+  /** Tells in flight at once; beyond it, coalesced changes wait (unacknowledged, so bounded by the consumer's ack limit). */
+  readonly concurrency: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * Tell the session actor; acknowledge the message only once the tell resolved, which the runtime
+ * does after the actor committed (ack-after-persist). A failed tell (actor moving between
+ * instances, database down) is retried, its message kept alive meanwhile. At most `concurrency`
+ * tells run at once; the others queue here, each holding its unacknowledged message, so the
+ * consumer's ack limit bounds the queue.
+ */
+export function tellSessions(tell: (change: ConnectivityChange) => ObservableInput<unknown>, options: TellOptions, count: CountOutcome): MonoTypeOperatorFunction<ConnectivityChange> {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<ConnectivityChange>((subscriber) => {
+      const queue: ConnectivityChange[] = [];
+      let head = 0;
+      let active = 0;
+      let done = false;
+      // A Set, not a parent Subscription: removing one of a thousand children must not scan them all.
+      const live = new Set<{ unsubscribe(): void }>();
+      const attempt = (change: ConnectivityChange, failures: number) => {
+        let inner: Subscription | undefined;
+        let finished = false;
+        const end = () => {
+          finished = true;
+          if (inner) live.delete(inner);
+        };
+        inner = from(tell(change)).subscribe({
+          error: () => {
+            end();
+            change.settle.working();
+            const delay = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures);
+            const retry = scheduler.schedule(() => {
+              live.delete(retry);
+              attempt(change, failures + 1);
+            }, delay);
+            live.add(retry);
+          },
+          complete: () => {
+            end();
+            change.settle.ack();
+            count("told");
+            active--;
+            subscriber.next(change);
+            pump();
+          },
+        });
+        if (!finished) live.add(inner);
+      };
+      const pump = () => {
+        while (active < options.concurrency && head < queue.length) {
+          active++;
+          attempt(queue[head++]!, 0);
+        }
+        if (head > 1024 && head * 2 > queue.length) {
+          queue.splice(0, head);
+          head = 0;
+        }
+        if (done && active === 0 && head === queue.length) subscriber.complete();
+      };
+      const upstream = source.subscribe({
+        next: (change) => {
+          queue.push(change);
+          pump();
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          done = true;
+          pump();
+        },
+      });
+      return () => {
+        upstream.unsubscribe();
+        for (const l of live) l.unsubscribe();
+        live.clear();
+      };
+    });
+}

@@ -1,0 +1,80 @@
+// The status stream (SPEC 3.2): driver statuses from JetStream into krt-session actors.
+//   decode -> resolve licence -> category filter -> region filter -> connectivity ->
+//   drop stale -> drop repeats -> coalesce(debounce, max delay) -> tell the session actor -> ack
+// Backpressure: every value in the pipeline holds an unacknowledged message, so the consumer's
+// `max_ack_pending` bounds what is in flight; when actors or Postgres fall behind, JetStream
+// stops delivering instead of the pipeline buffering.
+import { identity, type Observable, type SchedulerLike } from "rxjs";
+import { coalesce } from "./coalesce.ts";
+import { driverKey, type ConnectivityChange, type CountOutcome, type StatusMessage } from "./statusMessages.ts";
+import {
+  decodeStatuses,
+  dropRepeats,
+  dropStale,
+  keepCategories,
+  keepInRegion,
+  resolveLicences,
+  tellSessions,
+  toConnectivity,
+  type LicenceLookup,
+  type PositionLookup,
+} from "./statusOperators.ts";
+
+export interface StatusStreamSources {
+  readonly messages: Observable<StatusMessage>;
+  deadLetter(message: StatusMessage, reason: string): Promise<void>;
+  readonly profiles: LicenceLookup;
+  categoriesOf(parkId: string, driverId: string): readonly string[];
+  readonly positions: PositionLookup;
+  /** Tells `krt-session/<licence>`; resolves once the actor committed. */
+  tell(change: ConnectivityChange): Promise<void>;
+}
+
+export interface StatusStreamOptions {
+  readonly categories: readonly string[];
+  readonly regions: readonly string[];
+  readonly debounceMs: number;
+  readonly maxDelayMs: number;
+  /** Off in a cluster: see `dropRepeats`. */
+  readonly dropRepeats: boolean;
+  readonly tellConcurrency: number;
+  /** Trackstory lookups in flight at once, and statuses per lookup at most. */
+  readonly lookupConcurrency: number;
+  readonly lookupBatchSize: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** Per-driver memory of the stale and repeat filters. */
+  readonly memoryCapacity: number;
+  readonly missRefreshMs: number;
+  readonly count: CountOutcome;
+  readonly now: () => number;
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * @example statusStream(sources, options).subscribe() // runs until unsubscribed
+ */
+export function statusStream(sources: StatusStreamSources, options: StatusStreamOptions): Observable<ConnectivityChange> {
+  const { count, scheduler } = options;
+  const retry = { retryBaseMs: options.retryBaseMs, retryMaxMs: options.retryMaxMs, ...(scheduler ? { scheduler } : {}) };
+  return sources.messages.pipe(
+    decodeStatuses((m, reason) => sources.deadLetter(m, reason), count),
+    resolveLicences(sources.profiles, count, { missRefreshMs: options.missRefreshMs, now: options.now }),
+    keepCategories((p, d) => sources.categoriesOf(p, d), options.categories, count),
+    keepInRegion(sources.positions, { regions: options.regions, concurrency: options.lookupConcurrency, batchSize: options.lookupBatchSize, ...retry }, count),
+    toConnectivity(),
+    dropStale(count, options.memoryCapacity),
+    options.dropRepeats ? dropRepeats(count, options.memoryCapacity) : identity,
+    coalesce<ConnectivityChange>({
+      windowMs: options.debounceMs,
+      maxDelayMs: options.maxDelayMs,
+      keyOf: driverKey,
+      onSuperseded: (older) => {
+        older.settle.ack(); // the newer status is held unacknowledged: a crash redelivers it
+        count("superseded");
+      },
+      ...(scheduler ? { scheduler } : {}),
+    }),
+    tellSessions((c) => sources.tell(c), { concurrency: options.tellConcurrency, ...retry }, count),
+  );
+}

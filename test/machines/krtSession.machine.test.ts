@@ -1,0 +1,217 @@
+// The krt-session machine as a model: every simple path through it keeps the invariants; random
+// runs against a reference (what KRT must end up knowing); scenarios checking emitted effects.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { createActor, fromPromise, type SnapshotFrom } from "xstate";
+import { getSimplePaths } from "xstate/graph";
+import { krtSessionKind } from "../../actors/kinds/krtSessionKind.ts";
+import { krtSessionMachine, type KrtSessionContext, type KrtSessionEvent, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
+import type { Effect } from "../../actors/protocol.ts";
+
+// As the runtime hosts it (its invoke is not run by the traversal; completions are events below).
+const machine = krtSessionKind({
+  krt: { checkId: async () => true, sendConnectivity: async () => ({ status: "active", ended_at: null }) },
+  now: () => 0,
+  retry: { baseMs: 100, maxMs: 1_000 },
+}).machine as typeof krtSessionMachine;
+
+type Snapshot = SnapshotFrom<typeof krtSessionMachine>;
+const ID_A = "1111111111";
+const ID_B = "2222222222";
+
+const status = (driver: string, connected: boolean, status_at: number) =>
+  ({ type: "connectivity", at: status_at, park_id: "p1", driver_id: driver, connected, status_at }) as const;
+const bind = (deptrans_id: string) => ({ type: "bind", at: 5, deptrans_id, replyTo: "r" }) as const;
+const answered = { type: "xstate.done.actor.sendConnectivity", output: { outcome: "answered", session: { status: "active", ended_at: 99_000 }, at: 50 } };
+const rejected = { type: "xstate.done.actor.sendConnectivity", output: { outcome: "rejected", reason: "krt_rejected", at: 50 } };
+const failed = { type: "xstate.error.actor.sendConnectivity", error: "krt down" };
+
+const newest = (c: KrtSessionContext) => Math.max(0, ...Object.values(c.profiles).map((p) => p.at));
+
+function eventsFor(snapshot: Snapshot): KrtSessionEvent[] {
+  const next = newest(snapshot.context) + 1;
+  const events: unknown[] = [status("d1", true, next), status("d1", false, next), status("d1", true, 0), bind(ID_A), { type: "retry", at: next }];
+  if (snapshot.matches({ bound: "sending" })) events.push(answered, failed);
+  if (snapshot.matches({ bound: "sending" }) && snapshot.context.last_sent === null) events.push(rejected);
+  return events as KrtSessionEvent[];
+}
+
+// State abstraction: what is reported, under way and waiting (times only ever grow).
+const paths = getSimplePaths(machine, {
+  input: { id: "lic-1" },
+  events: eventsFor,
+  serializeState: (s) => {
+    const c = s.context;
+    return JSON.stringify([s.value, c.deptrans_id, c.pending?.connected, c.inflight?.connected, c.last_sent?.connected]);
+  },
+});
+
+const stateOf = (s: Snapshot) => (typeof s.value === "string" ? s.value : `bound.${(s.value as { bound: string }).bound}`);
+const nameOf = (path: (typeof paths)[number]) => path.steps.map((s) => s.event.type.replace("xstate.", "")).join(" > ");
+
+// The graph keeps one snapshot per abstract state, so consecutive steps may come from different
+// runs: only invariants of a single snapshot are checked here; order over time is the reference test's.
+function checkInvariants(path: (typeof paths)[number]): void {
+  for (const { state } of path.steps) {
+    const c = state.context;
+    const s = stateOf(state);
+    // Bound means an id.
+    expect(s === "unbound").toBe(c.deptrans_id === null);
+    // A report is under way exactly while sending.
+    expect(c.inflight !== null).toBe(s === "bound.sending");
+    // Idle means nothing left to report; backoff means something waits for the retry.
+    if (s === "bound.idle") expect(c.pending).toBeNull();
+    if (s === "bound.backoff") expect(c.pending).not.toBeNull();
+    // What KRT has or will have is the driver's newest connectivity (unless KRT refused the id).
+    const newestStatus = c.profiles["p1/d1"];
+    if (newestStatus && !c.last_error?.startsWith("rejected")) expect((c.pending ?? c.inflight ?? c.last_sent)?.connected).toBe(newestStatus.connected);
+    // A report never goes out older than the last one. Unless the last attempt failed (KRT may
+    // have got it), nothing waits or goes out that KRT already has.
+    if (c.inflight && c.last_sent) expect(c.inflight.at).toBeGreaterThanOrEqual(c.last_sent.at);
+    if (c.attempt === 0 && c.pending) expect(c.pending.connected).not.toBe((c.inflight ?? c.last_sent)?.connected);
+    if (c.attempt === 0 && c.inflight && c.last_sent) expect(c.inflight.connected).not.toBe(c.last_sent.connected);
+  }
+}
+
+describe("krt-session machine (model)", () => {
+  it("the traversal reaches every state", () => {
+    const reached = new Set(paths.map((p) => stateOf(p.state)));
+    expect([...reached].sort()).toEqual(["bound.backoff", "bound.idle", "bound.sending", "unbound"]);
+    expect(paths.length).toBeGreaterThan(1_000);
+  });
+
+  it.each(["unbound", "bound.idle", "bound.sending", "bound.backoff"])("invariants hold on every simple path ending in %s", (end) => {
+    const ending = paths.filter((p) => stateOf(p.state) === end);
+    expect(ending.length).toBeGreaterThan(0);
+    for (const path of ending) {
+      try {
+        checkInvariants(path);
+      } catch (error) {
+        throw new Error(`${nameOf(path)}: ${(error as Error).message}`);
+      }
+    }
+  });
+});
+
+describe("krt-session machine (reference)", () => {
+  it("whatever the order, flips and outages, once KRT answers it holds the latest connectivity and no older report followed a newer one", async () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant("status" as const), driver: fc.constantFrom("d1", "d2"), connected: fc.boolean(), at: fc.integer({ min: 1, max: 40 }) }),
+      fc.record({ kind: fc.constant("krt" as const), up: fc.boolean() }),
+      fc.record({ kind: fc.constant("retry" as const) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(step, { maxLength: 40 }), async (bindFirst, steps) => {
+        let up = true;
+        const reports: (SendInput & { ok: boolean })[] = [];
+        const actor = createActor(
+          krtSessionMachine.provide({
+            actors: {
+              sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
+                reports.push({ ...input, ok: up });
+                if (!up) throw new Error("krt down");
+                return { outcome: "answered", session: { status: input.connected ? "active" : "paused", ended_at: 1_000 }, at: 1 };
+              }),
+            },
+          }),
+          { input: { id: "lic" } },
+        ).start();
+        const settle = () => new Promise((r) => setTimeout(r, 0));
+        if (bindFirst) actor.send(bind(ID_A));
+        const newestPerDriver = new Map<string, { connected: boolean; at: number }>();
+        for (const s of steps) {
+          if (s.kind === "status") {
+            actor.send(status(s.driver, s.connected, s.at));
+            const seen = newestPerDriver.get(s.driver);
+            if (!seen || s.at > seen.at) newestPerDriver.set(s.driver, { connected: s.connected, at: s.at });
+          } else if (s.kind === "krt") up = s.up;
+          else actor.send({ type: "retry", at: 0 });
+          await settle();
+        }
+        if (!bindFirst) actor.send(bind(ID_A));
+        up = true;
+        await settle();
+        actor.send({ type: "retry", at: 0 });
+        await settle();
+        expect(actor.getSnapshot().value).toEqual({ bound: "idle" });
+        const expected = [...newestPerDriver.values()].some((p) => p.connected);
+        if (newestPerDriver.size > 0) expect(actor.getSnapshot().context.last_sent?.connected).toBe(expected);
+        // Reports never go back in time; after a report KRT answered, the next one is a change.
+        for (let i = 1; i < reports.length; i++) {
+          expect(reports[i]!.at).toBeGreaterThanOrEqual(reports[i - 1]!.at);
+          if (reports[i - 1]!.ok) expect(reports[i]!.connected).not.toBe(reports[i - 1]!.connected);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("krt-session machine (scenarios)", () => {
+  function run(send: (input: SendInput) => Promise<SendOutput>) {
+    const effects: Effect[] = [];
+    const actor = createActor(machine.provide({ actors: { sendConnectivity: fromPromise(({ input }: { input: SendInput }) => send(input)) } }), { input: { id: "lic-1" } });
+    actor.on("*", (e) => effects.push(e as Effect));
+    actor.start();
+    return { actor, effects };
+  }
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+
+  it("bind - replies bound, and the connectivity that waited is reported to the new id", async () => {
+    const sent: SendInput[] = [];
+    const { actor, effects } = run(async (input) => (sent.push(input), { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 }));
+    actor.send(status("d1", true, 3));
+    expect(actor.getSnapshot().value).toBe("unbound");
+    actor.send(bind(ID_A));
+    await tick();
+    expect(effects).toContainEqual({ type: "reply", replyTo: "r", reply: { ok: true, value: { bound: true } } });
+    expect(sent).toEqual([{ deptrans_id: ID_A, connected: true, at: 3 }]);
+    expect(actor.getSnapshot().context.session).toEqual({ status: "active", ended_at: 9, updated_at: 7, seq: 1 });
+  });
+
+  it("online and busy are both connected: the flip reports nothing", async () => {
+    const sent: SendInput[] = [];
+    const { actor } = run(async (input) => (sent.push(input), { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 }));
+    actor.send(bind(ID_A));
+    actor.send(status("d1", true, 1));
+    await tick();
+    actor.send(status("d1", true, 2));
+    await tick();
+    expect(sent).toHaveLength(1);
+    expect(actor.getSnapshot().context.profiles["p1/d1"]!.at).toBe(2);
+  });
+
+  it("a status older than the newest of its profile is refused", () => {
+    const { actor } = run(() => new Promise(() => {}));
+    actor.send(status("d1", false, 10));
+    expect(actor.getSnapshot().can(status("d1", true, 9))).toBe(false);
+    expect(actor.getSnapshot().can(status("d1", true, 10))).toBe(false);
+    expect(actor.getSnapshot().can(status("d2", true, 9))).toBe(true);
+  });
+
+  it("KRT down - a durable retry timer is set, and only the latest value waits for it", async () => {
+    const { actor, effects } = run(() => Promise.reject(new Error("krt down")));
+    actor.send(bind(ID_A));
+    actor.send(status("d1", true, 1));
+    await tick();
+    expect(actor.getSnapshot().value).toEqual({ bound: "backoff" });
+    const timer = effects.find((e) => e.type === "timer.set");
+    expect(timer).toMatchObject({ type: "timer.set", key: "retry", event: { type: "retry" } });
+    expect((timer as { delayMs: number }).delayMs).toBeGreaterThanOrEqual(75);
+    actor.send(status("d1", false, 2));
+    actor.send(status("d1", true, 3));
+    expect(actor.getSnapshot().context.pending).toEqual({ connected: true, at: 3 });
+  });
+
+  it("a profile going offline keeps the person connected while another profile is online", async () => {
+    const sent: SendInput[] = [];
+    const { actor } = run(async (input) => (sent.push(input), { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 }));
+    actor.send(bind(ID_A));
+    actor.send(status("d1", true, 1));
+    await tick();
+    actor.send({ ...status("d2", true, 2), park_id: "p2" });
+    actor.send(status("d1", false, 3));
+    await tick();
+    expect(sent.map((s) => s.connected)).toEqual([true]);
+  });
+});

@@ -1,0 +1,138 @@
+// The incremental feeds (`/internal/v1/id/updates`, `/internal/v1/status/updates`) while writers
+// commit out of order: a poller following the cursor never misses a row and ends with every
+// row's final state. Writers use the very projection the session actors commit with.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ProjectedActor } from "../../actors/ActorKind.ts";
+import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
+import { projectKrtSessions } from "../../storage/driverStatusRepository.ts";
+import { startTestInstance, type TestInstance } from "../support/instance.ts";
+import { internal } from "./driverStatus.support.ts";
+
+let app: TestInstance;
+const LICENCES = 24;
+const licence = (i: number) => `pd-feed-${i}`;
+
+beforeAll(async () => {
+  app = await startTestInstance();
+  app.simulators.driverProfiles!.upsert(Array.from({ length: LICENCES }, (_, i) => ({ park_id: "park-f", driver_id: `f${i}`, driver_license_pd_id: licence(i) })));
+  await app.services.driverStatus.refreshCaches();
+});
+afterAll(async () => {
+  await app.close();
+});
+
+/** A committed session actor as the projection sees it: bound to `deptrans`, with a session change `seq` at `at`. */
+function actor(id: string, deptrans: string, seq: number, at: number): ProjectedActor {
+  const context: KrtSessionContext = {
+    id,
+    deptrans_id: deptrans,
+    bound_at: at,
+    profiles: {},
+    pending: null,
+    inflight: null,
+    last_sent: null,
+    session: { status: seq % 2 ? "active" : "paused", ended_at: at + 3_600_000, updated_at: at, seq },
+    attempt: 0,
+    last_error: null,
+  };
+  return { id, value: { bound: "idle" }, context, at };
+}
+
+interface Feeds {
+  ids: Map<string, string>;
+  statuses: Set<string>;
+  idCursor: string | undefined;
+  statusCursor: string | undefined;
+}
+
+/** One poll of each feed from its cursor, applied to what the consumer holds; true if anything came. */
+async function poll(feeds: Feeds): Promise<boolean> {
+  const q = (c: string | undefined) => `limit=7${c ? `&cursor=${c}` : ""}`;
+  const ids = await internal(app, `/internal/v1/id/updates?${q(feeds.idCursor)}`);
+  const statuses = await internal(app, `/internal/v1/status/updates?${q(feeds.statusCursor)}`);
+  expect(ids.status).toBe(200);
+  expect(statuses.status).toBe(200);
+  for (const item of ids.body.items) feeds.ids.set(item.driver_license_pd_id, item.updated_at);
+  for (const item of statuses.body.items) feeds.statuses.add(`${item.driver_license_pd_id}@${item.updated_at}`);
+  feeds.idCursor = ids.body.cursor;
+  feeds.statusCursor = statuses.body.cursor;
+  return ids.body.items.length + statuses.body.items.length > 0;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("incremental feeds", () => {
+  it("a row committed after a later-started one is not skipped: the feed waits for the open transaction", async () => {
+    const feeds: Feeds = { ids: new Map(), statuses: new Set(), idCursor: undefined, statusCursor: undefined };
+    while (await poll(feeds));
+    const base = Date.parse("2026-03-01T00:00:00Z");
+    let releaseFirst!: () => void;
+    const firstHolds = new Promise<void>((r) => (releaseFirst = r));
+    let firstWrote!: () => void;
+    const firstHasWritten = new Promise<void>((r) => (firstWrote = r));
+    // T1 writes first (lower transaction id and sequence) but commits last.
+    const first = app.testDb.sql.begin(async (tx) => {
+      await projectKrtSessions(tx, [actor(licence(0), "7000000001", 1, base)]);
+      firstWrote();
+      await firstHolds;
+    });
+    await firstHasWritten;
+    await app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(licence(1), "7000000002", 1, base + 1)]));
+    await poll(feeds);
+    // T2 is committed, but handing it out now would move the cursor past T1's rows.
+    expect(feeds.ids.has(licence(1))).toBe(false);
+    releaseFirst();
+    await first;
+    for (let i = 0; i < 50 && !(feeds.ids.has(licence(0)) && feeds.ids.has(licence(1))); i++) {
+      await poll(feeds);
+      await sleep(20);
+    }
+    expect(feeds.ids.get(licence(0))).toBe(new Date(base).toISOString());
+    expect(feeds.ids.get(licence(1))).toBe(new Date(base + 1).toISOString());
+    expect(feeds.statuses.has(`${licence(0)}@${new Date(base).toISOString()}`)).toBe(true);
+  });
+
+  it("concurrent writers committing out of order (some rolling back): the poller ends with every row's final state", async () => {
+    const feeds: Feeds = { ids: new Map(), statuses: new Set(), idCursor: undefined, statusCursor: undefined };
+    const base = Date.parse("2026-04-01T00:00:00Z");
+    let tick = 0;
+    const seqs = new Map<string, number>();
+    let writing = true;
+    const writer = async (w: number) => {
+      for (let n = 0; n < 30; n++) {
+        const id = licence(Math.floor(Math.random() * LICENCES));
+        const seq = (seqs.get(id) ?? 100) + 1;
+        seqs.set(id, seq);
+        const at = base + ++tick;
+        await app.testDb.sql
+          .begin(async (tx) => {
+            await projectKrtSessions(tx, [actor(id, String(7_100_000_000 + at - base), seq, at)]);
+            await sleep(Math.random() * 15); // committed later than writers that started after it
+            if (Math.random() < 0.1) throw new Error("rolled back");
+          })
+          .catch(() => {});
+        if (w === 0 && n % 10 === 0) await sleep(5);
+      }
+    };
+    const poller = (async () => {
+      while (writing) {
+        await poll(feeds);
+        await sleep(3);
+      }
+    })();
+    await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));
+    writing = false;
+    await poller;
+    for (let quiet = 0; quiet < 3; ) quiet = (await poll(feeds)) ? 0 : quiet + 1;
+
+    const profiles = await app.testDb.sql<{ driver_license_pd_id: string; updated_at: Date }[]>`select driver_license_pd_id, updated_at from profiles`;
+    expect(profiles.length).toBeGreaterThan(0);
+    for (const row of profiles) expect(feeds.ids.get(row.driver_license_pd_id), row.driver_license_pd_id).toBe(row.updated_at.toISOString());
+    const history = await app.testDb.sql<{ driver_license_pd_id: string; updated_at: Date }[]>`select driver_license_pd_id, updated_at from session_statuses`;
+    expect(new Set(history.map((r) => `${r.driver_license_pd_id}@${r.updated_at.toISOString()}`))).toEqual(feeds.statuses);
+  });
+
+  it("a cursor that was not handed out is 400", async () => {
+    expect((await internal(app, "/internal/v1/id/updates?cursor=nonsense")).status).toBe(400);
+  });
+});

@@ -1,0 +1,103 @@
+// Driver statuses' storage on both backends (Postgres and embedded PGlite): the projection writes
+// only what changed, the feeds page in commit-safe order, history is pruned but the latest kept,
+// and the KRT token is shared through its row.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openEmbedded, type Database } from "../../storage/database.ts";
+import {
+  findDriverStatus,
+  postgresTokenStore,
+  profileChanges,
+  projectKrtSessions,
+  pruneSessionHistory,
+  sessionChanges,
+  startOfFeed,
+} from "../../storage/driverStatusRepository.ts";
+import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
+import type { ProjectedActor } from "../../actors/ActorKind.ts";
+import { testDatabase } from "../support/harness.ts";
+
+function actor(id: string, deptrans: string | null, session: { seq: number; status: "active" | "paused" | "ended"; at: number } | null): ProjectedActor {
+  const context: KrtSessionContext = {
+    id,
+    deptrans_id: deptrans,
+    bound_at: deptrans ? 1_000 : null,
+    profiles: {},
+    pending: null,
+    inflight: null,
+    last_sent: null,
+    session: session && { status: session.status, ended_at: session.at + 60_000, updated_at: session.at, seq: session.seq },
+    attempt: 0,
+    last_error: null,
+  };
+  return { id, value: deptrans ? { bound: "idle" } : "unbound", context, at: 2_000 };
+}
+
+const backends: [string, () => Promise<Database & { drop?: () => Promise<void> }>][] = [
+  ["postgres", async () => testDatabase("drvstat")],
+  ["pglite", async () => openEmbedded()],
+];
+
+describe.each(backends)("driver status storage on %s", (_name, open) => {
+  let db: Database & { drop?: () => Promise<void> };
+  beforeAll(async () => {
+    db = await open();
+  });
+  afterAll(async () => {
+    if (db.drop) await db.drop();
+    else await db.close();
+  });
+
+  it("projection - binds and session changes are written once; an unchanged actor does not move in the feed", async () => {
+    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("a", "1000000001", { seq: 1, status: "active", at: 5_000 }), actor("b", null, null)]));
+    const first = await profileChanges(db.sql, startOfFeed, 10);
+    expect(first.map((r) => [r.driver_license_pd_id, r.has_id])).toEqual([["a", true]]);
+    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("a", "1000000001", { seq: 1, status: "active", at: 5_000 })]));
+    expect(await profileChanges(db.sql, first.at(-1)!.cursor, 10)).toEqual([]);
+    expect(await sessionChanges(db.sql, startOfFeed, 10)).toHaveLength(1);
+
+    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("a", "1000000009", { seq: 2, status: "paused", at: 6_000 })]));
+    const moved = await profileChanges(db.sql, first.at(-1)!.cursor, 10);
+    expect(moved.map((r) => r.driver_license_pd_id)).toEqual(["a"]);
+    const sessions = await sessionChanges(db.sql, startOfFeed, 10);
+    expect(sessions.map((s) => s.session_status)).toEqual(["active", "paused"]);
+    expect(await findDriverStatus(db.sql, "a")).toMatchObject({ deptrans_id: "1000000009", session: { status: "paused" } });
+    expect(await findDriverStatus(db.sql, "nobody")).toEqual({ deptrans_id: null, session: null });
+  });
+
+  it("feeds - page by cursor in order, with no row twice and none skipped", async () => {
+    for (let i = 0; i < 7; i++) await db.sql.begin((tx) => projectKrtSessions(tx, [actor(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })]));
+    const seen: string[] = [];
+    let cursor = startOfFeed;
+    for (;;) {
+      const page = await sessionChanges(db.sql, cursor, 3);
+      seen.push(...page.map((r) => `${r.driver_license_pd_id}@${r.updated_at.getTime()}`));
+      if (page.length < 3) break;
+      cursor = page.at(-1)!.cursor;
+    }
+    expect(seen.filter((row) => row.startsWith("p")).map((row) => row.split("@")[0])).toEqual(["p0", "p1", "p2", "p3", "p4", "p5", "p6"]);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen).toHaveLength((await db.sql`select 1 from session_statuses`).length);
+  });
+
+  it("history - rows older than the retention go, each person's latest stays", async () => {
+    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("h", "3000000001", { seq: 1, status: "active", at: Date.parse("2026-01-01T00:00:00Z") })]));
+    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("h", "3000000001", { seq: 2, status: "paused", at: Date.parse("2026-01-02T00:00:00Z") })]));
+    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("old", "3000000002", { seq: 1, status: "ended", at: Date.parse("2026-01-01T00:00:00Z") })]));
+    await pruneSessionHistory(db.sql, new Date("2026-01-05T00:00:00Z"));
+    const rows = await db.sql<{ driver_license_pd_id: string; session_seq: number }[]>`
+      select driver_license_pd_id, session_seq from session_statuses where driver_license_pd_id in ('h', 'old') order by 1, 2`;
+    expect(rows.map((r) => `${r.driver_license_pd_id}:${r.session_seq}`)).toEqual(["h:2", "old:1"]);
+  });
+
+  it("token - the stored token is reused until stale; a rejected one is replaced once", async () => {
+    const store = postgresTokenStore(db.sql, "contract");
+    let obtained = 0;
+    const obtain = async () => ({ accessToken: `t${++obtained}`, expiresAt: Date.now() + 60_000 });
+    expect((await store.replace(undefined, Date.now(), obtain)).accessToken).toBe("t1");
+    expect((await store.replace(undefined, Date.now(), obtain)).accessToken).toBe("t1");
+    expect((await store.replace("t1", Date.now(), obtain)).accessToken).toBe("t2");
+    expect((await store.replace("t1", Date.now(), obtain)).accessToken).toBe("t2");
+    expect((await store.replace(undefined, Date.now() + 120_000, obtain)).accessToken).toBe("t3");
+    expect(obtained).toBe(3);
+  });
+});

@@ -1,0 +1,240 @@
+// Each step of the status stream alone, on virtual time (rxjs TestScheduler marbles).
+import { describe, expect, it } from "vitest";
+import { from, lastValueFrom, tap, toArray } from "rxjs";
+import { TestScheduler } from "rxjs/testing";
+import { coalesce } from "../../streams/coalesce.ts";
+import { decodeStatuses, dropRepeats, dropStale, keepCategories, keepInRegion, resolveLicences, tellSessions, toConnectivity } from "../../streams/statusOperators.ts";
+import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../streams/statusMessages.ts";
+import { pointIn } from "../../integrations/trackstory/index.ts";
+
+const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+/** Settle handles that record what happened to each message. */
+function ledger() {
+  const acked: number[] = [];
+  const working: number[] = [];
+  const outcomes: StatusOutcome[] = [];
+  return {
+    acked,
+    working,
+    outcomes,
+    settle: (seq: number): Settle => ({ ack: () => void acked.push(seq), working: () => void working.push(seq) }),
+    count: (o: StatusOutcome, n = 1) => {
+      for (let i = 0; i < n; i++) outcomes.push(o);
+    },
+  };
+}
+
+const change = (l: ReturnType<typeof ledger>, seq: number, driver: string, connected: boolean, at: number): ConnectivityChange => ({
+  licence: `lic-${driver}`,
+  park_id: "p",
+  driver_id: driver,
+  connected,
+  at,
+  seq,
+  settle: l.settle(seq),
+});
+const strip = (c: ConnectivityChange) => ({ driver: c.driver_id, connected: c.connected, at: c.at });
+
+describe("coalesce", () => {
+  it("many flips inside the window let only the latest go, one window after the last", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d1", false, 2), c: change(l, 3, "d1", true, 3) };
+      const out = cold("a 99ms b 99ms c", values).pipe(coalesce({ windowMs: 500, maxDelayMs: 5_000, keyOf: (c) => c.driver_id, onSuperseded: (c) => c.settle.ack() }));
+      // c arrives at 200 ms; released at 700 ms.
+      expectObservable(out).toBe("700ms c", values);
+    });
+    expect(l.acked).toEqual([1, 2]);
+  });
+
+  it("a driver flapping without pause is still released within the maximum delay", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const flips: Record<string, ConnectivityChange> = {};
+      const keys = "abcdefghijklmnopqrst".split("");
+      keys.forEach((key, i) => (flips[key] = change(l, i, "d1", i % 2 === 0, i)));
+      // A value every 100 ms, window 300 ms, max delay 1000 ms: released at 1000 ms with what came then.
+      const marble = keys.join(" 99ms ");
+      const out = cold(marble, flips).pipe(coalesce({ windowMs: 300, maxDelayMs: 1_000, keyOf: (c) => c.driver_id }));
+      expectObservable(out, "^ 1500ms !").toBe("1000ms k", flips);
+    });
+  });
+
+  it("drivers are held and released independently", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d2", true, 1), c: change(l, 3, "d1", false, 2) };
+      const out = cold("a 9ms b 9ms c", values).pipe(coalesce({ windowMs: 100, maxDelayMs: 1_000, keyOf: (c) => c.driver_id }));
+      expectObservable(out).toBe("110ms b 9ms c", values);
+    });
+  });
+
+  it("what is held when the source ends is released at once", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1) };
+      expectObservable(cold("a 5ms |", values).pipe(coalesce({ windowMs: 100, maxDelayMs: 1_000, keyOf: (c) => c.driver_id }))).toBe("6ms (a|)", values);
+    });
+  });
+});
+
+describe("per-driver order and repeats", () => {
+  it("dropStale - an older status arriving after a newer one is dropped and acknowledged", async () => {
+    const l = ledger();
+    const input = [change(l, 1, "d1", true, 10), change(l, 2, "d1", false, 5), change(l, 3, "d2", false, 5), change(l, 4, "d1", false, 10), change(l, 5, "d1", false, 11)];
+    const out = await lastValueFrom(from(input).pipe(dropStale(l.count), toArray()));
+    expect(out.map((c) => c.seq)).toEqual([1, 3, 5]);
+    expect(l.acked).toEqual([2, 4]);
+    expect(l.outcomes).toEqual(["stale", "stale"]);
+  });
+
+  it("dropRepeats - online to busy (both connected) is dropped, a real change passes", async () => {
+    const l = ledger();
+    const input = [change(l, 1, "d1", true, 1), change(l, 2, "d1", true, 2), change(l, 3, "d1", false, 3), change(l, 4, "d2", true, 1)];
+    const out = await lastValueFrom(from(input).pipe(dropRepeats(l.count), toArray()));
+    expect(out.map((c) => c.seq)).toEqual([1, 3, 4]);
+    expect(l.acked).toEqual([2]);
+  });
+
+  it("toConnectivity - online and busy are connected, offline is not", async () => {
+    const l = ledger();
+    const statuses = (["online", "busy", "offline"] as const).map((status, i): LicencedStatus => ({ park_id: "p", driver_id: "d", licence: "l", status, at: i, seq: i, settle: l.settle(i) }));
+    const out = await lastValueFrom(from(statuses).pipe(toConnectivity(), toArray()));
+    expect(out.map((c) => c.connected)).toEqual([true, true, false]);
+  });
+});
+
+describe("decode, licence, filters", () => {
+  const encode = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+  const message = (l: ReturnType<typeof ledger>, seq: number, body: unknown): StatusMessage => ({ seq, data: encode(body), settle: l.settle(seq) });
+
+  it("decodeStatuses - malformed messages are dead-lettered with the reason and acknowledged; good ones pass", async () => {
+    const l = ledger();
+    const letters: { seq: number; reason: string }[] = [];
+    const input = [
+      message(l, 1, { park_id: "p", driver_id: "d", status: "online", updated_at: "2026-01-01T10:00:00Z" }),
+      message(l, 2, "{not json"),
+      message(l, 3, { park_id: "p", driver_id: "d", status: "sleeping", updated_at: "2026-01-01T10:00:00Z" }),
+      message(l, 4, { park_id: "p", status: "online", updated_at: "yesterday" }),
+      message(l, 5, { park_id: "p", driver_id: "d", status: "offline", updated_at: "2026-01-01T10:00:01.250+03:00", extra: true }),
+    ];
+    const out = await lastValueFrom(from(input).pipe(decodeStatuses(async (m, reason) => void letters.push({ seq: m.seq, reason }), l.count), toArray()));
+    expect(out.map((s) => [s.seq, s.status, s.at])).toEqual([
+      [1, "online", Date.parse("2026-01-01T10:00:00Z")],
+      [5, "offline", Date.parse("2026-01-01T07:00:01.250Z")],
+    ]);
+    expect(letters.map((x) => x.seq)).toEqual([2, 3, 4]);
+    expect(letters[0]!.reason).toBe("not JSON");
+    expect(letters[1]!.reason).toContain("status");
+    expect(letters[2]!.reason).toContain("driver_id");
+    expect(letters[2]!.reason).toContain("updated_at");
+    expect(l.acked.sort()).toEqual([2, 3, 4]);
+  });
+
+  it("decodeStatuses - a message whose dead letter cannot be written stays unacknowledged (it comes back)", async () => {
+    const l = ledger();
+    await lastValueFrom(from([message(l, 1, "nope")]).pipe(decodeStatuses(() => Promise.reject(new Error("nats down")), l.count), toArray()));
+    expect(l.acked).toEqual([]);
+  });
+
+  it("resolveLicences - an unknown profile syncs the cache once and passes if it appeared, else it is dropped", async () => {
+    const l = ledger();
+    const known = new Map([["p/d1", "lic-1"]]);
+    let refreshes = 0;
+    const profiles = {
+      licenceOf: (p: string, d: string) => known.get(`${p}/${d}`),
+      refreshNow: async () => {
+        refreshes++;
+        known.set("p/d2", "lic-2");
+      },
+    };
+    const statuses = ["d1", "d2", "d3", "d3"].map((d, i) => ({ park_id: "p", driver_id: d, status: "online" as const, at: i, seq: i, settle: l.settle(i) }));
+    const out = await lastValueFrom(from(statuses).pipe(resolveLicences(profiles, l.count, { missRefreshMs: 60_000, now: () => 0 }), toArray()));
+    expect(out.map((s) => s.licence).sort()).toEqual(["lic-1", "lic-2"]);
+    expect(refreshes).toBe(1);
+    expect(l.acked.sort()).toEqual([2, 3]);
+    expect(l.outcomes).toEqual(["unknown_driver", "unknown_driver"]);
+  });
+
+  it("keepCategories - only drivers with a configured category pass", async () => {
+    const l = ledger();
+    const categories: Record<string, string[]> = { d1: ["econom"], d2: ["cargo"], d3: ["cargo", "comfort_plus"] };
+    const statuses = ["d1", "d2", "d3", "d4"].map((d, i): LicencedStatus => ({ park_id: "p", driver_id: d, licence: d, status: "online", at: i, seq: i, settle: l.settle(i) }));
+    const out = await lastValueFrom(from(statuses).pipe(keepCategories((_p, d) => categories[d] ?? [], ["econom", "comfort", "comfort_plus"], l.count), toArray()));
+    expect(out.map((s) => s.driver_id)).toEqual(["d1", "d3"]);
+    expect(l.acked).toEqual([1, 3]);
+  });
+
+  it("keepInRegion - keeps Moscow; statuses arriving during a lookup form the next batch; while trackstory is down it waits instead of dropping", () => {
+    const l = ledger();
+    const moscow = pointIn("moscow");
+    const spb = pointIn("saint_petersburg");
+    const where: Record<string, { lat: number; lon: number }> = { d1: moscow, d2: spb, d3: moscow };
+    const batches: string[][] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const st = (d: string, seq: number): LicencedStatus => ({ park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
+      const values = { a: st("d1", 1), b: st("d2", 2), c: st("d3", 3), x: st("nowhere", 4) };
+      const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
+        batches.push(drivers.map((d) => d.driver_id));
+        if (batches.length === 1) return cold<Map<string, { lat: number; lon: number }>>("#", {}, new Error("trackstory down"));
+        return cold("-(m|)", { m: new Map(drivers.flatMap((d) => (where[d.driver_id] ? [[`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const] : []))) });
+      };
+      const out = cold("a b c x", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 50, retryMaxMs: 50 }, l.count));
+      // a's lookup fails at once and is retried at 50 ms, answered at 51; b, c, x waited and go together.
+      expectObservable(out).toBe("51ms a c", values);
+    });
+    expect(batches).toEqual([["d1"], ["d1"], ["d2", "d3", "nowhere"]]);
+    expect(l.working).toEqual([1]);
+    expect(l.acked).toEqual([2, 4]);
+  });
+
+  it("keepInRegion - with several lookups in flight, results still leave in arrival order", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const st = (d: string, seq: number): LicencedStatus => ({ park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
+      const values = { a: st("slow", 1), b: st("fast", 2) };
+      const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
+        const m = new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const));
+        return drivers[0]!.driver_id === "slow" ? cold("----(m|)", { m }) : cold("-(m|)", { m });
+      };
+      const out = cold("ab", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 2, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1 }, l.count));
+      expectObservable(out).toBe("4ms (ab)", values);
+    });
+  });
+});
+
+describe("tellSessions", () => {
+  it("acknowledges a message only after its tell resolved, and retries a failed tell meanwhile keeping it alive", () => {
+    const l = ledger();
+    let attempts = 0;
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1) };
+      const tell = () => (++attempts === 1 ? cold("--#", {}, new Error("actor moving")) : cold("---(x|)", { x: undefined }));
+      const out = cold("a", values).pipe(tellSessions(tell, { concurrency: 4, retryBaseMs: 20, retryMaxMs: 20 }, l.count));
+      // Fails at 2 ms, retried at 22 ms, committed at 25 ms.
+      expectObservable(out).toBe("25ms a", values);
+    });
+    expect(attempts).toBe(2);
+    expect(l.working).toEqual([1]);
+    expect(l.acked).toEqual([1]);
+    expect(l.outcomes).toEqual(["told"]);
+  });
+
+  it("at most `concurrency` tells are in flight; the rest wait their turn", () => {
+    const l = ledger();
+    let inFlight = 0;
+    let peak = 0;
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = Object.fromEntries("abcdef".split("").map((k, i) => [k, change(l, i, `d${i}`, true, 1)]));
+      const tell = () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        return cold("----(x|)", { x: undefined }).pipe(tap({ complete: () => inFlight-- }));
+      };
+      const out = cold("(abcdef)", values).pipe(tellSessions(tell, { concurrency: 2, retryBaseMs: 1, retryMaxMs: 1 }, l.count));
+      expectObservable(out).toBe("4ms (ab) 0ms (cd) 0ms (ef)", values);
+    });
+    expect(peak).toBe(2);
+  });
+});

@@ -1,0 +1,165 @@
+// The status stream end to end on real JetStream and Postgres: statuses published on the
+// subject reach KRT through the session actors, coalesced, filtered and in order; malformed
+// messages are dead-lettered; a KRT outage loses nothing and sends nothing stale.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../support/harness.ts";
+import { startTestInstance, type TestInstance } from "../support/instance.ts";
+import { addDrivers, bind, testDriver, type TestDriver } from "../services/driverStatus.support.ts";
+import { outcomeCount, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
+
+const DEBOUNCE_MS = 300;
+const MAX_DELAY_MS = 1_500;
+let app: TestInstance;
+let ns: StatusNamespace;
+
+beforeAll(async () => {
+  ns = await statusNamespace();
+  app = await startTestInstance({
+    ...ns.env,
+    STATUS_DEBOUNCE_MS: String(DEBOUNCE_MS),
+    STATUS_MAX_DELAY_MS: String(MAX_DELAY_MS),
+    KRT_RETRY_BASE_MS: "50",
+    KRT_RETRY_MAX_MS: "300",
+    PARTNER_TIMEOUT_MS: "500",
+    PARTNER_RETRIES: "0",
+  });
+  await eventually(() => app.services.driverStatus.statusStream(), 10_000);
+}, 60_000);
+afterAll(async () => {
+  await app?.close();
+  await ns?.close();
+});
+
+const calls = (d: TestDriver) => app.simulators.krt!.calls().filter((c) => c.id === d.krtId);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const publish = (d: TestDriver, status: "online" | "busy" | "offline", at: number) => ns.publish({ park_id: d.park_id, driver_id: d.driver_id, status, updated_at: at });
+const metrics = () => fetch(`${app.url}/metrics`).then((r) => r.text());
+
+async function readyDriver(options?: Parameters<typeof addDrivers>[2]): Promise<TestDriver> {
+  const d = testDriver({ park: "park-js" });
+  await addDrivers(app, [d], options);
+  await bind(app, d);
+  return d;
+}
+
+describe("coalescing", () => {
+  it("many flips inside the window send only the latest; flips back to what KRT has send nothing", async () => {
+    const d = await readyDriver();
+    const t = Date.now();
+    await publish(d, "online", t);
+    await eventually(() => calls(d).length === 1);
+    for (const [i, s] of (["offline", "online", "offline", "busy", "offline"] as const).entries()) await publish(d, s, t + 10 + i);
+    await eventually(() => calls(d).length === 2);
+    expect(calls(d).map((c) => [c.connected, c.at - t])).toEqual([[true, 0], [false, 14]]);
+    for (const [i, s] of (["online", "offline"] as const).entries()) await publish(d, s, t + 20 + i);
+    await sleep(DEBOUNCE_MS * 3);
+    expect(calls(d)).toHaveLength(2);
+  });
+
+  it("an older status arriving after a newer one never wins", async () => {
+    const d = await readyDriver();
+    const t = Date.now();
+    await publish(d, "online", t + 1_000);
+    await publish(d, "offline", t);
+    await eventually(() => calls(d).length === 1);
+    await sleep(DEBOUNCE_MS * 2);
+    await publish(d, "offline", t + 500); // still older than the online
+    await sleep(DEBOUNCE_MS * 3);
+    expect(calls(d).map((c) => [c.connected, c.at - t])).toEqual([[true, 1_000]]);
+  });
+
+  it("online <-> busy flips, even spread over several windows, send nothing", async () => {
+    const d = await readyDriver();
+    const t = Date.now();
+    await publish(d, "online", t);
+    await eventually(() => calls(d).length === 1);
+    for (let i = 1; i <= 3; i++) {
+      await publish(d, i % 2 ? "busy" : "online", t + i);
+      await sleep(DEBOUNCE_MS + 100);
+    }
+    expect(calls(d)).toHaveLength(1);
+  });
+
+  it("a driver flapping without pause is still sent within the maximum delay", async () => {
+    const d = await readyDriver();
+    const started = Date.now();
+    let firstCallAt: number | undefined;
+    for (let i = 0; Date.now() - started < MAX_DELAY_MS * 2; i++) {
+      await publish(d, i % 2 ? "offline" : "online", started + i);
+      if (firstCallAt === undefined && calls(d).length > 0) firstCallAt = Date.now();
+      await sleep(DEBOUNCE_MS / 3);
+    }
+    expect(firstCallAt).toBeDefined();
+    expect(firstCallAt! - started).toBeLessThan(MAX_DELAY_MS + 1_000);
+  });
+});
+
+describe("filters", () => {
+  it("drivers outside the categories or the region are not sent; a driver entering the region is", async () => {
+    const cargo = await readyDriver({ categories: ["cargo"] });
+    const away = await readyDriver({ region: "saint_petersburg" });
+    const control = await readyDriver();
+    const before = await metrics();
+    const t = Date.now();
+    await publish(cargo, "online", t);
+    await publish(away, "online", t);
+    await publish(control, "online", t);
+    await eventually(() => calls(control).length === 1);
+    expect(calls(cargo)).toEqual([]);
+    expect(calls(away)).toEqual([]);
+    const after = await metrics();
+    expect(outcomeCount(after, "category_filtered") - outcomeCount(before, "category_filtered")).toBe(1);
+    expect(outcomeCount(after, "region_filtered") - outcomeCount(before, "region_filtered")).toBe(1);
+
+    app.simulators.trackstory!.move([{ park_id: away.park_id, driver_id: away.driver_id, lat: 55.75, lon: 37.62 }]);
+    await publish(away, "offline", t + 1);
+    await publish(away, "online", t + 2);
+    await eventually(() => calls(away).length === 1);
+    expect(calls(away)[0]).toMatchObject({ connected: true, at: t + 2 });
+  });
+});
+
+describe("dead letters", () => {
+  it("malformed messages go to the dead-letter subject with the reason, and the stream continues", async () => {
+    const d = await readyDriver();
+    await ns.publishRaw("{not json");
+    await ns.publishRaw(JSON.stringify({ park_id: d.park_id, driver_id: d.driver_id, status: "sleeping", updated_at: new Date().toISOString() }));
+    await ns.publishRaw(JSON.stringify({ park_id: d.park_id, status: "online", updated_at: "yesterday" }));
+    await publish(d, "online", Date.now());
+    await eventually(() => calls(d).length === 1);
+    const letters = await eventually(async () => {
+      const all = await ns.deadLetters();
+      return all.length >= 3 ? all : undefined;
+    });
+    expect(letters.map((l) => l.reason)).toEqual(["not JSON", expect.stringContaining("status"), expect.stringMatching(/driver_id.*updated_at|updated_at.*driver_id/)]);
+    expect(letters[0]!.data).toBe("{not json");
+  });
+});
+
+describe("KRT outage", () => {
+  it("KRT down while statuses keep changing, then back: each driver's latest connectivity is delivered, older ones never", async () => {
+    const drivers = await Promise.all(Array.from({ length: 5 }, () => readyDriver()));
+    const krt = app.simulators.krt!;
+    const t = Date.now();
+    await Promise.all(drivers.map((d) => publish(d, "online", t)));
+    await eventually(() => drivers.every((d) => calls(d).length === 1));
+    krt.faults.down = true;
+    const latest = new Map<string, boolean>();
+    for (let round = 1; round <= 4; round++) {
+      for (const [i, d] of drivers.entries()) {
+        const online = (round + i) % 2 === 0;
+        await publish(d, online ? "busy" : "offline", t + round * 100);
+        latest.set(d.krtId, online);
+      }
+      await sleep(DEBOUNCE_MS + 150); // each round reaches the actors on its own
+    }
+    const requestsWhileDown = krt.stats.requests;
+    expect(requestsWhileDown).toBeGreaterThan(0);
+    krt.faults.down = false;
+    // Every driver tried to report a change while KRT was down, so each now reports its latest
+    // (even one equal to what KRT had before: a failed report may have reached it).
+    await eventually(() => drivers.every((d) => calls(d).length === 2), 10_000);
+    await sleep(500);
+    for (const d of drivers) expect(calls(d).slice(1).map((c) => [c.connected, c.at - t])).toEqual([[latest.get(d.krtId), 400]]);
+  });
+});

@@ -1,0 +1,68 @@
+// A Mosquitto of the test's own (own port, TCP_NODELAY, no persistence), to stop and restart
+// during a test without touching the shared one on 1883.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+export interface PrivateMosquitto {
+  url: string;
+  port: number;
+  /** Stops the broker (clients see it go away). */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
+      socket.on("error", () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`mosquitto did not listen on ${port}`);
+}
+
+/** @example const broker = await startPrivateMosquitto(); env.MQTT_URL = broker.url */
+export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(tmpdir(), "fleet-mosquitto-"));
+  const config = path.join(dir, "mosquitto.conf");
+  const base = readFileSync(path.join(import.meta.dirname, "mosquitto.conf"), "utf8");
+  writeFileSync(config, `${base}\nlistener ${port} 127.0.0.1\n`);
+  let proc: ChildProcess | undefined;
+  const start = async () => {
+    proc = spawn("/usr/sbin/mosquitto", ["-c", config], { stdio: "ignore" });
+    await waitForPort(port);
+  };
+  const stop = async () => {
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc!.once("exit", r));
+    proc.kill("SIGTERM");
+    await exited;
+  };
+  await start();
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
