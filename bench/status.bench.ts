@@ -7,6 +7,7 @@
 //  3. The seed's original design (each event upserted into `status_queue`, a periodic task
 //     draining it to KRT) on the same steps, in the same run, and the ratio.
 import { randomBytes } from "node:crypto";
+import { cpus, loadavg } from "node:os";
 import { loadConfig } from "../config.ts";
 import { startInstance } from "../instance.ts";
 import { createLogger } from "../actors/logger.ts";
@@ -16,13 +17,13 @@ import { DriverProfilesClient, driverProfilesCache } from "../integrations/drive
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
 import { percentile, printResult, progress, round } from "./scenario.ts";
-import { consumerLag, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
+import { consumerLag, cpuByRole, cpuDelta, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
 import { startNaiveStatusQueue } from "./statusQueue.naive.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
 const drivers = Number(process.env.BENCH_DRIVERS ?? 50_000);
-const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 10);
+const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 15);
 const lagSeconds = Number(process.env.BENCH_LAG_SECONDS ?? 30);
 const debounceMs = Number(process.env.BENCH_DEBOUNCE_MS ?? 1_000);
 const maxDelayMs = Number(process.env.BENCH_MAX_DELAY_MS ?? 5_000);
@@ -31,8 +32,8 @@ const krtRate = Number(process.env.BENCH_KRT_RATE ?? 200);
 const lagDrivers = Number(process.env.BENCH_LAG_DRIVERS ?? 2_000);
 const maxAckPending = Number(process.env.BENCH_MAX_ACK_PENDING ?? 40_000);
 const pullBatch = 1_000;
-const steps = (process.env.BENCH_STEPS ?? "2000,4000,6000,8000,10000,12000,15000,20000,25000").split(",").map(Number);
-const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "500,1000,2000,3000,4000,6000,8000,10000,12000,15000,20000").split(",").map(Number);
+const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").map(Number);
+const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").map(Number);
 const tag = randomBytes(4).toString("hex");
 const schema = `bench_status_${tag}`;
 const names = {
@@ -134,24 +135,30 @@ async function main(): Promise<void> {
     // into the step and at its end: a step holds when lag grew by less than 5% of the rate per
     // second in between (the coalescer legitimately holds about a debounce window of input) and
     // less than a second of input waits undelivered at the end.
+    const pids = { instance: process.pid, partners: partners.pid, publisher: publisher.pid };
     const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
-      let best = { rate: 0, consumed_per_s: 0 };
+      let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number> };
       for (const rate of rates) {
         const running = publisher.run(subject, rate, stepSeconds);
         await sleep((stepSeconds * 1000) / 3);
         const t1 = performance.now();
         const mid = await lag();
+        const cpu1 = cpuByRole(pids);
         const run = await running;
         const end = await lag();
+        const cpu = cpuDelta(cpu1, cpuByRole(pids));
         const growth = (end.undelivered + end.unacked - mid.undelivered - mid.unacked) / ((performance.now() - t1) / 1000);
         const achieved = (run.published / run.elapsed_ms) * 1000;
         const consumed = Math.round(achieved - Math.max(0, growth));
         // Pulls come in batches, so the unacknowledged count moves by up to a batch at a time.
-        const tolerance = Math.max(rate * 0.05, (2 * pullBatch) / ((stepSeconds * 2) / 3));
+        const tolerance = Math.max(rate * 0.05, pullBatch / ((stepSeconds * 2) / 3));
         const holds = achieved >= rate * 0.95 && growth <= tolerance && end.undelivered <= rate / 2;
-        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s -> ${holds ? "holds" : "falls behind"}`);
+        // CPU of the run's own processes per 1000 statuses consumed, over the same two thirds of the step.
+        const consumedThere = consumed * ((performance.now() - t1) / 1000);
+        const perThousand = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1e6) / consumedThere, 1)]));
+        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, cpu ms/1000 ${JSON.stringify(perThousand)} -> ${holds ? "holds" : "falls behind"}`);
         if (!holds) break;
-        best = { rate, consumed_per_s: consumed };
+        best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
         await drainedTo(rate, 60_000, lag);
       }
       await drainedTo(0, 300_000, lag);
@@ -198,6 +205,7 @@ async function main(): Promise<void> {
       step_seconds: stepSeconds,
       sustained_events_per_s: ours.rate,
       sustained_consumed_per_s: ours.consumed_per_s,
+      cpu_ms_per_1000_events: ours.cpu_ms_per_1000,
       events_at_220: atRate.published,
       krt_calls_at_220: phaseCalls.length,
       krt_calls_per_event_at_220: round(phaseCalls.length / atRate.published, 3),
@@ -207,8 +215,12 @@ async function main(): Promise<void> {
       lag_p99_within_debounce_plus_100: percentile(lags, 99) <= debounceMs + 100,
       naive_events_per_s: naiveBest.rate,
       naive_consumed_per_s: naiveBest.consumed_per_s,
+      naive_cpu_ms_per_1000_events: naiveBest.cpu_ms_per_1000,
       speedup_vs_naive: naiveBest.rate ? round(ours.rate / naiveBest.rate, 2) : null,
       instance_event_loop_utilisation: round(ownElu.utilization, 2),
+      cores: cpus().length,
+      // Postgres, NATS, the simulators and the publisher share these cores with the instance.
+      load_average_1m: round(loadavg()[0]!, 2),
     });
   } finally {
     publisher.stop();

@@ -2,6 +2,7 @@
 // trackstory) in a child process holding the bench's drivers, and a status publisher in another
 // child process, so neither shares the measured instance's event loop.
 import { fork, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
@@ -78,16 +79,17 @@ function forkSelf(args: string[]): ChildProcess {
   return fork(fileURLToPath(import.meta.url), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
 
-export async function startPartnersProcess(drivers: number): Promise<{ urls: PartnerUrls; stop(): void }> {
+export async function startPartnersProcess(drivers: number): Promise<{ urls: PartnerUrls; pid: number; stop(): void }> {
   const child = forkSelf(["--partners", String(drivers)]);
   const urls = await new Promise<PartnerUrls>((resolve, reject) => {
     child.once("message", (m) => resolve(m as PartnerUrls));
     child.once("exit", (code) => reject(new Error(`partners exited with ${code}`)));
   });
-  return { urls, stop: () => child.kill() };
+  return { urls, pid: child.pid!, stop: () => child.kill() };
 }
 
 export interface Publisher {
+  readonly pid: number;
   /** Publishes at `rate`/s for `seconds` for the first `drivers` drivers (default all); resolves with what was published. */
   run(subject: string, rate: number, seconds: number, drivers?: number): Promise<{ published: number; elapsed_ms: number }>;
   stop(): void;
@@ -100,6 +102,7 @@ export async function startPublisherProcess(natsUrl: string, drivers: number): P
     child.once("exit", (code) => reject(new Error(`publisher exited with ${code}`)));
   });
   return {
+    pid: child.pid!,
     run: (subject, rate, seconds, subset = drivers) =>
       new Promise((resolve) => {
         child.once("message", (m) => resolve(m as { published: number; elapsed_ms: number }));
@@ -125,6 +128,44 @@ export async function natsManager(natsUrl: string): Promise<{ jsm: JetStreamMana
   const nc = await connect({ servers: natsUrl });
   return { jsm: await jetstreamManager(nc), close: () => nc.close() };
 }
+
+/**
+ * CPU seconds used so far by the processes of the run, by role (Linux /proc; ticks of 10 ms):
+ * the bench's own process (the instance), Postgres backends, nats-server, partners, publisher.
+ * Other work on the machine is left out, so the cost per event does not depend on it.
+ */
+export function cpuByRole(pids: { instance: number; partners: number; publisher: number }): Record<string, number> {
+  const ticks = (pid: string): number => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      return 0;
+    }
+  };
+  const byName = (name: string) =>
+    readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/comm`, "utf8").trim() === name;
+        } catch {
+          return false;
+        }
+      })
+      .reduce((sum, p) => sum + ticks(p), 0);
+  return {
+    instance: ticks(String(pids.instance)) / 100,
+    postgres: byName("postgres") / 100,
+    nats: byName("nats-server") / 100,
+    partners: ticks(String(pids.partners)) / 100,
+    publisher: ticks(String(pids.publisher)) / 100,
+  };
+}
+
+export const cpuDelta = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)]));
 
 if (process.argv[2] === "--partners" && process.send) {
   process.send(await runPartners(Number(process.argv[3])));

@@ -71,7 +71,6 @@ export interface DriverStatusService extends Service {
 }
 
 export async function driverStatusService(ctx: ServiceContext): Promise<DriverStatusService> {
-  if (process.env.TMP_DISABLE_DRIVER_STATUS) return { name: "driverStatus", kinds: [], simulators: {}, statusStream: () => undefined, refreshCaches: async () => {}, attach: () => {} }; // TMPEXP
   const env = decodeEnv(DriverStatusEnv, ctx.config.env);
   const simulators: DriverStatusService["simulators"] = {};
   const clientId = env.KRT_CLIENT_ID ?? "fleet";
@@ -180,8 +179,9 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
                   system.tell(
                     `krt-session/${change.licence}`,
                     { type: "connectivity", park_id: change.park_id, driver_id: change.driver_id, connected: change.connected, status_at: change.at },
-                    // Redelivered after a crash, the same message is dropped by the actor.
-                    { messageId: `status:${change.seq}` },
+                    // Redelivered after a crash, the same message is dropped by the actor (the time
+                    // keeps ids apart should the stream ever be recreated and its numbers restart).
+                    { messageId: `status:${change.seq}:${change.at}` },
                   ),
               },
               options: {

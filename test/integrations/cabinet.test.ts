@@ -87,7 +87,8 @@ describe("cabinet gateway", () => {
     const expected = { invalid_json: before + 1, unknown_type: 1, invalid_payload: 1, duplicate_cells: 1 };
     await eventually(async () => JSON.stringify(await counted()) === JSON.stringify(expected), 10_000).catch(() => undefined);
     expect(await counted()).toEqual(expected);
-    expect(unsolicited).toEqual([]);
+    // (CAB-1's door, opened by the previous test, may still report closing: not ours.)
+    expect(unsolicited.filter((e) => e.cabinetId === "CAB-2")).toEqual([]);
     expect((await gateway.inventory("CAB-2")).cells).toHaveLength(8);
   });
 
