@@ -76,6 +76,7 @@ async function main(): Promise<void> {
     KRT_RATE_LIMIT_PER_S: String(krtRate),
   };
   const instance = await startInstance(loadConfig(env), { db, logger: createLogger({ level: "warn" }) });
+  let stopped = false;
   const { jsm, close: closeNats } = await natsManager(natsUrl);
   const publisher = await startPublisherProcess(natsUrl, drivers);
   const krtUrl = partners.urls.KRT_URL;
@@ -168,7 +169,11 @@ async function main(): Promise<void> {
     const ours = await runSteps("ours", names.subject, steps, lagOf);
     const ownElu = performance.eventLoopUtilization(eluBefore);
 
-    // 3. The seed's design on the same steps.
+    // 3. The seed's design on the same steps, with our instance stopped first (its KRT backlog
+    // and actors would otherwise take CPU from the naive run).
+    progress("stopping the instance before the naive run...");
+    await instance.stop();
+    stopped = true;
     const logger = createLogger({ level: "silent" });
     const cacheOptions = { refreshMs: 5_000, logger, now: Date.now };
     const partner = { timeoutMs: 2_000, retries: 2 };
@@ -224,7 +229,7 @@ async function main(): Promise<void> {
     });
   } finally {
     publisher.stop();
-    await instance.stop().catch(() => {});
+    if (!stopped) await instance.stop().catch(() => {});
     for (const stream of [names.stream, names.deadLetterStream, naiveNames.stream, naiveNames.deadLetterStream]) await jsm.streams.delete(stream).catch(() => {});
     await closeNats();
     partners.stop();

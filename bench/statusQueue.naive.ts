@@ -9,7 +9,8 @@ import { from, mergeMap, type Subscription } from "rxjs";
 import type { Sql } from "../storage/database.ts";
 import type { Krt } from "../integrations/krt/index.ts";
 import { ensureStatusStream, jetStreamMessages, type ConsumerLimits, type StatusStreamNames } from "../streams/statusConsumer.ts";
-import { decodeStatuses, keepCategories, keepInRegion, resolveLicences, type LicenceLookup, type PositionLookup } from "../streams/statusOperators.ts";
+import { decodeStatuses, keepCategories, resolveLicences, type LicenceLookup } from "../streams/statusOperators.ts";
+import { keepInRegion, type PositionLookup } from "../streams/keepInRegion.ts";
 
 export interface NaiveOptions {
   sql: Sql;

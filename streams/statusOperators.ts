@@ -1,20 +1,9 @@
-// The status stream's steps (SPEC 3.2), one operator each, named as the spec names them. Every
-// message leaves the pipeline settled: acknowledged when dropped on purpose, dead-lettered when
-// malformed, or acknowledged after the session actor committed what it carried.
+// The status stream's steps (SPEC 3.2), one operator each, named as the spec names them (the
+// region filter and the tell have files of their own). Every message leaves the pipeline
+// settled: acknowledged when dropped on purpose, dead-lettered when malformed, or acknowledged
+// after the session actor committed what it carried.
 import { Result, Schema, SchemaIssue } from "effect";
-import {
-  asyncScheduler,
-  filter,
-  from,
-  map,
-  Observable,
-  Subscription,
-  type MonoTypeOperatorFunction,
-  type ObservableInput,
-  type OperatorFunction,
-  type SchedulerLike,
-} from "rxjs";
-import { regionOf } from "../integrations/trackstory/index.ts";
+import { filter, map, Observable, type MonoTypeOperatorFunction, type OperatorFunction } from "rxjs";
 import {
   driverKey,
   DriverMemory,
@@ -30,7 +19,7 @@ const text = new TextDecoder("utf-8", { fatal: true });
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
 const decodePayload = Schema.decodeUnknownResult(StatusPayload, { errors: "all" });
 
-/** Why a message cannot be read, or undefined with its status. */
+/** The status a message carries, or why it cannot be read. */
 export function readStatus(data: Uint8Array): { status: StatusPayload } | { reason: string } {
   let json: unknown;
   try {
@@ -151,109 +140,6 @@ export function keepCategories(categoriesOf: (parkId: string, driverId: string) 
   });
 }
 
-/** Positions by `park_id/driver_id` (a promise, or an observable in virtual-time tests). */
-export type PositionLookup = (drivers: readonly { park_id: string; driver_id: string }[]) => ObservableInput<Map<string, { lat: number; lon: number }>>;
-
-export interface RegionOptions {
-  readonly regions: readonly string[];
-  /** At most this many statuses per lookup. */
-  readonly batchSize: number;
-  /** Lookups in flight at once; statuses arriving meanwhile form the next batch. */
-  readonly concurrency: number;
-  /** While trackstory is down, the batch is retried after this (doubling, capped) instead of dropped. */
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  readonly scheduler?: SchedulerLike;
-}
-
-/**
- * Keep only drivers whose position (trackstory) is in a configured region. A lookup starts as
- * soon as a slot is free, with every status that arrived since (up to `batchSize`): batches grow
- * with the load instead of waiting for a timer. Results leave in arrival order. While trackstory
- * is down a batch is retried (its messages stay unacknowledged, kept alive with `working`), so
- * the stream slows rather than forgets.
- */
-export function keepInRegion(positions: PositionLookup, options: RegionOptions, count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
-  const regions = new Set(options.regions);
-  const scheduler = options.scheduler ?? asyncScheduler;
-  return (source) =>
-    new Observable<LicencedStatus>((subscriber) => {
-      const waiting: LicencedStatus[] = [];
-      /** Batches in arrival order; each gets its kept statuses once its lookup answered. */
-      const batches: { kept: LicencedStatus[] | undefined }[] = [];
-      let active = 0;
-      let done = false;
-      const live = new Set<{ unsubscribe(): void }>();
-
-      const flush = () => {
-        while (batches.length > 0 && batches[0]!.kept) for (const s of batches.shift()!.kept!) subscriber.next(s);
-        if (done && active === 0 && waiting.length === 0 && batches.length === 0) subscriber.complete();
-      };
-      const lookup = (batch: LicencedStatus[], slot: { kept: LicencedStatus[] | undefined }, failures: number) => {
-        let finished = false;
-        let inner: Subscription | undefined;
-        const end = () => {
-          finished = true;
-          if (inner) live.delete(inner);
-        };
-        inner = from(positions(batch)).subscribe({
-          next: (found) => {
-            slot.kept = batch.filter((s) => {
-              const p = found.get(driverKey(s));
-              const region = p && regionOf(p.lat, p.lon);
-              if (region !== undefined && regions.has(region)) return true;
-              s.settle.ack();
-              count("region_filtered");
-              return false;
-            });
-          },
-          error: () => {
-            end();
-            for (const s of batch) s.settle.working();
-            const retry = scheduler.schedule(() => {
-              live.delete(retry);
-              lookup(batch, slot, failures + 1);
-            }, Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures));
-            live.add(retry);
-          },
-          complete: () => {
-            end();
-            slot.kept ??= [];
-            active--;
-            flush();
-            start();
-          },
-        });
-        if (!finished) live.add(inner);
-      };
-      const start = () => {
-        while (active < options.concurrency && waiting.length > 0) {
-          const batch = waiting.splice(0, options.batchSize);
-          const slot = { kept: undefined };
-          batches.push(slot);
-          active++;
-          lookup(batch, slot, 0);
-        }
-      };
-      const upstream = source.subscribe({
-        next: (s) => {
-          waiting.push(s);
-          start();
-        },
-        error: (error) => subscriber.error(error),
-        complete: () => {
-          done = true;
-          flush();
-        },
-      });
-      return () => {
-        upstream.unsubscribe();
-        for (const l of live) l.unsubscribe();
-        live.clear();
-      };
-    });
-}
-
 /** Project to connectivity: online and busy are connected, offline is not. */
 export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityChange> {
   return map((s) => ({ licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, seq: s.seq, settle: s.settle }));
@@ -295,88 +181,4 @@ export function dropRepeats(count: CountOutcome, capacity = 1_000_000): MonoType
     last.set(key, c.connected);
     return true;
   });
-}
-
-export interface TellOptions {
-  /** Tells in flight at once; beyond it, coalesced changes wait (unacknowledged, so bounded by the consumer's ack limit). */
-  readonly concurrency: number;
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  readonly scheduler?: SchedulerLike;
-}
-
-/**
- * Tell the session actor; acknowledge the message only once the tell resolved, which the runtime
- * does after the actor committed (ack-after-persist). A failed tell (actor moving between
- * instances, database down) is retried, its message kept alive meanwhile. At most `concurrency`
- * tells run at once; the others queue here, each holding its unacknowledged message, so the
- * consumer's ack limit bounds the queue.
- */
-export function tellSessions(tell: (change: ConnectivityChange) => ObservableInput<unknown>, options: TellOptions, count: CountOutcome): MonoTypeOperatorFunction<ConnectivityChange> {
-  const scheduler = options.scheduler ?? asyncScheduler;
-  return (source) =>
-    new Observable<ConnectivityChange>((subscriber) => {
-      const queue: ConnectivityChange[] = [];
-      let head = 0;
-      let active = 0;
-      let done = false;
-      // A Set, not a parent Subscription: removing one of a thousand children must not scan them all.
-      const live = new Set<{ unsubscribe(): void }>();
-      const attempt = (change: ConnectivityChange, failures: number) => {
-        let inner: Subscription | undefined;
-        let finished = false;
-        const end = () => {
-          finished = true;
-          if (inner) live.delete(inner);
-        };
-        inner = from(tell(change)).subscribe({
-          error: () => {
-            end();
-            change.settle.working();
-            const delay = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures);
-            const retry = scheduler.schedule(() => {
-              live.delete(retry);
-              attempt(change, failures + 1);
-            }, delay);
-            live.add(retry);
-          },
-          complete: () => {
-            end();
-            change.settle.ack();
-            count("told");
-            active--;
-            subscriber.next(change);
-            pump();
-          },
-        });
-        if (!finished) live.add(inner);
-      };
-      const pump = () => {
-        while (active < options.concurrency && head < queue.length) {
-          active++;
-          attempt(queue[head++]!, 0);
-        }
-        if (head > 1024 && head * 2 > queue.length) {
-          queue.splice(0, head);
-          head = 0;
-        }
-        if (done && active === 0 && head === queue.length) subscriber.complete();
-      };
-      const upstream = source.subscribe({
-        next: (change) => {
-          queue.push(change);
-          pump();
-        },
-        error: (error) => subscriber.error(error),
-        complete: () => {
-          done = true;
-          pump();
-        },
-      });
-      return () => {
-        upstream.unsubscribe();
-        for (const l of live) l.unsubscribe();
-        live.clear();
-      };
-    });
 }

@@ -7,18 +7,9 @@
 import { identity, type Observable, type SchedulerLike } from "rxjs";
 import { coalesce } from "./coalesce.ts";
 import { driverKey, type ConnectivityChange, type CountOutcome, type StatusMessage } from "./statusMessages.ts";
-import {
-  decodeStatuses,
-  dropRepeats,
-  dropStale,
-  keepCategories,
-  keepInRegion,
-  resolveLicences,
-  tellSessions,
-  toConnectivity,
-  type LicenceLookup,
-  type PositionLookup,
-} from "./statusOperators.ts";
+import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity, type LicenceLookup } from "./statusOperators.ts";
+import { keepInRegion, type PositionLookup } from "./keepInRegion.ts";
+import { tellSessions } from "./tellSessions.ts";
 
 export interface StatusStreamSources {
   readonly messages: Observable<StatusMessage>;

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { from, lastValueFrom, tap, toArray } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
 import { coalesce } from "../../streams/coalesce.ts";
-import { decodeStatuses, dropRepeats, dropStale, keepCategories, keepInRegion, resolveLicences, tellSessions, toConnectivity } from "../../streams/statusOperators.ts";
+import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../streams/statusOperators.ts";
+import { keepInRegion } from "../../streams/keepInRegion.ts";
+import { tellSessions } from "../../streams/tellSessions.ts";
 import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../streams/statusMessages.ts";
 import { pointIn } from "../../integrations/trackstory/index.ts";
 

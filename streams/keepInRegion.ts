@@ -1,0 +1,108 @@
+// keepInRegion: the status stream's region filter (SPEC 3.2), positions from trackstory looked up
+// in batches that grow with the load, at most a few lookups at once.
+import { asyncScheduler, from, Observable, Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
+import { regionOf } from "../integrations/trackstory/index.ts";
+import { driverKey, type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
+
+/** Positions by `park_id/driver_id` (a promise, or an observable in virtual-time tests). */
+export type PositionLookup = (drivers: readonly { park_id: string; driver_id: string }[]) => ObservableInput<Map<string, { lat: number; lon: number }>>;
+
+export interface RegionOptions {
+  readonly regions: readonly string[];
+  /** At most this many statuses per lookup. */
+  readonly batchSize: number;
+  /** Lookups in flight at once; statuses arriving meanwhile form the next batch. */
+  readonly concurrency: number;
+  /** While trackstory is down, the batch is retried after this (doubling, capped) instead of dropped. */
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly scheduler?: SchedulerLike;
+}
+
+/**
+ * Keep only drivers whose position (trackstory) is in a configured region. A lookup starts as
+ * soon as a slot is free, with every status that arrived since (up to `batchSize`): batches grow
+ * with the load instead of waiting for a timer. Results leave in arrival order. While trackstory
+ * is down a batch is retried (its messages stay unacknowledged, kept alive with `working`), so
+ * the stream slows rather than forgets.
+ */
+export function keepInRegion(positions: PositionLookup, options: RegionOptions, count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
+  const regions = new Set(options.regions);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  return (source) =>
+    new Observable<LicencedStatus>((subscriber) => {
+      const waiting: LicencedStatus[] = [];
+      /** Batches in arrival order; each gets its kept statuses once its lookup answered. */
+      const batches: { kept: LicencedStatus[] | undefined }[] = [];
+      let active = 0;
+      let done = false;
+      const live = new Set<{ unsubscribe(): void }>();
+
+      const flush = () => {
+        while (batches.length > 0 && batches[0]!.kept) for (const s of batches.shift()!.kept!) subscriber.next(s);
+        if (done && active === 0 && waiting.length === 0 && batches.length === 0) subscriber.complete();
+      };
+      const lookup = (batch: LicencedStatus[], slot: { kept: LicencedStatus[] | undefined }, failures: number) => {
+        let finished = false;
+        let inner: Subscription | undefined;
+        const end = () => {
+          finished = true;
+          if (inner) live.delete(inner);
+        };
+        inner = from(positions(batch)).subscribe({
+          next: (found) => {
+            slot.kept = batch.filter((s) => {
+              const p = found.get(driverKey(s));
+              const region = p && regionOf(p.lat, p.lon);
+              if (region !== undefined && regions.has(region)) return true;
+              s.settle.ack();
+              count("region_filtered");
+              return false;
+            });
+          },
+          error: () => {
+            end();
+            for (const s of batch) s.settle.working();
+            const retry = scheduler.schedule(() => {
+              live.delete(retry);
+              lookup(batch, slot, failures + 1);
+            }, Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures));
+            live.add(retry);
+          },
+          complete: () => {
+            end();
+            slot.kept ??= [];
+            active--;
+            flush();
+            start();
+          },
+        });
+        if (!finished) live.add(inner);
+      };
+      const start = () => {
+        while (active < options.concurrency && waiting.length > 0) {
+          const batch = waiting.splice(0, options.batchSize);
+          const slot = { kept: undefined };
+          batches.push(slot);
+          active++;
+          lookup(batch, slot, 0);
+        }
+      };
+      const upstream = source.subscribe({
+        next: (s) => {
+          waiting.push(s);
+          start();
+        },
+        error: (error) => subscriber.error(error),
+        complete: () => {
+          done = true;
+          flush();
+        },
+      });
+      return () => {
+        upstream.unsubscribe();
+        for (const l of live) l.unsubscribe();
+        live.clear();
+      };
+    });
+}
