@@ -53,5 +53,5 @@ describe("cluster scaling", () => {
     const result = await load.stop();
     expect(result.failed).toEqual([]);
     expect(await checkLedgers(cluster, result)).toEqual({ missing: [], duplicated: [] });
-  }, 150_000);
+  }, 240_000);
 });
