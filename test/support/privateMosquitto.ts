@@ -2,7 +2,7 @@
 // during a test without touching the shared one on 1883.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { freePort, waitForPort } from "./ports.ts";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -15,26 +15,6 @@ export interface PrivateMosquitto {
   close(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
-      socket.on("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`mosquitto did not listen on ${port}`);
-}
 
 /** @example const broker = await startPrivateMosquitto(); env.MQTT_URL = broker.url */
 export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
@@ -46,7 +26,7 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn("/usr/sbin/mosquitto", ["-c", config], { stdio: "ignore" });
-    await waitForPort(port);
+    await waitForPort(port, "mosquitto");
   };
   const stop = async () => {
     if (!proc || proc.exitCode !== null) return;

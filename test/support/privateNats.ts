@@ -2,7 +2,7 @@
 // without touching the shared one.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
+import { freePort, waitForPort } from "./ports.ts";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -12,26 +12,6 @@ export interface PrivateNats {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, "127.0.0.1", () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => (socket.destroy(), resolve(true)));
-      socket.on("error", () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nats-server did not listen on ${port}`);
-}
 
 export async function startPrivateNats(): Promise<PrivateNats> {
   const port = await freePort();
@@ -39,7 +19,7 @@ export async function startPrivateNats(): Promise<PrivateNats> {
   let proc: ChildProcess;
   const launch = async () => {
     proc = spawn("/usr/sbin/nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", store], { stdio: "ignore" });
-    await waitForPort(port);
+    await waitForPort(port, "nats-server");
   };
   const halt = async () => {
     const exited = new Promise((r) => proc.once("exit", r));
