@@ -49,6 +49,14 @@ export interface CabinetContext {
   missed_polls: number;
   /** When a device event last changed the cells: reports of polls sent before it are stale. */
   cells_changed_at: number;
+  /** Door closures that overtook the answer of the unlock in flight: applied right after it. */
+  closed_early: ClosedEarly[];
+}
+
+export interface ClosedEarly {
+  cell: number;
+  accumulator_id: string | null;
+  at: number;
 }
 
 export interface UnlockInput {
@@ -171,6 +179,7 @@ export const cabinetMachine = setup({
     },
     missedTooMany: ({ context, event }) => context.missed_polls + 1 >= (event as Ev<"poll_missed">).limit,
     hasQueued: ({ context }) => context.queue.length > 0,
+    closesUnlockingCell: ({ context, event }) => bookingOf(context, context.unlocking)?.cells.includes((event as Ev<"cell_closed">).cell) ?? false,
   },
   actions: {
     register: assign(({ event }) => ({ lat: (event as Ev<"register">).lat, lon: (event as Ev<"register">).lon })),
@@ -248,6 +257,15 @@ export const cabinetMachine = setup({
       if (!b || (b.status !== "booked" && b.status !== "opened")) return;
       const status = b.status === "booked" ? "expired" : "completed";
       enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status, ended_at: e.at }) });
+    }),
+    holdClosure: assign(({ context, event }) => {
+      const e = event as Ev<"cell_closed">;
+      return { closed_early: [...context.closed_early, { cell: e.cell, accumulator_id: e.accumulator_id, at: e.at }] };
+    }),
+    // After the unlock answer: an issued accumulator is the contractor's, not missing; a returned one closes its booking.
+    replayClosures: enqueueActions(({ context, enqueue }) => {
+      for (const c of context.closed_early) enqueue.raise({ type: "cell_closed", ...c });
+      enqueue.assign({ closed_early: [] });
     }),
     startNextUnlock: assign(({ context }) => ({ unlocking: context.queue[0]!, queue: context.queue.slice(1) })),
     unlocked: enqueueActions(({ context, event, enqueue }) => {
@@ -338,6 +356,7 @@ export const cabinetMachine = setup({
     last_report_at: null,
     missed_polls: 0,
     cells_changed_at: 0,
+    closed_early: [],
   }),
   initial: "unregistered",
   states: {
@@ -387,6 +406,7 @@ export const cabinetMachine = setup({
           states: {
             idle: { always: { guard: "hasQueued", target: "unlocking", actions: "startNextUnlock" } },
             unlocking: {
+              on: { cell_closed: { guard: "closesUnlockingCell", actions: ["holdClosure", raise({ type: "device_heard" })] } },
               invoke: {
                 id: "unlockCells",
                 src: "unlockCells",
@@ -394,8 +414,8 @@ export const cabinetMachine = setup({
                   const b = bookingOf(context, context.unlocking)!;
                   return { cabinet_id: context.id, request_id: b.request_ids.at(-1)!, cells: b.cells };
                 },
-                onDone: { target: "idle", actions: ["unlocked", raise({ type: "device_heard" })] },
-                onError: { target: "idle", actions: "noAnswer" },
+                onDone: { target: "idle", actions: ["unlocked", raise({ type: "device_heard" }), "replayClosures"] },
+                onError: { target: "idle", actions: ["noAnswer", "replayClosures"] },
               },
             },
           },

@@ -39,6 +39,8 @@ export class ClusterMember {
       shardCount: options.shardCount,
       logger: options.logger,
       owns,
+      epochOf: (shard) => this.#placement?.epochOf(shard) ?? 0,
+      ownerEpochOf: (shard) => this.#placement?.ownerEpochOf(shard) ?? 0,
       onForwarded: (ms, ok) => metrics.forwarded.observe({ outcome: ok ? "ok" : "error" }, ms / 1000),
     });
     this.placement = {

@@ -79,8 +79,9 @@ export class Placement {
     return this.#live;
   }
 
-  ownerOf(shard: number): string | undefined {
-    return this.#mirror.get(shard)?.owner;
+  /** The KV revision of the shard's owner entry as last seen here: the current owner's epoch. */
+  ownerEpochOf(shard: number): number {
+    return this.#mirror.get(shard)?.revision ?? 0;
   }
 
   /** One reconciliation round; rounds never overlap, a request during one runs right after. */

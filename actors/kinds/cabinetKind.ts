@@ -26,7 +26,9 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
   return defineActorKind({
     type: "cabinet",
     machine,
-    version: 1,
+    version: 2,
+    // 2: door closures that overtake an unlock answer are held in `closed_early`.
+    migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], ...snapshot.context } }),
     project: projectCabinets,
     // `state` is the cabinet's connectivity; `command` says whether an unlock is under way.
     publicEvent: ({ value, context }) => {

@@ -1,5 +1,9 @@
 // Cluster mode: envelopes travel as NATS requests on `<cluster>.actors.<shard>.<type>.<id>`;
-// the instance owning a shard answers from a queue subscription, so exactly one host sees each.
+// an envelope for a shard this instance owns stays in-process. Every instance serving a shard
+// subscribes to it (no queue group): a paused former owner keeps its subscription on the server
+// until NATS notices, so the envelope names the epoch its sender knows and only the holder of
+// that epoch handles it. A newer owner answers "unavailable" (the sender's view is behind and the
+// older holder is fenced); an older one stays silent, so it can never beat the real answer.
 import { RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Envelope, Reply } from "../protocol.ts";
 import { formatAddress } from "../protocol.ts";
@@ -7,7 +11,7 @@ import { AskTimeoutError, UnavailableError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { shardOf } from "../cluster/sharding.ts";
 import type { EnvelopeHandler, Transport } from "./Transport.ts";
-import { decodeEnvelope, decodeJson, decodeReply, encodeJson } from "./wire.ts";
+import { decodeEnvelope, decodeJson, decodeReply, encodeJson, type WireEnvelope } from "./wire.ts";
 
 export interface NatsTransportOptions {
   /** Subject namespace, `fleet` in production: `fleet.actors.…`. */
@@ -16,6 +20,10 @@ export interface NatsTransportOptions {
   logger: Logger;
   /** Asked again on every message: a shard being handed over answers "unavailable" at once. */
   owns: (shard: number) => boolean;
+  /** This instance's epoch of an owned shard (0 when not owned). */
+  epochOf: (shard: number) => number;
+  /** The epoch of the shard's current owner as this instance last saw it (0: none known). */
+  ownerEpochOf: (shard: number) => number;
   onForwarded?: (ms: number, ok: boolean) => void;
 }
 
@@ -37,10 +45,13 @@ export class NatsTransport implements Transport {
   }
 
   async send(envelope: Envelope): Promise<Reply> {
+    const shard = shardOf(envelope.to, this.options.shardCount);
+    if (this.options.owns(shard) && this.#handler) return this.#handler(envelope);
     const started = performance.now();
     const timeout = Math.max(1, envelope.deadline - Date.now());
+    const wire: WireEnvelope = { ...envelope, epoch: this.options.ownerEpochOf(shard) };
     try {
-      const msg = await this.nc.request(this.subjectOf(envelope), encodeJson(envelope), { timeout });
+      const msg = await this.nc.request(this.subjectOf(envelope), encodeJson(wire), { timeout });
       this.options.onForwarded?.(performance.now() - started, true);
       return decodeReply(msg.data);
     } catch (error) {
@@ -64,10 +75,9 @@ export class NatsTransport implements Transport {
     if (this.#shards.has(shard)) return;
     const subject = `${this.options.prefix}.actors.${shard}.>`;
     const sub = this.nc.subscribe(subject, {
-      queue: `${this.options.prefix}.shard.${shard}`,
       callback: (error, msg) => {
         if (error) return this.options.logger.warn("shard subscription error", { shard, error: String(error) });
-        let envelope: Envelope;
+        let envelope: WireEnvelope;
         try {
           envelope = decodeEnvelope(msg.data);
         } catch (decodeError) {
@@ -75,10 +85,14 @@ export class NatsTransport implements Transport {
           msg.respond(encodeJson({ ok: false, code: "bad_envelope", message: "malformed envelope" } satisfies Reply));
           return;
         }
+        const mine = this.options.epochOf(shard);
+        const theirs = envelope.epoch ?? 0;
+        if (mine === 0 || mine < theirs) return; // not ours, or a newer owner answers
+        const { epoch: _, ...plain } = envelope;
         const reply: Promise<Reply> =
-          this.options.owns(shard) && this.#handler
-            ? this.#handler(envelope)
-            : Promise.resolve({ ok: false, code: "actor_unavailable", message: `shard ${shard} is in handover` });
+          mine === theirs && this.#handler
+            ? this.#handler(plain)
+            : Promise.resolve({ ok: false, code: "actor_unavailable", message: `shard ${shard} moved to a newer owner` });
         reply.then(
           (r) => msg.respond(encodeJson(r)),
           (e) => msg.respond(encodeJson({ ok: false, code: "actor_unavailable", message: String(e) } satisfies Reply)),

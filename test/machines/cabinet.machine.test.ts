@@ -5,6 +5,7 @@ import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getShortestPaths } from "xstate/graph";
 import { cabinetMachine, type CabinetEvent, type UnlockAnswer, type UnlockInput } from "../../machines/cabinet.machine.ts";
 import { violations } from "./cabinetInvariants.ts";
+import { cabinetKind } from "../../actors/kinds/cabinetKind.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
 type Snapshot = SnapshotFrom<typeof cabinetMachine>;
@@ -42,6 +43,7 @@ function eventsFor(s: Snapshot): CabinetEvent[] {
     { type: "booking_expired", at, booking_id: "i1" },
     { type: "booking_expired", at, booking_id: "r1" },
     { type: "cell_closed", at, cell: 3, accumulator_id: "R" },
+    { type: "cell_closed", at, cell: 1, accumulator_id: null },
     { type: "unlock_result_late", at, request_id: "i1.1", opened: [1], failed: [] },
   ];
   if (c.unlocking) {
@@ -264,6 +266,58 @@ describe("cabinet machine (scenarios)", () => {
     });
     expect(actor.getSnapshot().context.cells[2]).toEqual({ cell: 3, accumulator_id: "D", charge: null, booking_id: null, open_until: null });
     expect(actor.getSnapshot().context.bookings[0]!.status).toBe("completed");
+  });
+
+  it("issue - a door closure that overtakes the unlock answer: the accumulator goes to the contractor, never missing", () => {
+    const { actor, send, effects } = run();
+    send(book("b1", "issue", 1));
+    send({ type: "open", at, booking_id: "b1", replyTo: "o1" });
+    send({ type: "cell_closed", at: at + 5, cell: 1, accumulator_id: null });
+    expect(effects.filter((e) => e.type === "tell")).toEqual([]);
+    send(done([1], [], "b1.1", at + 6));
+    const tells = effects.filter((e) => e.type === "tell");
+    expect(tells).toEqual([
+      { type: "tell", to: "accumulator/A", event: { type: "located", stamp: at + 6, location: { kind: "contractor", contractor_id: "tech-1", from: { cabinet_id: "CAB-1", cell: 1 } } } },
+    ]);
+    expect(actor.getSnapshot().context.cells[0]).toMatchObject({ cell: 1, accumulator_id: null, booking_id: null });
+    expect(actor.getSnapshot().context.closed_early).toEqual([]);
+  });
+
+  it("return - a door closure that overtakes the unlock answer still completes the booking", () => {
+    const { actor, send } = run();
+    send(book("r1", "return", 1));
+    send({ type: "open", at, booking_id: "r1", replyTo: "o1" });
+    send({ type: "cell_closed", at: at + 5, cell: 3, accumulator_id: "D" });
+    send(done([3], [], "r1.1", at + 6));
+    expect(actor.getSnapshot().context.cells[2]).toMatchObject({ cell: 3, accumulator_id: "D", booking_id: null });
+    expect(actor.getSnapshot().context.bookings[0]!.status).toBe("completed");
+  });
+
+  it("a closure held during an unlock that gets no answer is applied all the same", () => {
+    const { actor, send, effects } = run();
+    send(book("b1", "issue", 1));
+    send({ type: "open", at, booking_id: "b1", replyTo: "o1" });
+    send({ type: "cell_closed", at: at + 5, cell: 1, accumulator_id: null });
+    send(silence(at + 6));
+    expect(effects).toContainEqual({ type: "tell", to: "accumulator/A", event: { type: "missing", stamp: at + 5, cabinet_id: "CAB-1", cell: 1 } });
+    expect(actor.getSnapshot().context.cells[0]).toMatchObject({ cell: 1, accumulator_id: null });
+  });
+
+  it("a version-1 snapshot taken mid-unlock is migrated and holds an early closure", () => {
+    const { actor, send } = run();
+    send(book("b1", "issue", 1));
+    send({ type: "open", at, booking_id: "b1" });
+    const persisted = actor.getPersistedSnapshot() as unknown as { context: Snapshot["context"] };
+    const { closed_early: _, ...v1Context } = persisted.context;
+    const kind = cabinetKind({ devices: {} as never, now: () => at });
+    const migrated = kind.migrate!({ ...persisted, context: v1Context }, 1);
+    const effects: Effect[] = [];
+    const restored = createActor(cabinetMachine.provide({ actors: { unlockCells: fromPromise<UnlockAnswer, UnlockInput>(() => new Promise(() => {})) } }), { snapshot: migrated, input: { id: "CAB-1" } });
+    restored.on("*", (e) => effects.push(e as Effect));
+    restored.start();
+    restored.send({ type: "cell_closed", at: at + 5, cell: 1, accumulator_id: null } as CabinetEvent);
+    restored.send(done([1], [], "b1.1", at + 6) as CabinetEvent);
+    expect(effects.filter((e) => e.type === "tell").map((e) => (e as { event: { type: string } }).event.type)).toEqual(["located"]);
   });
 
   it("polls - N missed make it unresponsive and bookings are refused; any report brings it back", () => {

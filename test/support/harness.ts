@@ -37,6 +37,9 @@ export const silentLogger = {
   child: () => silentLogger,
 };
 
+/** The check's own source, so a timeout names the condition that failed. */
+const describeCheck = (check: () => unknown) => check.toString().replace(/\s+/g, " ").slice(0, 160);
+
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). */
 export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_000, everyMs = 20): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
@@ -48,7 +51,7 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_0
     } catch (error) {
       last = error;
     }
-    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms${last ? `: ${String(last)}` : ""}`);
+    if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms: ${describeCheck(check)}${last ? `, last error: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
