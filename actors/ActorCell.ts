@@ -80,6 +80,8 @@ export class ActorCell {
   #restoring = false;
   /** Message ids of the commit being written right now. */
   #inFlightIds = new Set<string>();
+  /** What the projections last saw of this actor (see `ActorKind.projected`). */
+  #projectedKey: string | undefined;
 
   constructor(
     readonly address: Address,
@@ -110,6 +112,7 @@ export class ActorCell {
         inspect: (event) => this.#onInspect(event),
       });
       this.#actor = actor;
+      if (stored) this.#projectedKey = this.#projectionKey(actor.getSnapshot());
       actor.on("*", (effect) => this.#onEffect(effect as Effect));
       actor.subscribe({ error: () => {} }); // errors are read from the snapshot status
       actor.start();
@@ -291,6 +294,7 @@ export class ActorCell {
       this.#inFlightIds = new Set(turns.messageIds);
       const actor = this.#actor!;
       const placement = this.host.placementOf(this.address);
+      const projectionKey = this.#projectionKey(actor.getSnapshot());
       const commit: Commit = {
         type: this.address.type,
         id: this.address.id,
@@ -307,6 +311,7 @@ export class ActorCell {
         timersCancelled: [...turns.timersCancelled],
         timersFired: turns.timersFired,
         at: this.host.now(),
+        project: this.kind.project !== undefined && (projectionKey === undefined || projectionKey !== this.#projectedKey),
       };
       const accepted = await this.#submitWithRetry(commit);
       this.#inFlightIds = new Set();
@@ -325,6 +330,7 @@ export class ActorCell {
         return;
       }
       this.#version = commit.version;
+      this.#projectedKey = projectionKey;
       this.#remember(turns.messageIds);
       // Released only now: a crash before the commit would otherwise lose an acknowledged write.
       for (const r of turns.replies) this.host.release(r.replyTo, r.reply);
@@ -335,6 +341,10 @@ export class ActorCell {
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
     }
+  }
+
+  #projectionKey(snapshot: { value: unknown; context: unknown }): string | undefined {
+    return this.kind.projected ? JSON.stringify(this.kind.projected(snapshot as { value: StateValue; context: unknown })) : undefined;
   }
 
   /** Keeps the last REMEMBERED_IDS message ids, in order, with a set for the lookups. */

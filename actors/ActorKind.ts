@@ -22,6 +22,12 @@ export interface ActorKind {
   /** Query projections, written in the same transaction as the snapshots they follow. */
   readonly project?: (tx: Tx, actors: readonly ProjectedActor[]) => Promise<void>;
   /**
+   * The part of the state `project` reads. With it, a commit whose part equals the last committed
+   * one's skips the projection (and the transaction, when nothing else in its batch projects);
+   * without it, every commit is projected.
+   */
+  readonly projected?: (actor: { value: StateValue; context: any }) => unknown;
+  /**
    * Fields of the public event published on `fleet.events.<type>.<id>` at every state change;
    * kinds without it publish nothing. Never personal data.
    */

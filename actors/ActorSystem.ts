@@ -72,7 +72,7 @@ export class ActorSystem {
     this.metrics = runtimeMetrics(options.registry ?? new Registry());
     const kinds = new Map(options.kinds.map((k) => [k.type, k]));
     const groupCommit = new GroupCommit(options.sql, {
-      needsTransaction: (commit) => kinds.get(commit.type)?.project !== undefined,
+      needsTransaction: (commit) => commit.project,
       afterWrite: (tx, accepted) => projectAll(tx, kinds, accepted),
       onBatch: (size, ms) => {
         this.metrics.commitBatch.observe(size);
@@ -232,7 +232,7 @@ const singletonsOf = (kinds: readonly ActorKind[]): Address[] =>
 
 async function projectAll(tx: Parameters<NonNullable<ActorKind["project"]>>[0], kinds: ReadonlyMap<string, ActorKind>, commits: readonly Commit[]) {
   const byType = new Map<string, Commit[]>();
-  for (const c of commits) byType.set(c.type, [...(byType.get(c.type) ?? []), c]);
+  for (const c of commits) if (c.project) byType.set(c.type, [...(byType.get(c.type) ?? []), c]);
   for (const [type, list] of byType) {
     const project = kinds.get(type)?.project;
     if (!project) continue;

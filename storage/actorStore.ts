@@ -55,6 +55,8 @@ export interface Commit {
   timersFired: { key: string; dueAt: number }[];
   /** Runtime time of the commit (epoch ms). */
   at: number;
+  /** The kind's query projections must follow this commit (in the same transaction). */
+  project: boolean;
 }
 
 export async function loadSnapshot(sql: Queryable, type: string, id: string): Promise<StoredSnapshot | undefined> {

@@ -47,6 +47,11 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     machine,
     version: 1,
     project: projectKrtSessions,
+    // Most turns only absorb a status: the bound id and the session are all the projection reads.
+    projected: ({ context }) => {
+      const c = context as KrtSessionContext;
+      return [c.deptrans_id, c.bound_at, c.session?.seq ?? null];
+    },
     publicEvent: ({ context }) => {
       const c = context as KrtSessionContext;
       return {

@@ -182,6 +182,24 @@ describe("actor runtime", () => {
     await s.stop();
   });
 
+  it("projections - written when the part they read changes, skipped otherwise, also after a reload", async () => {
+    const projectedCounts: number[][] = [];
+    // The projection reads only the tens of the count.
+    const kind = counterKind({
+      project: async (_tx, actors) => void projectedCounts.push(actors.map((a) => a.context.count)),
+      projected: ({ context }) => Math.floor(context.count / 10),
+    });
+    const s = system({ kinds: [kind] });
+    for (const by of [1, 2, 3, 5, 1]) await s.ask("counter/projected", { type: "increment", by });
+    expect(projectedCounts).toEqual([[1], [11]]);
+    await s.stop();
+    const again = system({ kinds: [kind] });
+    await again.ask("counter/projected", { type: "increment", by: 1 });
+    await again.ask("counter/projected", { type: "increment", by: 10 });
+    expect(projectedCounts).toEqual([[1], [11], [23]]);
+    await again.stop();
+  });
+
   it("versioned state - a snapshot of an older machine version is migrated on activation", async () => {
     const old = system();
     await old.ask("counter/migrated", { type: "increment", by: 21 });

@@ -22,6 +22,7 @@ const commit = (over: Partial<Commit> = {}): Commit => ({
   timersCancelled: [],
   timersFired: [],
   at: 1_000,
+  project: false,
   ...over,
 });
 
