@@ -2,7 +2,7 @@
 // before any reply, ack, timer or outbox message of those turns is released.
 import { createActor, type AnyActor, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
-import { stateName, topState, type ActorKind } from "./ActorKind.ts";
+import { sameState, stateName, topState, type ActorKind } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
 import { ActorFailedError, EventRejectedError, StaleActorError } from "./errors.ts";
@@ -59,7 +59,7 @@ const hasObligations = (t: Turns) =>
     t.asks.size + t.acks.length + t.messageIds.length > 0;
 const isEmpty = (t: Turns) => t.journal.length === 0 && !hasObligations(t);
 
-/** How many recent message ids each actor remembers to drop redeliveries. */
+/** How many recent message ids an actor remembers to drop redeliveries, unless its kind says otherwise. */
 const REMEMBERED_IDS = 512;
 const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
 
@@ -234,7 +234,7 @@ export class ActorCell {
     const at = this.host.now();
     this.#turns.journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
     this.host.inspect(this.address, event);
-    const changed = JSON.stringify(snapshot.value) !== JSON.stringify(this.#lastValue);
+    const changed = !sameState(snapshot.value as StateValue, this.#lastValue as StateValue);
     this.#lastValue = snapshot.value;
     if (changed && !init && this.kind.publicEvent) {
       const actor = { id: this.address.id, value: snapshot.value as never, context: snapshot.context, at };
@@ -304,7 +304,7 @@ export class ActorCell {
         machineVersion: this.kind.version,
         seq: this.#seq,
         snapshot: actor.getPersistedSnapshot(),
-        processedIds: [...this.#processed, ...turns.messageIds].slice(-REMEMBERED_IDS),
+        processedIds: [...this.#processed, ...turns.messageIds].slice(-this.#rememberedIds),
         journal: turns.journal,
         outbox: turns.outbox,
         timersSet: [...turns.timersSet.values()],
@@ -347,14 +347,18 @@ export class ActorCell {
     return this.kind.projected ? JSON.stringify(this.kind.projected(snapshot as { value: StateValue; context: unknown })) : undefined;
   }
 
-  /** Keeps the last REMEMBERED_IDS message ids, in order, with a set for the lookups. */
+  get #rememberedIds(): number {
+    return this.kind.rememberedIds ?? REMEMBERED_IDS;
+  }
+
+  /** Keeps the last `rememberedIds` message ids, in order, with a set for the lookups. */
   #remember(ids: readonly string[]): void {
     for (const id of ids) {
       if (this.#processedSet.has(id)) continue;
       this.#processed.push(id);
       this.#processedSet.add(id);
     }
-    while (this.#processed.length > REMEMBERED_IDS) this.#processedSet.delete(this.#processed.shift()!);
+    while (this.#processed.length > this.#rememberedIds) this.#processedSet.delete(this.#processed.shift()!);
   }
 
   async #submitWithRetry(commit: Commit): Promise<boolean | undefined> {

@@ -28,6 +28,11 @@ export interface ActorKind {
    */
   readonly projected?: (actor: { value: StateValue; context: any }) => unknown;
   /**
+   * Message ids remembered to drop redeliveries (default 512), stored with every snapshot. A kind
+   * whose events are idempotent by themselves can keep fewer and write smaller rows.
+   */
+  readonly rememberedIds?: number;
+  /**
    * Fields of the public event published on `fleet.events.<type>.<id>` at every state change;
    * kinds without it publish nothing. Never personal data.
    */
@@ -45,6 +50,15 @@ export function defineActorKind(kind: ActorKind): ActorKind {
 
 /** The top-level state: `sending` for `{ sending: "waiting" }`. */
 export const topState = (value: StateValue): string => (typeof value === "string" ? value : Object.keys(value)[0]!);
+
+/** Two state values name the same (possibly parallel, nested) state. */
+export function sameState(a: StateValue | null | undefined, b: StateValue | null | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || typeof a === "string" || typeof b === "string") return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => k in b && sameState(a[k] as StateValue, b[k] as StateValue));
+}
 
 /** A state value as one readable string: `sending.waiting`. */
 export function stateName(value: StateValue): string {

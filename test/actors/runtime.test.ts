@@ -200,6 +200,15 @@ describe("actor runtime", () => {
     await again.stop();
   });
 
+  it("deduplication - a kind keeps the number of message ids it asks for, and drops repeats among them", async () => {
+    const s = system({ kinds: [counterKind({ rememberedIds: 2 })] });
+    for (const id of ["m1", "m2", "m3"]) await s.tell("counter/few-ids", { type: "increment" }, { messageId: id });
+    await s.tell("counter/few-ids", { type: "increment" }, { messageId: "m3" });
+    expect((await loadSnapshot(db.sql, "counter", "few-ids"))!.processedIds).toEqual(["m2", "m3"]);
+    expect(await s.ask("counter/few-ids", { type: "increment", by: 0 })).toEqual({ count: 3 });
+    await s.stop();
+  });
+
   it("versioned state - a snapshot of an older machine version is migrated on activation", async () => {
     const old = system();
     await old.ask("counter/migrated", { type: "increment", by: 21 });
