@@ -1,5 +1,8 @@
 // The JSON-over-HTTP client every partner client is built on: per-attempt timeout, backoff retries, Schema-checked answers.
+// It talks through undici's `request` over one keep-alive `Pool` per client: the global `fetch` (the same
+// undici behind WHATWG Request/Headers/streams) cost ~0.5 ms of CPU per call.
 import { Duration, Effect, Result, Schedule, Schema } from "effect";
+import { Pool } from "undici";
 import { isTransient, PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from "./errors.ts";
 import { PartnerUnavailableError, type PartnerError } from "./errors.ts";
 import { describeIssues, issueLines } from "./issues.ts";
@@ -16,6 +19,8 @@ export interface JsonClientOptions {
   readonly retryBaseMs?: number;
   /** Cap on any single wait, a partner's `Retry-After` included. Default 5000. */
   readonly maxDelayMs?: number;
+  /** Keep-alive connections to the partner at most; further requests queue (inside their timeout). Default 32. */
+  readonly connections?: number;
 }
 
 /** What a partner client takes from config: everything but its own name. */
@@ -36,6 +41,11 @@ export interface JsonClient {
     response: S,
     headers?: Readonly<Record<string, string>>,
   ): Promise<S["Type"]>;
+  /**
+   * Closes the client's connections; later requests fail. Optional to call: idle connections do not
+   * keep the process alive (undici unrefs idle sockets) and close themselves after the keep-alive timeout.
+   */
+  close(): Promise<void>;
 }
 
 type RawAnswer = { readonly status: number; readonly retryAfter: string | null; readonly text: string };
@@ -52,26 +62,51 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
     ),
   );
 
+  // Created on first use, so that a malformed baseUrl fails the request (as unavailable), not the constructor.
+  let pool: Pool | undefined;
+  let basePath = "";
+  let closed = false;
+  const dispatcher = (): Pool => {
+    if (pool !== undefined) return pool;
+    if (closed) throw new Error(`the ${system} client is closed`);
+    const url = new URL(baseUrl);
+    basePath = url.pathname.replace(/\/+$/, "");
+    pool = new Pool(url.origin, { connections: options.connections ?? 32, pipelining: 1 });
+    return pool;
+  };
+
   return {
+    async close() {
+      closed = true;
+      const p = pool;
+      pool = undefined;
+      await p?.close();
+    },
     request(method, path, body, response, headers) {
       const decode = Schema.decodeUnknownResult(response, { errors: "all" });
       const attempt = Effect.tryPromise({
         try: async (signal): Promise<RawAnswer> => {
-          const res = await fetch(baseUrl + path, {
+          const connections = dispatcher();
+          const res = await connections.request({
+            path: basePath + path,
             method,
             signal,
-            headers: {
-              accept: "application/json",
-              ...(body === undefined ? {} : { "content-type": "application/json" }),
-              ...headers,
-            },
+            headers: headersFor(body !== undefined, headers),
             body: body === undefined ? undefined : JSON.stringify(body),
           });
-          return { status: res.status, retryAfter: res.headers.get("retry-after"), text: await res.text() };
+          // Read the body on every path (an unread one holds its connection); on failure destroy it.
+          let text: string;
+          try {
+            text = await res.body.text();
+          } catch (error) {
+            res.body.destroy();
+            throw error;
+          }
+          return { status: res.statusCode, retryAfter: headerOf(res.headers["retry-after"]), text };
         },
         catch: (cause): PartnerError => new PartnerUnavailableError(system, `${system} is unreachable`, { cause }),
       }).pipe(
-        // The timeout interrupts the attempt, which aborts its fetch through `signal`.
+        // The timeout interrupts the attempt, which aborts its request (and destroys its body) through `signal`.
         Effect.timeoutOrElse({
           duration: timeoutMs,
           orElse: () => Effect.fail<PartnerError>(new PartnerTimeoutError(system, timeoutMs)),
@@ -104,6 +139,21 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
       }
     },
   };
+}
+
+const acceptOnly: Readonly<Record<string, string>> = { accept: "application/json" };
+const acceptAndType: Readonly<Record<string, string>> = { accept: "application/json", "content-type": "application/json" };
+
+/** Caller headers override ours (names are case-insensitive, so they are lowercased first). */
+function headersFor(hasBody: boolean, extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = { ...(hasBody ? acceptAndType : acceptOnly) };
+  if (extra !== undefined) for (const name in extra) out[name.toLowerCase()] = extra[name]!;
+  return out;
+}
+
+function headerOf(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return typeof value === "string" ? value : value.join(", ");
 }
 
 function retryAfterOf(error: unknown): number | undefined {

@@ -121,6 +121,33 @@ describe("createJsonClient", () => {
     expect((error as Error).message).toContain("echoed");
     expect(sim.stats.requests).toBe(1);
   });
+
+  it("releases its connection on every path: timeouts, dropped connections, 5xx and 4xx leave it usable", async () => {
+    // One connection: a body left unread or an aborted request that held its socket would block the next call.
+    const one = client({ connections: 1, timeoutMs: 100, retries: 0 });
+    sim.faults.slowMs = 300;
+    await expect(one.request("POST", "/v1/echo", {}, Echo)).rejects.toBeInstanceOf(PartnerTimeoutError);
+    sim.faults.slowMs = 0;
+    sim.faults.dropRate = 1;
+    await expect(one.request("POST", "/v1/echo", {}, Echo)).rejects.toBeInstanceOf(PartnerUnavailableError);
+    sim.faults.dropRate = 0;
+    sim.faults.errorRate = 1;
+    await expect(one.request("POST", "/v1/echo", {}, Echo)).rejects.toBeInstanceOf(PartnerUnavailableError);
+    sim.faults.errorRate = 0;
+    sim.faults.unauthorized = true;
+    await expect(one.request("POST", "/v1/echo", {}, Echo)).rejects.toBeInstanceOf(PartnerRejectedError);
+    sim.faults.unauthorized = false;
+    await expect(one.request("GET", "/v1/off-contract", undefined, Echo)).rejects.toBeInstanceOf(PartnerProtocolError);
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => one.request("POST", "/v1/echo", { text: `n${i}` }, Echo)));
+    expect(answers.map((a) => a.echoed)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
+    await one.close();
+  });
+
+  it("keeps the path of a baseUrl that has one", async () => {
+    const prefixed = client({ baseUrl: `${sim.url}/v1/` });
+    await expect(prefixed.request("POST", "/echo", { text: "p" }, Echo)).resolves.toEqual({ echoed: "p" });
+    await prefixed.close();
+  });
 });
 
 describe("simulator fault switches over HTTP", () => {
