@@ -22,7 +22,7 @@ describe("embedded mode", () => {
   it("npm start - boots with PGlite and simulators, prints a working URL, token and curl", async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "warn" };
     for (const key of ["DATABASE_URL", "AUTH_TOKENS", "PARKS_URL", "FEEDS_URL"]) delete env[key];
-    child = spawn(process.execPath, ["--import", "tsx", "main.ts"], { cwd: path.resolve(import.meta.dirname, ".."), env });
+    child = spawn(process.execPath, ["--max-semi-space-size=64", "--import", "tsx", "main.ts"], { cwd: path.resolve(import.meta.dirname, ".."), env });
     let output = "";
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));
