@@ -22,6 +22,8 @@ beforeAll(async () => {
     routes: (app) => {
       app.post("/v1/echo", async (req, res) => res.json({ echoed: String((await req.json(null))?.text) }));
       app.get("/v1/off-contract", (_req, res) => res.json({ echoed: 42 }));
+      // Larger than undici's buffer: unread, it would hold its connection.
+      app.get("/v1/big-failure", (_req, res) => res.status(500).json({ code: "big", message: "x".repeat(256 * 1024) }));
     },
   });
 });
@@ -124,8 +126,8 @@ describe("createJsonClient", () => {
 
   it("releases its connection on every path: timeouts, dropped connections, 5xx and 4xx leave it usable", async () => {
     // One connection: a body left unread or an aborted request that held its socket would block the next call.
-    const one = client({ connections: 1, timeoutMs: 100, retries: 0 });
-    sim.faults.slowMs = 300;
+    const one = client({ connections: 1, timeoutMs: 250, retries: 0 });
+    sim.faults.slowMs = 600;
     await expect(one.request("POST", "/v1/echo", {}, Echo)).rejects.toBeInstanceOf(PartnerTimeoutError);
     sim.faults.slowMs = 0;
     sim.faults.dropRate = 1;
@@ -138,8 +140,11 @@ describe("createJsonClient", () => {
     await expect(one.request("POST", "/v1/echo", {}, Echo)).rejects.toBeInstanceOf(PartnerRejectedError);
     sim.faults.unauthorized = false;
     await expect(one.request("GET", "/v1/off-contract", undefined, Echo)).rejects.toBeInstanceOf(PartnerProtocolError);
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => one.request("POST", "/v1/echo", { text: `n${i}` }, Echo)));
-    expect(answers.map((a) => a.echoed)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
+    await expect(one.request("GET", "/v1/big-failure", undefined, Echo)).rejects.toMatchObject({ status: 500 });
+    // One after another: each has its own budget (queued behind the others, the last ones could outlast it).
+    for (let i = 0; i < 10; i++) {
+      await expect(one.request("POST", "/v1/echo", { text: `n${i}` }, Echo)).resolves.toEqual({ echoed: `n${i}` });
+    }
     await one.close();
   });
 
