@@ -18,7 +18,7 @@ export interface NatsTransportOptions {
   prefix: string;
   shardCount: number;
   logger: Logger;
-  /** Asked again on every message: a shard being handed over answers "unavailable" at once. */
+  /** Envelopes for a shard this instance owns go straight to its host, without leaving the process. */
   owns: (shard: number) => boolean;
   /** This instance's epoch of an owned shard (0 when not owned). */
   epochOf: (shard: number) => number;
