@@ -26,6 +26,11 @@ beforeAll(async () => {
   Object.assign(process.env, partners.env, ns.env, { STATUS_DEBOUNCE_MS: "50", STATUS_MAX_DELAY_MS: "200", STATUS_PULL_BATCH: "16" });
   cluster = await clusterHarness();
   await Promise.all(["k1", "k2"].map((id) => cluster.start(id)));
+  // Both members placed and the shards split: binds must not race the start-up handover.
+  await eventually(async () => {
+    const views = await Promise.all(["k1", "k2"].map((id) => cluster.admin(cluster.nodes.get(id)!, "/admin/v1/cluster")));
+    return views.every((v) => v.members.length === 2 && v.owned_shards > 0) && views.reduce((sum, v) => sum + v.owned_shards, 0) === 64;
+  }, 30_000, 200);
 }, 90_000);
 afterAll(async () => {
   await cluster?.close();
