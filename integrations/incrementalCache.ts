@@ -50,7 +50,10 @@ export interface IncrementalCache<T> {
   check(): Promise<void>;
   /** Resolves once the first full fill has completed. */
   ready(): Promise<void>;
-  /** Syncs now (a running sync is shared); resolves when it ends, successful or not. */
+  /**
+   * Syncs now, seeing every change made before the call (a sync already running is followed by
+   * one more, shared by everyone who asked meanwhile); resolves when it ends, successful or not.
+   */
   refreshNow(): Promise<void>;
   start(): void;
   stop(): void;
@@ -131,6 +134,18 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
   }
 
   const sync = () => (syncing ??= syncOnce().finally(() => (syncing = undefined)));
+  let queued: Promise<void> | undefined;
+  /**
+   * A sync that starts after the call: a running one may have read its page before the caller's
+   * change, so callers asking meanwhile share one more sync queued behind it.
+   */
+  const syncFromNow = (): Promise<void> => {
+    if (!syncing) return sync();
+    return (queued ??= syncing.then(() => {
+      queued = undefined;
+      return sync();
+    }));
+  };
 
   function loop(): void {
     if (!running) return;
@@ -158,7 +173,7 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
           resolve();
         });
       }),
-    refreshNow: () => sync(),
+    refreshNow: syncFromNow,
     start: () => {
       if (running) return;
       running = true;

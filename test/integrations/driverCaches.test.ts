@@ -6,6 +6,7 @@ import { driverProfilesCache, startDriverProfilesSimulator, DriverProfilesClient
 import { driverCategoriesCache, startDriverCategoriesSimulator, DriverCategoriesClient, type DriverCategoriesSimulator } from "../../integrations/driverCategories/index.ts";
 import { pointIn, regionOf, startTrackstorySimulator, TrackstoryClient, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
 import { ChangeLog } from "../../integrations/changeLog.ts";
+import { createIncrementalCache } from "../../integrations/incrementalCache.ts";
 import { silentLogger } from "../support/harness.ts";
 import { until } from "./support.ts";
 
@@ -34,6 +35,43 @@ describe("change log", () => {
     expect(rest.hasMore).toBe(false);
     expect(log.after(rest.cursor, 10)!.items).toEqual([]);
     expect(log.after("999", 10)).toBeUndefined();
+  });
+});
+
+describe("incremental cache", () => {
+  it("refreshNow sees every change made before the call, even while a sync that read earlier is still running", async () => {
+    const log = new ChangeLog<{ key: string }>();
+    log.put("a", { key: "a" });
+    const held: (() => void)[] = [];
+    let reads = 0;
+    const cache = createIncrementalCache({
+      name: "test",
+      source: {
+        updates: async (cursor, limit) => {
+          const page = log.after(cursor, limit)!; // read now, answered only when released
+          reads++;
+          await new Promise<void>((release) => held.push(release));
+          return page;
+        },
+      },
+      keyOf: (item) => item.key,
+      refreshMs: 60_000,
+      logger: silentLogger,
+      now: Date.now,
+    });
+    const first = cache.refreshNow();
+    await until(() => held.length === 1);
+    log.put("b", { key: "b" }); // after the running sync read its page
+    const second = cache.refreshNow();
+    const third = cache.refreshNow(); // asked meanwhile too: shares the queued sync
+    held.shift()!();
+    await first;
+    expect(cache.get("b")).toBeUndefined();
+    await until(() => held.length === 1);
+    held.shift()!();
+    await Promise.all([second, third]);
+    expect(cache.get("b")).toEqual({ key: "b" });
+    expect(reads).toBe(2);
   });
 });
 
