@@ -40,8 +40,11 @@ export const silentLogger = {
 /** The check's own source, so a timeout names the condition that failed. */
 const describeCheck = (check: () => unknown) => check.toString().replace(/\s+/g, " ").slice(0, 160);
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). */
-export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 5_000, everyMs = 20): Promise<NonNullable<T>> {
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes (then throws). The default is
+ * generous: it only costs time when something is broken, and CI machines are slow and shared.
+ */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_000, everyMs = 20): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
