@@ -4,9 +4,15 @@
 //  2. Sustained ingest: live publishing in rising steps; a step holds when, at its end, less than
 //     a second of input is still undelivered and the pipeline holds no more than its coalescing
 //     allows. The highest step that holds is reported.
-//  3. The seed's original design (each event upserted into `status_queue`, a periodic task
+//  3. The raw baseline (take from JetStream, decode, ack: nothing else) on rising steps, in the
+//     same run: our rate as a ratio to it does not depend on the machine's speed that day.
+//  4. The seed's original design (each event upserted into `status_queue`, a periodic task
 //     draining it to KRT) on the same steps, in the same run, and the ratio.
+// BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
+// bench-status-<rate>.cpuprofile (open it in Chrome DevTools).
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { cpus, loadavg } from "node:os";
 import { loadConfig } from "../config.ts";
 import { startInstance } from "../instance.ts";
@@ -19,6 +25,7 @@ import { TrackstoryClient } from "../integrations/trackstory/index.ts";
 import { percentile, printResult, progress, round } from "./scenario.ts";
 import { consumerLag, cpuByRole, cpuDelta, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
 import { startNaiveStatusQueue } from "./statusQueue.naive.ts";
+import { startRawConsumer } from "./statusRaw.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const natsUrl = process.env.BENCH_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -33,6 +40,8 @@ const lagDrivers = Number(process.env.BENCH_LAG_DRIVERS ?? 2_000);
 const maxAckPending = Number(process.env.BENCH_MAX_ACK_PENDING ?? 40_000);
 const pullBatch = 1_000;
 const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").map(Number);
+const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").map(Number);
+const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
 const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").map(Number);
 const tag = randomBytes(4).toString("hex");
 const schema = `bench_status_${tag}`;
@@ -43,6 +52,7 @@ const names = {
   deadLetterStream: `BENCH_STATUS_${tag}_DEAD`,
   deadLetterSubject: `bench${tag}.statuses.dead`,
 };
+const rawNames = { ...names, stream: `BENCH_RAW_${tag}`, subject: `bench${tag}.raw.events`, consumer: `raw-${tag}`, deadLetterStream: `BENCH_RAW_${tag}_DEAD`, deadLetterSubject: `bench${tag}.raw.dead` };
 const naiveNames = { ...names, stream: `BENCH_NAIVE_${tag}`, subject: `bench${tag}.naive.events`, consumer: `naive-${tag}`, deadLetterStream: `BENCH_NAIVE_${tag}_DEAD`, deadLetterSubject: `bench${tag}.naive.dead` };
 
 const limitMs = 20 * 60_000;
@@ -50,6 +60,20 @@ setTimeout(() => {
   progress(`watchdog: no result after ${limitMs} ms, giving up`);
   void dropSchema(url, schema).finally(() => process.exit(2));
 }, limitMs).unref();
+
+/** Starts profiling this process; the returned function stops and writes the profile. */
+async function startProfile(path: string): Promise<() => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+    progress(`profile written to ${path}`);
+  };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -140,6 +164,7 @@ async function main(): Promise<void> {
     const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
       let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number> };
       for (const rate of rates) {
+        const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
         const running = publisher.run(subject, rate, stepSeconds);
         await sleep((stepSeconds * 1000) / 3);
         const t1 = performance.now();
@@ -147,6 +172,7 @@ async function main(): Promise<void> {
         const cpu1 = cpuByRole(pids);
         const run = await running;
         const end = await lag();
+        await stopProfile?.();
         const cpu = cpuDelta(cpu1, cpuByRole(pids));
         const growth = (end.undelivered + end.unacked - mid.undelivered - mid.unacked) / ((performance.now() - t1) / 1000);
         const achieved = (run.published / run.elapsed_ms) * 1000;
@@ -169,11 +195,17 @@ async function main(): Promise<void> {
     const ours = await runSteps("ours", names.subject, steps, lagOf);
     const ownElu = performance.eventLoopUtilization(eluBefore);
 
-    // 3. The seed's design on the same steps, with our instance stopped first (its KRT backlog
-    // and actors would otherwise take CPU from the naive run).
-    progress("stopping the instance before the naive run...");
+    // 3. The raw baseline, and 4. the seed's design, with our instance stopped first (its KRT
+    // backlog and actors would otherwise take CPU from them).
+    progress("stopping the instance before the baseline runs...");
     await instance.stop();
     stopped = true;
+    const limits = { maxAckPending, ackWaitMs: 30_000, pullBatch, maxAgeMs: 3_600_000 };
+    const raw = await startRawConsumer(natsUrl, rawNames, limits);
+    const rawBest = await runSteps("raw", rawNames.subject, rawSteps, () => consumerLag(jsm, rawNames.stream, rawNames.consumer));
+    const rawCounts = raw.counts();
+    await raw.stop();
+
     const logger = createLogger({ level: "silent" });
     const cacheOptions = { refreshMs: 5_000, logger, now: Date.now };
     const partner = { timeoutMs: 2_000, retries: 2 };
@@ -187,7 +219,7 @@ async function main(): Promise<void> {
       sql: db.sql,
       natsUrl,
       names: naiveNames,
-      limits: { maxAckPending, ackWaitMs: 30_000, pullBatch, maxAgeMs: 3_600_000 },
+      limits,
       profiles: { licenceOf: profiles.licenceOf, refreshNow: () => profiles.cache.refreshNow() },
       categoriesOf: categories.categoriesOf,
       positions: (ds) => trackstory.positions(ds),
@@ -222,6 +254,14 @@ async function main(): Promise<void> {
       naive_consumed_per_s: naiveBest.consumed_per_s,
       naive_cpu_ms_per_1000_events: naiveBest.cpu_ms_per_1000,
       speedup_vs_naive: naiveBest.rate ? round(ours.rate / naiveBest.rate, 2) : null,
+      // The floor: JetStream in, Schema decode, ack. Ours as a share of it, by rate and by the
+      // instance's CPU per event (both measured in this run).
+      raw_events_per_s: rawBest.rate,
+      raw_cpu_ms_per_1000_events: rawBest.cpu_ms_per_1000,
+      raw_malformed: rawCounts.malformed,
+      ours_vs_raw: rawBest.rate ? round(ours.rate / rawBest.rate, 3) : null,
+      instance_cpu_vs_raw:
+        ours.cpu_ms_per_1000.instance && rawBest.cpu_ms_per_1000.instance ? round(ours.cpu_ms_per_1000.instance / rawBest.cpu_ms_per_1000.instance, 2) : null,
       instance_event_loop_utilisation: round(ownElu.utilization, 2),
       cores: cpus().length,
       // Postgres, NATS, the simulators and the publisher share these cores with the instance.
@@ -230,7 +270,7 @@ async function main(): Promise<void> {
   } finally {
     publisher.stop();
     if (!stopped) await instance.stop().catch(() => {});
-    for (const stream of [names.stream, names.deadLetterStream, naiveNames.stream, naiveNames.deadLetterStream]) await jsm.streams.delete(stream).catch(() => {});
+    for (const stream of [names.stream, names.deadLetterStream, rawNames.stream, rawNames.deadLetterStream, naiveNames.stream, naiveNames.deadLetterStream]) await jsm.streams.delete(stream).catch(() => {});
     await closeNats();
     partners.stop();
     await db.close().catch(() => {});
