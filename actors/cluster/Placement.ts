@@ -1,8 +1,13 @@
 // Shard ownership over NATS KV. Members keep a key alive in a bucket whose entries age out
-// after the lease; shard owners are recorded in another bucket. Every instance computes the same
+// after the lease (a heartbeat of its own, so a slow handover never lets the lease lapse); shard
+// owners are recorded in another bucket. Every instance computes the same
 // balanced assignment from the live members, acquires what it should own, hands over what it
 // should not, and takes over the shards of members whose lease ran out. The KV revision of the
 // acquiring write is the shard's epoch, raised as a fence in Postgres before the shard is served.
+// The local mirror of the owners follows a KV watch; whenever it may have missed changes (this
+// instance was paused or starved past its lease, NATS reconnected, a compare-and-set failed, the
+// watch ended) the entries are read again, so a stale mirror can delay a handover but never stall it.
+import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Sql } from "../../storage/database.ts";
@@ -29,9 +34,16 @@ export interface PlacementOptions {
   onChange?(event: "acquired" | "released" | "lost", shard: number): void;
 }
 
+/** The last known owner entry of a shard; `owner` is null once the key was deleted (released). */
 interface ShardEntry {
-  owner: string;
+  owner: string | null;
   revision: number;
+}
+
+interface KvRecord {
+  operation: string;
+  revision: number;
+  json<T>(): T;
 }
 
 const shardKey = (shard: number) => `shard.${shard}`;
@@ -41,23 +53,31 @@ export class Placement {
   readonly #mirror = new Map<number, ShardEntry>();
   #live: string[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #beating = true;
+  #renewal: Promise<void> = Promise.resolve();
   #ticking: Promise<void> | undefined;
   #again = false;
   #stopped = false;
-  #watch: AsyncIterable<unknown> & { stop(): void } = { stop: () => {}, [Symbol.asyncIterator]: async function* () {} };
+  #lastBeatAt = Date.now();
+  #rereadAll = false;
+  #watch: { stop(): void } = { stop: () => {} };
 
   private constructor(
     private readonly options: PlacementOptions,
     private readonly members: KV,
     private readonly shards: KV,
+    private readonly jsm: JetStreamManager,
   ) {}
 
   static async start(options: PlacementOptions): Promise<Placement> {
     const kvm = new Kvm(options.nc);
     const members = await kvm.create(`${options.cluster}_members`, { history: 1, ttl: options.leaseMs });
     const shards = await kvm.create(`${options.cluster}_shards`, { history: 1 });
-    const placement = new Placement(options, members, shards);
+    const placement = new Placement(options, members, shards, await jetstreamManager(options.nc));
     await placement.#startWatch();
+    placement.#rereadAfterReconnects();
+    await placement.#beat();
     await placement.tick();
     placement.#schedule();
     return placement;
@@ -81,7 +101,8 @@ export class Placement {
 
   /** The KV revision of the shard's owner entry as last seen here: the current owner's epoch. */
   ownerEpochOf(shard: number): number {
-    return this.#mirror.get(shard)?.revision ?? 0;
+    const entry = this.#mirror.get(shard);
+    return entry?.owner ? entry.revision : 0;
   }
 
   /** One reconciliation round; rounds never overlap, a request during one runs right after. */
@@ -109,6 +130,9 @@ export class Placement {
     clearTimeout(this.#timer);
     await this.#ticking;
     await Promise.all(this.ownedShards().map((s) => this.#release(s)));
+    this.#beating = false;
+    clearTimeout(this.#heartbeat);
+    await this.#renewal; // a renewal landing after the delete would list this instance for a lease
     await this.members.delete(this.options.instanceId).catch(() => {});
     this.#watch.stop();
   }
@@ -116,20 +140,21 @@ export class Placement {
   async #reconcile(): Promise<void> {
     const { instanceId: me, shardCount } = this.options;
     if (this.#stopped) return;
-    await this.members.put(me, JSON.stringify({ at: Date.now() }));
-    const live: string[] = [];
-    for await (const key of await this.members.keys()) live.push(key);
-    this.#live = live.sort();
+    if (this.#rereadAll) {
+      this.#rereadAll = false;
+      await Promise.all(Array.from({ length: shardCount }, (_, shard) => this.#reread(shard)));
+    }
+    this.#live = await this.#readMembers();
     const desired = assignShards(this.#live, shardCount);
     const liveSet = new Set(this.#live);
     const work: Promise<void>[] = [];
     for (let shard = 0; shard < shardCount; shard++) {
       const entry = this.#mirror.get(shard);
       if (this.#owned.has(shard)) {
-        if (entry && entry.owner !== me) work.push(this.#lose(shard));
+        if (entry?.owner && entry.owner !== me) work.push(this.#lose(shard));
         else if (desired[shard] !== me) work.push(this.#release(shard));
       } else if (desired[shard] === me) {
-        if (!entry) work.push(this.#acquire(shard, () => this.shards.create(shardKey(shard), JSON.stringify({ owner: me }))));
+        if (!entry?.owner) work.push(this.#acquire(shard, () => this.shards.create(shardKey(shard), JSON.stringify({ owner: me }))));
         else if (entry.owner === me || !liveSet.has(entry.owner)) {
           // Ours from an earlier life, or its owner's lease ran out: take it over (CAS).
           work.push(this.#acquire(shard, () => this.shards.update(shardKey(shard), JSON.stringify({ owner: me }), entry.revision)));
@@ -145,7 +170,9 @@ export class Placement {
     try {
       epoch = await write();
     } catch {
-      return; // someone else got there first; the mirror will tell
+      // Someone else got there first, or the mirror was stale: look again before the next round.
+      await this.#reread(shard);
+      return;
     }
     try {
       await raiseShardFence(this.options.sql, shard, epoch);
@@ -166,8 +193,17 @@ export class Placement {
     if (epoch === undefined) return;
     this.#owned.delete(shard);
     await this.options.onRelease(shard).catch((error) => this.options.logger.warn("shard release failed", { shard, error: String(error) }));
-    const entry = this.#mirror.get(shard);
-    await this.shards.delete(shardKey(shard), { previousSeq: entry?.revision ?? epoch }).catch(() => {});
+    // A key left behind would keep its shard waiting for a handover that already happened.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const entry = this.#mirror.get(shard);
+      if (entry && entry.owner !== this.options.instanceId) break;
+      const deleted = await this.shards.delete(shardKey(shard), { previousSeq: entry?.revision ?? epoch }).then(
+        () => true,
+        () => false,
+      );
+      if (deleted) break;
+      await this.#reread(shard);
+    }
     this.options.onChange?.("released", shard);
   }
 
@@ -178,31 +214,111 @@ export class Placement {
     this.options.onChange?.("lost", shard);
   }
 
+  /**
+   * The members whose key has not aged out. Read from the stream's subjects and the last entry of
+   * each: `KV.keys()` can keep waiting for as long as members keep renewing their keys.
+   */
+  async #readMembers(): Promise<string[]> {
+    const stream = `KV_${this.options.cluster}_members`;
+    const prefix = `$KV.${this.options.cluster}_members.`;
+    const info = await this.jsm.streams.info(stream, { subjects_filter: ">" });
+    const keys = Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+    const entries = await Promise.all(keys.map((key) => this.members.get(key)));
+    return keys.filter((_, i) => entries[i]?.operation === "PUT").sort();
+  }
+
+  /** Renews this member's key; a gap longer than the lease means others may have taken shards. */
+  async #beat(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastBeatAt > this.options.leaseMs) {
+      this.#rereadAll = true;
+      void this.tick();
+    }
+    this.#lastBeatAt = now;
+    this.#renewal = this.members
+      .put(this.options.instanceId, JSON.stringify({ at: now }))
+      .then(
+        () => {},
+        (error) => this.options.logger.warn("cannot renew cluster membership", { error: String(error) }),
+      );
+    await this.#renewal;
+    if (this.#beating) this.#heartbeat = setTimeout(() => void this.#beat(), Math.max(100, Math.floor(this.options.leaseMs / 4)));
+  }
+
+  /** Reads a shard's owner entry straight from the bucket. */
+  async #reread(shard: number): Promise<void> {
+    try {
+      const record = await this.shards.get(shardKey(shard));
+      if (record) this.#see(shard, record);
+      else this.#mirror.delete(shard);
+    } catch (error) {
+      this.options.logger.warn("cannot read shard owner", { shard, error: String(error) });
+    }
+  }
+
+  /** Records an owner entry unless a newer one is already known (watch and reads may interleave). */
+  #see(shard: number, record: KvRecord): void {
+    const known = this.#mirror.get(shard);
+    if (known && known.revision > record.revision) return;
+    const owner = record.operation === "PUT" ? record.json<{ owner: string }>().owner : null;
+    this.#mirror.set(shard, { owner, revision: record.revision });
+  }
+
+  /**
+   * Follows the owner bucket. It starts with every key's latest entry, so a watch started again
+   * after the previous one ended catches up on everything it missed.
+   */
   async #startWatch(): Promise<void> {
     const watch = await this.shards.watch({ key: "shard.>" });
-    this.#watch = watch as never;
+    this.#watch = watch;
     let initial = true;
     const ready = new Promise<void>((resolve) => {
       void (async () => {
         for await (const e of watch) {
           const shard = Number(e.key.slice("shard.".length));
-          if (e.operation === "PUT") this.#mirror.set(shard, { owner: (e.json() as { owner: string }).owner, revision: e.revision });
-          else this.#mirror.delete(shard);
+          this.#see(shard, e);
           if (initial && e.delta === 0) {
             initial = false;
             resolve();
           }
           if (!initial) {
             const mine = this.#owned.has(shard);
-            const theirs = e.operation === "PUT" && this.#mirror.get(shard)?.owner !== this.options.instanceId;
-            if ((mine && theirs) || (!mine && e.operation !== "PUT")) void this.tick();
+            const owner = this.#mirror.get(shard)?.owner;
+            if ((mine && owner !== this.options.instanceId) || (!mine && !owner)) void this.tick();
           }
         }
+        this.#restartWatch();
       })();
       // An empty bucket sends no initial entries at all.
-      setTimeout(resolve, 200);
+      setTimeout(() => {
+        initial = false;
+        resolve();
+      }, 200);
     });
     await ready;
+  }
+
+  #restartWatch(): void {
+    if (this.#stopped) return;
+    this.options.logger.warn("shard watch ended; starting it again");
+    this.#rereadAll = true;
+    this.#startWatch().catch((error) => {
+      this.options.logger.warn("cannot restart shard watch", { error: String(error) });
+      setTimeout(() => this.#restartWatch(), this.options.leaseMs / 4);
+    });
+  }
+
+  /** Pushed entries sent while disconnected are gone: read everything again after a reconnect. */
+  #rereadAfterReconnects(): void {
+    void (async () => {
+      for await (const s of this.options.nc.status()) {
+        if (this.#stopped) return;
+        if (s.type === "reconnect") {
+          this.#rereadAll = true;
+          void this.tick();
+        }
+      }
+    })();
   }
 
   #schedule(): void {
