@@ -14,20 +14,24 @@ afterAll(async () => {
 });
 
 async function balanced(members: number) {
-  await eventually(
-    async () => {
-      const views = await Promise.all([...cluster.nodes.values()].map((n) => cluster.admin(n, "/admin/v1/cluster")));
-      const owned = views.map((v) => v.owned_shards as number);
-      const even = 64 / members;
-      return (
-        views.every((v) => v.members.length === members) &&
-        owned.reduce((a, b) => a + b, 0) === 64 &&
-        owned.every((o) => Math.abs(o - even) < 1)
-      );
-    },
-    20_000,
-    200,
-  );
+  let seen: unknown;
+  const check = async () => {
+    const views = await Promise.all([...cluster.nodes.values()].map((n) => cluster.admin(n, "/admin/v1/cluster")));
+    seen = views;
+    const owned = views.map((v) => v.owned_shards as number);
+    const even = 64 / members;
+    return (
+      views.every((v) => v.members.length === members) &&
+      owned.reduce((a, b) => a + b, 0) === 64 &&
+      owned.every((o) => Math.abs(o - even) < 1)
+    );
+  };
+  // Generous: a handover under load on a slow, shared machine can take this long; what is
+  // checked is that balance is reached, not how fast.
+  await eventually(check, 60_000, 200).catch((error) => {
+    const logs = [...cluster.nodes.values()].map((n) => `--- ${n.id}\n${n.output().slice(-4_000)}`).join("\n");
+    throw new Error(`${String(error)}\nlast seen: ${JSON.stringify(seen)}\n${logs}`);
+  });
 }
 
 describe("cluster scaling", () => {
@@ -36,7 +40,7 @@ describe("cluster scaling", () => {
     const load = ledgerLoad(cluster, { ledgers: 40, concurrency: 6, budgetMs: 10_000 });
     const progress = async () => {
       const before = load.ackedCount();
-      await eventually(() => load.ackedCount() > before + 30, 20_000);
+      await eventually(() => load.ackedCount() > before + 30, 60_000);
     };
     await progress();
     await cluster.start("a3");
@@ -53,5 +57,5 @@ describe("cluster scaling", () => {
     const result = await load.stop();
     expect(result.failed).toEqual([]);
     expect(await checkLedgers(cluster, result)).toEqual({ missing: [], duplicated: [] });
-  }, 240_000);
+  }, 420_000);
 });
