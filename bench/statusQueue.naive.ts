@@ -3,6 +3,7 @@
 // it), and a periodic task drains the queue to KRT (send, then delete the row if unchanged).
 // Decoding, licence, category and region filters are the very operators our stream uses, so the
 // comparison is about the queue, not about them.
+import { driverKey, type DriverKey } from "../integrations/driverKey.ts";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { from, mergeMap, type Subscription } from "rxjs";
@@ -18,7 +19,7 @@ export interface NaiveOptions {
   names: StatusStreamNames;
   limits: ConsumerLimits;
   profiles: LicenceLookup;
-  categoriesOf(parkId: string, driverId: string): readonly string[];
+  categoriesOf(driver: DriverKey): readonly string[];
   positions: PositionLookup;
   krt: Krt;
   /** Upserts in flight at once (the pool has 10 connections). */
@@ -59,7 +60,7 @@ export async function startNaiveStatusQueue(o: NaiveOptions): Promise<{ drainedR
     const rows = await o.sql<{ park_id: string; driver_id: string; status: string; updated_at: Date }[]>`
       select park_id, driver_id, status, updated_at from status_queue order by updated_at limit 500`;
     if (rows.length === 0) return;
-    const licences = rows.map((r) => o.profiles.licenceOf(r.park_id, r.driver_id) ?? "");
+    const licences = rows.map((r) => o.profiles.licenceOf(driverKey(r.park_id, r.driver_id)) ?? "");
     const ids = new Map(
       (await o.sql<{ driver_license_pd_id: string; deptrans_id: string }[]>`
         select driver_license_pd_id, deptrans_id from profiles where driver_license_pd_id in ${o.sql(licences)} and deptrans_id is not null`).map((r) => [r.driver_license_pd_id, r.deptrans_id]),

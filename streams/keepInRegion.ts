@@ -2,7 +2,7 @@
 // in batches that grow with the load, at most a few lookups at once.
 import { asyncScheduler, from, Observable, Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
 import { regionOf } from "../integrations/trackstory/index.ts";
-import { driverKey, type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
+import { type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
 
 /** Positions by `park_id/driver_id` (a promise, or an observable in virtual-time tests). */
 export type PositionLookup = (drivers: readonly { park_id: string; driver_id: string }[]) => ObservableInput<Map<string, { lat: number; lon: number }>>;
@@ -52,7 +52,7 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
         inner = from(positions(batch)).subscribe({
           next: (found) => {
             slot.kept = batch.filter((s) => {
-              const p = found.get(driverKey(s));
+              const p = found.get(s.driver);
               const region = p && regionOf(p.lat, p.lon);
               if (region !== undefined && regions.has(region)) return true;
               s.settle.ack();

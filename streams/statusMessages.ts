@@ -1,6 +1,7 @@
 // What flows through the status stream: raw JetStream messages, decoded driver statuses, and
 // connectivity changes, each carrying the handle that settles its message once we are done.
 import { Schema } from "effect";
+import type { DriverKey } from "../integrations/driverKey.ts";
 
 /** How the pipeline settles the JetStream message a value came from. */
 export interface Settle {
@@ -31,6 +32,8 @@ export const StatusPayload = Schema.Struct({
 export type StatusPayload = typeof StatusPayload.Type;
 
 export interface DriverStatus {
+  /** `park_id/driver_id`, built once at decode: every per-driver lookup downstream uses it. */
+  readonly driver: DriverKey;
   readonly park_id: string;
   readonly driver_id: string;
   readonly status: StatusPayload["status"];
@@ -46,6 +49,7 @@ export interface LicencedStatus extends DriverStatus {
 }
 
 export interface ConnectivityChange {
+  readonly driver: DriverKey;
   readonly licence: string;
   readonly park_id: string;
   readonly driver_id: string;
@@ -69,11 +73,10 @@ export type StatusOutcome =
 
 export type CountOutcome = (outcome: StatusOutcome, n?: number) => void;
 
-export const driverKey = (s: { park_id: string; driver_id: string }) => `${s.park_id}/${s.driver_id}`;
-
 /**
- * Per-driver memory with a size cap: the least recently updated drivers are forgotten first. A
- * forgotten driver's next status passes as if first seen; the session actor still orders it.
+ * Per-driver memory with a size cap: the drivers first seen longest ago are forgotten first (an
+ * update keeps its place: no delete and re-insert per status). A forgotten driver's next status
+ * passes as if first seen; the session actor still orders it.
  */
 export class DriverMemory<V> {
   readonly #map = new Map<string, V>();
@@ -84,7 +87,6 @@ export class DriverMemory<V> {
   }
 
   set(key: string, value: V): void {
-    this.#map.delete(key); // re-inserted last: the map's order is recency
     this.#map.set(key, value);
     if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value!);
   }

@@ -4,8 +4,8 @@
 // after the session actor committed what it carried.
 import { Result, Schema, SchemaIssue } from "effect";
 import { filter, map, Observable, type MonoTypeOperatorFunction, type OperatorFunction } from "rxjs";
+import { driverKey, type DriverKey } from "../integrations/driverKey.ts";
 import {
-  driverKey,
   DriverMemory,
   StatusPayload,
   type ConnectivityChange,
@@ -45,7 +45,7 @@ export function decodeStatuses(deadLetter: (message: StatusMessage, reason: stri
     const read = readStatus(message.data);
     if ("status" in read) {
       const s = read.status;
-      emit({ park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: Date.parse(s.updated_at), seq: message.seq, settle: message.settle });
+      emit({ driver: driverKey(s.park_id, s.driver_id), park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: Date.parse(s.updated_at), seq: message.seq, settle: message.settle });
       return undefined;
     }
     return deadLetter(message, read.reason).then(
@@ -90,7 +90,7 @@ function passOrSettle<A, B>(step: (value: A, emit: (b: B) => void) => Promise<vo
 }
 
 export interface LicenceLookup {
-  licenceOf(parkId: string, driverId: string): string | undefined;
+  licenceOf(driver: DriverKey): string | undefined;
   /** Syncs the profiles cache now (shared by concurrent callers). */
   refreshNow(): Promise<void>;
 }
@@ -111,8 +111,8 @@ export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, op
     return refreshing;
   };
   const withLicence = (s: DriverStatus): LicencedStatus | undefined => {
-    const licence = profiles.licenceOf(s.park_id, s.driver_id);
-    return licence === undefined ? undefined : { park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, seq: s.seq, settle: s.settle, licence };
+    const licence = profiles.licenceOf(s.driver);
+    return licence === undefined ? undefined : { driver: s.driver, park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, seq: s.seq, settle: s.settle, licence };
   };
   return passOrSettle<DriverStatus, LicencedStatus>((s, emit) => {
     const found = withLicence(s);
@@ -130,10 +130,10 @@ export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, op
 }
 
 /** Keep only drivers working in at least one of the configured categories. */
-export function keepCategories(categoriesOf: (parkId: string, driverId: string) => readonly string[], wanted: readonly string[], count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
+export function keepCategories(categoriesOf: (driver: DriverKey) => readonly string[], wanted: readonly string[], count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
   const set = new Set(wanted);
   return filter((s) => {
-    if (categoriesOf(s.park_id, s.driver_id).some((c) => set.has(c))) return true;
+    if (categoriesOf(s.driver).some((c) => set.has(c))) return true;
     s.settle.ack();
     count("category_filtered");
     return false;
@@ -142,7 +142,7 @@ export function keepCategories(categoriesOf: (parkId: string, driverId: string) 
 
 /** Project to connectivity: online and busy are connected, offline is not. */
 export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityChange> {
-  return map((s) => ({ licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, seq: s.seq, settle: s.settle }));
+  return map((s) => ({ driver: s.driver, licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, seq: s.seq, settle: s.settle }));
 }
 
 /**
@@ -152,7 +152,7 @@ export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityC
 export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOperatorFunction<ConnectivityChange> {
   const newest = new DriverMemory<number>(capacity);
   return filter((c) => {
-    const key = driverKey(c);
+    const key = c.driver;
     const seen = newest.get(key);
     if (seen === undefined || c.at > seen) {
       newest.set(key, c.at);
@@ -172,7 +172,7 @@ export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOp
 export function dropRepeats(count: CountOutcome, capacity = 1_000_000): MonoTypeOperatorFunction<ConnectivityChange> {
   const last = new DriverMemory<boolean>(capacity);
   return filter((c) => {
-    const key = driverKey(c);
+    const key = c.driver;
     if (last.get(key) === c.connected) {
       c.settle.ack();
       count("repeat");

@@ -6,7 +6,8 @@
 // stops delivering instead of the pipeline buffering.
 import { identity, type Observable, type SchedulerLike } from "rxjs";
 import { coalesce } from "./coalesce.ts";
-import { driverKey, type ConnectivityChange, type CountOutcome, type StatusMessage } from "./statusMessages.ts";
+import type { DriverKey } from "../integrations/driverKey.ts";
+import { type ConnectivityChange, type CountOutcome, type StatusMessage } from "./statusMessages.ts";
 import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity, type LicenceLookup } from "./statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "./keepInRegion.ts";
 import { tellSessions } from "./tellSessions.ts";
@@ -15,7 +16,7 @@ export interface StatusStreamSources {
   readonly messages: Observable<StatusMessage>;
   deadLetter(message: StatusMessage, reason: string): Promise<void>;
   readonly profiles: LicenceLookup;
-  categoriesOf(parkId: string, driverId: string): readonly string[];
+  categoriesOf(driver: DriverKey): readonly string[];
   readonly positions: PositionLookup;
   /** Tells `krt-session/<licence>`; resolves once the actor committed. */
   tell(change: ConnectivityChange): Promise<void>;
@@ -51,7 +52,7 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
   return sources.messages.pipe(
     decodeStatuses((m, reason) => sources.deadLetter(m, reason), count),
     resolveLicences(sources.profiles, count, { missRefreshMs: options.missRefreshMs, now: options.now }),
-    keepCategories((p, d) => sources.categoriesOf(p, d), options.categories, count),
+    keepCategories((driver) => sources.categoriesOf(driver), options.categories, count),
     keepInRegion(sources.positions, { regions: options.regions, concurrency: options.lookupConcurrency, batchSize: options.lookupBatchSize, ...retry }, count),
     toConnectivity(),
     dropStale(count, options.memoryCapacity),
@@ -59,7 +60,7 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
     coalesce<ConnectivityChange>({
       windowMs: options.debounceMs,
       maxDelayMs: options.maxDelayMs,
-      keyOf: driverKey,
+      keyOf: (change) => change.driver,
       onSuperseded: (older) => {
         older.settle.ack(); // the newer status is held unacknowledged: a crash redelivers it
         count("superseded");

@@ -8,6 +8,7 @@
 //   also when writers commit out of order (storage/driverStatusRepository.ts). `limit` counts
 //   persons; each is listed once per park profile of his (profiles unknown to driver-profiles
 //   are left out until they appear there).
+import { driverKey } from "../../integrations/driverKey.ts";
 import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
@@ -66,7 +67,7 @@ function decodeCursor(cursor: string | undefined): FeedCursor {
 export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): void {
   /** The person behind the caller's profile; 503 until the profiles cache has been filled once. */
   async function licenceOf(parkId: string, driverId: string): Promise<string> {
-    const licence = deps.profiles.licenceOf(parkId, driverId);
+    const licence = deps.profiles.licenceOf(driverKey(parkId, driverId));
     if (licence !== undefined) return licence;
     await deps.profiles.cache.check().catch((error: unknown) => {
       throw new HttpError(503, "driver_profiles_unavailable", (error as Error).message);

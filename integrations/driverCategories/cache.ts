@@ -1,11 +1,12 @@
 // The driver-categories cache: the tariff categories of each park driver.
 import type { Logger } from "../../actors/logger.ts";
+import { driverKey, type DriverKey } from "../driverKey.ts";
 import { createIncrementalCache, type IncrementalCache } from "../incrementalCache.ts";
 import type { DriverCategories, DriverCategoriesPort } from "./client.ts";
 
 export interface DriverCategoriesCache {
   /** The driver's categories; empty for an unknown driver. */
-  categoriesOf(parkId: string, driverId: string): readonly string[];
+  categoriesOf(driver: DriverKey): readonly string[];
   readonly cache: IncrementalCache<DriverCategories>;
 }
 
@@ -13,8 +14,8 @@ export function driverCategoriesCache(source: DriverCategoriesPort, options: { r
   const cache = createIncrementalCache<DriverCategories>({
     name: "driver_categories",
     source,
-    keyOf: (d) => `${d.park_id}/${d.driver_id}`,
+    keyOf: (d) => driverKey(d.park_id, d.driver_id),
     ...options,
   });
-  return { cache, categoriesOf: (parkId, driverId) => cache.get(`${parkId}/${driverId}`)?.categories ?? [] };
+  return { cache, categoriesOf: (driver) => cache.get(driver)?.categories ?? [] };
 }

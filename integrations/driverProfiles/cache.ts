@@ -1,6 +1,7 @@
 // The driver-profiles cache: (park_id, driver_id) -> driver_license_pd_id, and back from a
 // licence to every profile of that person.
 import type { Logger } from "../../actors/logger.ts";
+import { driverKey, type DriverKey } from "../driverKey.ts";
 import { createIncrementalCache, type IncrementalCache } from "../incrementalCache.ts";
 import type { DriverProfile, DriverProfiles } from "./client.ts";
 
@@ -11,26 +12,24 @@ export interface ProfileRef {
 
 export interface DriverProfilesCache {
   /** The person behind a park profile; undefined for an unknown profile or one without a licence. */
-  licenceOf(parkId: string, driverId: string): string | undefined;
+  licenceOf(driver: DriverKey): string | undefined;
   /** Every park profile of the person with this licence. */
   profilesOf(licencePdId: string): ProfileRef[];
   readonly cache: IncrementalCache<DriverProfile>;
 }
 
-const keyOf = (parkId: string, driverId: string) => `${parkId}/${driverId}`;
-
 export function driverProfilesCache(source: DriverProfiles, options: { refreshMs: number; logger: Logger; now: () => number }): DriverProfilesCache {
   const cache = createIncrementalCache<DriverProfile>({
     name: "driver_profiles",
     source,
-    keyOf: (p) => keyOf(p.park_id, p.driver_id),
+    keyOf: (p) => driverKey(p.park_id, p.driver_id),
     indexOf: (p) => p.driver_license_pd_id ?? undefined,
     isRemoval: (p) => p.driver_license_pd_id === null,
     ...options,
   });
   return {
     cache,
-    licenceOf: (parkId, driverId) => cache.get(keyOf(parkId, driverId))?.driver_license_pd_id ?? undefined,
+    licenceOf: (driver) => cache.get(driver)?.driver_license_pd_id ?? undefined,
     profilesOf: (licence) =>
       cache.keysBy(licence).map((key) => {
         const p = cache.get(key)!;

@@ -1,5 +1,6 @@
 // The driver-trackstory port: the last known position of park drivers, asked in bulk. Its HTTP
 // contract and client.
+import { driverKey } from "../driverKey.ts";
 import { Schema } from "effect";
 import { createJsonClient, type JsonClient, type PartnerClientOptions } from "../http.ts";
 
@@ -37,7 +38,7 @@ export class TrackstoryClient implements Trackstory {
     for (let i = 0; i < drivers.length; i += 1000) {
       const batch = drivers.slice(i, i + 1000).map((d) => ({ park_id: d.park_id, driver_id: d.driver_id }));
       const out = await this.#http.request("POST", "/v1/positions", { drivers: batch }, PositionsResponse);
-      for (const p of out.positions) found.set(`${p.park_id}/${p.driver_id}`, p);
+      for (const p of out.positions) found.set(driverKey(p.park_id, p.driver_id), p);
     }
     return found;
   }

@@ -84,7 +84,7 @@ describe("driver-profiles cache", () => {
     await cache.cache.ready();
     await cache.cache.check();
     expect(cache.cache.size).toBe(2_500);
-    expect(cache.licenceOf("p1", "d1001")).toBe("lic1");
+    expect(cache.licenceOf("p1/d1001")).toBe("lic1");
     expect(cache.profilesOf("lic1").map((p) => p.driver_id).sort()).toEqual(["d1", "d1001", "d2001"]);
 
     profilesSim.upsert([
@@ -92,9 +92,9 @@ describe("driver-profiles cache", () => {
       { park_id: "p1", driver_id: "d2001", driver_license_pd_id: null },
       { park_id: "p2", driver_id: "x", driver_license_pd_id: "lic1" },
     ]);
-    await until(() => cache.licenceOf("p2", "x") === "lic1");
-    expect(cache.licenceOf("p1", "d1")).toBe("lic-new");
-    expect(cache.licenceOf("p1", "d2001")).toBeUndefined();
+    await until(() => cache.licenceOf("p2/x") === "lic1");
+    expect(cache.licenceOf("p1/d1")).toBe("lic-new");
+    expect(cache.licenceOf("p1/d2001")).toBeUndefined();
     expect(cache.profilesOf("lic1").map((p) => `${p.park_id}/${p.driver_id}`).sort()).toEqual(["p1/d1001", "p2/x"]);
     cache.cache.stop();
   });
@@ -107,10 +107,10 @@ describe("driver-profiles cache", () => {
     profilesSim.upsert([{ park_id: "p3", driver_id: "late", driver_license_pd_id: "lic-late" }]);
     await new Promise((r) => setTimeout(r, 100));
     await cache.cache.check(); // still ready: it was filled once
-    expect(cache.licenceOf("p1", "d5")).toBe("lic5");
-    expect(cache.licenceOf("p3", "late")).toBeUndefined();
+    expect(cache.licenceOf("p1/d5")).toBe("lic5");
+    expect(cache.licenceOf("p3/late")).toBeUndefined();
     profilesSim.faults.down = false;
-    await until(() => cache.licenceOf("p3", "late") === "lic-late");
+    await until(() => cache.licenceOf("p3/late") === "lic-late");
     cache.cache.stop();
   });
 
@@ -122,7 +122,7 @@ describe("driver-profiles cache", () => {
     await expect(cache.cache.check()).rejects.toThrow(/driver_profiles_unavailable|503|down/);
     profilesSim.faults.down = false;
     await cache.cache.ready();
-    expect(cache.licenceOf("p1", "d7")).toBe("lic7");
+    expect(cache.licenceOf("p1/d7")).toBe("lic7");
     cache.cache.stop();
   });
 });
@@ -136,10 +136,10 @@ describe("driver-categories cache", () => {
     const cache = driverCategoriesCache(new DriverCategoriesClient({ baseUrl: categoriesSim.url, ...options }), cacheOptions);
     cache.cache.start();
     await cache.cache.ready();
-    expect(cache.categoriesOf("p1", "d1")).toEqual(["econom", "comfort"]);
-    expect(cache.categoriesOf("p1", "nobody")).toEqual([]);
+    expect(cache.categoriesOf("p1/d1")).toEqual(["econom", "comfort"]);
+    expect(cache.categoriesOf("p1/nobody")).toEqual([]);
     categoriesSim.set([{ park_id: "p1", driver_id: "d2", categories: ["cargo", "comfort_plus"] }]);
-    await until(() => cache.categoriesOf("p1", "d2").includes("comfort_plus"));
+    await until(() => cache.categoriesOf("p1/d2").includes("comfort_plus"));
     cache.cache.stop();
   });
 });

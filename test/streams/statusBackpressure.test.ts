@@ -36,7 +36,7 @@ describe("backpressure", () => {
       },
       limits: { maxAckPending: MAX_ACK_PENDING, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000 },
       sources: {
-        profiles: { licenceOf: (_p, d) => `pd-${d}`, refreshNow: async () => {} },
+        profiles: { licenceOf: (driver) => `pd-${driver.split("/")[1]}`, refreshNow: async () => {} },
         categoriesOf: () => ["econom"],
         positions: async (drivers) => new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")])),
         tell: async (change) => {

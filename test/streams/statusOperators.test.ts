@@ -28,6 +28,7 @@ function ledger() {
 }
 
 const change = (l: ReturnType<typeof ledger>, seq: number, driver: string, connected: boolean, at: number): ConnectivityChange => ({
+  driver: `p/${driver}`,
   licence: `lic-${driver}`,
   park_id: "p",
   driver_id: driver,
@@ -101,7 +102,7 @@ describe("per-driver order and repeats", () => {
 
   it("toConnectivity - online and busy are connected, offline is not", async () => {
     const l = ledger();
-    const statuses = (["online", "busy", "offline"] as const).map((status, i): LicencedStatus => ({ park_id: "p", driver_id: "d", licence: "l", status, at: i, seq: i, settle: l.settle(i) }));
+    const statuses = (["online", "busy", "offline"] as const).map((status, i): LicencedStatus => ({ driver: "p/d", park_id: "p", driver_id: "d", licence: "l", status, at: i, seq: i, settle: l.settle(i) }));
     const out = await lastValueFrom(from(statuses).pipe(toConnectivity(), toArray()));
     expect(out.map((c) => c.connected)).toEqual([true, true, false]);
   });
@@ -145,13 +146,13 @@ describe("decode, licence, filters", () => {
     const known = new Map([["p/d1", "lic-1"]]);
     let refreshes = 0;
     const profiles = {
-      licenceOf: (p: string, d: string) => known.get(`${p}/${d}`),
+      licenceOf: (driver: string) => known.get(driver),
       refreshNow: async () => {
         refreshes++;
         known.set("p/d2", "lic-2");
       },
     };
-    const statuses = ["d1", "d2", "d3", "d3"].map((d, i) => ({ park_id: "p", driver_id: d, status: "online" as const, at: i, seq: i, settle: l.settle(i) }));
+    const statuses = ["d1", "d2", "d3", "d3"].map((d, i) => ({ driver: `p/${d}`, park_id: "p", driver_id: d, status: "online" as const, at: i, seq: i, settle: l.settle(i) }));
     const out = await lastValueFrom(from(statuses).pipe(resolveLicences(profiles, l.count, { missRefreshMs: 60_000, now: () => 0 }), toArray()));
     expect(out.map((s) => s.licence).sort()).toEqual(["lic-1", "lic-2"]);
     expect(refreshes).toBe(1);
@@ -162,8 +163,8 @@ describe("decode, licence, filters", () => {
   it("keepCategories - only drivers with a configured category pass", async () => {
     const l = ledger();
     const categories: Record<string, string[]> = { d1: ["econom"], d2: ["cargo"], d3: ["cargo", "comfort_plus"] };
-    const statuses = ["d1", "d2", "d3", "d4"].map((d, i): LicencedStatus => ({ park_id: "p", driver_id: d, licence: d, status: "online", at: i, seq: i, settle: l.settle(i) }));
-    const out = await lastValueFrom(from(statuses).pipe(keepCategories((_p, d) => categories[d] ?? [], ["econom", "comfort", "comfort_plus"], l.count), toArray()));
+    const statuses = ["d1", "d2", "d3", "d4"].map((d, i): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: i, seq: i, settle: l.settle(i) }));
+    const out = await lastValueFrom(from(statuses).pipe(keepCategories((driver) => categories[driver.slice(2)] ?? [], ["econom", "comfort", "comfort_plus"], l.count), toArray()));
     expect(out.map((s) => s.driver_id)).toEqual(["d1", "d3"]);
     expect(l.acked).toEqual([1, 3]);
   });
@@ -175,7 +176,7 @@ describe("decode, licence, filters", () => {
     const where: Record<string, { lat: number; lon: number }> = { d1: moscow, d2: spb, d3: moscow };
     const batches: string[][] = [];
     scheduler().run(({ cold, expectObservable }) => {
-      const st = (d: string, seq: number): LicencedStatus => ({ park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
+      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
       const values = { a: st("d1", 1), b: st("d2", 2), c: st("d3", 3), x: st("nowhere", 4) };
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         batches.push(drivers.map((d) => d.driver_id));
@@ -194,7 +195,7 @@ describe("decode, licence, filters", () => {
   it("keepInRegion - with several lookups in flight, results still leave in arrival order", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
-      const st = (d: string, seq: number): LicencedStatus => ({ park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
+      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
       const values = { a: st("slow", 1), b: st("fast", 2) };
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         const m = new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const));
