@@ -189,6 +189,8 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
                 regions: (env.STATUS_REGIONS ?? "moscow").split(","),
                 debounceMs: env.STATUS_DEBOUNCE_MS ?? 1_000,
                 maxDelayMs: env.STATUS_MAX_DELAY_MS ?? 5_000,
+                // 10 ms late at most, and under load the tells (and their commits) go in batches.
+                releaseResolutionMs: 10,
                 // One driver's statuses are spread over the instances of a cluster: see dropRepeats.
                 dropRepeats: ctx.config.cluster === undefined,
                 tellConcurrency: env.STATUS_TELL_CONCURRENCY ?? 1_024,

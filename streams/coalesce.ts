@@ -8,6 +8,11 @@ export interface CoalesceOptions<T> {
   readonly windowMs: number;
   readonly maxDelayMs: number;
   readonly keyOf: (value: T) => string;
+  /**
+   * Deadlines are rounded up to a multiple of this (0: exact), so values due within one such
+   * slice leave together: a few wake-ups per second instead of one per value under load.
+   */
+  readonly resolutionMs?: number;
   /** A held value replaced by a newer one of its key (e.g. to acknowledge its message). */
   readonly onSuperseded?: (value: T) => void;
   readonly scheduler?: SchedulerLike;
@@ -52,6 +57,8 @@ class DeadlineQueue {
  */
 export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFunction<T> {
   const scheduler = options.scheduler ?? asyncScheduler;
+  const resolution = options.resolutionMs ?? 0;
+  const slice = (due: number) => (resolution > 0 ? Math.ceil(due / resolution) * resolution : due);
   return (source) =>
     new Observable<T>((subscriber) => {
       const held = new Map<string, Held<T>>();
@@ -78,7 +85,7 @@ export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFuncti
       };
 
       const arm = () => {
-        const due = Math.min(quiet.peek()?.due ?? Number.POSITIVE_INFINITY, longest.peek()?.due ?? Number.POSITIVE_INFINITY);
+        const due = slice(Math.min(quiet.peek()?.due ?? Number.POSITIVE_INFINITY, longest.peek()?.due ?? Number.POSITIVE_INFINITY));
         if (due === Number.POSITIVE_INFINITY || due >= wakeAt) return;
         wake?.unsubscribe();
         wakeAt = due;

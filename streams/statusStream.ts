@@ -27,6 +27,8 @@ export interface StatusStreamOptions {
   readonly regions: readonly string[];
   readonly debounceMs: number;
   readonly maxDelayMs: number;
+  /** Coalesced statuses leave in slices of this many ms (see `coalesce`); absent: exactly on time. */
+  readonly releaseResolutionMs?: number;
   /** Off in a cluster: see `dropRepeats`. */
   readonly dropRepeats: boolean;
   readonly tellConcurrency: number;
@@ -60,6 +62,7 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
     coalesce<ConnectivityChange>({
       windowMs: options.debounceMs,
       maxDelayMs: options.maxDelayMs,
+      ...(options.releaseResolutionMs ? { resolutionMs: options.releaseResolutionMs } : {}),
       keyOf: (change) => change.driver,
       onSuperseded: (older) => {
         older.settle.ack(); // the newer status is held unacknowledged: a crash redelivers it

@@ -73,6 +73,16 @@ describe("coalesce", () => {
     });
   });
 
+  it("with a resolution, values due within one slice leave together at its end, never early", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d2", true, 1), c: change(l, 3, "d3", false, 2) };
+      // Due at 100, 103 and 111 ms; slices of 10 ms: 100 -> 100, 103 -> 110, 111 -> 120.
+      const out = cold("a 2ms b 7ms c", values).pipe(coalesce({ windowMs: 100, maxDelayMs: 1_000, resolutionMs: 10, keyOf: (c) => c.driver_id }));
+      expectObservable(out).toBe("100ms a 9ms b 9ms c", values);
+    });
+  });
+
   it("what is held when the source ends is released at once", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
