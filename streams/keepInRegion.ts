@@ -1,8 +1,10 @@
 // keepInRegion: the status stream's region filter (SPEC 3.2), positions from trackstory looked up
-// in batches that grow with the load, at most a few lookups at once.
+// in batches that grow with the load, at most a few lookups at once. A driver found inside may be
+// trusted to stay there for a short while (no lookup per status); one found outside is always
+// looked up again, so a driver entering the region is heard at once.
 import { asyncScheduler, from, Observable, Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
 import { regionOf } from "../integrations/trackstory/index.ts";
-import { type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
+import { DriverMemory, type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
 
 /** Positions by `park_id/driver_id` (a promise, or an observable in virtual-time tests). */
 export type PositionLookup = (drivers: readonly { park_id: string; driver_id: string }[]) => ObservableInput<Map<string, { lat: number; lon: number }>>;
@@ -16,6 +18,13 @@ export interface RegionOptions {
   /** While trackstory is down, the batch is retried after this (doubling, capped) instead of dropped. */
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
+  /**
+   * A driver found inside passes without a lookup for this long (absent or 0: every status is
+   * looked up). A driver leaving the region is filtered out at most this late.
+   */
+  readonly insideTtlMs?: number;
+  /** Drivers remembered as inside, at most. */
+  readonly memoryCapacity?: number;
   readonly scheduler?: SchedulerLike;
 }
 
@@ -32,6 +41,8 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
   return (source) =>
     new Observable<LicencedStatus>((subscriber) => {
       const waiting: LicencedStatus[] = [];
+      const ttl = options.insideTtlMs ?? 0;
+      const insideUntil = new DriverMemory<number>(options.memoryCapacity ?? 1_000_000);
       /** Batches in arrival order; each gets its kept statuses once its lookup answered. */
       const batches: { kept: LicencedStatus[] | undefined }[] = [];
       let active = 0;
@@ -51,10 +62,14 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
         };
         inner = from(positions(batch)).subscribe({
           next: (found) => {
+            const until = scheduler.now() + ttl;
             slot.kept = batch.filter((s) => {
               const p = found.get(s.driver);
               const region = p && regionOf(p.lat, p.lon);
-              if (region !== undefined && regions.has(region)) return true;
+              if (region !== undefined && regions.has(region)) {
+                if (ttl > 0) insideUntil.set(s.driver, until);
+                return true;
+              }
               s.settle.ack();
               count("region_filtered");
               return false;
@@ -90,6 +105,8 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
       };
       const upstream = source.subscribe({
         next: (s) => {
+          // Passing ahead of earlier statuses still in a lookup is safe: order is by updated_at downstream.
+          if (ttl > 0 && (insideUntil.get(s.driver) ?? 0) > scheduler.now()) return subscriber.next(s);
           waiting.push(s);
           start();
         },

@@ -35,6 +35,8 @@ export interface StatusStreamOptions {
   /** Trackstory lookups in flight at once, and statuses per lookup at most. */
   readonly lookupConcurrency: number;
   readonly lookupBatchSize: number;
+  /** A driver found inside the region passes without a lookup for this long (0: always looked up). */
+  readonly insideRegionTtlMs?: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
   /** Per-driver memory of the stale and repeat filters. */
@@ -55,7 +57,18 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
     decodeStatuses((m, reason) => sources.deadLetter(m, reason), count),
     resolveLicences(sources.profiles, count, { missRefreshMs: options.missRefreshMs, now: options.now }),
     keepCategories((driver) => sources.categoriesOf(driver), options.categories, count),
-    keepInRegion(sources.positions, { regions: options.regions, concurrency: options.lookupConcurrency, batchSize: options.lookupBatchSize, ...retry }, count),
+    keepInRegion(
+      sources.positions,
+      {
+        regions: options.regions,
+        concurrency: options.lookupConcurrency,
+        batchSize: options.lookupBatchSize,
+        insideTtlMs: options.insideRegionTtlMs ?? 0,
+        memoryCapacity: options.memoryCapacity,
+        ...retry,
+      },
+      count,
+    ),
     toConnectivity(),
     dropStale(count, options.memoryCapacity),
     options.dropRepeats ? dropRepeats(count, options.memoryCapacity) : identity,

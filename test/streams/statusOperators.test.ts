@@ -202,6 +202,25 @@ describe("decode, licence, filters", () => {
     expect(l.acked).toEqual([2, 4]);
   });
 
+  it("keepInRegion - a driver found inside passes without lookups for the TTL; one found outside is looked up every time", () => {
+    const l = ledger();
+    const where: Record<string, { lat: number; lon: number }> = { in: pointIn("moscow"), out: pointIn("saint_petersburg") };
+    const lookups: string[][] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
+      const values = { a: st("in", 1), b: st("out", 2), c: st("in", 3), d: st("out", 4), e: st("in", 5) };
+      const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
+        lookups.push(drivers.map((d) => d.driver_id));
+        return cold("(m|)", { m: new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const)) });
+      };
+      // TTL 100 ms: c (50 ms) passes on the memory; e (150 ms) is looked up again.
+      const out = cold("(ab) 46ms (cd) 96ms e", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1, insideTtlMs: 100 }, l.count));
+      expectObservable(out).toBe("a 49ms c 99ms e", values);
+    });
+    expect(lookups).toEqual([["in"], ["out"], ["out"], ["in"]]);
+    expect(l.acked).toEqual([2, 4]);
+  });
+
   it("keepInRegion - with several lookups in flight, results still leave in arrival order", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
