@@ -6,32 +6,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { startKrtSimulator } from "../integrations/krt/index.ts";
-import { startDriverProfilesSimulator } from "../integrations/driverProfiles/index.ts";
-import { startDriverCategoriesSimulator } from "../integrations/driverCategories/index.ts";
-import { startTrackstorySimulator } from "../integrations/trackstory/index.ts";
-import { startPersonalSimulator } from "../integrations/personal/index.ts";
+import { startDriverStatusPartners, type DriverStatusPartnerUrls } from "../integrations/driverStatusPartners.ts";
 
 /** The bench's drivers: 500 parks; a tenth in cargo only (filtered), a tenth in Saint Petersburg (filtered). */
 export const driverOf = (i: number) => ({ park_id: `park-${i % 500}`, driver_id: `d${i}`, licence: `pd-${i}`, krtId: String(1_000_000_000 + i) });
 const inScope = (i: number) => ({ cargo: i % 10 === 3, away: i % 10 === 7 });
 
-export interface PartnerUrls {
-  KRT_URL: string;
-  DRIVER_PROFILES_URL: string;
-  DRIVER_CATEGORIES_URL: string;
-  TRACKSTORY_URL: string;
-  PERSONAL_URL: string;
-}
-
-async function runPartners(drivers: number): Promise<PartnerUrls> {
-  const [krt, profiles, categories, trackstory, personal] = await Promise.all([
-    startKrtSimulator(),
-    startDriverProfilesSimulator(),
-    startDriverCategoriesSimulator(),
-    startTrackstorySimulator(),
-    startPersonalSimulator(),
-  ]);
+async function runPartners(drivers: number): Promise<DriverStatusPartnerUrls> {
+  const { krt, profiles, categories, trackstory, env } = await startDriverStatusPartners();
   for (let i = 0; i < drivers; i++) {
     const d = driverOf(i);
     const { cargo, away } = inScope(i);
@@ -41,7 +23,7 @@ async function runPartners(drivers: number): Promise<PartnerUrls> {
     trackstory.move([{ park_id: d.park_id, driver_id: d.driver_id, ...(away ? { lat: 59.9 + jitter, lon: 30.3 + jitter } : { lat: 55.7 + jitter, lon: 37.5 + jitter }) }]);
     krt.register(d.krtId, `77BN${i}`);
   }
-  return { KRT_URL: krt.url, DRIVER_PROFILES_URL: profiles.url, DRIVER_CATEGORIES_URL: categories.url, TRACKSTORY_URL: trackstory.url, PERSONAL_URL: personal.url };
+  return env;
 }
 
 type Status = "online" | "busy" | "offline";
@@ -85,10 +67,10 @@ function forkSelf(args: string[]): ChildProcess {
   return fork(fileURLToPath(import.meta.url), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
 
-export async function startPartnersProcess(drivers: number): Promise<{ urls: PartnerUrls; pid: number; stop(): void }> {
+export async function startPartnersProcess(drivers: number): Promise<{ urls: DriverStatusPartnerUrls; pid: number; stop(): void }> {
   const child = forkSelf(["--partners", String(drivers)]);
-  const urls = await new Promise<PartnerUrls>((resolve, reject) => {
-    child.once("message", (m) => resolve(m as PartnerUrls));
+  const urls = await new Promise<DriverStatusPartnerUrls>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as DriverStatusPartnerUrls));
     child.once("exit", (code) => reject(new Error(`partners exited with ${code}`)));
   });
   return { urls, pid: child.pid!, stop: () => child.kill() };

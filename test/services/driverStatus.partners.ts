@@ -1,39 +1,20 @@
 // Partner simulators for driver-status suites whose instances run as child processes: started
 // here, passed to the instances by URL, so they outlive an instance killed mid-test.
-import { startKrtSimulator, type KrtSimulator } from "../../integrations/krt/index.ts";
-import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
-import { startDriverCategoriesSimulator, type DriverCategoriesSimulator } from "../../integrations/driverCategories/index.ts";
-import { pointIn, startTrackstorySimulator, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
-import { startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
+import { startDriverStatusPartners, type DriverStatusPartners } from "../../integrations/driverStatusPartners.ts";
+import { pointIn } from "../../integrations/trackstory/index.ts";
 import { TOKENS } from "../support/instance.ts";
 import type { TestDriver } from "./driverStatus.support.ts";
 
-export interface Partners {
-  krt: KrtSimulator;
-  profiles: DriverProfilesSimulator;
-  categories: DriverCategoriesSimulator;
-  trackstory: TrackstorySimulator;
-  personal: PersonalSimulator;
-  env: Record<string, string>;
+export interface Partners extends DriverStatusPartners {
+  /** Makes the drivers known to every partner: in Moscow, in a sent category, registered in KRT. */
   add(drivers: readonly TestDriver[]): void;
-  close(): Promise<void>;
 }
 
 export async function startPartners(): Promise<Partners> {
-  const [krt, profiles, categories, trackstory, personal] = await Promise.all([
-    startKrtSimulator(),
-    startDriverProfilesSimulator(),
-    startDriverCategoriesSimulator(),
-    startTrackstorySimulator(),
-    startPersonalSimulator(),
-  ]);
+  const partners = await startDriverStatusPartners();
+  const { krt, profiles, categories, trackstory, personal } = partners;
   return {
-    krt,
-    profiles,
-    categories,
-    trackstory,
-    personal,
-    env: { KRT_URL: krt.url, DRIVER_PROFILES_URL: profiles.url, DRIVER_CATEGORIES_URL: categories.url, TRACKSTORY_URL: trackstory.url, PERSONAL_URL: personal.url },
+    ...partners,
     add: (drivers) => {
       for (const d of drivers) {
         personal.preload("driver_licenses", d.licenceNumber, d.licence);
@@ -43,7 +24,6 @@ export async function startPartners(): Promise<Partners> {
         krt.register(d.krtId, d.licenceNumber);
       }
     },
-    close: async () => void (await Promise.all([krt, profiles, categories, trackstory, personal].map((s) => s.close()))),
   };
 }
 
