@@ -39,10 +39,10 @@ const krtRate = Number(process.env.BENCH_KRT_RATE ?? 200);
 const lagDrivers = Number(process.env.BENCH_LAG_DRIVERS ?? 2_000);
 const maxAckPending = Number(process.env.BENCH_MAX_ACK_PENDING ?? 40_000);
 const pullBatch = 1_000;
-const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").map(Number);
-const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").map(Number);
+const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").filter(Boolean).map(Number);
+const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
 const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
-const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").map(Number);
+const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").filter(Boolean).map(Number);
 const tag = randomBytes(4).toString("hex");
 const schema = `bench_status_${tag}`;
 const names = {
@@ -161,10 +161,17 @@ async function main(): Promise<void> {
     // second in between (the coalescer legitimately holds about a debounce window of input) and
     // less than a second of input waits undelivered at the end.
     const pids = { instance: process.pid, partners: partners.pid, publisher: publisher.pid };
+    /** What became of the statuses so far, by outcome (our instance only). */
+    const outcomes = async (): Promise<Record<string, number>> => {
+      if (stopped) return {};
+      const metric = await instance.registry.getSingleMetric("fleet_status_events_total")?.get();
+      return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
+    };
     const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
       let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number> };
       for (const rate of rates) {
         const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
+        const outcomesBefore = await outcomes();
         const running = publisher.run(subject, rate, stepSeconds);
         await sleep((stepSeconds * 1000) / 3);
         const t1 = performance.now();
@@ -183,7 +190,9 @@ async function main(): Promise<void> {
         // CPU of the run's own processes per 1000 statuses consumed, over the same two thirds of the step.
         const consumedThere = consumed * ((performance.now() - t1) / 1000);
         const perThousand = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1e6) / consumedThere, 1)]));
-        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, cpu ms/1000 ${JSON.stringify(perThousand)} -> ${holds ? "holds" : "falls behind"}`);
+        const outcomesAfter = await outcomes();
+        const became = Object.fromEntries(Object.entries(outcomesAfter).map(([k, v]) => [k, v - (outcomesBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
+        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`);
         if (!holds) break;
         best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
         await drainedTo(rate, 60_000, lag);

@@ -62,12 +62,14 @@ export async function projectKrtSessions(tx: Tx, actors: readonly ProjectedActor
   }
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
+  // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
+  // plan of a prepared statement scanned the whole table on every commit batch.
   if (bound.length) {
     await tx`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
       select i.driver_license_pd_id, i.deptrans_id, i.updated_at
       from jsonb_to_recordset(${tx.json(bound.map((b) => ({ ...b, updated_at: b.updated_at.toISOString() })))}::jsonb)
         as i(driver_license_pd_id text, deptrans_id text, updated_at timestamptz)
-      where not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id)
+      where not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id offset 0)
       on conflict (driver_license_pd_id) do update
       set deptrans_id = excluded.deptrans_id, updated_at = excluded.updated_at,
           change_xid = pg_current_xact_id(), change_seq = nextval('driver_status_changes')`;
@@ -77,7 +79,7 @@ export async function projectKrtSessions(tx: Tx, actors: readonly ProjectedActor
       select i.driver_license_pd_id, i.session_seq, i.session_status, i.updated_at, i.ended_at
       from jsonb_to_recordset(${tx.json(sessions.map((r) => ({ ...r, updated_at: r.updated_at.toISOString(), ended_at: r.ended_at?.toISOString() ?? null })))}::jsonb)
         as i(driver_license_pd_id text, session_seq integer, session_status text, updated_at timestamptz, ended_at timestamptz)
-      where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq)
+      where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
       on conflict (driver_license_pd_id, session_seq) do nothing`;
   }
 }

@@ -2,7 +2,7 @@
 // only what changed, the feeds page in commit-safe order, history is pruned but the latest kept,
 // and the KRT token is shared through its row.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openEmbedded, type Database } from "../../storage/database.ts";
+import { openEmbedded, type Database, type Tx } from "../../storage/database.ts";
 import {
   findDriverStatus,
   postgresTokenStore,
@@ -99,5 +99,39 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
     expect((await store.replace("t1", Date.now(), obtain)).accessToken).toBe("t2");
     expect((await store.replace(undefined, Date.now() + 120_000, obtain)).accessToken).toBe("t3");
     expect(obtained).toBe(3);
+  });
+});
+
+describe("driver status storage on postgres, at scale", () => {
+  it("projection - each row is checked by its key: a commit batch never scans the whole table", async () => {
+    const db = await testDatabase("drvplan");
+    try {
+      await db.sql`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
+        select 'pd-' || g, g::text, now() from generate_series(1, 20000) g`;
+      await db.sql`insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at)
+        select 'pd-' || g, 1, 'active', now() from generate_series(1, 20000) g`;
+      const batch = (round: number) =>
+        Array.from({ length: 50 }, (_, i) => actor(`pd-${round * 50 + i + 1}`, String(round * 50 + i + 1), { seq: 2, status: "paused", at: 5_000 }));
+      // A prepared statement switches to its cached generic plan after a few runs: go well past that,
+      // on one connection, and count the scans of each run (the counters are not flushed mid-transaction).
+      const scans = await db.sql.reserve();
+      const seqScans = async () =>
+        (await scans<{ relname: string; seq_scan: string }[]>`
+          select relname, seq_scan from pg_stat_xact_user_tables where relname in ('profiles', 'session_statuses') order by relname`).map((r) => Number(r.seq_scan));
+      try {
+        for (let round = 0; round < 12; round++) {
+          await scans`begin`;
+          const before = await seqScans();
+          await projectKrtSessions(scans as unknown as Tx, batch(round));
+          const after = await seqScans();
+          await scans`commit`;
+          expect({ round, scanned: after.map((n, i) => n - before[i]!) }).toEqual({ round, scanned: [0, 0] });
+        }
+      } finally {
+        scans.release();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });
