@@ -77,16 +77,40 @@ class Outstanding {
   }
 }
 
+/**
+ * Acks leave together, once per turn of the event loop. The NATS client writes its buffer to the
+ * socket once per microtask checkpoint, and tells complete one promise chain at a time: acked
+ * as they complete, a few acks would cost one socket write.
+ */
+class AckBatch {
+  #messages: JsMsg[] = [];
+  #scheduled = false;
+  add(message: JsMsg): void {
+    this.#messages.push(message);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.flush);
+  }
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    const messages = this.#messages;
+    this.#messages = [];
+    for (const m of messages) m.ack();
+  };
+}
+
 /** Settles one JetStream message (a class: one object per message instead of three). */
 class MessageSettle implements Settle {
   constructor(
     private readonly message: JsMsg,
     private readonly seq: number,
     private readonly outstanding: Outstanding | undefined,
+    private readonly acks: AckBatch | undefined,
   ) {}
   ack(): void {
     this.outstanding?.delete(this.seq);
-    this.message.ack();
+    if (this.acks) this.acks.add(this.message);
+    else this.message.ack();
   }
   working(): void {
     this.message.working();
@@ -97,7 +121,7 @@ class MessageSettle implements Settle {
  * The consumer's messages; unsubscribing stops pulling. The callback form of `consume` (about
  * 2.4x the async iterator's rate); pulls are bounded by the consumer's `max_ack_pending`.
  */
-export function jetStreamMessages(consumer: Consumer, pullBatch: number, outstanding?: Outstanding): Observable<StatusMessage> {
+export function jetStreamMessages(consumer: Consumer, pullBatch: number, outstanding?: Outstanding, acks?: AckBatch): Observable<StatusMessage> {
   return new Observable<StatusMessage>((subscriber) => {
     let stop: (() => void) | undefined;
     let closed = false;
@@ -107,7 +131,7 @@ export function jetStreamMessages(consumer: Consumer, pullBatch: number, outstan
         callback: (m) => {
           const seq = m.seq;
           outstanding?.add(seq, m);
-          subscriber.next({ seq, data: m.data, settle: new MessageSettle(m, seq, outstanding) });
+          subscriber.next({ seq, data: m.data, settle: new MessageSettle(m, seq, outstanding, acks) });
         },
       })
       .then(
@@ -162,6 +186,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
     const js = jetstream(nc);
     const consumer = await js.consumers.get(config.names.stream, config.names.consumer);
     const outstanding = new Outstanding();
+    const acks = new AckBatch();
     const writeDeadLetter = deadLetterWriter(js, config.names);
     const deadLetter = (message: StatusMessage, reason: string) =>
       writeDeadLetter(message, reason).catch((error: unknown) => {
@@ -170,7 +195,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
       });
     let subscription: Subscription | undefined;
     const run = () => {
-      subscription = statusStream({ ...config.sources, messages: jetStreamMessages(consumer, config.limits.pullBatch, outstanding), deadLetter }, config.options).subscribe({
+      subscription = statusStream({ ...config.sources, messages: jetStreamMessages(consumer, config.limits.pullBatch, outstanding, acks), deadLetter }, config.options).subscribe({
         error: (error) => {
           // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
           config.logger.error("status stream failed; restarting it", { error: String(error) });
@@ -184,6 +209,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
       outstanding: () => outstanding.size,
       stop: async () => {
         subscription?.unsubscribe();
+        acks.flush();
         // What was taken but not told goes back to JetStream now, for another instance (or the next start).
         outstanding.handBack();
         await nc.drain().catch(() => {});
