@@ -197,8 +197,9 @@ export async function claimOutbox(sql: Queryable, olderThanMs: number, leaseMs: 
   return rows.map((r) => ({ id: Number(r.id), messageId: r.message_id, kind: r.kind, target: r.target, payload: r.payload }));
 }
 
+/** One statement text whatever the count (`in (...)` would prepare a new statement per list length). */
 export async function deleteOutbox(sql: Queryable, messageIds: readonly string[]): Promise<void> {
-  if (messageIds.length) await sql`delete from actor_outbox where message_id in ${sql(messageIds as string[])}`;
+  if (messageIds.length) await sql`delete from actor_outbox where message_id = any(${sql.array(messageIds as string[])}::text[])`;
 }
 
 export async function readJournal(sql: Queryable, type: string, id: string, limit = 100): Promise<JournalEntry[]> {
