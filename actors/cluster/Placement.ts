@@ -150,8 +150,9 @@ export class Placement {
     const work: Promise<void>[] = [];
     for (let shard = 0; shard < shardCount; shard++) {
       const entry = this.#mirror.get(shard);
-      if (this.#owned.has(shard)) {
-        if (entry?.owner && entry.owner !== me) work.push(this.#lose(shard));
+      const epoch = this.#owned.get(shard);
+      if (epoch !== undefined) {
+        if (this.#writtenSince(entry, epoch)) work.push(this.#lose(shard));
         else if (desired[shard] !== me) work.push(this.#release(shard));
       } else if (desired[shard] === me) {
         if (!entry?.owner) work.push(this.#acquire(shard, () => this.shards.create(shardKey(shard), JSON.stringify({ owner: me }))));
@@ -163,6 +164,15 @@ export class Placement {
       }
     }
     await Promise.all(work);
+  }
+
+  /**
+   * Whether someone wrote the shard's key after we took it at `epoch`: a takeover, or a takeover
+   * and a release (a paused member may first see the key already deleted). Either way it is not
+   * ours any more, even if the assignment gives it back: it must be acquired again, at a new epoch.
+   */
+  #writtenSince(entry: ShardEntry | undefined, epoch: number): boolean {
+    return entry === undefined || entry.revision > epoch || entry.owner !== this.options.instanceId;
   }
 
   async #acquire(shard: number, write: () => Promise<number>): Promise<void> {
