@@ -82,6 +82,8 @@ export class ActorCell {
   #inFlightIds = new Set<string>();
   /** What the projections last saw of this actor (see `ActorKind.projected`). */
   #projectedKey: string | undefined;
+  /** What the last public event said, for kinds that publish on change (see `ActorKind.published`). */
+  #publishedKey: string | undefined;
 
   constructor(
     readonly address: Address,
@@ -112,7 +114,10 @@ export class ActorCell {
         inspect: (event) => this.#onInspect(event),
       });
       this.#actor = actor;
-      if (stored) this.#projectedKey = this.#projectionKey(actor.getSnapshot());
+      if (stored) {
+        this.#projectedKey = this.#projectionKey(actor.getSnapshot());
+        this.#publishedKey = this.#publicationKey(actor.getSnapshot());
+      }
       actor.on("*", (effect) => this.#onEffect(effect as Effect));
       actor.subscribe({ error: () => {} }); // errors are read from the snapshot status
       actor.start();
@@ -236,7 +241,13 @@ export class ActorCell {
     this.host.inspect(this.address, event);
     const changed = !sameState(snapshot.value as StateValue, this.#lastValue as StateValue);
     this.#lastValue = snapshot.value;
-    if (changed && !init && this.kind.publicEvent) {
+    let publish = changed;
+    if (this.kind.published) {
+      const key = this.#publicationKey(snapshot);
+      publish = key !== this.#publishedKey;
+      this.#publishedKey = key;
+    }
+    if (publish && !init && this.kind.publicEvent) {
       const actor = { id: this.address.id, value: snapshot.value as never, context: snapshot.context, at };
       this.#turns.outbox.push({
         messageId: randomUUID(),
@@ -345,6 +356,10 @@ export class ActorCell {
 
   #projectionKey(snapshot: { value: unknown; context: unknown }): string | undefined {
     return this.kind.projected ? JSON.stringify(this.kind.projected(snapshot as { value: StateValue; context: unknown })) : undefined;
+  }
+
+  #publicationKey(snapshot: { value: unknown; context: unknown }): string | undefined {
+    return this.kind.published ? JSON.stringify(this.kind.published(snapshot as { value: StateValue; context: unknown })) : undefined;
   }
 
   get #rememberedIds(): number {

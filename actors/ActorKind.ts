@@ -33,10 +33,16 @@ export interface ActorKind {
    */
   readonly rememberedIds?: number;
   /**
-   * Fields of the public event published on `fleet.events.<type>.<id>` at every state change;
-   * kinds without it publish nothing. Never personal data.
+   * Fields of the public event published on `fleet.events.<type>.<id>` at every state change (or
+   * as `published` says); kinds without it publish nothing. Never personal data.
    */
   readonly publicEvent?: (actor: ProjectedActor) => Record<string, unknown>;
+  /**
+   * What outside services care about. With it, the public event goes out when this part changes
+   * (also without a state change) and not when only the state moves (a kind passing through an
+   * internal state on every turn); without it, at every change of the state value.
+   */
+  readonly published?: (actor: { value: StateValue; context: any }) => unknown;
   /**
    * Cluster singletons of this kind (pollers, importers): ids that always run on exactly one
    * instance, woken where their shard lives and never passivated.

@@ -1,7 +1,7 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
 // client, the backoff policy, the `profiles`/`session_statuses` projection and the public event.
 import { emit, fromPromise } from "xstate";
-import { defineActorKind, type ActorKind } from "../ActorKind.ts";
+import { defineActorKind, stateName, topState, type ActorKind } from "../ActorKind.ts";
 import { setTimer } from "../protocol.ts";
 import { krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "../../storage/driverStatusRepository.ts";
@@ -53,6 +53,12 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     projected: ({ context }) => {
       const c = context as KrtSessionContext;
       return [c.deptrans_id, c.bound_at, c.session?.seq ?? null];
+    },
+    // Each report to KRT passes through `bound.sending`: an event goes out when what it says
+    // changes (bound, confirmed connectivity, KRT's session, reports failing or working again).
+    published: ({ value, context }) => {
+      const c = context as KrtSessionContext;
+      return [topState(value), c.deptrans_id !== null, c.last_sent?.connected ?? null, c.session?.status ?? null, c.session?.ended_at ?? null, stateName(value) === "bound.backoff"];
     },
     publicEvent: ({ context }) => {
       const c = context as KrtSessionContext;

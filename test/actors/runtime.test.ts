@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ActorSystem, type ActorSystemOptions } from "../../actors/ActorSystem.ts";
+import type { ActorKind } from "../../actors/ActorKind.ts";
 import { InProcessTransport } from "../../actors/transport/InProcessTransport.ts";
 import { ManualClock } from "../../actors/clock.ts";
 import { AskTimeoutError, EventRejectedError, StaleActorError } from "../../actors/errors.ts";
@@ -198,6 +199,24 @@ describe("actor runtime", () => {
     await again.ask("counter/projected", { type: "increment", by: 10 });
     expect(projectedCounts).toEqual([[1], [11], [23]]);
     await again.stop();
+  });
+
+  it("public events - at every state change by default; when what they say changes, for a kind that says what that is", async () => {
+    const heard = async (published: ActorKind["published"], id: string) => {
+      const kind = counterKind({ publicEvent: ({ context }) => ({ count: context.count }), ...(published ? { published } : {}) });
+      const transport = new InProcessTransport();
+      const events: { state: string; count: number }[] = [];
+      transport.subscribe("fleet.events.counter.*", (_subject, payload) => void events.push(payload as { state: string; count: number }));
+      const s = system({ kinds: [kind], transport });
+      for (let i = 0; i < 5; i++) await s.ask(`counter/${id}`, { type: "increment" });
+      await s.tell(`counter/${id}`, { type: "close" });
+      await eventually(() => events.some((e) => e.state === "closed"));
+      await s.stop();
+      return events.map((e) => `${e.state}:${e.count}`);
+    };
+    expect(await heard(undefined, "every-state")).toEqual(["closed:5"]);
+    // Published when the count reaches 3 (no state change), and at the close (a state change it names).
+    expect(await heard(({ value, context }) => [value, context.count >= 3], "on-change")).toEqual(["open:3", "closed:5"]);
   });
 
   it("deduplication - a kind keeps the number of message ids it asks for, and drops repeats among them", async () => {

@@ -90,6 +90,10 @@ describe("status stream on two instances", () => {
     expect(mine[0]).toMatchObject({ state: "bound", state_path: "bound.idle", bound: true, session_status: null });
     expect(mine.at(-1)).toMatchObject({ state: "bound", bound: true, session_status: expect.stringMatching(/active|paused/), connected: newest.get(drivers[0]!.krtId)!.connected });
     expect(JSON.stringify(events)).not.toContain(drivers[0]!.krtId);
+    // Published when what they say changes, not at every pass through `bound.sending`.
+    const bySeq = [...new Map(mine.map((e) => [e.seq, e])).values()].sort((a, b) => a.seq - b.seq);
+    const said = bySeq.map((e) => JSON.stringify([e.state, e.bound, e.connected, e.session_status, e.ended_at, e.state_path === "bound.backoff"]));
+    for (let i = 1; i < said.length; i++) expect(said[i], `event ${i}`).not.toBe(said[i - 1]);
   }, 90_000);
 
   it("the documented JSON Schema of krt-session events is the one the code validates with", () => {
