@@ -59,6 +59,11 @@ const hasObligations = (t: Turns) =>
     t.asks.size + t.acks.length + t.messageIds.length > 0;
 const isEmpty = (t: Turns) => t.journal.length === 0 && !hasObligations(t);
 
+/** A comparable form of the part of a snapshot a kind names (`projected`, `published`); undefined when it names none. */
+function partKey(part: ((actor: { value: StateValue; context: any }) => unknown) | undefined, snapshot: { value: unknown; context: unknown }): string | undefined {
+  return part ? JSON.stringify(part(snapshot as { value: StateValue; context: unknown })) : undefined;
+}
+
 /** How many recent message ids an actor remembers to drop redeliveries, unless its kind says otherwise. */
 const REMEMBERED_IDS = 512;
 const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
@@ -355,11 +360,11 @@ export class ActorCell {
   }
 
   #projectionKey(snapshot: { value: unknown; context: unknown }): string | undefined {
-    return this.kind.projected ? JSON.stringify(this.kind.projected(snapshot as { value: StateValue; context: unknown })) : undefined;
+    return partKey(this.kind.projected, snapshot);
   }
 
   #publicationKey(snapshot: { value: unknown; context: unknown }): string | undefined {
-    return this.kind.published ? JSON.stringify(this.kind.published(snapshot as { value: StateValue; context: unknown })) : undefined;
+    return partKey(this.kind.published, snapshot);
   }
 
   get #rememberedIds(): number {
