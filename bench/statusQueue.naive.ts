@@ -40,7 +40,7 @@ export async function startNaiveStatusQueue(o: NaiveOptions): Promise<{ drainedR
       decodeStatuses(async () => {}, ignore),
       resolveLicences(o.profiles, ignore, { missRefreshMs: 1_000, now: Date.now }),
       keepCategories(o.categoriesOf, ["econom", "comfort", "comfort_plus"], ignore),
-      keepInRegion(o.positions, { regions: ["moscow"], concurrency: 4, batchSize: 1_000, retryBaseMs: 200, retryMaxMs: 5_000 }, ignore),
+      keepInRegion(o.positions, { regions: ["moscow"], concurrency: 4, batchSize: 1_000, gatherMs: 10, retryBaseMs: 200, retryMaxMs: 5_000 }, ignore),
       mergeMap(
         (s) =>
           from(

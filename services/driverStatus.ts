@@ -197,6 +197,8 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
                 tellConcurrency: env.STATUS_TELL_CONCURRENCY ?? 1_024,
                 lookupConcurrency: 4,
                 lookupBatchSize: 1_000,
+                // One lookup per 10 ms slice instead of one per driver (statuses arrive one by one).
+                lookupGatherMs: 10,
                 insideRegionTtlMs: env.STATUS_REGION_TTL_MS ?? 10_000,
                 retryBaseMs: 200,
                 retryMaxMs: 5_000,

@@ -1,5 +1,5 @@
 // keepInRegion: the status stream's region filter (SPEC 3.2), positions from trackstory looked up
-// in batches that grow with the load, at most a few lookups at once. A driver found inside may be
+// in batches that grow with the load (and gather for a few ms), at most a few lookups at once. A driver found inside may be
 // trusted to stay there for a short while (no lookup per status); one found outside is always
 // looked up again, so a driver entering the region is heard at once.
 import { asyncScheduler, from, Observable, Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
@@ -15,6 +15,11 @@ export interface RegionOptions {
   readonly batchSize: number;
   /** Lookups in flight at once; statuses arriving meanwhile form the next batch. */
   readonly concurrency: number;
+  /**
+   * With a lookup slot free, wait this long for more statuses before asking (absent or 0: ask at
+   * once). Statuses arrive one by one, so without it a quiet slot sends a lookup per driver.
+   */
+  readonly gatherMs?: number;
   /** While trackstory is down, the batch is retried after this (doubling, capped) instead of dropped. */
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
@@ -29,9 +34,9 @@ export interface RegionOptions {
 }
 
 /**
- * Keep only drivers whose position (trackstory) is in a configured region. A lookup starts as
- * soon as a slot is free, with every status that arrived since (up to `batchSize`): batches grow
- * with the load instead of waiting for a timer. Results leave in arrival order. While trackstory
+ * Keep only drivers whose position (trackstory) is in a configured region. A lookup starts when
+ * a slot is free, with every status that arrived since (up to `batchSize`): batches grow with the
+ * load; a slot that was idle first gathers for `gatherMs`. Results leave in arrival order. While trackstory
  * is down a batch is retried (its messages stay unacknowledged, kept alive with `working`), so
  * the stream slows rather than forgets.
  */
@@ -94,6 +99,16 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
         });
         if (!finished) live.add(inner);
       };
+      let gathering: Subscription | undefined;
+      const startSoon = () => {
+        if (!options.gatherMs || waiting.length >= options.batchSize) return start();
+        gathering ??= scheduler.schedule(() => {
+          live.delete(gathering!);
+          gathering = undefined;
+          start();
+        }, options.gatherMs);
+        live.add(gathering);
+      };
       const start = () => {
         while (active < options.concurrency && waiting.length > 0) {
           const batch = waiting.splice(0, options.batchSize);
@@ -108,7 +123,7 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
           // Passing ahead of earlier statuses still in a lookup is safe: order is by updated_at downstream.
           if (ttl > 0 && (insideUntil.get(s.driver) ?? 0) > scheduler.now()) return subscriber.next(s);
           waiting.push(s);
-          start();
+          startSoon();
         },
         error: (error) => subscriber.error(error),
         complete: () => {

@@ -35,6 +35,8 @@ export interface StatusStreamOptions {
   /** Trackstory lookups in flight at once, and statuses per lookup at most. */
   readonly lookupConcurrency: number;
   readonly lookupBatchSize: number;
+  /** An idle lookup slot waits this long for more statuses (see `keepInRegion`); absent: asks at once. */
+  readonly lookupGatherMs?: number;
   /** A driver found inside the region passes without a lookup for this long (0: always looked up). */
   readonly insideRegionTtlMs?: number;
   readonly retryBaseMs: number;
@@ -63,6 +65,7 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
         regions: options.regions,
         concurrency: options.lookupConcurrency,
         batchSize: options.lookupBatchSize,
+        ...(options.lookupGatherMs ? { gatherMs: options.lookupGatherMs } : {}),
         insideTtlMs: options.insideRegionTtlMs ?? 0,
         memoryCapacity: options.memoryCapacity,
         ...retry,

@@ -221,6 +221,23 @@ describe("decode, licence, filters", () => {
     expect(l.acked).toEqual([2, 4]);
   });
 
+  it("keepInRegion - an idle slot gathers statuses for gatherMs: one lookup for those arriving meanwhile", () => {
+    const l = ledger();
+    const lookups: string[][] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
+      const values = { a: st("d1", 1), b: st("d2", 2), c: st("d3", 3), d: st("d4", 4) };
+      const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
+        lookups.push(drivers.map((d) => d.driver_id));
+        return cold("-(m|)", { m: new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const)) });
+      };
+      // a, b, c within the 10 ms window go together at 10 ms (answered at 11); d, later, gathers on its own.
+      const out = cold("a 3ms b 3ms c 20ms d", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 4, batchSize: 100, gatherMs: 10, retryBaseMs: 1, retryMaxMs: 1 }, l.count));
+      expectObservable(out).toBe("11ms (abc) 24ms d", values);
+    });
+    expect(lookups).toEqual([["d1", "d2", "d3"], ["d4"]]);
+  });
+
   it("keepInRegion - with several lookups in flight, results still leave in arrival order", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
