@@ -37,6 +37,8 @@ const change = (l: ReturnType<typeof ledger>, seq: number, driver: string, conne
   seq,
   settle: l.settle(seq),
 });
+/** An online status of driver `d` in park `p`, licence resolved, as the region filter receives it. */
+const licenced = (l: ReturnType<typeof ledger>, d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
 const strip = (c: ConnectivityChange) => ({ driver: c.driver_id, connected: c.connected, at: c.at });
 
 describe("coalesce", () => {
@@ -186,8 +188,7 @@ describe("decode, licence, filters", () => {
     const where: Record<string, { lat: number; lon: number }> = { d1: moscow, d2: spb, d3: moscow };
     const batches: string[][] = [];
     scheduler().run(({ cold, expectObservable }) => {
-      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
-      const values = { a: st("d1", 1), b: st("d2", 2), c: st("d3", 3), x: st("nowhere", 4) };
+      const values = { a: licenced(l, "d1", 1), b: licenced(l, "d2", 2), c: licenced(l, "d3", 3), x: licenced(l, "nowhere", 4) };
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         batches.push(drivers.map((d) => d.driver_id));
         if (batches.length === 1) return cold<Map<string, { lat: number; lon: number }>>("#", {}, new Error("trackstory down"));
@@ -207,8 +208,7 @@ describe("decode, licence, filters", () => {
     const where: Record<string, { lat: number; lon: number }> = { in: pointIn("moscow"), out: pointIn("saint_petersburg") };
     const lookups: string[][] = [];
     scheduler().run(({ cold, expectObservable }) => {
-      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
-      const values = { a: st("in", 1), b: st("out", 2), c: st("in", 3), d: st("out", 4), e: st("in", 5) };
+      const values = { a: licenced(l, "in", 1), b: licenced(l, "out", 2), c: licenced(l, "in", 3), d: licenced(l, "out", 4), e: licenced(l, "in", 5) };
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         lookups.push(drivers.map((d) => d.driver_id));
         return cold("(m|)", { m: new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const)) });
@@ -225,8 +225,7 @@ describe("decode, licence, filters", () => {
     const l = ledger();
     const lookups: string[][] = [];
     scheduler().run(({ cold, expectObservable }) => {
-      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
-      const values = { a: st("d1", 1), b: st("d2", 2), c: st("d3", 3), d: st("d4", 4) };
+      const values = { a: licenced(l, "d1", 1), b: licenced(l, "d2", 2), c: licenced(l, "d3", 3), d: licenced(l, "d4", 4) };
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         lookups.push(drivers.map((d) => d.driver_id));
         return cold("-(m|)", { m: new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const)) });
@@ -241,8 +240,7 @@ describe("decode, licence, filters", () => {
   it("keepInRegion - with several lookups in flight, results still leave in arrival order", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
-      const st = (d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, seq, settle: l.settle(seq) });
-      const values = { a: st("slow", 1), b: st("fast", 2) };
+      const values = { a: licenced(l, "slow", 1), b: licenced(l, "fast", 2) };
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         const m = new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const));
         return drivers[0]!.driver_id === "slow" ? cold("----(m|)", { m }) : cold("-(m|)", { m });
