@@ -1,7 +1,7 @@
 // keepInRegion: the status stream's region filter (SPEC 3.2), positions from trackstory looked up
-// in batches that grow with the load (and gather for a few ms), at most a few lookups at once. A driver found inside may be
-// trusted to stay there for a short while (no lookup per status); one found outside is always
-// looked up again, so a driver entering the region is heard at once.
+// in batches that grow with the load (and gather for a few ms), at most a few lookups at once. A
+// driver found inside may be trusted to stay there for a short while (no lookup per status); one
+// found outside is always looked up again, so a driver entering the region is heard at once.
 import { asyncScheduler, from, Observable, Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
 import { regionOf } from "../integrations/trackstory/index.ts";
 import { DriverMemory, type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
@@ -36,9 +36,9 @@ export interface RegionOptions {
 /**
  * Keep only drivers whose position (trackstory) is in a configured region. A lookup starts when
  * a slot is free, with every status that arrived since (up to `batchSize`): batches grow with the
- * load; a slot that was idle first gathers for `gatherMs`. Results leave in arrival order. While trackstory
- * is down a batch is retried (its messages stay unacknowledged, kept alive with `working`), so
- * the stream slows rather than forgets.
+ * load; a slot that was idle first gathers for `gatherMs`. Results leave in arrival order. While
+ * trackstory is down a batch is retried (its messages stay unacknowledged, kept alive with
+ * `working`), so the stream slows rather than forgets.
  */
 export function keepInRegion(positions: PositionLookup, options: RegionOptions, count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
   const regions = new Set(options.regions);
