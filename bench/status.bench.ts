@@ -168,7 +168,9 @@ async function main(): Promise<void> {
       return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
     };
     const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
-      let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number> };
+      // `limited`: some step fell behind, so `rate` is the ceiling; otherwise the highest step held
+      // and the real ceiling lies above it.
+      let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number>, limited: false };
       for (const rate of rates) {
         const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
         const outcomesBefore = await outcomes();
@@ -193,8 +195,11 @@ async function main(): Promise<void> {
         const outcomesAfter = await outcomes();
         const became = Object.fromEntries(Object.entries(outcomesAfter).map(([k, v]) => [k, v - (outcomesBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
         progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`);
-        if (!holds) break;
-        best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
+        if (!holds) {
+          best.limited = true;
+          break;
+        }
+        best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand, limited: false };
         await drainedTo(rate, 60_000, lag);
       }
       await drainedTo(0, 300_000, lag);
@@ -259,6 +264,7 @@ async function main(): Promise<void> {
       max_ack_pending: maxAckPending,
       step_seconds: stepSeconds,
       sustained_events_per_s: ours.rate,
+      sustained_is_ceiling: ours.limited,
       sustained_consumed_per_s: ours.consumed_per_s,
       cpu_ms_per_1000_events: ours.cpu_ms_per_1000,
       events_at_220: atRate.published,
@@ -269,12 +275,14 @@ async function main(): Promise<void> {
       lag_max_ms_at_220: round(lags.length ? lags[lags.length - 1]! : NaN, 1),
       lag_p99_within_debounce_plus_100: percentile(lags, 99) <= debounceMs + 100,
       naive_events_per_s: naiveBest.rate,
+      naive_is_ceiling: naiveBest.limited,
       naive_consumed_per_s: naiveBest.consumed_per_s,
       naive_cpu_ms_per_1000_events: naiveBest.cpu_ms_per_1000,
       speedup_vs_naive: naiveBest.rate ? round(ours.rate / naiveBest.rate, 2) : null,
       // The floor: JetStream in, Schema decode, ack. Ours as a share of it, by rate and by the
       // instance's CPU per event (both measured in this run).
       raw_events_per_s: rawBest.rate,
+      raw_is_ceiling: rawBest.limited,
       raw_cpu_ms_per_1000_events: rawBest.cpu_ms_per_1000,
       raw_malformed: rawCounts.malformed,
       ours_vs_raw: rawBest.rate ? round(ours.rate / rawBest.rate, 3) : null,
