@@ -120,8 +120,8 @@ export class ActorCell {
       });
       this.#actor = actor;
       if (stored) {
-        this.#projectedKey = this.#projectionKey(actor.getSnapshot());
-        this.#publishedKey = this.#publicationKey(actor.getSnapshot());
+        this.#projectedKey = partKey(this.kind.projected, actor.getSnapshot());
+        this.#publishedKey = partKey(this.kind.published, actor.getSnapshot());
       }
       actor.on("*", (effect) => this.#onEffect(effect as Effect));
       actor.subscribe({ error: () => {} }); // errors are read from the snapshot status
@@ -248,7 +248,7 @@ export class ActorCell {
     this.#lastValue = snapshot.value;
     let publish = changed;
     if (this.kind.published) {
-      const key = this.#publicationKey(snapshot);
+      const key = partKey(this.kind.published, snapshot);
       publish = key !== this.#publishedKey;
       this.#publishedKey = key;
     }
@@ -310,7 +310,7 @@ export class ActorCell {
       this.#inFlightIds = new Set(turns.messageIds);
       const actor = this.#actor!;
       const placement = this.host.placementOf(this.address);
-      const projectionKey = this.#projectionKey(actor.getSnapshot());
+      const projectionKey = partKey(this.kind.projected, actor.getSnapshot());
       const commit: Commit = {
         type: this.address.type,
         id: this.address.id,
@@ -357,14 +357,6 @@ export class ActorCell {
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
     }
-  }
-
-  #projectionKey(snapshot: { value: unknown; context: unknown }): string | undefined {
-    return partKey(this.kind.projected, snapshot);
-  }
-
-  #publicationKey(snapshot: { value: unknown; context: unknown }): string | undefined {
-    return partKey(this.kind.published, snapshot);
   }
 
   get #rememberedIds(): number {
