@@ -69,6 +69,7 @@ export type StatusOutcome =
   | "stale"
   | "repeat"
   | "superseded"
+  | "unchanged"
   | "told";
 
 export type CountOutcome = (outcome: StatusOutcome, n?: number) => void;

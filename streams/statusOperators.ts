@@ -165,17 +165,18 @@ export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOp
 }
 
 /**
- * Per driver, drop a connectivity equal to the previous one (online <-> busy). Only sound when
- * this instance sees every status of the driver (one consumer); in a cluster the statuses of one
- * driver are spread over instances and the session actor drops repeats instead.
+ * Per driver, drop a connectivity equal to the previous one that passed here (online <-> busy;
+ * after the coalescing window, `unchanged`: flips inside it that ended where they began). Only
+ * sound when this instance sees every status of the driver (one consumer); in a cluster the
+ * statuses of one driver are spread over instances and the session actor drops repeats instead.
  */
-export function dropRepeats(count: CountOutcome, capacity = 1_000_000): MonoTypeOperatorFunction<ConnectivityChange> {
+export function dropRepeats(count: CountOutcome, capacity = 1_000_000, outcome: "repeat" | "unchanged" = "repeat"): MonoTypeOperatorFunction<ConnectivityChange> {
   const last = new DriverMemory<boolean>(capacity);
   return filter((c) => {
     const key = c.driver;
     if (last.get(key) === c.connected) {
       c.settle.ack();
-      count("repeat");
+      count(outcome);
       return false;
     }
     last.set(key, c.connected);

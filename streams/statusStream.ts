@@ -1,6 +1,7 @@
 // The status stream (SPEC 3.2): driver statuses from JetStream into krt-session actors.
 //   decode -> resolve licence -> category filter -> region filter -> connectivity ->
-//   drop stale -> drop repeats -> coalesce(debounce, max delay) -> tell the session actor -> ack
+//   drop stale -> drop repeats -> coalesce(debounce, max delay) -> drop unchanged -> tell the
+//   session actor -> ack
 // Backpressure: every value in the pipeline holds an unacknowledged message, so the consumer's
 // `max_ack_pending` bounds what is in flight; when actors or Postgres fall behind, JetStream
 // stops delivering instead of the pipeline buffering.
@@ -86,6 +87,8 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
       },
       ...(scheduler ? { scheduler } : {}),
     }),
+    // The window may end where it began (online, offline, online): nothing to tell then.
+    options.dropRepeats ? dropRepeats(count, options.memoryCapacity, "unchanged") : identity,
     tellSessions((c) => sources.tell(c), { concurrency: options.tellConcurrency, ...retry }, count),
   );
 }

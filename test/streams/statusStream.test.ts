@@ -51,7 +51,11 @@ describe("coalescing", () => {
     for (const [i, s] of (["offline", "online", "offline", "busy", "offline"] as const).entries()) await publish(d, s, t + 10 + i);
     await eventually(() => calls(d).length === 2);
     expect(calls(d).map((c) => [c.connected, c.at - t])).toEqual([[true, 0], [false, 14]]);
+    // Back where it began inside the window: the session actor is not even told.
+    const before = await metrics();
     for (const [i, s] of (["online", "offline"] as const).entries()) await publish(d, s, t + 20 + i);
+    await eventually(async () => outcomeCount(await metrics(), "unchanged") - outcomeCount(before, "unchanged") === 1);
+    expect(outcomeCount(await metrics(), "told") - outcomeCount(before, "told")).toBe(0);
     await sleep(DEBOUNCE_MS * 3);
     expect(calls(d)).toHaveLength(2);
   });
