@@ -56,7 +56,8 @@ export interface StatusStreamOptions {
 export function statusStream(sources: StatusStreamSources, options: StatusStreamOptions): Observable<ConnectivityChange> {
   const { count, scheduler } = options;
   const retry = { retryBaseMs: options.retryBaseMs, retryMaxMs: options.retryMaxMs, ...(scheduler ? { scheduler } : {}) };
-  return sources.messages.pipe(
+  // Two pipes: RxJS types a pipe of at most nine steps.
+  const changes = sources.messages.pipe(
     decodeStatuses((m, reason) => sources.deadLetter(m, reason), count),
     resolveLicences(sources.profiles, count, { missRefreshMs: options.missRefreshMs, now: options.now }),
     keepCategories((driver) => sources.categoriesOf(driver), options.categories, count),
@@ -74,6 +75,8 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
       count,
     ),
     toConnectivity(),
+  );
+  return changes.pipe(
     dropStale(count, options.memoryCapacity),
     options.dropRepeats ? dropRepeats(count, options.memoryCapacity) : identity,
     coalesce<ConnectivityChange>({
