@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbedded, type Database } from "../../storage/database.ts";
 import { migrate } from "../../storage/migrate.ts";
-import { claimOutbox, deleteOutbox, dueTimers, loadSnapshot, raiseShardFence, readJournal, writeCommits, type Commit } from "../../storage/actorStore.ts";
+import { claimOutbox, deleteOutbox, dueTimers, loadSnapshot, pruneJournal, raiseShardFence, readJournal, writeCommits, type Commit } from "../../storage/actorStore.ts";
 import { claimIdempotencyKey, completeIdempotencyKey } from "../../storage/idempotencyStore.ts";
 import { testDatabase, type TestDatabase } from "../support/harness.ts";
 
@@ -101,6 +101,13 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     expect(due.map((t) => t.dueAt)).toEqual([9_000]);
     await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "tm", version: 3, journal: [], timersFired: [{ key: "k", dueAt: 2_000 }] })]));
     expect((await dueTimers(db.sql, 100_000, 100)).filter((t) => t.id === "tm")).toHaveLength(1);
+  });
+
+  it("journal - retention drops the entries older than the cut and keeps the rest", async () => {
+    const entry = (seq: number, at: number) => ({ seq, event: { type: "increment" }, fromState: "open", toState: "open", at });
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "kept", journal: [entry(1, 5_000), entry(2, 50_000), entry(3, 90_000)] })]));
+    await pruneJournal(db.sql, 50_000);
+    expect((await readJournal(db.sql, "counter", "kept")).map((j) => j.seq)).toEqual([2, 3]);
   });
 
   it("outbox - a claim leases rows so a second relay does not take them, delete removes them", async () => {
