@@ -180,9 +180,9 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
                   system.tell(
                     `krt-session/${change.licence}`,
                     { type: "connectivity", park_id: change.park_id, driver_id: change.driver_id, connected: change.connected, status_at: change.at },
-                    // Redelivered after a crash, the same message is dropped by the actor (the time
-                    // keeps ids apart should the stream ever be recreated and its numbers restart).
-                    { messageId: `status:${change.seq}:${change.at}` },
+                    // Redelivered after a crash, the same status is dropped by the actor; driver and
+                    // time name it (another status of that driver and time would be refused as not newer).
+                    { messageId: `status:${change.driver}:${change.at}` },
                   ),
               },
               options: {

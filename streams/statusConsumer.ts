@@ -57,23 +57,36 @@ export async function ensureStatusStream(jsm: JetStreamManager, names: StatusStr
   }
 }
 
-/** Messages still held by the pipeline; on stop they are handed back (nak) for redelivery at once. */
+/**
+ * Messages still held by the pipeline; on stop they are handed back (nak) for redelivery at once.
+ * A linked list through the messages themselves: in and out in constant time, nothing to hash.
+ */
 class Outstanding {
-  readonly #messages = new Map<number, { nak(): void }>();
-  add(seq: number, message: { nak(): void }): void {
-    this.#messages.set(seq, message);
+  #head: JetStreamStatus | undefined;
+  #size = 0;
+  add(m: JetStreamStatus): void {
+    m.next = this.#head;
+    if (this.#head) this.#head.prev = m;
+    this.#head = m;
+    this.#size++;
   }
-  delete(seq: number): void {
-    this.#messages.delete(seq);
+  delete(m: JetStreamStatus): void {
+    if (m.prev) m.prev.next = m.next;
+    else if (this.#head === m) this.#head = m.next;
+    else return; // not in the list (settled twice)
+    if (m.next) m.next.prev = m.prev;
+    m.prev = m.next = undefined;
+    this.#size--;
   }
   handBack(): number {
-    for (const m of this.#messages.values()) m.nak();
-    const n = this.#messages.size;
-    this.#messages.clear();
+    const n = this.#size;
+    for (let m = this.#head; m; m = m.next) m.message.nak();
+    this.#head = undefined;
+    this.#size = 0;
     return n;
   }
   get size(): number {
-    return this.#messages.size;
+    return this.#size;
   }
 }
 
@@ -99,16 +112,29 @@ class AckBatch {
   };
 }
 
-/** Settles one JetStream message (a class: one object per message instead of three). */
-class MessageSettle implements Settle {
+/**
+ * One JetStream message as the pipeline sees it, and the handle that settles it (one object per
+ * message). Its stream sequence is parsed from the reply subject only when asked (dead letters).
+ */
+class JetStreamStatus implements StatusMessage, Settle {
+  prev: JetStreamStatus | undefined;
+  next: JetStreamStatus | undefined;
   constructor(
-    private readonly message: JsMsg,
-    private readonly seq: number,
+    readonly message: JsMsg,
     private readonly outstanding: Outstanding | undefined,
     private readonly acks: AckBatch | undefined,
   ) {}
+  get seq(): number {
+    return this.message.seq;
+  }
+  get data(): Uint8Array {
+    return this.message.data;
+  }
+  get settle(): Settle {
+    return this;
+  }
   ack(): void {
-    this.outstanding?.delete(this.seq);
+    this.outstanding?.delete(this);
     if (this.acks) this.acks.add(this.message);
     else this.message.ack();
   }
@@ -129,9 +155,9 @@ export function jetStreamMessages(consumer: Consumer, pullBatch: number, outstan
       .consume({
         max_messages: pullBatch,
         callback: (m) => {
-          const seq = m.seq;
-          outstanding?.add(seq, m);
-          subscriber.next({ seq, data: m.data, settle: new MessageSettle(m, seq, outstanding, acks) });
+          const status = new JetStreamStatus(m, outstanding, acks);
+          outstanding?.add(status);
+          subscriber.next(status);
         },
       })
       .then(

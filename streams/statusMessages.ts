@@ -39,7 +39,6 @@ export interface DriverStatus {
   readonly status: StatusPayload["status"];
   /** `updated_at` in epoch ms: when the status changed (order is by this, not by arrival). */
   readonly at: number;
-  readonly seq: number;
   readonly settle: Settle;
 }
 
@@ -56,7 +55,6 @@ export interface ConnectivityChange {
   /** online and busy are connected, offline is not. */
   readonly connected: boolean;
   readonly at: number;
-  readonly seq: number;
   readonly settle: Settle;
 }
 

@@ -19,8 +19,8 @@ const text = new TextDecoder("utf-8", { fatal: true });
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
 const decodePayload = Schema.decodeUnknownResult(StatusPayload, { errors: "all" });
 
-/** The status a message carries, or why it cannot be read. */
-export function readStatus(data: Uint8Array): { status: StatusPayload } | { reason: string } {
+/** The status a message carries (with `updated_at` in epoch ms), or why it cannot be read. */
+export function readStatus(data: Uint8Array): { status: StatusPayload; at: number } | { reason: string } {
   let json: unknown;
   try {
     json = JSON.parse(text.decode(data));
@@ -32,8 +32,9 @@ export function readStatus(data: Uint8Array): { status: StatusPayload } | { reas
     const issues = formatIssues(decoded.failure.issue).issues.map((i) => `${(i.path ?? []).join(".") || "(message)"}: ${i.message}`);
     return { reason: issues.join("; ") };
   }
-  if (Number.isNaN(Date.parse(decoded.success.updated_at))) return { reason: "updated_at: not a real time" };
-  return { status: decoded.success };
+  const at = Date.parse(decoded.success.updated_at);
+  if (Number.isNaN(at)) return { reason: "updated_at: not a real time" };
+  return { status: decoded.success, at };
 }
 
 /**
@@ -45,7 +46,7 @@ export function decodeStatuses(deadLetter: (message: StatusMessage, reason: stri
     const read = readStatus(message.data);
     if ("status" in read) {
       const s = read.status;
-      emit({ driver: driverKey(s.park_id, s.driver_id), park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: Date.parse(s.updated_at), seq: message.seq, settle: message.settle });
+      emit({ driver: driverKey(s.park_id, s.driver_id), park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: read.at, settle: message.settle });
       return undefined;
     }
     return deadLetter(message, read.reason).then(
@@ -112,7 +113,7 @@ export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, op
   };
   const withLicence = (s: DriverStatus): LicencedStatus | undefined => {
     const licence = profiles.licenceOf(s.driver);
-    return licence === undefined ? undefined : { driver: s.driver, park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, seq: s.seq, settle: s.settle, licence };
+    return licence === undefined ? undefined : { driver: s.driver, park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, settle: s.settle, licence };
   };
   return passOrSettle<DriverStatus, LicencedStatus>((s, emit) => {
     const found = withLicence(s);
@@ -142,7 +143,7 @@ export function keepCategories(categoriesOf: (driver: DriverKey) => readonly str
 
 /** Project to connectivity: online and busy are connected, offline is not. */
 export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityChange> {
-  return map((s) => ({ driver: s.driver, licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, seq: s.seq, settle: s.settle }));
+  return map((s) => ({ driver: s.driver, licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, settle: s.settle }));
 }
 
 /**
