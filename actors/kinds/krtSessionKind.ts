@@ -46,8 +46,9 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     type: "krt-session",
     machine,
     version: 1,
-    // A redelivered status is refused by its own time (not newer than the profile's), whatever its id.
-    rememberedIds: 16,
+    // A redelivered status is refused by its own time (not newer than the profile's), whatever its
+    // id; the few ids kept catch a timer fired twice. Every commit writes them: ~35 bytes each.
+    rememberedIds: 4,
     project: projectKrtSessions,
     // Most turns only absorb a status: the bound id and the session are all the projection reads.
     projected: ({ context }) => {
