@@ -80,7 +80,13 @@ class Outstanding {
   }
   handBack(): number {
     const n = this.#size;
-    for (let m = this.#head; m; m = m.next) m.message.nak();
+    // Unlinked as they go: a handed-back message settled later must find itself out of the list.
+    for (let m = this.#head; m; ) {
+      const next = m.next;
+      m.prev = m.next = undefined;
+      m.message.nak();
+      m = next;
+    }
     this.#head = undefined;
     this.#size = 0;
     return n;
