@@ -2,7 +2,7 @@
 // before any reply, ack, timer or outbox message of those turns is released.
 import { createActor, type AnyActor, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
-import { sameState, stateName, topState, type ActorKind } from "./ActorKind.ts";
+import { sameState, stateName, topState, type ActorKind, type StatePart } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
 import { ActorFailedError, EventRejectedError, StaleActorError } from "./errors.ts";
@@ -54,15 +54,19 @@ const noTurns = (): Turns => ({
 });
 
 /** Pending work someone waits for or that must land; a journal-only init turn is not. */
-const hasObligations = (t: Turns) =>
+const hasObligations = (t: Turns | undefined) =>
+  t !== undefined &&
   t.outbox.length + t.timersSet.size + t.timersCancelled.size + t.timersFired.length + t.replies.length +
     t.asks.size + t.acks.length + t.messageIds.length > 0;
-const isEmpty = (t: Turns) => t.journal.length === 0 && !hasObligations(t);
+const isEmpty = (t: Turns | undefined) => t === undefined || (t.journal.length === 0 && !hasObligations(t));
 
-/** A comparable form of the part of a snapshot a kind names (`projected`, `published`); undefined when it names none. */
-function partKey(part: ((actor: { value: StateValue; context: any }) => unknown) | undefined, snapshot: { value: unknown; context: unknown }): string | undefined {
-  return part ? JSON.stringify(part(snapshot as { value: StateValue; context: unknown })) : undefined;
+/** The part of a snapshot a kind names (`projected`, `published`); undefined when it names none. */
+function partOf(part: ((actor: { value: StateValue; context: any }) => StatePart) | undefined, snapshot: { value: unknown; context: unknown }): StatePart | undefined {
+  return part?.(snapshot as { value: StateValue; context: unknown });
 }
+
+const samePart = (a: StatePart | undefined, b: StatePart | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((v, i) => v === b[i]));
 
 /** How many recent message ids an actor remembers to drop redeliveries, unless its kind says otherwise. */
 const REMEMBERED_IDS = 512;
@@ -78,17 +82,22 @@ export class ActorCell {
   #seq = 0;
   #processed: string[] = [];
   #processedSet = new Set<string>();
-  #turns = noTurns();
+  /**
+   * What the turns since the last commit produced; created by the first of them, so that the tens
+   * of thousands of idle actors an instance hosts hold no empty collections (they would outlive
+   * young-generation collections and cost the GC more than their size suggests).
+   */
+  #turns: Turns | undefined;
   #committing: Promise<void> | undefined;
   #waiting: { envelope: Envelope; respond: Respond }[] = [];
   #lastValue: unknown;
   #restoring = false;
   /** Message ids of the commit being written right now. */
-  #inFlightIds = new Set<string>();
+  #inFlightIds: readonly string[] = [];
   /** What the projections last saw of this actor (see `ActorKind.projected`). */
-  #projectedKey: string | undefined;
+  #projected: StatePart | undefined;
   /** What the last public event said, for kinds that publish on change (see `ActorKind.published`). */
-  #publishedKey: string | undefined;
+  #published: StatePart | undefined;
 
   constructor(
     readonly address: Address,
@@ -120,8 +129,8 @@ export class ActorCell {
       });
       this.#actor = actor;
       if (stored) {
-        this.#projectedKey = partKey(this.kind.projected, actor.getSnapshot());
-        this.#publishedKey = partKey(this.kind.published, actor.getSnapshot());
+        this.#projected = partOf(this.kind.projected, actor.getSnapshot());
+        this.#published = partOf(this.kind.published, actor.getSnapshot());
       }
       actor.on("*", (effect) => this.#onEffect(effect as Effect));
       actor.subscribe({ error: () => {} }); // errors are read from the snapshot status
@@ -154,23 +163,24 @@ export class ActorCell {
       respond({ ok: true, value: { duplicate: true } });
       return;
     }
-    if (this.#turns.messageIds.includes(envelope.messageId) || this.#inFlightIds.has(envelope.messageId)) {
+    if (this.#turns?.messageIds.includes(envelope.messageId) || this.#inFlightIds.includes(envelope.messageId)) {
       // A repeat of a turn not yet committed: ack it with the next commit, never before the first.
       if (envelope.replyTo) respond({ ok: false, code: "actor_unavailable", message: "the first delivery is still being committed" });
       else {
-        this.#turns.acks.push(respond);
+        this.#open().acks.push(respond);
         this.#scheduleCommit();
       }
       return;
     }
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
     const actor = this.#actor;
-    if (envelope.timer) this.#turns.timersFired.push(envelope.timer);
+    const turns = this.#open();
+    if (envelope.timer) turns.timersFired.push(envelope.timer);
     if (!actor.getSnapshot().can(event)) {
       if (envelope.timer) {
         // A timer the machine no longer wants still has to be consumed, or it would fire forever.
-        this.#turns.messageIds.push(envelope.messageId);
-        this.#turns.acks.push(respond);
+        turns.messageIds.push(envelope.messageId);
+        turns.acks.push(respond);
         this.#scheduleCommit();
         return;
       }
@@ -178,9 +188,9 @@ export class ActorCell {
       respond({ ok: false, code: rejected.code, message: rejected.message, details: { state: rejected.state, event: event.type } });
       return;
     }
-    if (envelope.replyTo) this.#turns.asks.add(envelope.replyTo);
-    else this.#turns.acks.push(respond);
-    this.#turns.messageIds.push(envelope.messageId);
+    if (envelope.replyTo) turns.asks.add(envelope.replyTo);
+    else turns.acks.push(respond);
+    turns.messageIds.push(envelope.messageId);
     actor.send(event);
     if (actor.getSnapshot().status === "error") {
       this.#fail(actor.getSnapshot().error);
@@ -229,10 +239,12 @@ export class ActorCell {
   }
 
   #refuseTurns(reply: Reply): void {
-    for (const r of this.#turns.replies) this.host.release(r.replyTo, reply);
-    for (const replyTo of this.#turns.asks) this.host.release(replyTo, reply);
-    for (const ack of this.#turns.acks) ack(reply);
-    this.#turns = noTurns();
+    const turns = this.#turns;
+    this.#turns = undefined;
+    if (!turns) return;
+    for (const r of turns.replies) this.host.release(r.replyTo, reply);
+    for (const replyTo of turns.asks) this.host.release(replyTo, reply);
+    for (const ack of turns.acks) ack(reply);
   }
 
   #onInspect(event: InspectionEvent): void {
@@ -242,19 +254,19 @@ export class ActorCell {
     if (this.#restoring && init) return;
     const { replyTo: _replyTo, ...journalEvent } = event.event as { replyTo?: string };
     const at = this.host.now();
-    this.#turns.journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
+    this.#open().journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
     this.host.inspect(this.address, event);
     const changed = !sameState(snapshot.value as StateValue, this.#lastValue as StateValue);
     this.#lastValue = snapshot.value;
     let publish = changed;
     if (this.kind.published) {
-      const key = partKey(this.kind.published, snapshot);
-      publish = key !== this.#publishedKey;
-      this.#publishedKey = key;
+      const part = partOf(this.kind.published, snapshot);
+      publish = !samePart(part, this.#published);
+      this.#published = part;
     }
     if (publish && !init && this.kind.publicEvent) {
       const actor = { id: this.address.id, value: snapshot.value as never, context: snapshot.context, at };
-      this.#turns.outbox.push({
+      this.#open().outbox.push({
         messageId: randomUUID(),
         kind: "event",
         target: this.host.eventSubject(this.address),
@@ -274,27 +286,32 @@ export class ActorCell {
   }
 
   #onEffect(effect: Effect): void {
+    const turns = this.#open();
     switch (effect.type) {
       case "reply":
         if (!effect.replyTo) break;
-        this.#turns.asks.delete(effect.replyTo);
-        this.#turns.replies.push({ replyTo: effect.replyTo, reply: effect.reply });
+        turns.asks.delete(effect.replyTo);
+        turns.replies.push({ replyTo: effect.replyTo, reply: effect.reply });
         break;
       case "reply.defer":
-        if (effect.replyTo) this.#turns.asks.delete(effect.replyTo);
+        if (effect.replyTo) turns.asks.delete(effect.replyTo);
         break;
       case "timer.set":
-        this.#turns.timersCancelled.delete(effect.key);
-        this.#turns.timersSet.set(effect.key, { key: effect.key, dueAt: this.host.now() + effect.delayMs, event: effect.event });
+        turns.timersCancelled.delete(effect.key);
+        turns.timersSet.set(effect.key, { key: effect.key, dueAt: this.host.now() + effect.delayMs, event: effect.event });
         break;
       case "timer.cancel":
-        this.#turns.timersSet.delete(effect.key);
-        this.#turns.timersCancelled.add(effect.key);
+        turns.timersSet.delete(effect.key);
+        turns.timersCancelled.add(effect.key);
         break;
       case "tell":
-        this.#turns.outbox.push({ messageId: randomUUID(), kind: "tell", target: effect.to, payload: effect.event });
+        turns.outbox.push({ messageId: randomUUID(), kind: "tell", target: effect.to, payload: effect.event });
         break;
     }
+  }
+
+  #open(): Turns {
+    return (this.#turns ??= noTurns());
   }
 
   #scheduleCommit(): void {
@@ -305,12 +322,12 @@ export class ActorCell {
   async #commitLoop(): Promise<void> {
     await Promise.resolve(); // let the rest of this turn (its effects) join the commit
     while (this.state !== "retired" && !isEmpty(this.#turns)) {
-      const turns = this.#turns;
-      this.#turns = noTurns();
-      this.#inFlightIds = new Set(turns.messageIds);
+      const turns = this.#turns!;
+      this.#turns = undefined;
+      this.#inFlightIds = turns.messageIds;
       const actor = this.#actor!;
       const placement = this.host.placementOf(this.address);
-      const projectionKey = partKey(this.kind.projected, actor.getSnapshot());
+      const projected = partOf(this.kind.projected, actor.getSnapshot());
       const commit: Commit = {
         type: this.address.type,
         id: this.address.id,
@@ -327,26 +344,24 @@ export class ActorCell {
         timersCancelled: [...turns.timersCancelled],
         timersFired: turns.timersFired,
         at: this.host.now(),
-        project: this.kind.project !== undefined && (projectionKey === undefined || projectionKey !== this.#projectedKey),
+        project: this.kind.project !== undefined && (projected === undefined || !samePart(projected, this.#projected)),
       };
       const accepted = await this.#submitWithRetry(commit);
-      this.#inFlightIds = new Set();
+      this.#inFlightIds = [];
       if (accepted === undefined) return;
       if (!accepted) {
         // Two hosts never both win: the other writer's state is the truth, so reload from it.
         const stale = new StaleActorError(this.key);
-        this.#turns = {
-          ...turns,
-          replies: [...turns.replies, ...this.#turns.replies],
-          asks: new Set([...turns.asks, ...this.#turns.asks]),
-          acks: [...turns.acks, ...this.#turns.acks],
-        };
+        const later = this.#turns as Turns | undefined; // turns taken while this commit was written
+        this.#turns = later
+          ? { ...turns, replies: [...turns.replies, ...later.replies], asks: new Set([...turns.asks, ...later.asks]), acks: [...turns.acks, ...later.acks] }
+          : turns;
         this.#refuseTurns({ ok: false, code: stale.code, message: stale.message });
         this.#stop("stale");
         return;
       }
       this.#version = commit.version;
-      this.#projectedKey = projectionKey;
+      this.#projected = projected;
       this.#remember(turns.messageIds);
       // Released only now: a crash before the commit would otherwise lose an acknowledged write.
       for (const r of turns.replies) this.host.release(r.replyTo, r.reply);

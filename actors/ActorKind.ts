@@ -2,6 +2,9 @@
 import type { AnyStateMachine, StateValue } from "xstate";
 import type { Tx } from "../storage/database.ts";
 
+/** A few fields of an actor's state, compared field by field to tell whether that part changed. */
+export type StatePart = readonly (string | number | boolean | null)[];
+
 export interface ProjectedActor {
   id: string;
   value: StateValue;
@@ -26,7 +29,7 @@ export interface ActorKind {
    * one's skips the projection (and the transaction, when nothing else in its batch projects);
    * without it, every commit is projected.
    */
-  readonly projected?: (actor: { value: StateValue; context: any }) => unknown;
+  readonly projected?: (actor: { value: StateValue; context: any }) => StatePart;
   /**
    * Message ids remembered to drop redeliveries (default 512), stored with every snapshot. A kind
    * whose events are idempotent by themselves can keep fewer and write smaller rows.
@@ -42,7 +45,7 @@ export interface ActorKind {
    * (also without a state change) and not when only the state moves (a kind passing through an
    * internal state on every turn); without it, at every change of the state value.
    */
-  readonly published?: (actor: { value: StateValue; context: any }) => unknown;
+  readonly published?: (actor: { value: StateValue; context: any }) => StatePart;
   /**
    * Cluster singletons of this kind (pollers, importers): ids that always run on exactly one
    * instance, woken where their shard lives and never passivated.
