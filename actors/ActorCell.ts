@@ -174,18 +174,19 @@ export class ActorCell {
     }
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
     const actor = this.#actor;
-    const turns = this.#open();
-    if (envelope.timer) turns.timersFired.push(envelope.timer);
-    if (!actor.getSnapshot().can(event)) {
-      if (envelope.timer) {
-        // A timer the machine no longer wants still has to be consumed, or it would fire forever.
-        turns.messageIds.push(envelope.messageId);
-        turns.acks.push(respond);
-        this.#scheduleCommit();
-        return;
-      }
+    const wanted = actor.getSnapshot().can(event);
+    if (!wanted && !envelope.timer) {
       const rejected = new EventRejectedError(this.key, event.type, actor.getSnapshot().value);
       respond({ ok: false, code: rejected.code, message: rejected.message, details: { state: rejected.state, event: event.type } });
+      return;
+    }
+    const turns = this.#open();
+    if (envelope.timer) turns.timersFired.push(envelope.timer);
+    if (!wanted) {
+      // A timer the machine no longer wants still has to be consumed, or it would fire forever.
+      turns.messageIds.push(envelope.messageId);
+      turns.acks.push(respond);
+      this.#scheduleCommit();
       return;
     }
     if (envelope.replyTo) turns.asks.add(envelope.replyTo);
