@@ -102,7 +102,8 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
       let gathering: Subscription | undefined;
       const startSoon = () => {
         if (!options.gatherMs || waiting.length >= options.batchSize) return start();
-        gathering ??= scheduler.schedule(() => {
+        if (gathering) return;
+        gathering = scheduler.schedule(() => {
           live.delete(gathering!);
           gathering = undefined;
           start();
