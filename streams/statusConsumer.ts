@@ -97,13 +97,37 @@ class Outstanding {
 }
 
 /**
- * Acks leave together, once per turn of the event loop. The NATS client writes its buffer to the
- * socket once per microtask checkpoint, and tells complete one promise chain at a time: acked
- * as they complete, a few acks would cost one socket write.
+ * Writes protocol commands straight to the NATS connection's outbound buffer. nats-core (pinned)
+ * keeps this as `protocol.sendCommand`; absent after an upgrade, acks go one `ack()` at a time.
  */
-class AckBatch {
+type CommandWriter = (commands: string) => void;
+
+export function commandWriter(nc: NatsConnection): CommandWriter | undefined {
+  const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown; noMorePublishing?: boolean } }).protocol;
+  if (!protocol || typeof protocol.sendCommand !== "function") return undefined;
+  const send = protocol.sendCommand.bind(protocol) as (command: string) => void;
+  return (commands) => {
+    // Closing or closed: the messages stay unacknowledged and come back, as after a crash.
+    if (nc.isClosed() || protocol.noMorePublishing) return;
+    send(commands);
+  };
+}
+
+const ACK_COMMAND_TAIL = " 4\r\n+ACK\r\n";
+
+/** What `JsMsgImpl` holds beside the `JsMsg` interface: its reply subject and whether it was settled. */
+type JetStreamDelivery = JsMsg & { readonly reply: string; didAck: boolean };
+
+/**
+ * Acks leave together, once per turn of the event loop, as one protocol write: `ack()` per
+ * message would encode a command into a fresh buffer each (about a tenth of the instance's time
+ * at 20,000 statuses/s). Tells complete one promise chain at a time, so acked as they complete,
+ * a few acks would cost one socket write.
+ */
+export class AckBatch {
   #messages: JsMsg[] = [];
   #scheduled = false;
+  constructor(private readonly write: CommandWriter | undefined) {}
   add(message: JsMsg): void {
     this.#messages.push(message);
     if (this.#scheduled) return;
@@ -114,7 +138,18 @@ class AckBatch {
     this.#scheduled = false;
     const messages = this.#messages;
     this.#messages = [];
-    for (const m of messages) m.ack();
+    if (!this.write) {
+      for (const m of messages) m.ack();
+      return;
+    }
+    let commands = "";
+    for (const m of messages) {
+      const delivery = m as JetStreamDelivery;
+      if (delivery.didAck) continue;
+      delivery.didAck = true; // as ack() marks it: a later ack or nak of it sends nothing
+      commands += `PUB ${delivery.reply}${ACK_COMMAND_TAIL}`;
+    }
+    if (commands) this.write(commands);
   };
 }
 
@@ -218,7 +253,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
     const js = jetstream(nc);
     const consumer = await js.consumers.get(config.names.stream, config.names.consumer);
     const outstanding = new Outstanding();
-    const acks = new AckBatch();
+    const acks = new AckBatch(commandWriter(nc));
     const writeDeadLetter = deadLetterWriter(js, config.names);
     const deadLetter = (message: StatusMessage, reason: string) =>
       writeDeadLetter(message, reason).catch((error: unknown) => {
