@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { from, mergeMap, type Subscription } from "rxjs";
 import type { Sql } from "../storage/database.ts";
 import type { Krt } from "../integrations/krt/index.ts";
-import { ensureStatusStream, jetStreamMessages, type ConsumerLimits, type StatusStreamNames } from "../streams/statusConsumer.ts";
+import { ensureStatusStream, jetStreamMessages, Settlements, type ConsumerLimits, type StatusStreamNames } from "../streams/statusConsumer.ts";
 import { decodeStatuses, keepCategories, resolveLicences, type LicenceLookup } from "../streams/statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "../streams/keepInRegion.ts";
 
@@ -35,7 +35,7 @@ export async function startNaiveStatusQueue(o: NaiveOptions): Promise<{ drainedR
   await ensureStatusStream(await jetstreamManager(nc), o.names, o.limits);
   const consumer = await jetstream(nc).consumers.get(o.names.stream, o.names.consumer);
   const ignore = () => {};
-  const subscription: Subscription = jetStreamMessages(consumer, o.limits.pullBatch)
+  const subscription: Subscription = jetStreamMessages(consumer, o.limits.pullBatch, new Settlements(nc))
     .pipe(
       decodeStatuses(async () => {}, ignore),
       resolveLicences(o.profiles, ignore, { missRefreshMs: 1_000, now: Date.now }),

@@ -57,54 +57,18 @@ export async function ensureStatusStream(jsm: JetStreamManager, names: StatusStr
   }
 }
 
-/**
- * Messages still held by the pipeline; on stop they are handed back (nak) for redelivery at once.
- * A linked list through the messages themselves: in and out in constant time, nothing to hash.
- */
-class Outstanding {
-  #head: JetStreamStatus | undefined;
-  #size = 0;
-  add(m: JetStreamStatus): void {
-    m.next = this.#head;
-    if (this.#head) this.#head.prev = m;
-    this.#head = m;
-    this.#size++;
-  }
-  delete(m: JetStreamStatus): void {
-    if (m.prev) m.prev.next = m.next;
-    else if (this.#head === m) this.#head = m.next;
-    else return; // not in the list (settled twice)
-    if (m.next) m.next.prev = m.prev;
-    m.prev = m.next = undefined;
-    this.#size--;
-  }
-  handBack(): number {
-    const n = this.#size;
-    // Unlinked as they go: a handed-back message settled later must find itself out of the list.
-    for (let m = this.#head; m; ) {
-      const next = m.next;
-      m.prev = m.next = undefined;
-      m.message.nak();
-      m = next;
-    }
-    this.#head = undefined;
-    this.#size = 0;
-    return n;
-  }
-  get size(): number {
-    return this.#size;
-  }
-}
-
-/**
- * Writes protocol commands straight to the NATS connection's outbound buffer. nats-core (pinned)
- * keeps this as `protocol.sendCommand`; absent after an upgrade, acks go one `ack()` at a time.
- */
+/** A protocol write straight to the NATS connection's outbound buffer. */
 type CommandWriter = (commands: string) => void;
 
-export function commandWriter(nc: NatsConnection): CommandWriter | undefined {
+/**
+ * nats-core keeps the connection's protocol writer as `protocol.sendCommand`: internal, so the
+ * @nats-io packages are pinned and test/streams/settlements.test.ts fails if it moves.
+ */
+export function commandWriter(nc: NatsConnection): CommandWriter {
   const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown; noMorePublishing?: boolean } }).protocol;
-  if (!protocol || typeof protocol.sendCommand !== "function") return undefined;
+  if (!protocol || typeof protocol.sendCommand !== "function") {
+    throw new Error("this @nats-io/nats-core has no protocol.sendCommand: the status consumer's settlements need the pinned version");
+  }
   const send = protocol.sendCommand.bind(protocol) as (command: string) => void;
   return (commands) => {
     // Closing or closed: the messages stay unacknowledged and come back, as after a crash.
@@ -113,57 +77,118 @@ export function commandWriter(nc: NatsConnection): CommandWriter | undefined {
   };
 }
 
-const ACK_COMMAND_TAIL = " 4\r\n+ACK\r\n";
-
-/** What `JsMsgImpl` holds beside the `JsMsg` interface: its reply subject and whether it was settled. */
-type JetStreamDelivery = JsMsg & { readonly reply: string; didAck: boolean };
+/** The reply subject JetStream delivered a message with: where its ack, nak or +WPI goes. */
+export const replyOf = (m: JsMsg): string => (m as JsMsg & { readonly reply: string }).reply;
 
 /**
- * Acks leave together, once per turn of the event loop, as one protocol write: `ack()` per
- * message would encode a command into a fresh buffer each (about a tenth of the instance's time
- * at 20,000 statuses/s). Tells complete one promise chain at a time, so acked as they complete,
- * a few acks would cost one socket write.
+ * The settle handle of one message held by the pipeline. It keeps only the reply subject, not
+ * the message: held statuses wait out the coalescing window, and what they keep alive is what
+ * every young-generation GC copies.
  */
-export class AckBatch {
-  #messages: JsMsg[] = [];
+class JetStreamSettle implements Settle {
+  prev: JetStreamSettle | undefined;
+  next: JetStreamSettle | undefined;
+  settled = false;
+  constructor(
+    readonly reply: string,
+    private readonly settlements: Settlements,
+  ) {}
+  ack(): void {
+    this.settlements.ack(this);
+  }
+  working(): void {
+    this.settlements.working(this);
+  }
+}
+
+/**
+ * How the messages taken from JetStream are settled. Acks (and +WPI, and naks) collect and leave
+ * once per turn of the event loop as one protocol write: `ack()` per message would encode a
+ * command into a fresh buffer each (about a tenth of the instance's time at 20,000 statuses/s),
+ * and tells complete one promise chain at a time. The messages not settled yet are a linked list
+ * through their handles (in and out in constant time, nothing to hash); on stop they are handed
+ * back (nak) for redelivery at once.
+ */
+export class Settlements {
+  #head: JetStreamSettle | undefined;
+  #size = 0;
+  #commands = "";
   #scheduled = false;
-  constructor(private readonly write: CommandWriter | undefined) {}
-  add(message: JsMsg): void {
-    this.#messages.push(message);
+  readonly #write: CommandWriter;
+  constructor(nc: NatsConnection) {
+    this.#write = commandWriter(nc);
+  }
+
+  /** A handle for a message just delivered, held until settled. */
+  take(m: JsMsg): Settle {
+    const handle = new JetStreamSettle(replyOf(m), this);
+    handle.next = this.#head;
+    if (this.#head) this.#head.prev = handle;
+    this.#head = handle;
+    this.#size++;
+    return handle;
+  }
+
+  ack(handle: JetStreamSettle): void {
+    if (handle.settled) return;
+    handle.settled = true;
+    this.#unlink(handle);
+    this.#send(`PUB ${handle.reply} 4\r\n+ACK\r\n`);
+  }
+
+  working(handle: JetStreamSettle): void {
+    if (!handle.settled) this.#send(`PUB ${handle.reply} 4\r\n+WPI\r\n`);
+  }
+
+  /** Naks every message still held (they go to another instance, or the next start) and writes now. */
+  handBack(): number {
+    const n = this.#size;
+    for (let h = this.#head; h; ) {
+      const next = h.next;
+      h.prev = h.next = undefined;
+      h.settled = true;
+      this.#commands += `PUB ${h.reply} 4\r\n-NAK\r\n`;
+      h = next;
+    }
+    this.#head = undefined;
+    this.#size = 0;
+    this.flush();
+    return n;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  readonly flush = (): void => {
+    this.#scheduled = false;
+    const commands = this.#commands;
+    this.#commands = "";
+    if (commands) this.#write(commands);
+  };
+
+  #send(command: string): void {
+    this.#commands += command;
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(this.flush);
   }
-  readonly flush = (): void => {
-    this.#scheduled = false;
-    const messages = this.#messages;
-    this.#messages = [];
-    if (!this.write) {
-      for (const m of messages) m.ack();
-      return;
-    }
-    let commands = "";
-    for (const m of messages) {
-      const delivery = m as JetStreamDelivery;
-      if (delivery.didAck) continue;
-      delivery.didAck = true; // as ack() marks it: a later ack or nak of it sends nothing
-      commands += `PUB ${delivery.reply}${ACK_COMMAND_TAIL}`;
-    }
-    if (commands) this.write(commands);
-  };
+
+  #unlink(h: JetStreamSettle): void {
+    if (h.prev) h.prev.next = h.next;
+    else if (this.#head === h) this.#head = h.next;
+    else return; // handed back already
+    if (h.next) h.next.prev = h.prev;
+    h.prev = h.next = undefined;
+    this.#size--;
+  }
 }
 
-/**
- * One JetStream message as the pipeline sees it, and the handle that settles it (one object per
- * message). Its stream sequence is parsed from the reply subject only when asked (dead letters).
- */
-class JetStreamStatus implements StatusMessage, Settle {
-  prev: JetStreamStatus | undefined;
-  next: JetStreamStatus | undefined;
+/** One JetStream message as the pipeline's decode step sees it; its stream sequence is parsed only when asked (dead letters). */
+class JetStreamStatus implements StatusMessage {
   constructor(
-    readonly message: JsMsg,
-    private readonly outstanding: Outstanding | undefined,
-    private readonly acks: AckBatch | undefined,
+    private readonly message: JsMsg,
+    readonly settle: Settle,
   ) {}
   get seq(): number {
     return this.message.seq;
@@ -171,35 +196,20 @@ class JetStreamStatus implements StatusMessage, Settle {
   get data(): Uint8Array {
     return this.message.data;
   }
-  get settle(): Settle {
-    return this;
-  }
-  ack(): void {
-    this.outstanding?.delete(this);
-    if (this.acks) this.acks.add(this.message);
-    else this.message.ack();
-  }
-  working(): void {
-    this.message.working();
-  }
 }
 
 /**
  * The consumer's messages; unsubscribing stops pulling. The callback form of `consume` (about
  * 2.4x the async iterator's rate); pulls are bounded by the consumer's `max_ack_pending`.
  */
-export function jetStreamMessages(consumer: Consumer, pullBatch: number, outstanding?: Outstanding, acks?: AckBatch): Observable<StatusMessage> {
+export function jetStreamMessages(consumer: Consumer, pullBatch: number, settlements: Settlements): Observable<StatusMessage> {
   return new Observable<StatusMessage>((subscriber) => {
     let stop: (() => void) | undefined;
     let closed = false;
     consumer
       .consume({
         max_messages: pullBatch,
-        callback: (m) => {
-          const status = new JetStreamStatus(m, outstanding, acks);
-          outstanding?.add(status);
-          subscriber.next(status);
-        },
+        callback: (m) => subscriber.next(new JetStreamStatus(m, settlements.take(m))),
       })
       .then(
         (messages) => {
@@ -252,8 +262,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
     await ensureStatusStream(jsm, config.names, config.limits);
     const js = jetstream(nc);
     const consumer = await js.consumers.get(config.names.stream, config.names.consumer);
-    const outstanding = new Outstanding();
-    const acks = new AckBatch(commandWriter(nc));
+    const settlements = new Settlements(nc);
     const writeDeadLetter = deadLetterWriter(js, config.names);
     const deadLetter = (message: StatusMessage, reason: string) =>
       writeDeadLetter(message, reason).catch((error: unknown) => {
@@ -262,23 +271,22 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
       });
     let subscription: Subscription | undefined;
     const run = () => {
-      subscription = statusStream({ ...config.sources, messages: jetStreamMessages(consumer, config.limits.pullBatch, outstanding, acks), deadLetter }, config.options).subscribe({
+      subscription = statusStream({ ...config.sources, messages: jetStreamMessages(consumer, config.limits.pullBatch, settlements), deadLetter }, config.options).subscribe({
         error: (error) => {
           // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
           config.logger.error("status stream failed; restarting it", { error: String(error) });
-          outstanding.handBack();
+          settlements.handBack();
           setTimeout(run, 1_000);
         },
       });
     };
     run();
     return {
-      outstanding: () => outstanding.size,
+      outstanding: () => settlements.size,
       stop: async () => {
         subscription?.unsubscribe();
-        acks.flush();
         // What was taken but not told goes back to JetStream now, for another instance (or the next start).
-        outstanding.handBack();
+        settlements.handBack();
         await nc.drain().catch(() => {});
       },
     };
