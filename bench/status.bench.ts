@@ -77,6 +77,19 @@ async function startProfile(path: string): Promise<() => Promise<void>> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+interface StepFigures {
+  rate: number;
+  consumed_per_s: number;
+  cpu_ms_per_1000: Record<string, number>;
+}
+
+/**
+ * Cores the run's processes kept busy at a step: with about all of the machine's cores busy, the
+ * machine is the ceiling there, not the instance.
+ */
+const coresBusy = (step: StepFigures | undefined) =>
+  step ? round((Object.values(step.cpu_ms_per_1000).reduce((a, b) => a + b, 0) * step.consumed_per_s) / 1e6, 2) : null;
+
 async function main(): Promise<void> {
   const db = await openPostgres({ url, schema, max: 10 });
   const partners = await startPartnersProcess(drivers);
@@ -170,7 +183,7 @@ async function main(): Promise<void> {
     const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
       // `limited`: some step fell behind, so `rate` is the ceiling; otherwise the highest step held
       // and the real ceiling lies above it.
-      let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number>, limited: false };
+      let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number>, limited: false, behind: undefined as StepFigures | undefined };
       for (const rate of rates) {
         const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
         const outcomesBefore = await outcomes();
@@ -197,9 +210,10 @@ async function main(): Promise<void> {
         progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`);
         if (!holds) {
           best.limited = true;
+          best.behind = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
           break;
         }
-        best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand, limited: false };
+        best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand, limited: false, behind: undefined };
         await drainedTo(rate, 60_000, lag);
       }
       await drainedTo(0, 300_000, lag);
@@ -267,6 +281,12 @@ async function main(): Promise<void> {
       sustained_is_ceiling: ours.limited,
       sustained_consumed_per_s: ours.consumed_per_s,
       cpu_ms_per_1000_events: ours.cpu_ms_per_1000,
+      cores_busy_at_sustained: coresBusy(ours.rate ? ours : undefined),
+      // The first step that fell behind: what it still consumed, and what that cost.
+      behind_at_events_per_s: ours.behind?.rate ?? null,
+      behind_consumed_per_s: ours.behind?.consumed_per_s ?? null,
+      behind_cpu_ms_per_1000_events: ours.behind?.cpu_ms_per_1000 ?? null,
+      cores_busy_when_behind: coresBusy(ours.behind),
       events_at_220: atRate.published,
       krt_calls_at_220: phaseCalls.length,
       krt_calls_per_event_at_220: round(phaseCalls.length / atRate.published, 3),
