@@ -207,7 +207,7 @@ async function main(): Promise<void> {
         const perThousand = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1e6) / consumedThere, 1)]));
         const outcomesAfter = await outcomes();
         const became = Object.fromEntries(Object.entries(outcomesAfter).map(([k, v]) => [k, v - (outcomesBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
-        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`);
+        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, redelivered ${end.redelivered - mid.redelivered}, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`);
         if (!holds) {
           best.limited = true;
           best.behind = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };

@@ -1,7 +1,10 @@
 // Shared pieces of bench:status: the partner simulators (KRT, driver-profiles, driver-categories,
 // trackstory) in a child process holding the bench's drivers, and a status publisher in another
-// child process, so neither shares the measured instance's event loop.
+// child process, so neither shares the measured instance's event loop. Both run at a lower
+// priority (BENCH_RIG_NICE, default 10): on a machine of few cores they are the rig, not the
+// system under test, and take the CPU the instance, NATS and Postgres leave.
 import { fork, type ChildProcess } from "node:child_process";
+import { setPriority } from "node:os";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
@@ -63,8 +66,12 @@ async function runPublisher(natsUrl: string, drivers: number): Promise<void> {
   process.send!({ ready: true });
 }
 
+const rigNice = Number(process.env.BENCH_RIG_NICE ?? 10);
+
 function forkSelf(args: string[]): ChildProcess {
-  return fork(fileURLToPath(import.meta.url), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(fileURLToPath(import.meta.url), args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  if (rigNice && child.pid) setPriority(child.pid, rigNice);
+  return child;
 }
 
 export async function startPartnersProcess(drivers: number): Promise<{ urls: DriverStatusPartnerUrls; pid: number; stop(): void }> {
@@ -105,11 +112,13 @@ export interface Lag {
   undelivered: number;
   /** Delivered, not yet acknowledged (held by the pipeline). */
   unacked: number;
+  /** Messages delivered more than once so far (ack wait expired, or handed back). */
+  redelivered: number;
 }
 
 export async function consumerLag(jsm: JetStreamManager, stream: string, consumer: string): Promise<Lag> {
   const info = await jsm.consumers.info(stream, consumer);
-  return { undelivered: info.num_pending, unacked: info.num_ack_pending };
+  return { undelivered: info.num_pending, unacked: info.num_ack_pending, redelivered: info.num_redelivered };
 }
 
 export async function natsManager(natsUrl: string): Promise<{ jsm: JetStreamManager; close(): Promise<void> }> {
