@@ -78,7 +78,7 @@ export function commandWriter(nc: NatsConnection): CommandWriter {
 }
 
 /** The reply subject JetStream delivered a message with: where its ack, nak or +WPI goes. */
-export const replyOf = (m: JsMsg): string => (m as JsMsg & { readonly reply: string }).reply;
+const replyOf = (m: JsMsg): string => (m as JsMsg & { readonly reply: string }).reply;
 
 /**
  * The settle handle of one message held by the pipeline. It keeps only the reply subject, not
