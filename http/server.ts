@@ -14,7 +14,10 @@ export interface HttpServer {
 
 export function createHttpServer(options: Omit<RouteDeps, "metrics"> & OpsDeps): HttpServer {
   // Bodies are limited per request in route.ts (JSON 413); this cap only stops absurd uploads early.
-  const app = new HyperExpress.Server({ max_body_length: options.bodyLimitBytes * 16 });
+  // auto_close off: the instance closes the server in its graceful stop (main.ts on SIGTERM/SIGINT).
+  // hyper-express's own would close it at the signal, under requests still in flight, and adds
+  // five process listeners per server that are never removed.
+  const app = new HyperExpress.Server({ max_body_length: options.bodyLimitBytes * 16, auto_close: false });
   const deps: RouteDeps = { ...options, metrics: httpMetrics(options.registry) };
   opsRoutes(app, options);
   app.set_not_found_handler((_req, res) => {

@@ -68,7 +68,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const { name } = options;
   const faults = noFaults();
   const stats = { requests: 0 };
-  const app = new HyperExpress.Server({ max_body_length: 1 << 20 });
+  // auto_close off: whoever starts a simulator closes it (see the note in http/server.ts).
+  const app = new HyperExpress.Server({ max_body_length: 1 << 20, auto_close: false });
 
   app.use(async (req, res) => {
     if (req.path.startsWith("/__")) return;
