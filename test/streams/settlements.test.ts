@@ -80,13 +80,13 @@ describe("Settlements", () => {
   });
 
   it("working keeps a message from coming back past its ack wait", async () => {
-    const { messages, state, again } = await take("working", 1, 1_000, 1); // one in flight: a fetch can only bring it back
+    const { messages, state, again } = await take("working", 1, 2_000, 1); // one in flight: a fetch can only bring it back
     const settlements = new Settlements(ns.nc);
     const handle = settlements.take(messages[0]!);
     const keepAlive = setInterval(() => handle.working(), 300);
     try {
-      await settle(1_500);
-      expect(await again(1)).toHaveLength(0); // a second more; without +WPI it would be here
+      await settle(2_500);
+      expect(await again(1)).toHaveLength(0); // past the 2 s ack wait: without +WPI it would be here
     } finally {
       clearInterval(keepAlive);
     }
