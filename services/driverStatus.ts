@@ -52,6 +52,7 @@ const DriverStatusEnv = Schema.Struct({
   STATUS_ACK_WAIT_MS: Schema.optional(PositiveInt),
   STATUS_PULL_BATCH: Schema.optional(PositiveInt),
   STATUS_TELL_CONCURRENCY: Schema.optional(PositiveInt),
+  STATUS_INGEST: Schema.optional(Schema.Literals(["worker", "main"])),
   SESSION_HISTORY_DAYS: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 30 }))),
   CAN_TAKE_ORDERS_BLOCKING: Schema.optional(Schema.Literals(["true", "false"])),
 });
@@ -166,6 +167,7 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
             const running = await runStatusStream({
               natsUrl,
               connectionName: `${ctx.config.instanceId}-statuses`,
+              ingest: env.STATUS_INGEST ?? "worker",
               names: {
                 stream: env.STATUS_STREAM ?? "CONTRACTOR_STATUSES",
                 subject: env.STATUS_SUBJECT ?? "contractor.statuses.events",

@@ -6,8 +6,10 @@ import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { Observable, type Subscription } from "rxjs";
 import type { Logger } from "../actors/logger.ts";
-import type { Settle, StatusMessage } from "./statusMessages.ts";
+import type { CountOutcome, DriverStatus, Settle, StatusMessage } from "./statusMessages.ts";
+import { decodeStatuses } from "./statusOperators.ts";
 import { statusStream, type StatusStreamOptions, type StatusStreamSources } from "./statusStream.ts";
+import { startIngestWorker } from "./statusIngest.ts";
 
 export interface StatusStreamNames {
   /** JetStream stream holding `subject`. */
@@ -235,27 +237,32 @@ export function deadLetterWriter(js: JetStreamClient, names: StatusStreamNames):
   };
 }
 
-export interface RunningStatusStream {
+/** Where the pipeline's statuses come from: the consumer's messages, decoded (dead letters written). */
+export interface StatusSource {
+  /** Subscribing starts pulling, unsubscribing stops it; what was taken stays held until settled. */
+  readonly statuses: Observable<DriverStatus>;
   /** Messages taken from JetStream and not yet settled. */
-  readonly outstanding: () => number;
+  outstanding(): number;
+  /** Naks every message not settled yet: they come back at once (to this or another instance). */
+  handBack(): void;
+  /** Hands back what is held and closes the connection. */
   stop(): Promise<void>;
 }
 
-export interface StatusConsumerOptions {
+export interface StatusSourceOptions {
   readonly natsUrl: string;
   readonly connectionName: string;
   readonly names: StatusStreamNames;
   readonly limits: ConsumerLimits;
-  readonly sources: Omit<StatusStreamSources, "messages" | "deadLetter">;
-  readonly options: StatusStreamOptions;
   readonly logger: Logger;
+  readonly count: CountOutcome;
 }
 
 /**
- * Connects, makes sure the streams and the consumer exist, and runs the pipeline until `stop`.
- * @example const running = await runStatusStream({ natsUrl, names, limits, sources, options, logger, connectionName })
+ * Connects, makes sure the streams and the consumer exist, and decodes the consumer's messages on
+ * this thread (`statusIngest.ts` runs it on a worker thread instead).
  */
-export async function runStatusStream(config: StatusConsumerOptions): Promise<RunningStatusStream> {
+export async function openStatusSource(config: StatusSourceOptions): Promise<StatusSource> {
   const nc: NatsConnection = await connect({ servers: config.natsUrl.split(","), name: config.connectionName, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   try {
     const jsm = await jetstreamManager(nc);
@@ -269,23 +276,11 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
         config.logger.warn("dead letter not written; the message comes back", { seq: message.seq, error: String(error) });
         throw error;
       });
-    let subscription: Subscription | undefined;
-    const run = () => {
-      subscription = statusStream({ ...config.sources, messages: jetStreamMessages(consumer, config.limits.pullBatch, settlements), deadLetter }, config.options).subscribe({
-        error: (error) => {
-          // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
-          config.logger.error("status stream failed; restarting it", { error: String(error) });
-          settlements.handBack();
-          setTimeout(run, 1_000);
-        },
-      });
-    };
-    run();
     return {
+      statuses: jetStreamMessages(consumer, config.limits.pullBatch, settlements).pipe(decodeStatuses(deadLetter, config.count)),
       outstanding: () => settlements.size,
+      handBack: () => void settlements.handBack(),
       stop: async () => {
-        subscription?.unsubscribe();
-        // What was taken but not told goes back to JetStream now, for another instance (or the next start).
         settlements.handBack();
         await nc.drain().catch(() => {});
       },
@@ -294,4 +289,51 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
     await nc.close().catch(() => {});
     throw error;
   }
+}
+
+export interface RunningStatusStream {
+  /** Messages taken from JetStream and not yet settled. */
+  readonly outstanding: () => number;
+  stop(): Promise<void>;
+}
+
+export interface StatusConsumerOptions extends Omit<StatusSourceOptions, "count"> {
+  /**
+   * `worker`: JetStream and the decode run on a worker thread, the rest of the pipeline and the
+   * actors on this one (the default: it takes about a third of the work off the event loop the
+   * actors share); `main`: everything on this thread.
+   */
+  readonly ingest: "worker" | "main";
+  readonly sources: Omit<StatusStreamSources, "statuses">;
+  readonly options: StatusStreamOptions;
+}
+
+/**
+ * Opens the status source and runs the pipeline on it until `stop`.
+ * @example const running = await runStatusStream({ natsUrl, names, limits, ingest: "worker", sources, options, logger, connectionName })
+ */
+export async function runStatusStream(config: StatusConsumerOptions): Promise<RunningStatusStream> {
+  const { natsUrl, connectionName, names, limits, logger } = config;
+  const sourceOptions: StatusSourceOptions = { natsUrl, connectionName, names, limits, logger, count: config.options.count };
+  const source = config.ingest === "worker" ? await startIngestWorker(sourceOptions) : await openStatusSource(sourceOptions);
+  let subscription: Subscription | undefined;
+  const run = () => {
+    subscription = statusStream({ ...config.sources, statuses: source.statuses }, config.options).subscribe({
+      error: (error) => {
+        // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
+        config.logger.error("status stream failed; restarting it", { error: String(error) });
+        source.handBack();
+        setTimeout(run, 1_000);
+      },
+    });
+  };
+  run();
+  return {
+    outstanding: () => source.outstanding(),
+    stop: async () => {
+      subscription?.unsubscribe();
+      // What was taken but not told goes back to JetStream now, for another instance (or the next start).
+      await source.stop();
+    },
+  };
 }

@@ -1,21 +1,21 @@
 // The status stream (SPEC 3.2): driver statuses from JetStream into krt-session actors.
-//   decode -> resolve licence -> category filter -> region filter -> connectivity ->
-//   drop stale -> drop repeats -> coalesce(debounce, max delay) -> drop unchanged -> tell the
-//   session actor -> ack
+//   [decode: the ingest, see statusConsumer] -> resolve licence -> category filter ->
+//   region filter -> connectivity -> drop stale -> drop repeats -> coalesce(debounce, max delay)
+//   -> drop unchanged -> tell the session actor -> ack
 // Backpressure: every value in the pipeline holds an unacknowledged message, so the consumer's
 // `max_ack_pending` bounds what is in flight; when actors or Postgres fall behind, JetStream
 // stops delivering instead of the pipeline buffering.
 import { identity, type Observable, type SchedulerLike } from "rxjs";
 import { coalesce } from "./coalesce.ts";
 import type { DriverKey } from "../integrations/driverKey.ts";
-import { type ConnectivityChange, type CountOutcome, type StatusMessage } from "./statusMessages.ts";
-import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity, type LicenceLookup } from "./statusOperators.ts";
+import { type ConnectivityChange, type CountOutcome, type DriverStatus } from "./statusMessages.ts";
+import { dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity, type LicenceLookup } from "./statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "./keepInRegion.ts";
 import { tellSessions } from "./tellSessions.ts";
 
 export interface StatusStreamSources {
-  readonly messages: Observable<StatusMessage>;
-  deadLetter(message: StatusMessage, reason: string): Promise<void>;
+  /** Decoded statuses, each holding its unacknowledged message (malformed ones were dead-lettered). */
+  readonly statuses: Observable<DriverStatus>;
   readonly profiles: LicenceLookup;
   categoriesOf(driver: DriverKey): readonly string[];
   readonly positions: PositionLookup;
@@ -57,8 +57,7 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
   const { count, scheduler } = options;
   const retry = { retryBaseMs: options.retryBaseMs, retryMaxMs: options.retryMaxMs, ...(scheduler ? { scheduler } : {}) };
   // Two pipes: RxJS types a pipe of at most nine steps.
-  const changes = sources.messages.pipe(
-    decodeStatuses((m, reason) => sources.deadLetter(m, reason), count),
+  const changes = sources.statuses.pipe(
     resolveLicences(sources.profiles, count, { missRefreshMs: options.missRefreshMs, now: options.now }),
     keepCategories((driver) => sources.categoriesOf(driver), options.categories, count),
     keepInRegion(

@@ -8,17 +8,17 @@ import { pointIn } from "../../integrations/trackstory/index.ts";
 import { eventually, silentLogger } from "../support/harness.ts";
 import { NATS_URL, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
-let ns: StatusNamespace;
-let running: RunningStatusStream | undefined;
-beforeAll(async () => {
-  ns = await statusNamespace();
-});
-afterAll(async () => {
-  await running?.stop();
-  await ns?.close();
-});
+describe.each(["worker", "main"] as const)("backpressure, ingest on the %s thread", (ingest) => {
+  let ns: StatusNamespace;
+  let running: RunningStatusStream | undefined;
+  beforeAll(async () => {
+    ns = await statusNamespace();
+  });
+  afterAll(async () => {
+    await running?.stop();
+    await ns?.close();
+  });
 
-describe("backpressure", () => {
   it("with actors stalled, at most max_ack_pending statuses are taken; the rest waits in JetStream and flows once they commit", async () => {
     const MAX_ACK_PENDING = 40;
     let release!: () => void;
@@ -27,6 +27,7 @@ describe("backpressure", () => {
     running = await runStatusStream({
       natsUrl: NATS_URL,
       connectionName: "backpressure-test",
+      ingest,
       names: {
         stream: ns.env.STATUS_STREAM!,
         subject: ns.env.STATUS_SUBJECT!,

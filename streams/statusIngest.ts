@@ -1,0 +1,194 @@
+// The status stream's ingest on a worker thread: JetStream, the decode and the dead letters run
+// there (`statusIngest.worker.ts`, around `openStatusSource`), the rest of the pipeline and the
+// actors here. The worker keeps each message's settle handle under a number; statuses come over
+// in one batch per turn of its event loop, acks and +WPI go back in one batch per turn of ours.
+import { Worker } from "node:worker_threads";
+import { Observable, type Subscriber } from "rxjs";
+import { driverKey } from "../integrations/driverKey.ts";
+import type { DriverStatus, Settle } from "./statusMessages.ts";
+import type { StatusSource, StatusSourceOptions } from "./statusConsumer.ts";
+
+/** `status` travels as its index here. */
+export const STATUSES = ["online", "busy", "offline"] as const satisfies readonly DriverStatus["status"][];
+
+/** What the worker is started with. */
+export type IngestWorkerData = Omit<StatusSourceOptions, "logger" | "count">;
+
+/** Worker -> this thread. */
+export type FromIngest =
+  | { type: "ready" }
+  | { type: "failed"; error: string }
+  | {
+      type: "statuses";
+      ids: Float64Array;
+      parks: string[];
+      drivers: string[];
+      statuses: Uint8Array;
+      at: Float64Array;
+      deadLettered: number;
+      outstanding: number;
+    }
+  | { type: "outstanding"; outstanding: number }
+  | { type: "log"; level: "info" | "warn" | "error"; msg: string; fields?: Record<string, unknown> }
+  | { type: "error"; error: string }
+  | { type: "stopped" };
+
+/** This thread -> worker. */
+export type ToIngest =
+  | { type: "consume" }
+  | { type: "pause" }
+  | { type: "settle"; acks: number[]; working: number[] }
+  | { type: "handBack" }
+  | { type: "stop" };
+
+const STOP_TIMEOUT_MS = 10_000;
+// The sources are TypeScript run through tsx: a worker registers it before loading its entry.
+const BOOT = new URL("./statusIngest.boot.mjs", import.meta.url);
+
+/** Acks and +WPI of one turn, posted to the worker as one message. */
+class SettleOutbox {
+  #acks: number[] = [];
+  #working: number[] = [];
+  #scheduled = false;
+  constructor(private readonly post: (message: ToIngest) => void) {}
+  ack(id: number): void {
+    this.#acks.push(id);
+    this.#schedule();
+  }
+  working(id: number): void {
+    this.#working.push(id);
+    this.#schedule();
+  }
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      const message: ToIngest = { type: "settle", acks: this.#acks, working: this.#working };
+      this.#acks = [];
+      this.#working = [];
+      this.post(message);
+    });
+  }
+}
+
+class WorkerSettle implements Settle {
+  constructor(
+    private readonly id: number,
+    private readonly outbox: SettleOutbox,
+  ) {}
+  ack(): void {
+    this.outbox.ack(this.id);
+  }
+  working(): void {
+    this.outbox.working(this.id);
+  }
+}
+
+/** A started worker, once its source is open (rejects with the worker's reason otherwise). */
+function spawn(data: IngestWorkerData): Promise<Worker> {
+  const worker = new Worker(BOOT, { workerData: data, name: "status-ingest", execArgv: [] });
+  return new Promise((resolve, reject) => {
+    const settle = (outcome: () => void) => {
+      worker.off("message", onMessage).off("error", onError).off("exit", onExit);
+      outcome();
+    };
+    const onMessage = (m: FromIngest) => {
+      if (m.type === "ready") settle(() => resolve(worker));
+      else if (m.type === "failed") settle(() => reject(new Error(m.error)));
+    };
+    const onError = (error: Error) => settle(() => reject(error));
+    const onExit = (code: number) => settle(() => reject(new Error(`the status ingest worker exited (${code}) before it was ready`)));
+    worker.on("message", onMessage).on("error", onError).on("exit", onExit);
+  });
+}
+
+/**
+ * Opens the status source on a worker thread; resolves once it is connected and the consumer
+ * exists (rejects like `openStatusSource` otherwise). A worker that dies fails the subscription;
+ * subscribing again starts a new one.
+ */
+export async function startIngestWorker(options: StatusSourceOptions): Promise<StatusSource> {
+  const { logger, count, ...data } = options;
+  let worker: Worker | undefined;
+  let subscriber: Subscriber<DriverStatus> | undefined;
+  let outstanding = 0;
+  let stopping = false;
+
+  const attach = (w: Worker) => {
+    worker = w;
+    const outbox = new SettleOutbox((message) => w.postMessage(message));
+    w.on("message", (m: FromIngest) => {
+      switch (m.type) {
+        case "statuses": {
+          outstanding = m.outstanding;
+          if (m.deadLettered) count("dead_lettered", m.deadLettered);
+          const to = subscriber;
+          // Not subscribed (paused): the messages stay held in the worker until handed back or redelivered.
+          if (!to) return;
+          for (let i = 0; i < m.ids.length; i++) {
+            const park = m.parks[i]!;
+            const driver = m.drivers[i]!;
+            to.next({ driver: driverKey(park, driver), park_id: park, driver_id: driver, status: STATUSES[m.statuses[i]!]!, at: m.at[i]!, settle: new WorkerSettle(m.ids[i]!, outbox) });
+          }
+          return;
+        }
+        case "outstanding":
+          outstanding = m.outstanding;
+          return;
+        case "log":
+          logger[m.level](m.msg, m.fields);
+          return;
+        case "error":
+          subscriber?.error(new Error(m.error));
+          return;
+      }
+    });
+    w.on("error", (error) => logger.error("status ingest worker failed", { error: String(error) }));
+    w.on("exit", (code) => {
+      if (worker === w) worker = undefined;
+      outstanding = 0;
+      if (!stopping) subscriber?.error(new Error(`the status ingest worker exited (${code})`));
+    });
+    return w;
+  };
+  attach(await spawn(data));
+
+  const statuses = new Observable<DriverStatus>((s) => {
+    let closed = false;
+    const current = worker ? Promise.resolve(worker) : spawn(data).then(attach);
+    current.then(
+      (w) => {
+        if (closed) return;
+        subscriber = s;
+        w.postMessage({ type: "consume" } satisfies ToIngest);
+      },
+      (error: unknown) => s.error(error),
+    );
+    return () => {
+      closed = true;
+      if (subscriber !== s) return;
+      subscriber = undefined;
+      worker?.postMessage({ type: "pause" } satisfies ToIngest);
+    };
+  });
+
+  return {
+    statuses,
+    outstanding: () => outstanding,
+    handBack: () => worker?.postMessage({ type: "handBack" } satisfies ToIngest),
+    stop: async () => {
+      stopping = true;
+      const w = worker;
+      if (!w) return;
+      const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
+      w.postMessage({ type: "stop" } satisfies ToIngest);
+      const timeout = setTimeout(() => {
+        logger.warn("status ingest worker did not stop in time; terminating it");
+        void w.terminate();
+      }, STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timeout);
+    },
+  };
+}

@@ -1,0 +1,118 @@
+// The status ingest worker (see statusIngest.ts): opens the status source on this thread and
+// relays it. Statuses leave in one message per turn of the event loop; each keeps its settle
+// handle here under a number until the main thread acks it (or asks for more time).
+import { parentPort, workerData } from "node:worker_threads";
+import type { Subscription } from "rxjs";
+import type { Logger } from "../actors/logger.ts";
+import { openStatusSource } from "./statusConsumer.ts";
+import type { Settle } from "./statusMessages.ts";
+import { STATUSES, type FromIngest, type IngestWorkerData, type ToIngest } from "./statusIngest.ts";
+
+const port = parentPort!;
+const post = (message: FromIngest, transfer?: ArrayBuffer[]) => port.postMessage(message, transfer);
+const statusIndex = new Map<string, number>(STATUSES.map((s, i) => [s, i]));
+
+function portLogger(base: Record<string, unknown>): Logger {
+  const log = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => post({ type: "log", level, msg, fields: { ...base, ...fields } });
+  return { info: log("info"), warn: log("warn"), error: log("error"), child: (fields) => portLogger({ ...base, ...fields }) };
+}
+
+class Batch {
+  ids: number[] = [];
+  parks: string[] = [];
+  drivers: string[] = [];
+  statuses: number[] = [];
+  at: number[] = [];
+}
+
+let deadLettered = 0;
+const source = await openStatusSource({
+  ...(workerData as IngestWorkerData),
+  logger: portLogger({ thread: "status-ingest" }),
+  count: (outcome, n = 1) => {
+    if (outcome !== "dead_lettered") return;
+    deadLettered += n;
+    schedulePost();
+  },
+}).catch((error: unknown) => {
+  post({ type: "failed", error: String(error) });
+  process.exit(1);
+});
+
+const held = new Map<number, Settle>();
+let nextId = 0;
+let batch = new Batch();
+let scheduled = false;
+let subscription: Subscription | undefined;
+
+function schedulePost(): void {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(() => {
+    scheduled = false;
+    const b = batch;
+    batch = new Batch();
+    const ids = Float64Array.from(b.ids);
+    const statuses = Uint8Array.from(b.statuses);
+    const at = Float64Array.from(b.at);
+    post({ type: "statuses", ids, parks: b.parks, drivers: b.drivers, statuses, at, deadLettered, outstanding: source.outstanding() }, [ids.buffer, statuses.buffer, at.buffer]);
+    deadLettered = 0;
+  });
+}
+
+function consume(): void {
+  subscription ??= source.statuses.subscribe({
+    next: (s) => {
+      const id = nextId++;
+      held.set(id, s.settle);
+      batch.ids.push(id);
+      batch.parks.push(s.park_id);
+      batch.drivers.push(s.driver_id);
+      batch.statuses.push(statusIndex.get(s.status)!);
+      batch.at.push(s.at);
+      schedulePost();
+    },
+    error: (error: unknown) => {
+      subscription = undefined;
+      post({ type: "error", error: String(error) });
+    },
+  });
+}
+
+function settle(acks: readonly number[], working: readonly number[]): void {
+  for (const id of acks) {
+    const handle = held.get(id);
+    if (!handle) continue; // handed back meanwhile
+    held.delete(id);
+    handle.ack();
+  }
+  for (const id of working) held.get(id)?.working();
+  post({ type: "outstanding", outstanding: source.outstanding() });
+}
+
+port.on("message", (m: ToIngest) => {
+  switch (m.type) {
+    case "consume":
+      return consume();
+    case "pause":
+      subscription?.unsubscribe();
+      subscription = undefined;
+      return;
+    case "settle":
+      return settle(m.acks, m.working);
+    case "handBack":
+      source.handBack();
+      held.clear();
+      post({ type: "outstanding", outstanding: 0 });
+      return;
+    case "stop":
+      subscription?.unsubscribe();
+      void source.stop().finally(() => {
+        held.clear();
+        post({ type: "stopped" });
+        process.exit(0);
+      });
+      return;
+  }
+});
+post({ type: "ready" });
