@@ -38,6 +38,8 @@ const krtRate = Number(process.env.BENCH_KRT_RATE ?? 200);
 /** The 220/s phase runs over this many drivers (warmed up first, so KRT already knows their state). */
 const lagDrivers = Number(process.env.BENCH_LAG_DRIVERS ?? 2_000);
 const maxAckPending = Number(process.env.BENCH_MAX_ACK_PENDING ?? 40_000);
+/** Where the instance takes and decodes statuses (`STATUS_INGEST`): its own worker thread, or the main one. */
+const ingest = process.env.BENCH_INGEST === "main" ? "main" : "worker";
 const pullBatch = 1_000;
 const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").filter(Boolean).map(Number);
 const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
@@ -111,6 +113,7 @@ async function main(): Promise<void> {
     STATUS_MAX_ACK_PENDING: String(maxAckPending),
     STATUS_PULL_BATCH: String(pullBatch),
     KRT_RATE_LIMIT_PER_S: String(krtRate),
+    STATUS_INGEST: ingest,
   };
   const instance = await startInstance(loadConfig(env), { db, logger: createLogger({ level: "warn" }) });
   let stopped = false;
@@ -276,6 +279,7 @@ async function main(): Promise<void> {
       max_delay_ms: maxDelayMs,
       krt_rate_limit_per_s: krtRate,
       max_ack_pending: maxAckPending,
+      ingest,
       step_seconds: stepSeconds,
       sustained_events_per_s: ours.rate,
       sustained_is_ceiling: ours.limited,

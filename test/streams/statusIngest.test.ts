@@ -1,0 +1,106 @@
+// The status ingest on a worker thread, on real JetStream: decoded statuses cross to this thread
+// with their settle handles, malformed messages are dead-lettered over there and counted here,
+// and what is held goes back to JetStream when asked.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { firstValueFrom, take, toArray, type Subscription } from "rxjs";
+import { startIngestWorker } from "../../streams/statusIngest.ts";
+import type { StatusSource, StatusSourceOptions } from "../../streams/statusConsumer.ts";
+import type { DriverStatus, StatusOutcome } from "../../streams/statusMessages.ts";
+import { eventually, silentLogger } from "../support/harness.ts";
+import { NATS_URL, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
+
+let ns: StatusNamespace;
+let source: StatusSource | undefined;
+let counted: { outcome: StatusOutcome; n: number }[];
+
+const options = (natsUrl = NATS_URL): StatusSourceOptions => ({
+  natsUrl,
+  connectionName: "ingest-test",
+  names: {
+    stream: ns.env.STATUS_STREAM!,
+    subject: ns.env.STATUS_SUBJECT!,
+    consumer: ns.env.STATUS_CONSUMER!,
+    deadLetterStream: ns.env.STATUS_DEAD_LETTER_STREAM!,
+    deadLetterSubject: ns.env.STATUS_DEAD_LETTER_SUBJECT!,
+  },
+  limits: { maxAckPending: 100, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000 },
+  logger: silentLogger,
+  count: (outcome, n = 1) => void counted.push({ outcome, n }),
+});
+
+beforeEach(async () => {
+  ns = await statusNamespace();
+  counted = [];
+});
+afterEach(async () => {
+  await source?.stop();
+  source = undefined;
+  await ns.close();
+});
+
+const take$ = (s: StatusSource, n: number) => firstValueFrom(s.statuses.pipe(take(n), toArray()));
+
+describe("status ingest worker", () => {
+  it("statuses arrive decoded with their driver key; malformed ones are dead-lettered in the worker and counted here; acks settle them", async () => {
+    source = await startIngestWorker(options());
+    const at = Date.parse("2026-11-22T10:00:00.000Z");
+    await ns.publish({ park_id: "p1", driver_id: "d1", status: "online", updated_at: at });
+    await ns.publishRaw("{not json");
+    await ns.publish({ park_id: "p1", driver_id: "d2", status: "offline", updated_at: at + 1 });
+    await ns.publish({ park_id: "p2", driver_id: "d1", status: "busy", updated_at: at + 2 });
+
+    const statuses = await take$(source, 3);
+    expect(statuses.map(({ settle: _settle, ...s }) => s)).toEqual([
+      { driver: "p1/d1", park_id: "p1", driver_id: "d1", status: "online", at },
+      { driver: "p1/d2", park_id: "p1", driver_id: "d2", status: "offline", at: at + 1 },
+      { driver: "p2/d1", park_id: "p2", driver_id: "d1", status: "busy", at: at + 2 },
+    ]);
+    await eventually(() => counted.some((c) => c.outcome === "dead_lettered" && c.n === 1));
+    expect((await ns.deadLetters()).map((l) => l.data)).toEqual(["{not json"]);
+    expect(source.outstanding()).toBe(3);
+
+    for (const s of statuses) s.settle.ack();
+    await eventually(() => ns.consumerDrained());
+    await eventually(() => source!.outstanding() === 0);
+  });
+
+  it("handed back, the messages held come again to the next subscription", async () => {
+    source = await startIngestWorker(options());
+    const at = Date.now();
+    for (let i = 0; i < 5; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
+    const first = await take$(source, 5);
+    expect(source.outstanding()).toBe(5);
+
+    source.handBack();
+    await eventually(() => source!.outstanding() === 0);
+    const again = await take$(source, 5);
+    expect(again.map((s) => s.driver_id).sort()).toEqual(first.map((s) => s.driver_id).sort());
+    // Acks of handles handed back meanwhile are ignored; the new ones settle the messages.
+    for (const s of first) s.settle.ack();
+    for (const s of again) s.settle.ack();
+    await eventually(() => ns.consumerDrained());
+  });
+
+  it("keeping a message working stops its redelivery past the ack wait", async () => {
+    source = await startIngestWorker({ ...options(), limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000 } });
+    await ns.publish({ park_id: "p", driver_id: "d", status: "online", updated_at: Date.now() });
+    const seen: DriverStatus[] = [];
+    const subscription: Subscription = source.statuses.subscribe((s) => seen.push(s));
+    try {
+      await eventually(() => seen.length === 1);
+      for (let i = 0; i < 6; i++) {
+        seen[0]!.settle.working();
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(seen).toHaveLength(1);
+      seen[0]!.settle.ack();
+      await eventually(() => ns.consumerDrained());
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  it("a source that cannot be opened fails the start with the reason", async () => {
+    await expect(startIngestWorker(options("nats://127.0.0.1:1"))).rejects.toThrow(/CONNECTION_REFUSED|ECONNREFUSED|connect/i);
+  });
+});
