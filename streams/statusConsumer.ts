@@ -300,8 +300,8 @@ export interface RunningStatusStream {
 export interface StatusConsumerOptions extends Omit<StatusSourceOptions, "count"> {
   /**
    * `worker`: JetStream and the decode run on a worker thread, the rest of the pipeline and the
-   * actors on this one (the default: it takes about a third of the work off the event loop the
-   * actors share); `main`: everything on this thread.
+   * actors on this one (the default: the NATS protocol, the message buffers and the decode no
+   * longer compete with the actors for one event loop); `main`: everything on this thread.
    */
   readonly ingest: "worker" | "main";
   readonly sources: Omit<StatusStreamSources, "statuses">;
@@ -317,7 +317,9 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
   const sourceOptions: StatusSourceOptions = { natsUrl, connectionName, names, limits, logger, count: config.options.count };
   const source = config.ingest === "worker" ? await startIngestWorker(sourceOptions) : await openStatusSource(sourceOptions);
   let subscription: Subscription | undefined;
+  let stopped = false;
   const run = () => {
+    if (stopped) return;
     subscription = statusStream({ ...config.sources, statuses: source.statuses }, config.options).subscribe({
       error: (error) => {
         // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
@@ -331,6 +333,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
   return {
     outstanding: () => source.outstanding(),
     stop: async () => {
+      stopped = true;
       subscription?.unsubscribe();
       // What was taken but not told goes back to JetStream now, for another instance (or the next start).
       await source.stop();

@@ -30,8 +30,7 @@ export type FromIngest =
     }
   | { type: "outstanding"; outstanding: number }
   | { type: "log"; level: "info" | "warn" | "error"; msg: string; fields?: Record<string, unknown> }
-  | { type: "error"; error: string }
-  | { type: "stopped" };
+  | { type: "error"; error: string };
 
 /** This thread -> worker. */
 export type ToIngest =

@@ -107,11 +107,7 @@ port.on("message", (m: ToIngest) => {
       return;
     case "stop":
       subscription?.unsubscribe();
-      void source.stop().finally(() => {
-        held.clear();
-        post({ type: "stopped" });
-        process.exit(0);
-      });
+      void source.stop().finally(() => process.exit(0));
       return;
   }
 });
