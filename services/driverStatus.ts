@@ -159,6 +159,7 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
       const natsUrl = env.STATUS_NATS_URL ?? ctx.config.cluster?.natsUrl;
       if (!natsUrl) return;
       let stopped = false;
+      const maxAckPending = env.STATUS_MAX_ACK_PENDING ?? 20_000;
       const start = async () => {
         // Filtering against a half-filled copy would drop statuses of drivers it does not hold yet.
         await Promise.all([profiles.cache.ready(), categories.cache.ready()]);
@@ -176,7 +177,7 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
                 deadLetterSubject: env.STATUS_DEAD_LETTER_SUBJECT ?? "contractor.statuses.dead-letter",
               },
               limits: {
-                maxAckPending: env.STATUS_MAX_ACK_PENDING ?? 20_000,
+                maxAckPending,
                 ackWaitMs: env.STATUS_ACK_WAIT_MS ?? 30_000,
                 pullBatch: env.STATUS_PULL_BATCH ?? 1_000,
                 maxAgeMs: 86_400_000,
@@ -201,6 +202,8 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
                 maxDelayMs: env.STATUS_MAX_DELAY_MS ?? 5_000,
                 // 10 ms late at most, and under load the tells (and their commits) go in batches.
                 releaseResolutionMs: 10,
+                // Half the ack limit may wait out windows; the other half keeps the filters and tells going.
+                coalesceMaxHeld: Math.max(1, Math.floor(maxAckPending / 2)),
                 // One driver's statuses are spread over the instances of a cluster: see dropRepeats.
                 dropRepeats: ctx.config.cluster === undefined,
                 // Each tell waits for its actor's commit, so tells per second = this / commit

@@ -2,6 +2,7 @@
 // quiet for `windowMs` (a debounce), or `maxDelayMs` after the first held value at the latest, so
 // a key that never pauses is still heard. Constant work per value: deadlines of both kinds arrive
 // in time order, so two FIFO queues hold them and one scheduled action waits for the earliest.
+// With `maxHeld`, a new key beyond that many held releases the key held longest at once.
 import { asyncScheduler, Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from "rxjs";
 
 export interface CoalesceOptions<T> {
@@ -13,6 +14,13 @@ export interface CoalesceOptions<T> {
    * slice leave together: a few wake-ups per second instead of one per value under load.
    */
   readonly resolutionMs?: number;
+  /**
+   * At most this many keys held at once; a new key beyond it releases the key held longest, now.
+   * Each held value keeps its message unacknowledged: without a cap, a backlog (statuses of the
+   * same drivers arriving close together, so windows stretch to the maximum delay) would spend the
+   * consumer's whole ack limit on waiting, and the stream would slow down just when it is behind.
+   */
+  readonly maxHeld?: number;
   /** A held value replaced by a newer one of its key (e.g. to acknowledge its message). */
   readonly onSuperseded?: (value: T) => void;
   readonly scheduler?: SchedulerLike;
@@ -20,7 +28,7 @@ export interface CoalesceOptions<T> {
 
 interface Held<T> {
   value: T;
-  /** Bumped by every newer value; a queued quiet-deadline of another version is stale. */
+  /** Renewed by every newer value (unique across holdings); a queued quiet-deadline of another version is stale. */
   version: number;
   /** Identifies this holding (from first value to release); a queued max-deadline of another is stale. */
   holding: number;
@@ -65,6 +73,8 @@ export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFuncti
       const quiet = new DeadlineQueue();
       const longest = new DeadlineQueue();
       let holdings = 0;
+      let versions = 0;
+      const maxHeld = options.maxHeld ?? Number.POSITIVE_INFINITY;
       let wake: Subscription | undefined;
       let wakeAt = Number.POSITIVE_INFINITY;
 
@@ -82,6 +92,18 @@ export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFuncti
           subscriber.next(h.value);
         }
         arm();
+      };
+
+      /** Releases the key held longest (the head of the max-delay queue that is still current). */
+      const releaseOldest = () => {
+        for (let l = longest.peek(); l; l = longest.peek()) {
+          longest.shift();
+          const h = held.get(l.key);
+          if (!h || h.holding !== l.mark) continue;
+          held.delete(l.key);
+          subscriber.next(h.value);
+          return;
+        }
       };
 
       const arm = () => {
@@ -104,12 +126,14 @@ export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFuncti
           if (current) {
             options.onSuperseded?.(current.value);
             current.value = value;
-            current.version++;
+            current.version = ++versions;
             quiet.push({ key, due: now + options.windowMs, mark: current.version });
           } else {
+            if (held.size >= maxHeld) releaseOldest();
             const holding = ++holdings;
-            held.set(key, { value, version: 0, holding });
-            quiet.push({ key, due: now + options.windowMs, mark: 0 });
+            const version = ++versions;
+            held.set(key, { value, version, holding });
+            quiet.push({ key, due: now + options.windowMs, mark: version });
             longest.push({ key, due: now + options.maxDelayMs, mark: holding });
           }
           arm();

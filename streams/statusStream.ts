@@ -28,6 +28,11 @@ export interface StatusStreamOptions {
   readonly regions: readonly string[];
   readonly debounceMs: number;
   readonly maxDelayMs: number;
+  /**
+   * Drivers held by the coalescing at most (see `coalesce`'s `maxHeld`); absent: no cap. Keep it
+   * well below the consumer's `max_ack_pending`, which the filters and the tells share with it.
+   */
+  readonly coalesceMaxHeld?: number;
   /** Coalesced statuses leave in slices of this many ms (see `coalesce`); absent: exactly on time. */
   readonly releaseResolutionMs?: number;
   /** Off in a cluster: see `dropRepeats`. */
@@ -82,6 +87,7 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
       windowMs: options.debounceMs,
       maxDelayMs: options.maxDelayMs,
       ...(options.releaseResolutionMs ? { resolutionMs: options.releaseResolutionMs } : {}),
+      ...(options.coalesceMaxHeld ? { maxHeld: options.coalesceMaxHeld } : {}),
       keyOf: (change) => change.driver,
       onSuperseded: (older) => {
         older.settle.ack(); // the newer status is held unacknowledged: a crash redelivers it

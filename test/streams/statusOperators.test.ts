@@ -87,6 +87,30 @@ describe("coalesce", () => {
     });
   });
 
+  it("with maxHeld, a new driver beyond it releases the driver held longest at once; the others keep their windows", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d2", true, 1), c: change(l, 3, "d1", false, 2), d: change(l, 4, "d3", true, 1) };
+      // d1 and d2 held (two at most); d1's newer value c replaces a; d3 at 20 ms pushes d1 (held
+      // since 0 ms) out with its latest value; d2 and d3 leave when their windows end.
+      const out = cold("a 9ms b 4ms c 4ms d", values).pipe(coalesce({ windowMs: 100, maxDelayMs: 1_000, maxHeld: 2, keyOf: (c) => c.driver_id, onSuperseded: (c) => c.settle.ack() }));
+      expectObservable(out).toBe("20ms c 89ms b 9ms d", values);
+    });
+    expect(l.acked).toEqual([1]);
+  });
+
+  it("a window of an earlier holding of the same driver never cuts a later holding short", () => {
+    const l = ledger();
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d1", false, 2), c: change(l, 3, "d1", true, 3), d: change(l, 4, "d1", false, 4) };
+      // a, b: one holding, released by the max delay at 150 ms while b's window (to 200 ms) is
+      // still queued. c starts a second holding at 160 ms and d renews it at 170 ms: it leaves one
+      // window after d (270 ms), not at 200 ms with the first holding's stale deadline.
+      const out = cold("a 99ms b 59ms c 9ms d", values).pipe(coalesce({ windowMs: 100, maxDelayMs: 150, keyOf: (c) => c.driver_id }));
+      expectObservable(out).toBe("150ms b 119ms d", values);
+    });
+  });
+
   it("what is held when the source ends is released at once", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
