@@ -84,9 +84,11 @@ class WorkerSettle implements Settle {
   }
 }
 
+/** A new ingest worker thread for `data`. */
+export const ingestWorker = (data: IngestWorkerData): Worker => new Worker(BOOT, { workerData: data, name: "status-ingest", execArgv: [] });
+
 /** A started worker, once its source is open (rejects with the worker's reason otherwise). */
-function spawn(data: IngestWorkerData): Promise<Worker> {
-  const worker = new Worker(BOOT, { workerData: data, name: "status-ingest", execArgv: [] });
+function started(worker: Worker): Promise<Worker> {
   return new Promise((resolve, reject) => {
     const settle = (outcome: () => void) => {
       worker.off("message", onMessage).off("error", onError).off("exit", onExit);
@@ -105,10 +107,11 @@ function spawn(data: IngestWorkerData): Promise<Worker> {
 /**
  * Opens the status source on a worker thread; resolves once it is connected and the consumer
  * exists (rejects like `openStatusSource` otherwise). A worker that dies fails the subscription;
- * subscribing again starts a new one.
+ * subscribing again starts a new one. `newWorker` makes the threads (tests keep a handle on them).
  */
-export async function startIngestWorker(options: StatusSourceOptions): Promise<StatusSource> {
+export async function startIngestWorker(options: StatusSourceOptions, newWorker: (data: IngestWorkerData) => Worker = ingestWorker): Promise<StatusSource> {
   const { logger, count, ...data } = options;
+  const spawn = () => started(newWorker(data));
   let worker: Worker | undefined;
   let subscriber: Subscriber<DriverStatus> | undefined;
   let outstanding = 0;
@@ -151,11 +154,11 @@ export async function startIngestWorker(options: StatusSourceOptions): Promise<S
     });
     return w;
   };
-  attach(await spawn(data));
+  attach(await spawn());
 
   const statuses = new Observable<DriverStatus>((s) => {
     let closed = false;
-    const current = worker ? Promise.resolve(worker) : spawn(data).then(attach);
+    const current = worker ? Promise.resolve(worker) : spawn().then(attach);
     current.then(
       (w) => {
         if (closed) return;

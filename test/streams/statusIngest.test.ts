@@ -3,7 +3,8 @@
 // and what is held goes back to JetStream when asked.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, type Subscription } from "rxjs";
-import { startIngestWorker } from "../../streams/statusIngest.ts";
+import type { Worker } from "node:worker_threads";
+import { ingestWorker, startIngestWorker } from "../../streams/statusIngest.ts";
 import type { StatusSource, StatusSourceOptions } from "../../streams/statusConsumer.ts";
 import type { DriverStatus, StatusOutcome } from "../../streams/statusMessages.ts";
 import { eventually, silentLogger } from "../support/harness.ts";
@@ -98,6 +99,33 @@ describe("status ingest worker", () => {
     } finally {
       subscription.unsubscribe();
     }
+  });
+
+  it("a worker that dies fails the subscription; the next one starts a new worker, and what the dead one held comes again", async () => {
+    const workers: Worker[] = [];
+    source = await startIngestWorker({ ...options(), limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000 } }, (data) => {
+      const worker = ingestWorker(data);
+      workers.push(worker);
+      return worker;
+    });
+    const at = Date.now();
+    for (let i = 0; i < 3; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
+    const seen: DriverStatus[] = [];
+    let failure: unknown;
+    source.statuses.subscribe({ next: (s) => seen.push(s), error: (error: unknown) => (failure = error) });
+    await eventually(() => seen.length === 3);
+
+    await workers[0]!.terminate();
+    await eventually(() => failure !== undefined);
+    expect(String(failure)).toMatch(/exited/);
+    expect(source.outstanding()).toBe(0);
+
+    // Never acknowledged, the dead worker's messages come back after the ack wait, to the new worker.
+    const again = await take$(source, 3);
+    expect(workers).toHaveLength(2);
+    expect(again.map((s) => s.driver_id).sort()).toEqual(["d0", "d1", "d2"]);
+    for (const s of again) s.settle.ack();
+    await eventually(() => ns.consumerDrained());
   });
 
   it("a source that cannot be opened fails the start with the reason", async () => {
