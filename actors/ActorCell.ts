@@ -70,6 +70,8 @@ const samePart = (a: StatePart | undefined, b: StatePart | undefined): boolean =
 
 /** How many recent message ids an actor remembers to drop redeliveries, unless its kind says otherwise. */
 const REMEMBERED_IDS = 512;
+/** Replies of this many recent asks are kept (in memory) for retries of the same ask. */
+const REMEMBERED_REPLIES = 16;
 const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
 
 export class ActorCell {
@@ -98,6 +100,8 @@ export class ActorCell {
   #projected: StatePart | undefined;
   /** What the last public event said, for kinds that publish on change (see `ActorKind.published`). */
   #published: StatePart | undefined;
+  /** Committed replies of the latest asks by reply id; created by the first. */
+  #answered: Map<string, Reply> | undefined;
 
   constructor(
     readonly address: Address,
@@ -160,7 +164,8 @@ export class ActorCell {
       return;
     }
     if (this.#processedSet.has(envelope.messageId)) {
-      respond({ ok: true, value: { duplicate: true } });
+      // A retried ask whose first reply was lost gets that reply again; after a restart it is gone.
+      respond((envelope.replyTo && this.#answered?.get(envelope.replyTo)) || { ok: true, value: { duplicate: true } });
       return;
     }
     if (this.#turns?.messageIds.includes(envelope.messageId) || this.#inFlightIds.includes(envelope.messageId)) {
@@ -365,14 +370,21 @@ export class ActorCell {
       this.#projected = projected;
       this.#remember(turns.messageIds);
       // Released only now: a crash before the commit would otherwise lose an acknowledged write.
-      for (const r of turns.replies) this.host.release(r.replyTo, r.reply);
+      for (const r of turns.replies) this.#answer(r.replyTo, r.reply);
       if (turns.asks.size) {
         const view = { state: commit.snapshot && (commit.snapshot as { value: unknown }).value, context: (commit.snapshot as { context: unknown }).context };
-        for (const replyTo of turns.asks) this.host.release(replyTo, { ok: true, value: view });
+        for (const replyTo of turns.asks) this.#answer(replyTo, { ok: true, value: view });
       }
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
     }
+  }
+
+  #answer(replyTo: string, reply: Reply): void {
+    const answered = (this.#answered ??= new Map());
+    answered.set(replyTo, reply);
+    if (answered.size > REMEMBERED_REPLIES) answered.delete(answered.keys().next().value!);
+    this.host.release(replyTo, reply);
   }
 
   get #rememberedIds(): number {

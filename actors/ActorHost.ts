@@ -69,9 +69,12 @@ export class ActorHost {
         return;
       }
       if (envelope.replyTo) {
+        const replyTo = envelope.replyTo;
+        // A retry of an ask keeps its id: the attempt it replaces has no caller any more.
+        this.#release(replyTo, { ok: false, code: "actor_unavailable", message: "superseded by a retry of the same ask" });
         const wait = Math.max(0, envelope.deadline - Date.now());
-        const timer = setTimeout(() => this.#routes.delete(envelope.replyTo!), wait + 1000);
-        this.#routes.set(envelope.replyTo, { respond: resolve, timer });
+        const route = { respond: resolve, timer: setTimeout(() => this.#routes.get(replyTo) === route && this.#routes.delete(replyTo), wait + 1000) };
+        this.#routes.set(replyTo, route);
       }
       // An ask is answered through its reply route (possibly in a later turn); a tell by its ack.
       const respond = envelope.replyTo ? (reply: Reply) => this.#release(envelope.replyTo!, reply) : resolve;

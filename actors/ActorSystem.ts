@@ -131,7 +131,8 @@ export class ActorSystem {
     const started = performance.now();
     let outcome = "ok";
     try {
-      return (await this.#deliver(to, event, timeoutMs, () => randomUUID(), true)) as T;
+      // One id for every attempt: an attempt whose reply was lost on the way is not applied twice.
+      return (await this.#deliver(to, event, timeoutMs, randomUUID(), true)) as T;
     } catch (error) {
       outcome = (error as { code?: string }).code ?? "error";
       throw error;
@@ -148,7 +149,7 @@ export class ActorSystem {
     const to = typeof address === "string" ? parseAddress(address) : address;
     const messageId = options.messageId ?? randomUUID();
     try {
-      await this.#deliver(to, event, options.timeoutMs ?? 30_000, () => messageId, false, timer);
+      await this.#deliver(to, event, options.timeoutMs ?? 30_000, messageId, false, timer);
     } catch (error) {
       if ((error as { code?: string }).code === "event_rejected") return; // the receiver decided
       throw error;
@@ -173,12 +174,11 @@ export class ActorSystem {
     this.host.crash();
   }
 
-  async #deliver(to: Address, event: EventLike, timeoutMs: number, nextId: () => string, isAsk: boolean, timer?: Envelope["timer"]): Promise<unknown> {
+  async #deliver(to: Address, event: EventLike, timeoutMs: number, messageId: string, isAsk: boolean, timer?: Envelope["timer"]): Promise<unknown> {
     const deadline = Date.now() + timeoutMs;
     const target = formatAddress(to);
+    const envelope: Envelope = { to, event, messageId, deadline, ...(isAsk ? { replyTo: messageId } : {}), ...(timer ? { timer } : {}) };
     for (let attempt = 0; ; attempt++) {
-      const id = nextId();
-      const envelope: Envelope = { to, event, messageId: id, deadline, ...(isAsk ? { replyTo: id } : {}), ...(timer ? { timer } : {}) };
       let reply: Reply;
       try {
         reply = await withDeadline(this.#options.transport.send(envelope), deadline, () => new AskTimeoutError(target, timeoutMs));

@@ -3,7 +3,7 @@ import { ActorSystem, type ActorSystemOptions } from "../../actors/ActorSystem.t
 import { stateName, type ActorKind } from "../../actors/ActorKind.ts";
 import { InProcessTransport } from "../../actors/transport/InProcessTransport.ts";
 import { ManualClock } from "../../actors/clock.ts";
-import { AskTimeoutError, EventRejectedError, StaleActorError } from "../../actors/errors.ts";
+import { AskTimeoutError, EventRejectedError, StaleActorError, UnavailableError } from "../../actors/errors.ts";
 import { loadSnapshot, raiseShardFence, readJournal } from "../../storage/actorStore.ts";
 import { counterKind } from "../support/counterKind.ts";
 import { eventually, silentLogger, testDatabase, type TestDatabase } from "../support/harness.ts";
@@ -57,6 +57,23 @@ describe("actor runtime", () => {
     const error = (await s.ask("counter/slow", { type: "increment" }, { timeoutMs: 50 }).catch((e: unknown) => e)) as AskTimeoutError;
     expect(error).toBeInstanceOf(AskTimeoutError);
     expect(error.code).toBe("actor_timeout");
+    await s.stop();
+  });
+
+  it("ask - an attempt whose reply was lost on the way is retried under the same id: applied once, answered with its reply", async () => {
+    const lossy = new InProcessTransport();
+    const deliver = lossy.send.bind(lossy);
+    let attempts = 0;
+    lossy.send = async (envelope) => {
+      const reply = await deliver(envelope);
+      if (++attempts === 1) throw new UnavailableError("connection lost before the reply came back");
+      return reply;
+    };
+    const s = system({ transport: lossy });
+    expect(await s.ask("counter/lossy", { type: "increment" })).toEqual({ count: 1 });
+    expect(attempts).toBe(2);
+    expect(((await loadSnapshot(db.sql, "counter", "lossy"))!.snapshot as { context: { count: number } }).context.count).toBe(1);
+    expect(await s.ask("counter/lossy", { type: "increment" })).toEqual({ count: 2 });
     await s.stop();
   });
 
