@@ -158,7 +158,13 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
 
   const statuses = new Observable<DriverStatus>((s) => {
     let closed = false;
-    const current = worker ? Promise.resolve(worker) : spawn().then(attach);
+    const current = worker
+      ? Promise.resolve(worker)
+      : spawn().then((w) => {
+          if (!stopping) return attach(w);
+          void w.terminate(); // stopped while it started
+          throw new Error("the status source is stopped");
+        });
     current.then(
       (w) => {
         if (closed) return;
