@@ -14,6 +14,7 @@ import { ClusterMember } from "./actors/cluster/ClusterMember.ts";
 import { systemClock, type Clock } from "./actors/clock.ts";
 import { createLogger, type Logger } from "./actors/logger.ts";
 import { createHttpServer } from "./http/server.ts";
+import { partnerCallMetrics } from "./integrations/partnerMetrics.ts";
 import type { RouteDeps } from "./http/route.ts";
 import { adminRoutes } from "./http/routes/admin.ts";
 import type { ServiceContext } from "./services/Service.ts";
@@ -85,7 +86,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       registry,
       eventPrefix,
       hostsHere: (address) => (cluster ? cluster.placement.owns(cluster.placement.shardOf(address)) : true),
-      partner: { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries },
+      partner: { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries, observe: partnerCallMetrics(registry) },
       onStop: (step) => void cleanups.push(step),
       partnerUrl: async (url, start, register) => {
         if (url) return url;

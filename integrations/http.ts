@@ -4,7 +4,7 @@
 import { Duration, Effect, Result, Schedule, Schema } from "effect";
 import { Pool } from "undici";
 import { isTransient, PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from "./errors.ts";
-import { PartnerUnavailableError, type PartnerError } from "./errors.ts";
+import { PartnerError, PartnerUnavailableError } from "./errors.ts";
 import { describeIssues, issueLines } from "./issues.ts";
 
 export interface JsonClientOptions {
@@ -21,6 +21,8 @@ export interface JsonClientOptions {
   readonly maxDelayMs?: number;
   /** Keep-alive connections to the partner at most; further requests queue (inside their timeout). Default 32. */
   readonly connections?: number;
+  /** Told of every call once it ended, retries included: `ok` or the failure's kind (`unavailable`, `timeout`, `rejected`, `protocol`). */
+  readonly observe?: (call: { system: string; outcome: string; seconds: number }) => void;
 }
 
 /** What a partner client takes from config: everything but its own name. */
@@ -115,7 +117,17 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
       );
       // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe.
       const retried = attempt.pipe(Effect.retry({ schedule: backoff, times: retries, while: isTransient }));
-      return Effect.runPromise(retried);
+      const observe = options.observe;
+      if (!observe) return Effect.runPromise(retried);
+      const started = performance.now();
+      const ended = (outcome: string) => observe({ system, outcome, seconds: (performance.now() - started) / 1000 });
+      return Effect.runPromise(retried).then(
+        (value) => (ended("ok"), value),
+        (error: unknown) => {
+          ended(error instanceof PartnerError && error.code.startsWith(`${system}_`) ? error.code.slice(system.length + 1) : "error");
+          throw error;
+        },
+      );
 
       function classify(raw: RawAnswer): Result.Result<unknown, PartnerError> {
         const { status } = raw;

@@ -12,6 +12,7 @@ import type { Logger } from "../actors/logger.ts";
 import type { RouteDeps } from "../http/route.ts";
 import type { ReadinessCheck } from "../http/routes/ops.ts";
 import type { Simulator } from "../integrations/simulator.ts";
+import type { PartnerClientOptions } from "../integrations/http.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -26,8 +27,8 @@ export interface ServiceContext {
    * cluster. Per-instance background work (polling, stream partitions) uses it.
    */
   hostsHere(address: Address): boolean;
-  /** Per-attempt timeout and retries of partner HTTP calls. */
-  partner: { timeoutMs: number; retries: number };
+  /** Per-attempt timeout and retries of partner HTTP calls, and where each call is counted. */
+  partner: Pick<PartnerClientOptions, "timeoutMs" | "retries" | "observe">;
   /** Registers a step run on stop, last registered first. */
   onStop(step: () => Promise<void>): void;
   /** The partner URL, or the URL of a simulator started (and stopped) for it when unset. */

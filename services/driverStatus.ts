@@ -125,6 +125,26 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
       this.set(stream?.outstanding() ?? 0);
     },
   });
+  new Gauge({
+    name: "fleet_status_stream_lag",
+    help: "Statuses in the durable consumer not yet delivered (undelivered) or not yet acknowledged (unacknowledged), all instances together",
+    labelNames: ["state"],
+    registers: [ctx.registry],
+    async collect() {
+      const lag = await stream?.lag().catch(() => undefined);
+      if (!lag) return; // no stream, or JetStream did not answer: the last value stands
+      this.set({ state: "undelivered" }, lag.undelivered);
+      this.set({ state: "unacknowledged" }, lag.unacknowledged);
+    },
+  });
+  new Gauge({
+    name: "fleet_krt_calls_waiting",
+    help: "KRT calls of this instance waiting for its rate limit (KRT_RATE_LIMIT_PER_S)",
+    registers: [ctx.registry],
+    collect() {
+      this.set(krt.waiting);
+    },
+  });
   const count = (outcome: StatusOutcome, n = 1) => void uncounted.set(outcome, (uncounted.get(outcome) ?? 0) + n);
 
   return {

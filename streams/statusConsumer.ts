@@ -245,8 +245,17 @@ export interface StatusSource {
   outstanding(): number;
   /** Naks every message not settled yet: they come back at once (to this or another instance). */
   handBack(): void;
+  /** The durable consumer's backlog as JetStream counts it, every instance's share included. */
+  lag(): Promise<ConsumerLag>;
   /** Hands back what is held and closes the connection. */
   stop(): Promise<void>;
+}
+
+export interface ConsumerLag {
+  /** In the stream, not yet delivered to any instance. */
+  readonly undelivered: number;
+  /** Delivered and not yet acknowledged. */
+  readonly unacknowledged: number;
 }
 
 export interface StatusSourceOptions {
@@ -280,6 +289,10 @@ export async function openStatusSource(config: StatusSourceOptions): Promise<Sta
       statuses: jetStreamMessages(consumer, config.limits.pullBatch, settlements).pipe(decodeStatuses(deadLetter, config.count)),
       outstanding: () => settlements.size,
       handBack: () => void settlements.handBack(),
+      lag: async () => {
+        const info = await jsm.consumers.info(config.names.stream, config.names.consumer);
+        return { undelivered: info.num_pending, unacknowledged: info.num_ack_pending };
+      },
       stop: async () => {
         settlements.handBack();
         await nc.drain().catch(() => {});
@@ -294,6 +307,7 @@ export async function openStatusSource(config: StatusSourceOptions): Promise<Sta
 export interface RunningStatusStream {
   /** Messages taken from JetStream and not yet settled. */
   readonly outstanding: () => number;
+  readonly lag: () => Promise<ConsumerLag>;
   stop(): Promise<void>;
 }
 
@@ -332,6 +346,7 @@ export async function runStatusStream(config: StatusConsumerOptions): Promise<Ru
   run();
   return {
     outstanding: () => source.outstanding(),
+    lag: () => source.lag(),
     stop: async () => {
       stopped = true;
       subscription?.unsubscribe();

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import { Observable, type Subscriber } from "rxjs";
 import { driverKey } from "../integrations/driverKey.ts";
 import type { DriverStatus, Settle } from "./statusMessages.ts";
-import type { StatusSource, StatusSourceOptions } from "./statusConsumer.ts";
+import type { ConsumerLag, StatusSource, StatusSourceOptions } from "./statusConsumer.ts";
 
 /** `status` travels as its index here. */
 export const STATUSES = ["online", "busy", "offline"] as const satisfies readonly DriverStatus["status"][];
@@ -30,6 +30,7 @@ export type FromIngest =
     }
   | { type: "outstanding"; outstanding: number }
   | { type: "log"; level: "info" | "warn" | "error"; msg: string; fields?: Record<string, unknown> }
+  | { type: "lag"; request: number; lag?: ConsumerLag; error?: string }
   | { type: "error"; error: string };
 
 /** This thread -> worker. */
@@ -38,6 +39,7 @@ export type ToIngest =
   | { type: "pause" }
   | { type: "settle"; acks: number[]; working: number[] }
   | { type: "handBack" }
+  | { type: "lag"; request: number }
   | { type: "stop" };
 
 const STOP_TIMEOUT_MS = 10_000;
@@ -116,6 +118,9 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
   let subscriber: Subscriber<DriverStatus> | undefined;
   let outstanding = 0;
   let stopping = false;
+  /** Lag requests waiting for the worker's answer. */
+  const lagRequests = new Map<number, { resolve: (lag: ConsumerLag) => void; reject: (error: Error) => void }>();
+  let lagRequest = 0;
 
   const attach = (w: Worker) => {
     worker = w;
@@ -141,6 +146,13 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
         case "log":
           logger[m.level](m.msg, m.fields);
           return;
+        case "lag": {
+          const request = lagRequests.get(m.request);
+          lagRequests.delete(m.request);
+          if (m.lag) request?.resolve(m.lag);
+          else request?.reject(new Error(m.error ?? "no lag"));
+          return;
+        }
         case "error":
           subscriber?.error(new Error(m.error));
           return;
@@ -150,6 +162,8 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
     w.on("exit", (code) => {
       if (worker === w) worker = undefined;
       outstanding = 0;
+      for (const request of lagRequests.values()) request.reject(new Error("the status ingest worker exited"));
+      lagRequests.clear();
       if (!stopping) subscriber?.error(new Error(`the status ingest worker exited (${code})`));
     });
     return w;
@@ -185,6 +199,13 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
     statuses,
     outstanding: () => outstanding,
     handBack: () => worker?.postMessage({ type: "handBack" } satisfies ToIngest),
+    lag: () =>
+      new Promise<ConsumerLag>((resolve, reject) => {
+        if (!worker) return reject(new Error("no status ingest worker is running"));
+        const request = ++lagRequest;
+        lagRequests.set(request, { resolve, reject });
+        worker.postMessage({ type: "lag", request } satisfies ToIngest);
+      }),
     stop: async () => {
       stopping = true;
       const w = worker;

@@ -100,6 +100,12 @@ port.on("message", (m: ToIngest) => {
       return;
     case "settle":
       return settle(m.acks, m.working);
+    case "lag":
+      source.lag().then(
+        (lag) => post({ type: "lag", request: m.request, lag }),
+        (error: unknown) => post({ type: "lag", request: m.request, error: String(error) }),
+      );
+      return;
     case "handBack":
       source.handBack();
       held.clear();

@@ -59,10 +59,13 @@ describe("status ingest worker", () => {
     await eventually(() => counted.some((c) => c.outcome === "dead_lettered" && c.n === 1));
     expect((await ns.deadLetters()).map((l) => l.data)).toEqual(["{not json"]);
     expect(source.outstanding()).toBe(3);
+    await eventually(async () => (await source!.lag()).unacknowledged === 3);
+    expect(await source.lag()).toEqual({ undelivered: 0, unacknowledged: 3 });
 
     for (const s of statuses) s.settle.ack();
     await eventually(() => ns.consumerDrained());
     await eventually(() => source!.outstanding() === 0);
+    expect(await source.lag()).toEqual({ undelivered: 0, unacknowledged: 0 });
   });
 
   it("handed back, the messages held come again to the next subscription", async () => {

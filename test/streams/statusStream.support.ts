@@ -68,6 +68,11 @@ export async function statusNamespace(natsUrl = NATS_URL): Promise<StatusNamespa
 
 /** The value of one `fleet_status_events_total{outcome}` in a /metrics text. */
 export function outcomeCount(metrics: string, outcome: string): number {
-  const m = new RegExp(`^fleet_status_events_total\\{outcome="${outcome}"\\} (\\d+)`, "m").exec(metrics);
-  return m ? Number(m[1]) : 0;
+  return metricValue(metrics, `fleet_status_events_total{outcome="${outcome}"}`) ?? 0;
+}
+
+/** The value of one series (`name` or `name{labels}` as Prometheus prints it); undefined when absent. */
+export function metricValue(metrics: string, series: string): number | undefined {
+  const line = metrics.split("\n").find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/harness.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
 import { addDrivers, bind, testDriver, type TestDriver } from "../services/driverStatus.support.ts";
-import { outcomeCount, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
+import { metricValue, outcomeCount, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
 // Wide enough that a stall of the loaded CI machine between two back-to-back statuses does not split them.
 const DEBOUNCE_MS = 500;
@@ -127,6 +127,21 @@ describe("filters", () => {
 });
 
 describe("dead letters", () => {
+  it("/metrics shows the stream's lag, KRT calls by outcome and the calls waiting for the rate limit", async () => {
+    const krtCalls = (text: string) => metricValue(text, 'fleet_partner_calls_total{system="krt",outcome="ok"}') ?? 0;
+    const before = krtCalls(await metrics());
+    const d = await readyDriver();
+    await publish(d, "online", Date.now());
+    await eventually(() => calls(d).length === 1);
+    await eventually(() => ns.consumerDrained());
+    const text = await metrics();
+    expect(krtCalls(text)).toBeGreaterThan(before);
+    expect(metricValue(text, 'fleet_status_stream_lag{state="undelivered"}')).toBe(0);
+    expect(metricValue(text, 'fleet_status_stream_lag{state="unacknowledged"}')).toBe(0);
+    expect(metricValue(text, "fleet_krt_calls_waiting")).toBe(0);
+    expect(metricValue(text, 'fleet_partner_call_seconds_count{system="krt"}')).toBeGreaterThan(0);
+  });
+
   it("malformed messages go to the dead-letter subject with the reason, and the stream continues", async () => {
     const d = await readyDriver();
     await ns.publishRaw("{not json");
