@@ -36,27 +36,43 @@ export class DurableTimers {
     this.#unsubscribe();
   }
 
-  /** Delivers every timer due now; resolves with how many were sent (after their commits). */
+  /**
+   * Delivers every timer due now, page after page while pages come full (a backlog, e.g. the
+   * retries of every session after a partner outage, drains at once, not a page per poll);
+   * resolves with how many were sent (after their commits).
+   */
   poll(): Promise<number> {
-    this.#polling ??= this.#pollOnce().finally(() => (this.#polling = undefined));
+    this.#polling ??= this.#drain().finally(() => (this.#polling = undefined));
     return this.#polling;
   }
 
-  async #pollOnce(): Promise<number> {
+  async #drain(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const page = await this.#pollOnce();
+      sent += page.sent;
+      // A full page of which nothing was delivered (other instances' timers, or failures) waits for the next poll.
+      if (!page.full || page.sent === 0) return sent;
+    }
+  }
+
+  async #pollOnce(): Promise<{ sent: number; full: boolean }> {
     let due: DueTimer[];
     try {
-      due = await dueTimers(this.sql, this.clock.now(), 500);
+      due = await dueTimers(this.sql, this.clock.now(), PAGE);
     } catch (error) {
       this.logger.warn("durable timer poll failed", { error: String(error) });
-      return 0;
+      return { sent: 0, full: false };
     }
     const fresh = due.filter((t) => this.mine(t) && !this.#inFlight.has(timerMessageId(t)));
+    let sent = 0;
     await Promise.all(
       fresh.map(async (timer) => {
         const id = timerMessageId(timer);
         this.#inFlight.add(id);
         try {
           await this.deliver(timer);
+          sent++;
         } catch (error) {
           this.logger.warn("durable timer delivery failed; it stays due", { actor: `${timer.type}/${timer.id}`, timer: timer.key, error: String(error) });
         } finally {
@@ -64,9 +80,12 @@ export class DurableTimers {
         }
       }),
     );
-    return fresh.length;
+    return { sent, full: due.length === PAGE };
   }
 }
+
+/** Due timers read per query. */
+const PAGE = 500;
 
 /** Stable per due time, so a redelivered firing is dropped by the actor. */
 export const timerMessageId = (t: { type: string; id: string; key: string; dueAt: number }) =>

@@ -151,6 +151,19 @@ describe("actor runtime", () => {
     await second.stop();
   });
 
+  it("durable timer - a backlog of due timers larger than a page is drained by one poll", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    const actors = 1_200;
+    await Promise.all(Array.from({ length: actors }, (_, i) => s.ask(`counter/backlog-${i}`, { type: "remind", afterMs: 1_000 })));
+    clock.advance(1_000);
+    expect(await s.timers.poll()).toBe(actors);
+    const reminded = await db.sql<{ n: string }[]>`select count(*) as n from actor_snapshots
+      where actor_type = 'counter' and actor_id like 'backlog-%' and (snapshot->'context'->>'reminders')::int = 1`;
+    expect(Number(reminded[0]!.n)).toBe(actors);
+    await s.stop();
+  });
+
   it("passivation - an idle actor is dropped from memory and reactivates with its state", async () => {
     const clock = new ManualClock();
     const s = system({ clock });
