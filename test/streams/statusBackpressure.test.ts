@@ -28,13 +28,7 @@ describe.each(["worker", "main"] as const)("backpressure, ingest on the %s threa
       natsUrl: NATS_URL,
       connectionName: "backpressure-test",
       ingest,
-      names: {
-        stream: ns.env.STATUS_STREAM!,
-        subject: ns.env.STATUS_SUBJECT!,
-        consumer: ns.env.STATUS_CONSUMER!,
-        deadLetterStream: ns.env.STATUS_DEAD_LETTER_STREAM!,
-        deadLetterSubject: ns.env.STATUS_DEAD_LETTER_SUBJECT!,
-      },
+      names: ns.names,
       limits: { maxAckPending: MAX_ACK_PENDING, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000 },
       sources: {
         profiles: { licenceOf: (driver) => `pd-${driver.split("/")[1]}`, refreshNow: async () => {} },

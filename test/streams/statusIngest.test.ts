@@ -17,13 +17,7 @@ let counted: { outcome: StatusOutcome; n: number }[];
 const options = (natsUrl = NATS_URL): StatusSourceOptions => ({
   natsUrl,
   connectionName: "ingest-test",
-  names: {
-    stream: ns.env.STATUS_STREAM!,
-    subject: ns.env.STATUS_SUBJECT!,
-    consumer: ns.env.STATUS_CONSUMER!,
-    deadLetterStream: ns.env.STATUS_DEAD_LETTER_STREAM!,
-    deadLetterSubject: ns.env.STATUS_DEAD_LETTER_SUBJECT!,
-  },
+  names: ns.names,
   limits: { maxAckPending: 100, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000 },
   logger: silentLogger,
   count: (outcome, n = 1) => void counted.push({ outcome, n }),

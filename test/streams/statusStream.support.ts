@@ -3,11 +3,14 @@
 import { randomBytes } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import type { StatusStreamNames } from "../../streams/statusConsumer.ts";
 
 export const NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
 export interface StatusNamespace {
   env: Record<string, string>;
+  /** The same names, as the status consumer takes them. */
+  names: StatusStreamNames;
   subject: string;
   deadLetterStream: string;
   nc: NatsConnection;
@@ -37,6 +40,13 @@ export async function statusNamespace(natsUrl = NATS_URL): Promise<StatusNamespa
   await jsm.streams.add({ name: names.STATUS_STREAM, subjects: [names.STATUS_SUBJECT] });
   return {
     env: { STATUS_NATS_URL: natsUrl, ...names },
+    names: {
+      stream: names.STATUS_STREAM,
+      subject: names.STATUS_SUBJECT,
+      consumer: names.STATUS_CONSUMER,
+      deadLetterStream: names.STATUS_DEAD_LETTER_STREAM,
+      deadLetterSubject: names.STATUS_DEAD_LETTER_SUBJECT,
+    },
     subject: names.STATUS_SUBJECT,
     deadLetterStream: names.STATUS_DEAD_LETTER_STREAM,
     nc,
