@@ -32,10 +32,11 @@ export interface ActorSystemOptions {
   outboxSweepMs?: number;
   journalRetentionMs?: number;
   /**
-   * Cluster placement: the shard of an address, this instance's ownership epoch for it, and
-   * whether it is hosted here (durable timers are fired by the owner only). Absent: embedded.
+   * Cluster placement: the shard of an address, this instance's ownership epoch for it, whether
+   * it is hosted here and which shards are (durable timers are fired by the owner only). Absent:
+   * embedded.
    */
-  placement?: { shardOf(address: Address): number; epochOf(shard: number): number; owns(shard: number): boolean };
+  placement?: { shardOf(address: Address): number; epochOf(shard: number): number; owns(shard: number): boolean; ownedShards(): number[] };
   /** Public events go to `<eventPrefix>.<type>.<id>`; default `fleet.events`. */
   eventPrefix?: string;
   /** Background loops (timers, outbox sweep, passivation); tests may drive them by hand. */
@@ -102,6 +103,7 @@ export class ActorSystem {
     this.timers = new DurableTimers(
       options.sql,
       this.#clock,
+      () => placement?.ownedShards(),
       placement ? (timer) => placement.owns(placement.shardOf(timer)) : () => true,
       async (timer) => {
         await this.tell({ type: timer.type, id: timer.id }, timer.event, { messageId: timerMessageId(timer) }, { key: timer.key, dueAt: timer.dueAt });

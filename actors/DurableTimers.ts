@@ -16,7 +16,11 @@ export class DurableTimers {
   constructor(
     private readonly sql: Sql,
     private readonly clock: Clock,
-    /** In a cluster each instance fires the timers of the actors it hosts. */
+    /**
+     * In a cluster each instance fires the timers of the actors it hosts: it reads the timers of
+     * the shards it owns (undefined: all, embedded), and keeps those still its own.
+     */
+    private readonly shards: () => readonly number[] | undefined,
     private readonly mine: (timer: DueTimer) => boolean,
     private readonly deliver: DeliverTimer,
     private readonly logger: Logger,
@@ -59,7 +63,7 @@ export class DurableTimers {
   async #pollOnce(): Promise<{ sent: number; full: boolean }> {
     let due: DueTimer[];
     try {
-      due = await dueTimers(this.sql, this.clock.now(), PAGE);
+      due = await dueTimers(this.sql, this.clock.now(), PAGE, this.shards());
     } catch (error) {
       this.logger.warn("durable timer poll failed", { error: String(error) });
       return { sent: 0, full: false };

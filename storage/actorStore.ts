@@ -148,10 +148,10 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
       where t.actor_type = w.actor_type and t.actor_id = w.actor_id and t.timer_key = d.timer_key
     ),
     timers as (
-      insert into actor_timers (actor_type, actor_id, timer_key, due_at, event)
-      select w.actor_type, w.actor_id, t.timer_key, t.due_at, t.event
+      insert into actor_timers (actor_type, actor_id, timer_key, due_at, event, shard)
+      select w.actor_type, w.actor_id, t.timer_key, t.due_at, t.event, w.shard
       from won w cross join jsonb_to_recordset(w.timers_set) as t(timer_key text, due_at timestamptz, event jsonb)
-      on conflict (actor_type, actor_id, timer_key) do update set due_at = excluded.due_at, event = excluded.event
+      on conflict (actor_type, actor_id, timer_key) do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard
     )
     select actor_type, actor_id from snap`;
   return new Set(accepted.map((r) => key(r.actor_type, r.actor_id)));
@@ -171,10 +171,15 @@ export interface DueTimer {
   event: { type: string; [k: string]: unknown };
 }
 
-export async function dueTimers(sql: Queryable, now: number, limit: number): Promise<DueTimer[]> {
+/**
+ * The earliest timers due at `now`; with `shards`, only those of these shards (and rows from before
+ * timers had a shard, which the caller filters itself).
+ */
+export async function dueTimers(sql: Queryable, now: number, limit: number, shards?: readonly number[]): Promise<DueTimer[]> {
   const rows = await sql<{ actor_type: string; actor_id: string; timer_key: string; due_at: Date; event: DueTimer["event"] }[]>`
     select actor_type, actor_id, timer_key, due_at, event from actor_timers
-    where due_at <= ${new Date(now)} order by due_at limit ${limit}`;
+    where due_at <= ${new Date(now)} ${shards ? sql`and (shard = any(${sql.array(shards as number[])}::int[]) or shard is null)` : sql``}
+    order by due_at limit ${limit}`;
   return rows.map((r) => ({ type: r.actor_type, id: r.actor_id, key: r.timer_key, dueAt: r.due_at.getTime(), event: r.event }));
 }
 

@@ -47,6 +47,7 @@ export class ClusterMember {
       shardOf: (address: Address) => shardOf(address, options.shardCount),
       epochOf: (shard: number) => this.#placement?.epochOf(shard) ?? 0,
       owns,
+      ownedShards: () => this.#placement?.ownedShards() ?? [],
     };
   }
 

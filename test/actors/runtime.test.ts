@@ -117,8 +117,8 @@ describe("actor runtime", () => {
   it("fencing - once a new owner raised the shard's epoch, the former owner's writes are rejected", async () => {
     const other = await db.reopen();
     let formerEpoch = 1;
-    const former = system({ placement: { shardOf: () => 3, epochOf: () => formerEpoch, owns: () => true } });
-    const owner = system({ sql: other.sql, placement: { shardOf: () => 3, epochOf: () => 2, owns: () => true } });
+    const former = system({ placement: { shardOf: () => 3, epochOf: () => formerEpoch, owns: () => true, ownedShards: () => [3] } });
+    const owner = system({ sql: other.sql, placement: { shardOf: () => 3, epochOf: () => 2, owns: () => true, ownedShards: () => [3] } });
     await former.ask("counter/fenced", { type: "increment" });
     await raiseShardFence(db.sql, 3, 2); // the new owner acquired shard 3 with epoch 2
     expect(await owner.ask("counter/fenced", { type: "increment" })).toEqual({ count: 2 });
@@ -162,6 +162,23 @@ describe("actor runtime", () => {
       where actor_type = 'counter' and actor_id like 'backlog-%' and (snapshot->'context'->>'reminders')::int = 1`;
     expect(Number(reminded[0]!.n)).toBe(actors);
     await s.stop();
+  });
+
+  it("durable timer - in a cluster an instance reads its own shards' timers: a page of earlier ones of other shards does not hide them", async () => {
+    const clock = new ManualClock();
+    const shardOf = (address: { id: string }) => (address.id.startsWith("theirs-") ? 2 : 1);
+    const everything = system({ clock, placement: { shardOf, epochOf: () => 0, owns: () => true, ownedShards: () => [1, 2] } });
+    // More timers of shard 2 than one page, all due before the one of shard 1.
+    await Promise.all(Array.from({ length: 600 }, (_, i) => everything.ask(`counter/theirs-${i}`, { type: "remind", afterMs: 1_000 })));
+    await everything.ask("counter/mine", { type: "remind", afterMs: 2_000 });
+    await everything.stop();
+
+    const shardOne = system({ clock, placement: { shardOf, epochOf: () => 0, owns: (shard) => shard === 1, ownedShards: () => [1] } });
+    clock.advance(2_000);
+    expect(await shardOne.timers.poll()).toBe(1);
+    const view = await shardOne.ask<{ context: { reminders: number } }>("counter/mine", { type: "remind", afterMs: 60_000 });
+    expect(view.context.reminders).toBe(1);
+    await shardOne.stop();
   });
 
   it("passivation - an idle actor is dropped from memory and reactivates with its state", async () => {

@@ -103,6 +103,17 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     expect((await dueTimers(db.sql, 100_000, 100)).filter((t) => t.id === "tm")).toHaveLength(1);
   });
 
+  it("timers - read by shard: those of the shards asked for, and rows from before timers had a shard", async () => {
+    const timer = { key: "s", dueAt: 3_000, event: { type: "e" } };
+    await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "sh-1", shard: 1, timersSet: [timer] }), commit({ id: "sh-2", shard: 2, timersSet: [timer] })]));
+    await db.sql`insert into actor_timers (actor_type, actor_id, timer_key, due_at, event) values ('counter', 'sh-legacy', 's', ${new Date(3_000)}, ${db.sql.json({ type: "e" })})`;
+    const ids = async (shards?: number[]) => (await dueTimers(db.sql, 5_000, 100, shards)).map((t) => t.id).filter((id) => id.startsWith("sh-")).sort();
+    expect(await ids([1])).toEqual(["sh-1", "sh-legacy"]);
+    expect(await ids([2, 7])).toEqual(["sh-2", "sh-legacy"]);
+    expect(await ids([])).toEqual(["sh-legacy"]);
+    expect(await ids()).toEqual(["sh-1", "sh-2", "sh-legacy"]);
+  });
+
   it("journal - retention drops the entries older than the cut and keeps the rest", async () => {
     const entry = (seq: number, at: number) => ({ seq, event: { type: "increment" }, fromState: "open", toState: "open", at });
     await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "kept", journal: [entry(1, 5_000), entry(2, 50_000), entry(3, 90_000)] })]));
