@@ -18,10 +18,10 @@ import { partnerCallMetrics } from "./integrations/partnerMetrics.ts";
 import type { RouteDeps } from "./http/route.ts";
 import { adminRoutes } from "./http/routes/admin.ts";
 import type { ServiceContext } from "./services/Service.ts";
-import { mailingService, type MailingService } from "./services/mailings.ts";
-import { customerService, type CustomerService } from "./services/customers.ts";
-import { driverStatusService, type DriverStatusService } from "./services/driverStatus.ts";
-import { cabinetService, type CabinetService } from "./services/cabinets.ts";
+import { mailingService, type MailingService } from "./services/mailings/index.ts";
+import { customerService, type CustomerService } from "./services/customers/index.ts";
+import { driverStatusService, type DriverStatusService } from "./services/driverStatus/index.ts";
+import { cabinetService, type CabinetService } from "./services/cabinets/index.ts";
 
 export interface Instance {
   url: string;

@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Schema } from "effect";
-import { AccumulatorEvent, CabinetEvent, jsonSchemaOf } from "../../actors/publicEvents.ts";
+import { AccumulatorPublicEvent, CabinetPublicEvent } from "../../services/cabinets/publicEvents.ts";
+import { jsonSchemaOf } from "../../services/publicEvents.ts";
 import { cabinetSpec, startCabinetSimulator, type CabinetSimulator } from "../../integrations/cabinet/index.ts";
 import { clusterHarness, type ClusterHarness } from "../support/cluster.ts";
 import { eventually } from "../support/harness.ts";
@@ -90,8 +91,8 @@ describe("cabinets in a cluster", () => {
 
   it("state changes arrive on NATS after commit and decode with the documented schemas", async () => {
     await eventually(() => received.filter((r) => r.payload.type === "accumulator" && r.payload.state === "with_contractor").length === ids.length, 10_000);
-    const cabinets = received.filter((r) => r.payload.type === "cabinet").map((r) => Schema.decodeUnknownSync(CabinetEvent)(r.payload));
-    const accumulators = received.filter((r) => r.payload.type === "accumulator").map((r) => Schema.decodeUnknownSync(AccumulatorEvent)(r.payload));
+    const cabinets = received.filter((r) => r.payload.type === "cabinet").map((r) => Schema.decodeUnknownSync(CabinetPublicEvent)(r.payload));
+    const accumulators = received.filter((r) => r.payload.type === "accumulator").map((r) => Schema.decodeUnknownSync(AccumulatorPublicEvent)(r.payload));
     for (const id of ids) {
       const mine = cabinets.filter((e) => e.id === id);
       expect(received.find((r) => r.payload.id === id)?.subject).toBe(`${cluster.name}.events.cabinet.${id}`);

@@ -5,7 +5,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { Schema } from "effect";
-import { jsonSchemaOf, MailingEvent } from "../../actors/publicEvents.ts";
+import { MailingPublicEvent } from "../../services/mailings/publicEvents.ts";
+import { jsonSchemaOf } from "../../services/publicEvents.ts";
 import { clusterHarness, type ClusterHarness } from "../support/cluster.ts";
 import { eventually } from "../support/harness.ts";
 import { TOKENS } from "../support/instance.ts";
@@ -48,7 +49,7 @@ describe("public events", () => {
     await eventually(() => mine().some((r) => (r.payload as { state: string }).state === "sent"), 15_000);
     sub.unsubscribe();
 
-    const events = mine().map((r) => Schema.decodeUnknownSync(MailingEvent)(r.payload));
+    const events = mine().map((r) => Schema.decodeUnknownSync(MailingPublicEvent)(r.payload));
     expect(events.map((e) => e.state)).toEqual(["created", "sent"]);
     expect(events.every((e) => e.id === mailing_id && e.park_id === "park-ev")).toBe(true);
     expect(events[1]!.seq).toBeGreaterThan(events[0]!.seq);

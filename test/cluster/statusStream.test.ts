@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Schema } from "effect";
-import { jsonSchemaOf, KrtSessionEvent } from "../../actors/publicEvents.ts";
+import { KrtSessionPublicEvent } from "../../services/driverStatus/publicEvents.ts";
+import { jsonSchemaOf } from "../../services/publicEvents.ts";
 import { clusterHarness, type ClusterHarness } from "../support/cluster.ts";
 import { eventually } from "../support/harness.ts";
 import { TOKENS } from "../support/instance.ts";
@@ -85,7 +86,7 @@ describe("status stream on two instances", () => {
 
     // Public events: published after commit, valid against the documented schema, never the KRT id.
     sub.unsubscribe();
-    const decoded = events.map((e) => Schema.decodeUnknownSync(KrtSessionEvent)(e));
+    const decoded = events.map((e) => Schema.decodeUnknownSync(KrtSessionPublicEvent)(e));
     const mine = decoded.filter((e) => e.id === drivers[0]!.licence);
     expect(mine[0]).toMatchObject({ state: "bound", state_path: "bound.idle", bound: true, session_status: null });
     expect(mine.at(-1)).toMatchObject({ state: "bound", bound: true, session_status: expect.stringMatching(/active|paused/), connected: newest.get(drivers[0]!.krtId)!.connected });

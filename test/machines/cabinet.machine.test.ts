@@ -5,7 +5,7 @@ import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getShortestPaths } from "xstate/graph";
 import { cabinetMachine, type CabinetEvent, type UnlockAnswer, type UnlockInput } from "../../machines/cabinet.machine.ts";
 import { violations } from "./cabinetInvariants.ts";
-import { cabinetKind } from "../../actors/kinds/cabinetKind.ts";
+import { cabinetKind } from "../../services/cabinets/cabinetKind.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
 type Snapshot = SnapshotFrom<typeof cabinetMachine>;

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getSimplePaths } from "xstate/graph";
-import { krtSessionKind } from "../../actors/kinds/krtSessionKind.ts";
+import { krtSessionKind } from "../../services/driverStatus/krtSessionKind.ts";
 import { krtSessionMachine, type KrtSessionContext, type KrtSessionEvent, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
 import type { Effect } from "../../actors/protocol.ts";
 

@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getSimplePaths } from "xstate/graph";
-import { mailingKind } from "../../actors/kinds/mailingKind.ts";
+import { mailingKind } from "../../services/mailings/mailingKind.ts";
 import { mailingMachine, type MailingContext, type MailingEvent } from "../../machines/mailing.machine.ts";
 import type { Effect } from "../../actors/protocol.ts";
 

@@ -1,11 +1,11 @@
 // Mailings (SPEC 3.4): mailing actors resolving audiences through parks and delivering through feeds.
 import { Schema } from "effect";
-import { decodeEnv, PositiveInt, Url } from "../config.ts";
-import { mailingKind } from "../actors/kinds/mailingKind.ts";
-import { mailingRoutes } from "../http/routes/mailings.ts";
-import { demoParks, ParksClient, startParksSimulator, type ParksSimulator } from "../integrations/parks/index.ts";
-import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "../integrations/feeds/index.ts";
-import type { Service, ServiceContext } from "./Service.ts";
+import { decodeEnv, PositiveInt, Url } from "../../config.ts";
+import { mailingKind } from "./mailingKind.ts";
+import { mailingRoutes } from "../../http/routes/mailings.ts";
+import { demoParks, ParksClient, startParksSimulator, type ParksSimulator } from "../../integrations/parks/index.ts";
+import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "../../integrations/feeds/index.ts";
+import type { Service, ServiceContext } from "../Service.ts";
 
 const MailingEnv = Schema.Struct({
   PARKS_URL: Schema.optional(Url),

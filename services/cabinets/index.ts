@@ -4,11 +4,11 @@
 import { Schema } from "effect";
 import { Subject, tap } from "rxjs";
 import { Counter, Gauge } from "prom-client";
-import { decodeEnv, PositiveInt, Url } from "../config.ts";
-import { cabinetKind } from "../actors/kinds/cabinetKind.ts";
-import { accumulatorKind } from "../actors/kinds/accumulatorKind.ts";
-import type { ActorSystem } from "../actors/ActorSystem.ts";
-import { cabinetRoutes, type CabinetPolicy } from "../http/routes/cabinets.ts";
+import { decodeEnv, PositiveInt, Url } from "../../config.ts";
+import { cabinetKind } from "./cabinetKind.ts";
+import { accumulatorKind } from "./accumulatorKind.ts";
+import type { ActorSystem } from "../../actors/ActorSystem.ts";
+import { cabinetRoutes, type CabinetPolicy } from "../../http/routes/cabinets.ts";
 import {
   CabinetGateway,
   demoCabinets,
@@ -17,10 +17,10 @@ import {
   type CabinetSimulator,
   type EmbeddedBroker,
   type UnsolicitedEvent,
-} from "../integrations/cabinet/index.ts";
-import { cabinetPolling, hostedCabinets, type PollOutcome } from "../streams/cabinetPolling.ts";
-import { listCabinetIds } from "../storage/cabinetRepository.ts";
-import type { Service, ServiceContext } from "./Service.ts";
+} from "../../integrations/cabinet/index.ts";
+import { cabinetPolling, hostedCabinets, type PollOutcome } from "../../streams/cabinetPolling.ts";
+import { listCabinetIds } from "../../storage/cabinetRepository.ts";
+import type { Service, ServiceContext } from "../Service.ts";
 
 const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
 const Share = Schema.NumberFromString.check(Schema.isBetween({ minimum: 0, maximum: 1 }));

@@ -1,7 +1,7 @@
 // cabinet/<id> as hosted by the runtime: the machine's unlock bound to the MQTT devices port, its
 // `cabinets` projection and its public event.
 import { fromPromise } from "xstate";
-import { defineActorKind, type ActorKind } from "../ActorKind.ts";
+import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
 import { cabinetMachine, type CabinetContext, type UnlockAnswer, type UnlockFailure, type UnlockInput } from "../../machines/cabinet.machine.ts";
 import { isActive } from "../../machines/cabinetCells.ts";
 import { connectivityOf, projectCabinets } from "../../storage/cabinetRepository.ts";

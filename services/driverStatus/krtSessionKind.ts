@@ -1,8 +1,8 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
 // client, the backoff policy, the `profiles`/`session_statuses` projection and the public event.
 import { emit, fromPromise } from "xstate";
-import { defineActorKind, stateName, topState, type ActorKind } from "../ActorKind.ts";
-import { setTimer } from "../protocol.ts";
+import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
+import { setTimer } from "../../actors/protocol.ts";
 import { krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "../../storage/driverStatusRepository.ts";
 import { isTransient, PartnerError } from "../../integrations/index.ts";

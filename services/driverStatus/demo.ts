@@ -1,7 +1,7 @@
 // Demo data for `npm start`: twenty drivers of park-1 with licences, categories, positions in
 // Moscow and KRT ids, so the status stream and the driver routes have someone to work with.
-import { pointIn } from "../integrations/trackstory/index.ts";
-import type { DriverStatusService } from "./driverStatus.ts";
+import { pointIn } from "../../integrations/trackstory/index.ts";
+import type { DriverStatusService } from "./index.ts";
 
 export function seedDriverStatusDemo(simulators: DriverStatusService["simulators"]): void {
   const moscow = pointIn("moscow");

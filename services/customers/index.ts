@@ -1,9 +1,9 @@
 // Park customers (SPEC 3.5): a repository over Postgres with personal-data exchange; no actors.
 import { Schema } from "effect";
-import { decodeEnv, PositiveInt, Url } from "../config.ts";
-import { customerRoutes } from "../http/routes/customers.ts";
-import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../integrations/personal/index.ts";
-import type { Service, ServiceContext } from "./Service.ts";
+import { decodeEnv, PositiveInt, Url } from "../../config.ts";
+import { customerRoutes } from "../../http/routes/customers.ts";
+import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
+import type { Service, ServiceContext } from "../Service.ts";
 
 const CustomerEnv = Schema.Struct({
   PERSONAL_URL: Schema.optional(Url),

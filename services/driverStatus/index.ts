@@ -2,19 +2,19 @@
 // the driver-profiles / driver-categories caches, and the driver and internal routes.
 import { Schema } from "effect";
 import { Counter, Gauge } from "prom-client";
-import { decodeEnv, PositiveInt, Url } from "../config.ts";
-import { krtSessionKind } from "../actors/kinds/krtSessionKind.ts";
-import { driverStatusRoutes } from "../http/routes/driverStatus.ts";
-import { KrtClient, startKrtSimulator, type KrtSimulator } from "../integrations/krt/index.ts";
-import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../integrations/personal/index.ts";
-import { DriverProfilesClient, driverProfilesCache, startDriverProfilesSimulator, type DriverProfilesSimulator } from "../integrations/driverProfiles/index.ts";
-import { DriverCategoriesClient, driverCategoriesCache, startDriverCategoriesSimulator, type DriverCategoriesSimulator } from "../integrations/driverCategories/index.ts";
-import { regionNames, startTrackstorySimulator, TrackstoryClient, type TrackstorySimulator } from "../integrations/trackstory/index.ts";
-import { postgresTokenStore, pruneSessionHistory } from "../storage/driverStatusRepository.ts";
-import { runStatusStream, type RunningStatusStream } from "../streams/statusConsumer.ts";
-import type { StatusOutcome } from "../streams/statusMessages.ts";
-import { seedDriverStatusDemo } from "./driverStatusDemo.ts";
-import type { Service, ServiceContext } from "./Service.ts";
+import { decodeEnv, PositiveInt, Url } from "../../config.ts";
+import { krtSessionKind } from "./krtSessionKind.ts";
+import { driverStatusRoutes } from "../../http/routes/driverStatus.ts";
+import { KrtClient, startKrtSimulator, type KrtSimulator } from "../../integrations/krt/index.ts";
+import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
+import { DriverProfilesClient, driverProfilesCache, startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
+import { DriverCategoriesClient, driverCategoriesCache, startDriverCategoriesSimulator, type DriverCategoriesSimulator } from "../../integrations/driverCategories/index.ts";
+import { regionNames, startTrackstorySimulator, TrackstoryClient, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
+import { postgresTokenStore, pruneSessionHistory } from "../../storage/driverStatusRepository.ts";
+import { runStatusStream, type RunningStatusStream } from "../../streams/statusConsumer.ts";
+import type { StatusOutcome } from "../../streams/statusMessages.ts";
+import { seedDriverStatusDemo } from "./demo.ts";
+import type { Service, ServiceContext } from "../Service.ts";
 
 const Ms = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
 const Names = Schema.String.check(Schema.isPattern(/^[a-z0-9_]+(,[a-z0-9_]+)*$/, { message: "expected comma-separated names like econom,comfort" }));

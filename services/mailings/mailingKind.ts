@@ -1,8 +1,8 @@
 // mailing/<id> as hosted by the runtime: the machine's effects bound to parks and feeds, its
 // retry policy, its `mailings` projection and its public event.
 import { emit, fromPromise } from "xstate";
-import { defineActorKind, type ActorKind } from "../ActorKind.ts";
-import { setTimer } from "../protocol.ts";
+import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
+import { setTimer } from "../../actors/protocol.ts";
 import { mailingMachine, type BatchInput, type MailingContext, type MailingFilter } from "../../machines/mailing.machine.ts";
 import { projectMailings } from "../../storage/mailingRepository.ts";
 import type { Parks } from "../../integrations/parks/index.ts";

@@ -1,6 +1,6 @@
 // accumulator/<id> as hosted by the runtime: no I/O of its own; its `accumulators` projection and
 // its public event.
-import { defineActorKind, type ActorKind } from "../ActorKind.ts";
+import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
 import { accumulatorMachine, type AccumulatorContext } from "../../machines/accumulator.machine.ts";
 import { projectAccumulators } from "../../storage/cabinetRepository.ts";
 
