@@ -96,7 +96,12 @@ export async function startInstance(config: Config, options: InstanceOptions = {
         return simulator.url;
       },
     };
-    const services = { mailings: await mailingService(context), customers: await customerService(context), driverStatus: await driverStatusService(context), cabinets: await cabinetService(context) };
+    const services = {
+      mailings: await mailingService(context),
+      customers: await customerService(context),
+      driverStatus: await driverStatusService(context),
+      cabinets: await cabinetService(context),
+    };
     const all = Object.values(services);
 
     const system = new ActorSystem({

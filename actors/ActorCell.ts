@@ -56,12 +56,14 @@ const noTurns = (): Turns => ({
 /** Pending work someone waits for or that must land; a journal-only init turn is not. */
 const hasObligations = (t: Turns | undefined) =>
   t !== undefined &&
-  t.outbox.length + t.timersSet.size + t.timersCancelled.size + t.timersFired.length + t.replies.length +
-    t.asks.size + t.acks.length + t.messageIds.length > 0;
+  t.outbox.length + t.timersSet.size + t.timersCancelled.size + t.timersFired.length + t.replies.length + t.asks.size + t.acks.length + t.messageIds.length > 0;
 const isEmpty = (t: Turns | undefined) => t === undefined || (t.journal.length === 0 && !hasObligations(t));
 
 /** The part of a snapshot a kind names (`projected`, `published`); undefined when it names none. */
-function partOf(part: ((actor: { value: StateValue; context: any }) => StatePart) | undefined, snapshot: { value: unknown; context: unknown }): StatePart | undefined {
+function partOf(
+  part: ((actor: { value: StateValue; context: any }) => StatePart) | undefined,
+  snapshot: { value: unknown; context: unknown },
+): StatePart | undefined {
   return part?.(snapshot as { value: StateValue; context: unknown });
 }
 

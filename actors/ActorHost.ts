@@ -110,7 +110,11 @@ export class ActorHost {
 
   /** Stops actors matching `filter` after committing what they hold (shard handover, shutdown). */
   async release(filter: (address: Address) => boolean): Promise<void> {
-    await Promise.all(this.hosted().filter((c) => filter(c.address)).map((c) => c.retire("stopped", { flush: true })));
+    await Promise.all(
+      this.hosted()
+        .filter((c) => filter(c.address))
+        .map((c) => c.retire("stopped", { flush: true })),
+    );
   }
 
   /** Graceful stop: refuse new envelopes, commit everything pending, stop every actor. */

@@ -229,8 +229,7 @@ export class ActorSystem {
   }
 }
 
-const singletonsOf = (kinds: readonly ActorKind[]): Address[] =>
-  kinds.flatMap((k) => (k.singletons ?? []).map((id) => ({ type: k.type, id })));
+const singletonsOf = (kinds: readonly ActorKind[]): Address[] => kinds.flatMap((k) => (k.singletons ?? []).map((id) => ({ type: k.type, id })));
 
 async function projectAll(tx: Parameters<NonNullable<ActorKind["project"]>>[0], kinds: ReadonlyMap<string, ActorKind>, commits: readonly Commit[]) {
   const byType = new Map<string, Commit[]>();

@@ -92,5 +92,4 @@ export class DurableTimers {
 const PAGE = 500;
 
 /** Stable per due time, so a redelivered firing is dropped by the actor. */
-export const timerMessageId = (t: { type: string; id: string; key: string; dueAt: number }) =>
-  `timer:${t.type}/${t.id}:${t.key}:${t.dueAt}`;
+export const timerMessageId = (t: { type: string; id: string; key: string; dueAt: number }) => `timer:${t.type}/${t.id}:${t.key}:${t.dueAt}`;

@@ -22,7 +22,11 @@ export class AskTimeoutError extends ActorError {
 
 /** The actor's machine does not accept this event in its current state. Nothing changed. */
 export class EventRejectedError extends ActorError {
-  constructor(address: string, eventType: string, readonly state: unknown) {
+  constructor(
+    address: string,
+    eventType: string,
+    readonly state: unknown,
+  ) {
     super("event_rejected", `${address} does not accept ${eventType} in state ${JSON.stringify(state)}`, {
       details: { state },
     });

@@ -10,9 +10,7 @@ export interface Logger {
 type Level = "info" | "warn" | "error";
 const rank: Record<Level | "silent", number> = { info: 0, warn: 1, error: 2, silent: 3 };
 
-export function createLogger(
-  options: { level?: Level | "silent"; write?: (line: string) => void; base?: Record<string, unknown> } = {},
-): Logger {
+export function createLogger(options: { level?: Level | "silent"; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
   const min = rank[options.level ?? "info"];
   const write = options.write ?? ((line: string) => process.stdout.write(line + "\n"));
   const base = options.base ?? {};

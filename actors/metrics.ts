@@ -28,7 +28,12 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers,
     }),
-    commitBatch: new Histogram({ name: "fleet_snapshot_commit_batch_size", help: "Actor commits per group-commit transaction", buckets: [1, 2, 5, 10, 50, 100, 500, 1000], registers }),
+    commitBatch: new Histogram({
+      name: "fleet_snapshot_commit_batch_size",
+      help: "Actor commits per group-commit transaction",
+      buckets: [1, 2, 5, 10, 50, 100, 500, 1000],
+      registers,
+    }),
     commitSeconds: new Histogram({
       name: "fleet_snapshot_commit_seconds",
       help: "Duration of one group-commit transaction",

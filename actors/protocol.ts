@@ -53,8 +53,7 @@ export type Effect =
  * Reply to an ask (ignored for a tell); released only after the snapshot of this turn is committed.
  * @example emit(({ event, context }) => reply(event.replyTo, { status: "created" }))
  */
-export const reply = (replyTo: string | undefined, value: unknown) =>
-  ({ type: "reply", replyTo, reply: { ok: true, value } }) satisfies Effect;
+export const reply = (replyTo: string | undefined, value: unknown) => ({ type: "reply", replyTo, reply: { ok: true, value } }) satisfies Effect;
 
 /**
  * Keep the ask open past this turn (e.g. until a device answers); reply in a later turn with the
@@ -77,5 +76,4 @@ export const setTimer = (key: string, delayMs: number, event: { type: string; [k
 export const cancelTimer = (key: string) => ({ type: "timer.cancel", key }) satisfies Effect;
 
 /** A message to another actor, written to the outbox with the snapshot and delivered after commit. */
-export const tellActor = (to: string, event: { type: string; [k: string]: unknown }) =>
-  ({ type: "tell", to, event }) satisfies Effect;
+export const tellActor = (to: string, event: { type: string; [k: string]: unknown }) => ({ type: "tell", to, event }) satisfies Effect;

@@ -55,7 +55,10 @@ const registry = new Registry();
 const system = new ActorSystem({ sql: db.sql, kinds: [counterKind()], transport: new InProcessTransport(), logger, registry });
 const http = createHttpServer({
   sql: db.sql,
-  tokens: new Map<Role, string>([["internal", token], ["admin", "bench-admin-token"]]),
+  tokens: new Map<Role, string>([
+    ["internal", token],
+    ["admin", "bench-admin-token"],
+  ]),
   bodyLimitBytes: 64 * 1024,
   logger,
   registry,
@@ -88,9 +91,19 @@ try {
 
   progress("actor ask route...");
   const actorLoad = serverLoad();
-  const snapshot = async () => ({ batch: await totals(system.metrics.commitBatch), commit: await totals(system.metrics.commitSeconds), ask: await totals(system.metrics.asks) });
+  const snapshot = async () => ({
+    batch: await totals(system.metrics.commitBatch),
+    commit: await totals(system.metrics.commitSeconds),
+    ask: await totals(system.metrics.asks),
+  });
   let before: Awaited<ReturnType<typeof snapshot>> | undefined;
-  const spec: LoadSpec = { ...common, origin: `http://127.0.0.1:${actorPort}`, path: "/bench/counters/{n}/increment", spread: actors, headers: { authorization: `Bearer ${token}` } };
+  const spec: LoadSpec = {
+    ...common,
+    origin: `http://127.0.0.1:${actorPort}`,
+    path: "/bench/counters/{n}/increment",
+    spread: actors,
+    headers: { authorization: `Bearer ${token}` },
+  };
   const actorResult: LoadResult = await measure(spec, () => {
     void snapshot().then((s) => (before = s));
     actorLoad.start();

@@ -41,7 +41,14 @@ function call(port: number, method: string, path: string, body?: unknown): Promi
   const payload = body === undefined ? "" : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, method, path, agent, headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) } },
+      {
+        host: "127.0.0.1",
+        port,
+        method,
+        path,
+        agent,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+      },
       (res) => {
         let text = "";
         res.setEncoding("utf8");
@@ -80,7 +87,16 @@ async function main(): Promise<void> {
     progress(`registering ${cabinets} cabinets (poll every ${pollMs} ms)...`);
     const ids = Array.from({ length: cabinets }, (_, i) => `CAB-${i}`);
     for (let i = 0; i < ids.length; i += 16) {
-      await Promise.all(ids.slice(i, i + 16).map((id, k) => call(instance.port, "PUT", `/scooter-accumulator/v1/cabinets/${id}`, { lat: 55.6 + ((i + k) % 100) / 250, lon: 37.4 + Math.floor((i + k) / 100) / 25 })));
+      await Promise.all(
+        ids
+          .slice(i, i + 16)
+          .map((id, k) =>
+            call(instance.port, "PUT", `/scooter-accumulator/v1/cabinets/${id}`, {
+              lat: 55.6 + ((i + k) % 100) / 250,
+              lon: 37.4 + Math.floor((i + k) / 100) / 25,
+            }),
+          ),
+      );
     }
     for (;;) {
       const [row] = await db.sql<{ n: number }[]>`select count(*)::int as n from cabinets where jsonb_array_length(cells) > 0`;
@@ -100,7 +116,7 @@ async function main(): Promise<void> {
     const used = process.cpuUsage(cpu);
     const pollingCpuShare = (used.user + used.system) / wallUs;
     const pollingElu = performance.eventLoopUtilization(elu).utilization;
-    const pollsPerSecond = (await pollCount(instance) - pollsBefore) / (wallUs / 1e6);
+    const pollsPerSecond = ((await pollCount(instance)) - pollsBefore) / (wallUs / 1e6);
     progress(`polling: ${round(pollsPerSecond, 1)} polls/s, cpu ${round(pollingCpuShare, 3)} of a core`);
 
     // Raw baseline: an inventory request/reply to a simulated cabinet through the same broker.
@@ -127,8 +143,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < samples + 100; i++) {
       const cabinet = ids[Math.floor(Math.random() * ids.length)]!;
       const started = performance.now();
-      const booked = await call(instance.port, "POST", `/scooter-accumulator/v1/cabinets/${cabinet}/bookings`, { kind: "issue", count: 1, contractor_id: `tech-${i % 50}`, min_charge: 0 });
-      const opened = booked.status === 201 ? await call(instance.port, "POST", `/scooter-accumulator/v1/cabinets/${cabinet}/bookings/${booked.body.booking_id}/open`) : booked;
+      const booked = await call(instance.port, "POST", `/scooter-accumulator/v1/cabinets/${cabinet}/bookings`, {
+        kind: "issue",
+        count: 1,
+        contractor_id: `tech-${i % 50}`,
+        min_charge: 0,
+      });
+      const opened =
+        booked.status === 201
+          ? await call(instance.port, "POST", `/scooter-accumulator/v1/cabinets/${cabinet}/bookings/${booked.body.booking_id}/open`)
+          : booked;
       const ms = performance.now() - started;
       if (opened.status !== 200) {
         errors++;
@@ -176,7 +200,11 @@ async function pollCount(instance: { registry: import("prom-client").Registry })
 if (process.argv.includes("--devices") && process.send) {
   // Child: the fleet of cabinets, plus a few under another prefix for the raw baseline.
   process.once("message", async (m: { url: string; prefix: string; count: number }) => {
-    const fleet = await startCabinetSimulator({ url: m.url, prefix: m.prefix, cabinets: Array.from({ length: m.count }, (_, i) => cabinetSpec(`CAB-${i}`, { cells: 12, charged: 10 })) });
+    const fleet = await startCabinetSimulator({
+      url: m.url,
+      prefix: m.prefix,
+      cabinets: Array.from({ length: m.count }, (_, i) => cabinetSpec(`CAB-${i}`, { cells: 12, charged: 10 })),
+    });
     const raw = await startCabinetSimulator({ url: m.url, prefix: RAW_PREFIX, cabinets: Array.from({ length: 10 }, (_, i) => cabinetSpec(`RAW-${i}`)) });
     process.send!({ ready: true });
     process.on("disconnect", () => void Promise.all([fleet.close(), raw.close()]).finally(() => process.exit(0)));

@@ -43,7 +43,13 @@ function call(port: number, method: string, path: string, park: string, body: un
         method,
         path,
         agent,
-        headers: { authorization: `Bearer ${token}`, "x-park-id": park, "x-yandex-uid": "1001", "content-type": "application/json", "content-length": Buffer.byteLength(payload) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          "x-park-id": park,
+          "x-yandex-uid": "1001",
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(payload),
+        },
       },
       (res) => {
         res.resume();
@@ -74,7 +80,11 @@ async function startPersonalProcess(): Promise<{ url: string; stop(): void }> {
 
 async function preload(personalUrl: string, kind: "phones" | "names", items: { value: string; id: string }[]): Promise<void> {
   for (let i = 0; i < items.length; i += 1000) {
-    const res = await fetch(`${personalUrl}/__personal/preload`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ kind, items: items.slice(i, i + 1000) }) });
+    const res = await fetch(`${personalUrl}/__personal/preload`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ kind, items: items.slice(i, i + 1000) }),
+    });
     if (!res.ok) throw new Error(`preload answered ${res.status}`);
   }
 }
@@ -126,8 +136,16 @@ async function main(): Promise<void> {
     progress(`loaded ${loaded!.n} customers in ${round(loadSeconds, 1)} s`);
 
     const picked = Array.from({ length: samples + 300 }, () => 1 + Math.floor(Math.random() * customers));
-    await preload(personal.url, "phones", picked.map((n) => ({ value: phoneOf(n), id: `pd-phone-${n}` })));
-    await preload(personal.url, "names", picked.map((n) => ({ value: `Passenger ${n}`, id: `pd-name-${n}` })));
+    await preload(
+      personal.url,
+      "phones",
+      picked.map((n) => ({ value: phoneOf(n), id: `pd-phone-${n}` })),
+    );
+    await preload(
+      personal.url,
+      "names",
+      picked.map((n) => ({ value: `Passenger ${n}`, id: `pd-name-${n}` })),
+    );
 
     // Alternating, so both see the same machine state; the first 300 are warm-up.
     const viaHttp: number[] = [];
@@ -146,7 +164,9 @@ async function main(): Promise<void> {
     }
     viaHttp.sort((a, b) => a - b);
     viaSql.sort((a, b) => a - b);
-    progress(`find: http p50 ${round(percentile(viaHttp, 50))} p99 ${round(percentile(viaHttp, 99))}; sql p50 ${round(percentile(viaSql, 50))} p99 ${round(percentile(viaSql, 99))}`);
+    progress(
+      `find: http p50 ${round(percentile(viaHttp, 50))} p99 ${round(percentile(viaHttp, 99))}; sql p50 ${round(percentile(viaSql, 50))} p99 ${round(percentile(viaSql, 99))}`,
+    );
 
     // The personal exchange alone (what the route adds besides HTTP and SQL).
     const exchange: number[] = [];
@@ -172,7 +192,11 @@ async function main(): Promise<void> {
         for (let k = 0; performance.now() < until; k++) {
           const n = k % 2 === 0 ? picked[(w * 7919 + k) % picked.length]! : ++fresh;
           const t = performance.now();
-          const status = await call(port, "PUT", "/fleet/customers/v1/customers", parkOf(n), { phone: phoneOf(n), sms_enabled: (k & 2) === 0, name: `Passenger ${n}` });
+          const status = await call(port, "PUT", "/fleet/customers/v1/customers", parkOf(n), {
+            phone: phoneOf(n),
+            sms_enabled: (k & 2) === 0,
+            name: `Passenger ${n}`,
+          });
           upsertLatency.push(performance.now() - t);
           if (status === 200 || status === 201) upserts++;
           else upsertErrors++;

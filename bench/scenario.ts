@@ -107,8 +107,15 @@ class Connection {
 async function runLoad(pool: Connection[], spec: LoadSpec, seconds: number, record: boolean): Promise<LoadResult> {
   const url = new URL(spec.origin);
   const body = spec.body ?? "";
-  const headers = { host: url.host, ...spec.headers, ...(spec.body !== undefined ? { "content-type": "application/json" } : {}), "content-length": String(Buffer.byteLength(body)) };
-  const headerText = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  const headers = {
+    host: url.host,
+    ...spec.headers,
+    ...(spec.body !== undefined ? { "content-type": "application/json" } : {}),
+    "content-length": String(Buffer.byteLength(body)),
+  };
+  const headerText = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join("");
   const latencies: number[] = [];
   let errors = 0;
   let firstError: string | undefined;

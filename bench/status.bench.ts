@@ -54,8 +54,22 @@ const names = {
   deadLetterStream: `BENCH_STATUS_${tag}_DEAD`,
   deadLetterSubject: `bench${tag}.statuses.dead`,
 };
-const rawNames = { ...names, stream: `BENCH_RAW_${tag}`, subject: `bench${tag}.raw.events`, consumer: `raw-${tag}`, deadLetterStream: `BENCH_RAW_${tag}_DEAD`, deadLetterSubject: `bench${tag}.raw.dead` };
-const naiveNames = { ...names, stream: `BENCH_NAIVE_${tag}`, subject: `bench${tag}.naive.events`, consumer: `naive-${tag}`, deadLetterStream: `BENCH_NAIVE_${tag}_DEAD`, deadLetterSubject: `bench${tag}.naive.dead` };
+const rawNames = {
+  ...names,
+  stream: `BENCH_RAW_${tag}`,
+  subject: `bench${tag}.raw.events`,
+  consumer: `raw-${tag}`,
+  deadLetterStream: `BENCH_RAW_${tag}_DEAD`,
+  deadLetterSubject: `bench${tag}.raw.dead`,
+};
+const naiveNames = {
+  ...names,
+  stream: `BENCH_NAIVE_${tag}`,
+  subject: `bench${tag}.naive.events`,
+  consumer: `naive-${tag}`,
+  deadLetterStream: `BENCH_NAIVE_${tag}_DEAD`,
+  deadLetterSubject: `bench${tag}.naive.dead`,
+};
 
 const limitMs = 20 * 60_000;
 setTimeout(() => {
@@ -209,8 +223,14 @@ async function main(): Promise<void> {
         const consumedThere = consumed * ((performance.now() - t1) / 1000);
         const perThousand = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1e6) / consumedThere, 1)]));
         const outcomesAfter = await outcomes();
-        const became = Object.fromEntries(Object.entries(outcomesAfter).map(([k, v]) => [k, v - (outcomesBefore[k] ?? 0)]).filter(([, v]) => v !== 0));
-        progress(`${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, redelivered ${end.redelivered - mid.redelivered}, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`);
+        const became = Object.fromEntries(
+          Object.entries(outcomesAfter)
+            .map(([k, v]) => [k, v - (outcomesBefore[k] ?? 0)])
+            .filter(([, v]) => v !== 0),
+        );
+        progress(
+          `${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, redelivered ${end.redelivered - mid.redelivered}, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`,
+        );
         if (!holds) {
           best.limited = true;
           best.behind = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
@@ -320,7 +340,8 @@ async function main(): Promise<void> {
   } finally {
     publisher.stop();
     if (!stopped) await instance.stop().catch(() => {});
-    for (const stream of [names.stream, names.deadLetterStream, rawNames.stream, rawNames.deadLetterStream, naiveNames.stream, naiveNames.deadLetterStream]) await jsm.streams.delete(stream).catch(() => {});
+    for (const stream of [names.stream, names.deadLetterStream, rawNames.stream, rawNames.deadLetterStream, naiveNames.stream, naiveNames.deadLetterStream])
+      await jsm.streams.delete(stream).catch(() => {});
     await closeNats();
     partners.stop();
     await db.close().catch(() => {});

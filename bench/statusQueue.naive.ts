@@ -62,8 +62,10 @@ export async function startNaiveStatusQueue(o: NaiveOptions): Promise<{ drainedR
     if (rows.length === 0) return;
     const licences = rows.map((r) => o.profiles.licenceOf(driverKey(r.park_id, r.driver_id)) ?? "");
     const ids = new Map(
-      (await o.sql<{ driver_license_pd_id: string; deptrans_id: string }[]>`
-        select driver_license_pd_id, deptrans_id from profiles where driver_license_pd_id in ${o.sql(licences)} and deptrans_id is not null`).map((r) => [r.driver_license_pd_id, r.deptrans_id]),
+      (
+        await o.sql<{ driver_license_pd_id: string; deptrans_id: string }[]>`
+        select driver_license_pd_id, deptrans_id from profiles where driver_license_pd_id in ${o.sql(licences)} and deptrans_id is not null`
+      ).map((r) => [r.driver_license_pd_id, r.deptrans_id]),
     );
     await Promise.all(
       rows.map(async (r, i) => {

@@ -23,7 +23,9 @@ async function runPartners(drivers: number): Promise<DriverStatusPartnerUrls> {
     profiles.upsert([{ park_id: d.park_id, driver_id: d.driver_id, driver_license_pd_id: d.licence }]);
     categories.set([{ park_id: d.park_id, driver_id: d.driver_id, categories: cargo ? ["cargo"] : ["econom", "comfort"] }]);
     const jitter = ((i * 7919) % 1000) / 10_000;
-    trackstory.move([{ park_id: d.park_id, driver_id: d.driver_id, ...(away ? { lat: 59.9 + jitter, lon: 30.3 + jitter } : { lat: 55.7 + jitter, lon: 37.5 + jitter }) }]);
+    trackstory.move([
+      { park_id: d.park_id, driver_id: d.driver_id, ...(away ? { lat: 59.9 + jitter, lon: 30.3 + jitter } : { lat: 55.7 + jitter, lon: 37.5 + jitter }) },
+    ]);
     krt.register(d.krtId, `77BN${i}`);
   }
   return env;

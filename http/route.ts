@@ -127,9 +127,14 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
 
       const key = spec.idempotent ? req.headers["idempotency-key"] : undefined;
       if (key !== undefined) {
-        if (key.length === 0 || key.length > 128) throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", { fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }] });
+        if (key.length === 0 || key.length > 128)
+          throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", {
+            fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }],
+          });
         const scope = `${JSON.stringify(identity)} ${spec.method} ${req.path}`;
-        const hash = createHash("sha256").update(JSON.stringify(raw ?? null)).digest("hex");
+        const hash = createHash("sha256")
+          .update(JSON.stringify(raw ?? null))
+          .digest("hex");
         const claim = await claimIdempotencyKey(deps.sql, scope, key, hash);
         if (claim.kind === "replay") {
           status = claim.status;
@@ -148,7 +153,8 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     } catch (error) {
       const httpError = toHttpError(error);
       status = httpError.status;
-      if (status >= 500 && httpError.code === "internal") deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
+      if (status >= 500 && httpError.code === "internal")
+        deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
       if (idempotency) {
         // A refusal (4xx) is the result; a failure (5xx) may go differently when retried.
         if (status < 500) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, status, httpError.body()).catch(() => {});

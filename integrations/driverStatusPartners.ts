@@ -43,7 +43,13 @@ export async function startDriverStatusPartners(): Promise<DriverStatusPartners>
     categories,
     trackstory,
     personal,
-    env: { KRT_URL: krt.url, DRIVER_PROFILES_URL: profiles.url, DRIVER_CATEGORIES_URL: categories.url, TRACKSTORY_URL: trackstory.url, PERSONAL_URL: personal.url },
+    env: {
+      KRT_URL: krt.url,
+      DRIVER_PROFILES_URL: profiles.url,
+      DRIVER_CATEGORIES_URL: categories.url,
+      TRACKSTORY_URL: trackstory.url,
+      PERSONAL_URL: personal.url,
+    },
     close: async () => void (await Promise.all([krt, profiles, categories, trackstory, personal].map((s) => s.close()))),
   };
 }

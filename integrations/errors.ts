@@ -19,11 +19,7 @@ export class PartnerUnavailableError extends PartnerError {
   readonly status: number | undefined;
   /** The partner's `Retry-After`, in ms, when it sent one. */
   readonly retryAfterMs: number | undefined;
-  constructor(
-    system: string,
-    message: string,
-    options?: { cause?: unknown; status?: number; retryAfterMs?: number },
-  ) {
+  constructor(system: string, message: string, options?: { cause?: unknown; status?: number; retryAfterMs?: number }) {
     super(system, `${system}_unavailable`, message, options);
     this.status = options?.status;
     this.retryAfterMs = options?.retryAfterMs;
@@ -32,7 +28,11 @@ export class PartnerUnavailableError extends PartnerError {
 
 /** No complete answer within the per-attempt timeout (after retries, if any). Worth retrying later. */
 export class PartnerTimeoutError extends PartnerError {
-  constructor(system: string, readonly timeoutMs: number, options?: { cause?: unknown }) {
+  constructor(
+    system: string,
+    readonly timeoutMs: number,
+    options?: { cause?: unknown },
+  ) {
     super(system, `${system}_timeout`, `${system} did not answer within ${timeoutMs} ms`, options);
   }
 }

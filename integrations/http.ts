@@ -59,9 +59,7 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
   const maxDelayMs = options.maxDelayMs ?? 5_000;
   const backoff = Schedule.exponential(options.retryBaseMs ?? 100).pipe(
     Schedule.jittered,
-    Schedule.modifyDelay(({ input, duration }) =>
-      Effect.succeed(Math.min(maxDelayMs, retryAfterOf(input) ?? Duration.toMillis(duration))),
-    ),
+    Schedule.modifyDelay(({ input, duration }) => Effect.succeed(Math.min(maxDelayMs, retryAfterOf(input) ?? Duration.toMillis(duration)))),
   );
 
   // Created on first use, so that a malformed baseUrl fails the request (as unavailable), not the constructor.

@@ -16,5 +16,4 @@ export function issueLines(error: Schema.SchemaError): IssueLine[] {
   }));
 }
 
-export const describeIssues = (lines: readonly IssueLine[]): string =>
-  lines.map((l) => `${l.path || "(body)"}: ${l.message}`).join("; ");
+export const describeIssues = (lines: readonly IssueLine[]): string => lines.map((l) => `${l.path || "(body)"}: ${l.message}`).join("; ");

@@ -52,8 +52,10 @@ export const removedMove = (scooterId: string, contractorId: string, stamp: numb
 });
 
 type Located = Delivered & LocatedEvent;
-const locatedAs = (kind: Location["kind"]) => ({ context, event }: { context: AccumulatorContext; event: AccumulatorEvent }) =>
-  event.type === "located" && event.location.kind === kind && isNewerMove(context, event.stamp, event.location);
+const locatedAs =
+  (kind: Location["kind"]) =>
+  ({ context, event }: { context: AccumulatorContext; event: AccumulatorEvent }) =>
+    event.type === "located" && event.location.kind === kind && isNewerMove(context, event.stamp, event.location);
 
 export const accumulatorMachine = setup({
   types: {
@@ -112,7 +114,11 @@ export const accumulatorMachine = setup({
       return reply(e.replyTo, value);
     }),
     refuseInstall: emit(({ context, event }) =>
-      replyError((event as Delivered).replyTo, "not_held_by_contractor", `accumulator ${context.id} is not held by contractor ${(event as { contractor_id?: string }).contractor_id}`),
+      replyError(
+        (event as Delivered).replyTo,
+        "not_held_by_contractor",
+        `accumulator ${context.id} is not held by contractor ${(event as { contractor_id?: string }).contractor_id}`,
+      ),
     ),
   },
 }).createMachine({
@@ -135,7 +141,10 @@ export const accumulatorMachine = setup({
     in_cabinet: {},
     with_contractor: {
       on: {
-        install: [{ guard: "heldByInstaller", target: "in_scooter", actions: ["install", "moveRemovedToContractor", "replyInstalled"] }, { actions: "refuseInstall" }],
+        install: [
+          { guard: "heldByInstaller", target: "in_scooter", actions: ["install", "moveRemovedToContractor", "replyInstalled"] },
+          { actions: "refuseInstall" },
+        ],
       },
     },
     in_scooter: {

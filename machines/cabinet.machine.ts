@@ -123,7 +123,9 @@ export const bookingOf = (context: CabinetContext, id: string | null) => context
 const withBooking = (bookings: readonly Booking[], next: Booking) => trimBookings(bookings.map((b) => (b.booking_id === next.booking_id ? next : b)));
 const expiryKey = (bookingId: string) => `expire:${bookingId}`;
 const chooseCells = (context: CabinetContext, e: Ev<"book">) =>
-  e.kind === "issue" ? cellsToIssue(context.cells, e.count, e.min_charge, promisedAccumulators(context.bookings), e.at) : cellsToReturn(context.cells, e.count, e.at);
+  e.kind === "issue"
+    ? cellsToIssue(context.cells, e.count, e.min_charge, promisedAccumulators(context.bookings), e.at)
+    : cellsToReturn(context.cells, e.count, e.at);
 /** Deterministic per attempt, so an unlock re-sent after a restart carries the same id. */
 const nextRequestId = (b: Booking) => `${b.booking_id}.${b.request_ids.length + 1}`;
 
@@ -133,7 +135,9 @@ export function bookingReply(b: Booking, cells: readonly Cell[]): BookingReply {
     kind: b.kind,
     contractor_id: b.contractor_id,
     cells: b.cells,
-    accumulators: b.reserved.flatMap((r) => (r.accumulator_id ? [{ cell: r.cell, accumulator_id: r.accumulator_id, charge: cells.find((c) => c.cell === r.cell)?.charge ?? null }] : [])),
+    accumulators: b.reserved.flatMap((r) =>
+      r.accumulator_id ? [{ cell: r.cell, accumulator_id: r.accumulator_id, charge: cells.find((c) => c.cell === r.cell)?.charge ?? null }] : [],
+    ),
     expires_at: b.expires_at,
   };
 }
@@ -142,8 +146,22 @@ export function openReply(cabinetId: string, b: Booking, replayed: boolean): Ope
   const r = b.result!;
   // The same moves the unlock put in the outbox: a caller repeating them changes nothing.
   const moves: AccumulatorMove[] =
-    b.kind === "issue" ? r.opened.flatMap((c) => (c.accumulator_id ? [locatedWithContractor(cabinetId, b.contractor_id, { cell: c.cell, accumulator_id: c.accumulator_id }, r.at)] : [])) : [];
-  return { booking_id: b.booking_id, kind: b.kind, contractor_id: b.contractor_id, cells: r.opened, failed: r.failed, opened_at: r.at, late: r.late, replayed, moves };
+    b.kind === "issue"
+      ? r.opened.flatMap((c) =>
+          c.accumulator_id ? [locatedWithContractor(cabinetId, b.contractor_id, { cell: c.cell, accumulator_id: c.accumulator_id }, r.at)] : [],
+        )
+      : [];
+  return {
+    booking_id: b.booking_id,
+    kind: b.kind,
+    contractor_id: b.contractor_id,
+    cells: r.opened,
+    failed: r.failed,
+    opened_at: r.at,
+    late: r.late,
+    replayed,
+    moves,
+  };
 }
 
 /** Records an applied unlock: the context patch and effects (accumulator moves, timer, answers to the waiting asks). */
@@ -151,10 +169,19 @@ function settle(context: CabinetContext, before: Booking, applied: Applied): { p
   const b = applied.booking;
   const effects: Effect[] = applied.moves.map((m) => tellActor(m.to, m.event));
   // issue is done once opened; return waits for its cells to close, for another TTL at most.
-  effects.push(b.status === "opened" ? setTimer(expiryKey(b.booking_id), b.ttl_ms, { type: "booking_expired", booking_id: b.booking_id }) : cancelTimer(expiryKey(b.booking_id)));
+  effects.push(
+    b.status === "opened"
+      ? setTimer(expiryKey(b.booking_id), b.ttl_ms, { type: "booking_expired", booking_id: b.booking_id })
+      : cancelTimer(expiryKey(b.booking_id)),
+  );
   for (const w of before.waiting) effects.push(reply(w, openReply(context.id, b, false)));
   return {
-    patch: { cells: applied.cells, bookings: withBooking(context.bookings, b), queue: context.queue.filter((id) => id !== b.booking_id), cells_changed_at: b.result!.at },
+    patch: {
+      cells: applied.cells,
+      bookings: withBooking(context.bookings, b),
+      queue: context.queue.filter((id) => id !== b.booking_id),
+      cells_changed_at: b.result!.at,
+    },
     effects,
   };
 }
@@ -183,8 +210,12 @@ export const cabinetMachine = setup({
   },
   actions: {
     register: assign(({ event }) => ({ lat: (event as Ev<"register">).lat, lon: (event as Ev<"register">).lon })),
-    replyRegistered: emit(({ context, event }) => reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: true })),
-    replyMoved: emit(({ context, event }) => reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: false })),
+    replyRegistered: emit(({ context, event }) =>
+      reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: true }),
+    ),
+    replyMoved: emit(({ context, event }) =>
+      reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: false }),
+    ),
     refuseUnknownCabinet: emit(({ context, event }) => replyError((event as Delivered).replyTo, "not_found", `cabinet ${context.id} not found`)),
     reserve: enqueueActions(({ context, event, enqueue }) => {
       const e = event as Ev<"book">;
@@ -226,9 +257,13 @@ export const cabinetMachine = setup({
       const b = bookingOf(context, e.booking_id);
       if (!b) return void enqueue.emit(replyError(e.replyTo, "not_found", "booking not found"));
       if (b.status === "opening") return void enqueue.emit(replyError(e.replyTo, "booking_opening", "the booking's cells are being opened"));
-      if (b.status === "opened" || b.status === "completed") return void enqueue.emit(replyError(e.replyTo, "booking_opened", "the booking's cells were already opened"));
+      if (b.status === "opened" || b.status === "completed")
+        return void enqueue.emit(replyError(e.replyTo, "booking_opened", "the booking's cells were already opened"));
       if (b.status === "booked") {
-        enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status: "released", ended_at: e.at }) });
+        enqueue.assign({
+          cells: freeCellsOf(context.cells, b.booking_id),
+          bookings: withBooking(context.bookings, { ...b, status: "released", ended_at: e.at }),
+        });
         enqueue.emit(cancelTimer(expiryKey(b.booking_id)));
       }
       // Releasing twice, or after expiry, is the same outcome: the cells are not held.
@@ -239,7 +274,8 @@ export const cabinetMachine = setup({
       const b = bookingOf(context, e.booking_id);
       if (!b) return void enqueue.emit(replyError(e.replyTo, "not_found", "booking not found"));
       if (b.result) return void enqueue.emit(reply(e.replyTo, openReply(context.id, b, true)));
-      if (b.status === "released" || b.status === "expired") return void enqueue.emit(replyError(e.replyTo, `booking_${b.status}`, `the booking was ${b.status}`));
+      if (b.status === "released" || b.status === "expired")
+        return void enqueue.emit(replyError(e.replyTo, `booking_${b.status}`, `the booking was ${b.status}`));
       const waiting = e.replyTo ? [...b.waiting, e.replyTo] : b.waiting;
       if (b.status === "opening") {
         // Joins the unlock in flight: one command, every caller gets its answer.
@@ -298,7 +334,10 @@ export const cabinetMachine = setup({
       // Nothing was reassigned and the booking stays usable, unless its time ran out meanwhile.
       const at = failure?.at ?? 0;
       if (at >= b.expires_at) {
-        enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status: "expired", waiting: [], ended_at: at }) });
+        enqueue.assign({
+          cells: freeCellsOf(context.cells, b.booking_id),
+          bookings: withBooking(context.bookings, { ...b, status: "expired", waiting: [], ended_at: at }),
+        });
       } else {
         enqueue.assign({ bookings: withBooking(context.bookings, { ...b, status: "booked", waiting: [] }) });
       }

@@ -76,7 +76,11 @@ export const isHeld = (c: Cell, at: number) => c.booking_id !== null || (c.open_
 
 /** Accumulators promised to active issue bookings (an opening one keeps its promise while cells change). */
 export const promisedAccumulators = (bookings: readonly Booking[]): Set<string> =>
-  new Set(bookings.filter((b) => b.status === "booked" || b.status === "opening").flatMap((b) => b.reserved.flatMap((r) => (r.accumulator_id ? [r.accumulator_id] : []))));
+  new Set(
+    bookings
+      .filter((b) => b.status === "booked" || b.status === "opening")
+      .flatMap((b) => b.reserved.flatMap((r) => (r.accumulator_id ? [r.accumulator_id] : []))),
+  );
 
 /**
  * Cells an issue booking may take: charged enough, not held, holding no accumulator promised to
@@ -113,7 +117,12 @@ export const missingFromCabinet = (cabinetId: string, accumulatorId: string, cel
 });
 
 /** An issued accumulator goes to the booking's contractor. */
-export const locatedWithContractor = (cabinetId: string, contractorId: string, c: { cell: number; accumulator_id: string }, stamp: number): AccumulatorMove => ({
+export const locatedWithContractor = (
+  cabinetId: string,
+  contractorId: string,
+  c: { cell: number; accumulator_id: string },
+  stamp: number,
+): AccumulatorMove => ({
   to: `accumulator/${c.accumulator_id}`,
   event: { type: "located", stamp, location: { kind: "contractor", contractor_id: contractorId, from: { cabinet_id: cabinetId, cell: c.cell } } },
 });
@@ -144,7 +153,8 @@ export function applyUnlock(
   let openedCells: OpenedCell[];
   if (booking.kind === "issue") {
     openedCells = opened.map((n) => ({ cell: n, accumulator_id: booking.reserved.find((r) => r.cell === n)?.accumulator_id ?? null }));
-    for (const c of openedCells) if (c.accumulator_id) moves.push(locatedWithContractor(cabinetId, booking.contractor_id, { cell: c.cell, accumulator_id: c.accumulator_id }, at));
+    for (const c of openedCells)
+      if (c.accumulator_id) moves.push(locatedWithContractor(cabinetId, booking.contractor_id, { cell: c.cell, accumulator_id: c.accumulator_id }, at));
     next = next.map((c) => (opened.includes(c.cell) ? { ...c, accumulator_id: null, charge: null, booking_id: null } : c));
   } else {
     openedCells = opened.map((n) => ({ cell: n, accumulator_id: null }));
@@ -169,7 +179,12 @@ export function applyUnlock(
  * the report agrees with it or the door is reported closed. Moves: accumulators that appeared or
  * changed charge are located here, ones that left without an unlock are reported missing.
  */
-export function applyInventory(cabinetId: string, cells: readonly Cell[], report: readonly ReportedCell[], at: number): { cells: Cell[]; moves: AccumulatorMove[] } {
+export function applyInventory(
+  cabinetId: string,
+  cells: readonly Cell[],
+  report: readonly ReportedCell[],
+  at: number,
+): { cells: Cell[]; moves: AccumulatorMove[] } {
   const known = new Map(cells.map((c) => [c.cell, c]));
   const before = new Map(cells.filter((c) => c.accumulator_id).map((c) => [c.accumulator_id!, c]));
   // A device naming a cell or an accumulator twice is believed the first time only.
@@ -201,15 +216,29 @@ export function applyInventory(cabinetId: string, cells: readonly Cell[], report
 }
 
 /** A cell's door closed with `accumulatorId` inside (or empty). */
-export function applyCellClosed(cabinetId: string, cells: readonly Cell[], cell: number, accumulatorId: string | null, at: number): { cells: Cell[]; moves: AccumulatorMove[] } {
+export function applyCellClosed(
+  cabinetId: string,
+  cells: readonly Cell[],
+  cell: number,
+  accumulatorId: string | null,
+  at: number,
+): { cells: Cell[]; moves: AccumulatorMove[] } {
   const was = cells.find((c) => c.cell === cell);
   const prev = was?.accumulator_id ?? null;
   const moves: AccumulatorMove[] = [];
   if (accumulatorId && accumulatorId !== prev) moves.push(locatedInCabinet(cabinetId, { cell, accumulator_id: accumulatorId, charge: null }, at));
   if (prev && prev !== accumulatorId) moves.push(missingFromCabinet(cabinetId, prev, cell, at));
-  const updated: Cell = { cell, accumulator_id: accumulatorId, charge: prev === accumulatorId ? (was?.charge ?? null) : null, booking_id: was?.booking_id ?? null, open_until: null };
+  const updated: Cell = {
+    cell,
+    accumulator_id: accumulatorId,
+    charge: prev === accumulatorId ? (was?.charge ?? null) : null,
+    booking_id: was?.booking_id ?? null,
+    open_until: null,
+  };
   // Seen in this cell now, so it left the cell it was in before (a cell holds one, an accumulator is in one cell).
-  const rest = accumulatorId ? cells.map((c) => (c.cell !== cell && c.accumulator_id === accumulatorId ? { ...c, accumulator_id: null, charge: null } : c)) : cells;
+  const rest = accumulatorId
+    ? cells.map((c) => (c.cell !== cell && c.accumulator_id === accumulatorId ? { ...c, accumulator_id: null, charge: null } : c))
+    : cells;
   const next = was ? rest.map((c) => (c.cell === cell ? updated : c)) : [...rest, updated].sort((a, b) => a.cell - b.cell);
   return { cells: next, moves };
 }
@@ -224,7 +253,9 @@ export function followCells(bookings: readonly Booking[], cells: readonly Cell[]
     const id = cells.find((c) => c.cell === n)?.accumulator_id ?? null;
     return id !== null && frozen.has(id) ? null : id; // already promised to the unlock in flight
   };
-  return bookings.map((b) => (b.kind === "issue" && b.status === "booked" ? { ...b, reserved: b.cells.map((n) => ({ cell: n, accumulator_id: holding(n) })) } : b));
+  return bookings.map((b) =>
+    b.kind === "issue" && b.status === "booked" ? { ...b, reserved: b.cells.map((n) => ({ cell: n, accumulator_id: holding(n) })) } : b,
+  );
 }
 
 /** Keeps every active booking and the most recent finished ones. */

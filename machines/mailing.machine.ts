@@ -133,7 +133,10 @@ export const mailingMachine = setup({
                 actions: assign({ batches: ({ event }) => event.output.batches, recipients_count: ({ event }) => event.output.count, attempt: 0 }),
               },
             ],
-            onError: [{ guard: "canRetry", target: "waiting", actions: ["countFailure", "scheduleRetry"] }, { target: "#mailing.failed", actions: "countFailure" }],
+            onError: [
+              { guard: "canRetry", target: "waiting", actions: ["countFailure", "scheduleRetry"] },
+              { target: "#mailing.failed", actions: "countFailure" },
+            ],
           },
         },
         waiting: { on: { retry: "resolving" } },
@@ -162,7 +165,10 @@ export const mailingMachine = setup({
               },
               { target: "delivering", reenter: true, actions: assign({ batches_done: ({ context }) => context.batches_done + 1, attempt: 0 }) },
             ],
-            onError: [{ guard: "canRetry", target: "waiting", actions: ["countFailure", "scheduleRetry"] }, { target: "#mailing.failed", actions: "countFailure" }],
+            onError: [
+              { guard: "canRetry", target: "waiting", actions: ["countFailure", "scheduleRetry"] },
+              { target: "#mailing.failed", actions: "countFailure" },
+            ],
           },
         },
         waiting: { on: { retry: "delivering" } },

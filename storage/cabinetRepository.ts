@@ -56,18 +56,20 @@ export async function projectCabinets(tx: Tx, actors: readonly ProjectedActor[])
       created_at: iso(b.created_at),
       expires_at: iso(b.expires_at),
     }));
-    return [{
-      cabinet_id: c.id,
-      lat: c.lat,
-      lon: c.lon,
-      state,
-      // `open`: opened by an unlock and not yet reported closed.
-      cells: c.cells.map(({ open_until, ...cell }) => ({ ...cell, open: open_until !== null && open_until > a.at })),
-      bookings,
-      last_report_at: c.last_report_at === null ? null : iso(c.last_report_at),
-      registered_at: iso(c.registered_at),
-      updated_at: iso(a.at),
-    }];
+    return [
+      {
+        cabinet_id: c.id,
+        lat: c.lat,
+        lon: c.lon,
+        state,
+        // `open`: opened by an unlock and not yet reported closed.
+        cells: c.cells.map(({ open_until, ...cell }) => ({ ...cell, open: open_until !== null && open_until > a.at })),
+        bookings,
+        last_report_at: c.last_report_at === null ? null : iso(c.last_report_at),
+        registered_at: iso(c.registered_at),
+        updated_at: iso(a.at),
+      },
+    ];
   });
   if (rows.length === 0) return;
   await tx`insert into cabinets (cabinet_id, lat, lon, state, cells, bookings, last_report_at, registered_at, updated_at)
@@ -98,18 +100,20 @@ export async function projectAccumulators(tx: Tx, actors: readonly ProjectedActo
     const c = a.context as AccumulatorContext;
     const l = c.location;
     const from = l?.kind === "contractor" && l.from && "cabinet_id" in l.from ? l.from : null;
-    return [{
-      accumulator_id: c.id,
-      location: l?.kind ?? "unknown",
-      contractor_id: l?.kind === "contractor" || l?.kind === "scooter" ? l.contractor_id : null,
-      cabinet_id: l?.kind === "cabinet" ? l.cabinet_id : null,
-      cell: l?.kind === "cabinet" ? l.cell : null,
-      scooter_id: l?.kind === "scooter" ? l.scooter_id : null,
-      charge: c.charge,
-      from_cabinet_id: from?.cabinet_id ?? null,
-      from_cell: from?.cell ?? null,
-      updated_at: iso(c.updated_at || a.at),
-    }];
+    return [
+      {
+        accumulator_id: c.id,
+        location: l?.kind ?? "unknown",
+        contractor_id: l?.kind === "contractor" || l?.kind === "scooter" ? l.contractor_id : null,
+        cabinet_id: l?.kind === "cabinet" ? l.cabinet_id : null,
+        cell: l?.kind === "cabinet" ? l.cell : null,
+        scooter_id: l?.kind === "scooter" ? l.scooter_id : null,
+        charge: c.charge,
+        from_cabinet_id: from?.cabinet_id ?? null,
+        from_cell: from?.cell ?? null,
+        updated_at: iso(c.updated_at || a.at),
+      },
+    ];
   });
   if (rows.length === 0) return;
   await tx`insert into accumulators (accumulator_id, location, contractor_id, cabinet_id, cell, scooter_id, charge, from_cabinet_id, from_cell, updated_at)
@@ -146,7 +150,10 @@ export interface CabinetAvailability {
  * Cabinets with what can be booked in them now: unbooked accumulators charged `minCharge`% or
  * more, unbooked empty cells; nearest first when a point is given, else by id.
  */
-export async function listAvailability(sql: Queryable, options: { minCharge: number; near?: { lat: number; lon: number }; limit: number }): Promise<CabinetAvailability[]> {
+export async function listAvailability(
+  sql: Queryable,
+  options: { minCharge: number; near?: { lat: number; lon: number }; limit: number },
+): Promise<CabinetAvailability[]> {
   const { near } = options;
   const distance = near
     ? sql`2 * 6371000 * asin(sqrt(power(sin(radians(c.lat - ${near.lat}) / 2), 2) +

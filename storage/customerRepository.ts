@@ -241,7 +241,14 @@ export async function addLocation(
   if (!current) return { kind: "not_found" };
   const [counted] = await tx<{ count: string }[]>`select count(*) from customer_locations where customer_id = ${customerId}`;
   if (Number(counted!.count) >= limit) return { kind: "limit", limit };
-  const item: CustomerLocation = { location_id: randomUUID(), label: location.label ?? null, address: location.address, lat: location.lat, lon: location.lon, created_at: at };
+  const item: CustomerLocation = {
+    location_id: randomUUID(),
+    label: location.label ?? null,
+    address: location.address,
+    lat: location.lat,
+    lon: location.lon,
+    created_at: at,
+  };
   await tx`insert into customer_locations ${tx({ ...item, customer_id: customerId })}`;
   return { kind: "done", item, events: await touch(tx, current, "locations", w) };
 }
@@ -260,7 +267,13 @@ export async function addRoute(
   if (!current) return { kind: "not_found" };
   const [counted] = await tx<{ count: string }[]>`select count(*) from customer_routes where customer_id = ${customerId}`;
   if (Number(counted!.count) >= limit) return { kind: "limit", limit };
-  const item: CustomerRoute = { route_id: randomUUID(), label: route.label ?? null, points: [...route.points], schedule: route.schedule ?? null, created_at: at };
+  const item: CustomerRoute = {
+    route_id: randomUUID(),
+    label: route.label ?? null,
+    points: [...route.points],
+    schedule: route.schedule ?? null,
+    created_at: at,
+  };
   await tx`insert into customer_routes (route_id, customer_id, label, points, schedule, created_at)
     values (${item.route_id}, ${customerId}, ${item.label}, ${tx.json(item.points as unknown as JSONValue)},
             ${item.schedule === null ? null : tx.json(item.schedule as unknown as JSONValue)}, ${at})`;
@@ -353,7 +366,9 @@ async function recordEvent(tx: Tx, w: WriteContext, e: Omit<CustomerEvent, "type
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);

@@ -2,11 +2,7 @@
 import type { JSONValue } from "postgres";
 import type { Queryable } from "./database.ts";
 
-export type IdempotencyClaim =
-  | { kind: "first" }
-  | { kind: "replay"; status: number; body: unknown }
-  | { kind: "in_flight" }
-  | { kind: "different_request" };
+export type IdempotencyClaim = { kind: "first" } | { kind: "replay"; status: number; body: unknown } | { kind: "in_flight" } | { kind: "different_request" };
 
 /** Claims `(scope, key)` for this request, or reports what an earlier request with it did. */
 export async function claimIdempotencyKey(sql: Queryable, scope: string, key: string, requestHash: string): Promise<IdempotencyClaim> {

@@ -92,7 +92,9 @@ export function pollEach(
               map((report): PollOutcome => ({ kind: "report", cabinetId, polledAt, cells: [...report.cells] })),
               catchError((error: { code?: string }) =>
                 of<PollOutcome>(
-                  error?.code === "cabinet_not_responding" ? { kind: "missed", cabinetId, polledAt } : { kind: "skipped", cabinetId, polledAt, reason: error?.code ?? String(error) },
+                  error?.code === "cabinet_not_responding"
+                    ? { kind: "missed", cabinetId, polledAt }
+                    : { kind: "skipped", cabinetId, polledAt, reason: error?.code ?? String(error) },
                 ),
               ),
             );

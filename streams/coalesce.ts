@@ -83,7 +83,8 @@ export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFuncti
         for (;;) {
           const q = quiet.peek();
           const l = longest.peek();
-          const next = q && (!l || q.due <= l.due) ? { d: q, queue: quiet, kind: "quiet" as const } : l ? { d: l, queue: longest, kind: "longest" as const } : undefined;
+          const next =
+            q && (!l || q.due <= l.due) ? { d: q, queue: quiet, kind: "quiet" as const } : l ? { d: l, queue: longest, kind: "longest" as const } : undefined;
           if (!next || next.d.due > now) break;
           next.queue.shift();
           const h = held.get(next.d.key);
@@ -111,11 +112,14 @@ export function coalesce<T>(options: CoalesceOptions<T>): MonoTypeOperatorFuncti
         if (due === Number.POSITIVE_INFINITY || due >= wakeAt) return;
         wake?.unsubscribe();
         wakeAt = due;
-        wake = scheduler.schedule(() => {
-          wake = undefined;
-          wakeAt = Number.POSITIVE_INFINITY;
-          release();
-        }, Math.max(0, due - scheduler.now()));
+        wake = scheduler.schedule(
+          () => {
+            wake = undefined;
+            wakeAt = Number.POSITIVE_INFINITY;
+            release();
+          },
+          Math.max(0, due - scheduler.now()),
+        );
       };
 
       const subscription = source.subscribe({

@@ -83,10 +83,13 @@ export function keepInRegion(positions: PositionLookup, options: RegionOptions, 
           error: () => {
             end();
             for (const s of batch) s.settle.working();
-            const retry = scheduler.schedule(() => {
-              live.delete(retry);
-              lookup(batch, slot, failures + 1);
-            }, Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures));
+            const retry = scheduler.schedule(
+              () => {
+                live.delete(retry);
+                lookup(batch, slot, failures + 1);
+              },
+              Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures),
+            );
             live.add(retry);
           },
           complete: () => {

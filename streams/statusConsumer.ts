@@ -3,7 +3,18 @@
 // them. Every instance of a cluster consumes from the same durable consumer; JetStream hands each
 // message to one of them, and the runtime routes each tell to the instance hosting that actor.
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { Observable, type Subscription } from "rxjs";
 import type { Logger } from "../actors/logger.ts";
 import type { CountOutcome, DriverStatus, Settle, StatusMessage } from "./statusMessages.ts";
@@ -272,7 +283,12 @@ export interface StatusSourceOptions {
  * this thread (`statusIngest.ts` runs it on a worker thread instead).
  */
 export async function openStatusSource(config: StatusSourceOptions): Promise<StatusSource> {
-  const nc: NatsConnection = await connect({ servers: config.natsUrl.split(","), name: config.connectionName, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const nc: NatsConnection = await connect({
+    servers: config.natsUrl.split(","),
+    name: config.connectionName,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+  });
   try {
     const jsm = await jetstreamManager(nc);
     await ensureStatusStream(jsm, config.names, config.limits);

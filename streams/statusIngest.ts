@@ -136,7 +136,14 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
           for (let i = 0; i < m.ids.length; i++) {
             const park = m.parks[i]!;
             const driver = m.drivers[i]!;
-            to.next({ driver: driverKey(park, driver), park_id: park, driver_id: driver, status: STATUSES[m.statuses[i]!]!, at: m.at[i]!, settle: new WorkerSettle(m.ids[i]!, outbox) });
+            to.next({
+              driver: driverKey(park, driver),
+              park_id: park,
+              driver_id: driver,
+              status: STATUSES[m.statuses[i]!]!,
+              at: m.at[i]!,
+              settle: new WorkerSettle(m.ids[i]!, outbox),
+            });
           }
           return;
         }

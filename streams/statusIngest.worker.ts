@@ -13,7 +13,8 @@ const post = (message: FromIngest, transfer?: ArrayBuffer[]) => port.postMessage
 const statusIndex = new Map<string, number>(STATUSES.map((s, i) => [s, i]));
 
 function portLogger(base: Record<string, unknown>): Logger {
-  const log = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) => post({ type: "log", level, msg, fields: { ...base, ...fields } });
+  const log = (level: "info" | "warn" | "error") => (msg: string, fields?: Record<string, unknown>) =>
+    post({ type: "log", level, msg, fields: { ...base, ...fields } });
   return { info: log("info"), warn: log("warn"), error: log("error"), child: (fields) => portLogger({ ...base, ...fields }) };
 }
 
@@ -55,7 +56,11 @@ function schedulePost(): void {
     const ids = Float64Array.from(b.ids);
     const statuses = Uint8Array.from(b.statuses);
     const at = Float64Array.from(b.at);
-    post({ type: "statuses", ids, parks: b.parks, drivers: b.drivers, statuses, at, deadLettered, outstanding: source.outstanding() }, [ids.buffer, statuses.buffer, at.buffer]);
+    post({ type: "statuses", ids, parks: b.parks, drivers: b.drivers, statuses, at, deadLettered, outstanding: source.outstanding() }, [
+      ids.buffer,
+      statuses.buffer,
+      at.buffer,
+    ]);
     deadLettered = 0;
   });
 }

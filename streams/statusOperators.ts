@@ -41,7 +41,10 @@ export function readStatus(data: Uint8Array): { status: StatusPayload; at: numbe
  * Decode with Schema; a message that does not decode is dead-lettered with the reason, then
  * acknowledged (if the dead letter cannot be written, the message stays unacknowledged and comes back).
  */
-export function decodeStatuses(deadLetter: (message: StatusMessage, reason: string) => Promise<void>, count: CountOutcome): OperatorFunction<StatusMessage, DriverStatus> {
+export function decodeStatuses(
+  deadLetter: (message: StatusMessage, reason: string) => Promise<void>,
+  count: CountOutcome,
+): OperatorFunction<StatusMessage, DriverStatus> {
   return passOrSettle<StatusMessage, DriverStatus>((message, emit) => {
     const read = readStatus(message.data);
     if ("status" in read) {
@@ -101,7 +104,11 @@ export interface LicenceLookup {
  * not know yet may be brand new: the cache is synced once (at most every `missRefreshMs`) and
  * asked again; still unknown, the status is dropped.
  */
-export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, options: { missRefreshMs: number; now: () => number }): OperatorFunction<DriverStatus, LicencedStatus> {
+export function resolveLicences(
+  profiles: LicenceLookup,
+  count: CountOutcome,
+  options: { missRefreshMs: number; now: () => number },
+): OperatorFunction<DriverStatus, LicencedStatus> {
   let refreshing: Promise<void> | undefined;
   let lastRefresh = Number.NEGATIVE_INFINITY;
   const refreshOnce = (): Promise<void> => {
@@ -113,7 +120,9 @@ export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, op
   };
   const withLicence = (s: DriverStatus): LicencedStatus | undefined => {
     const licence = profiles.licenceOf(s.driver);
-    return licence === undefined ? undefined : { driver: s.driver, park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, settle: s.settle, licence };
+    return licence === undefined
+      ? undefined
+      : { driver: s.driver, park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: s.at, settle: s.settle, licence };
   };
   return passOrSettle<DriverStatus, LicencedStatus>((s, emit) => {
     const found = withLicence(s);
@@ -131,7 +140,11 @@ export function resolveLicences(profiles: LicenceLookup, count: CountOutcome, op
 }
 
 /** Keep only drivers working in at least one of the configured categories. */
-export function keepCategories(categoriesOf: (driver: DriverKey) => readonly string[], wanted: readonly string[], count: CountOutcome): MonoTypeOperatorFunction<LicencedStatus> {
+export function keepCategories(
+  categoriesOf: (driver: DriverKey) => readonly string[],
+  wanted: readonly string[],
+  count: CountOutcome,
+): MonoTypeOperatorFunction<LicencedStatus> {
   const set = new Set(wanted);
   return filter((s) => {
     if (categoriesOf(s.driver).some((c) => set.has(c))) return true;
@@ -143,7 +156,15 @@ export function keepCategories(categoriesOf: (driver: DriverKey) => readonly str
 
 /** Project to connectivity: online and busy are connected, offline is not. */
 export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityChange> {
-  return map((s) => ({ driver: s.driver, licence: s.licence, park_id: s.park_id, driver_id: s.driver_id, connected: s.status !== "offline", at: s.at, settle: s.settle }));
+  return map((s) => ({
+    driver: s.driver,
+    licence: s.licence,
+    park_id: s.park_id,
+    driver_id: s.driver_id,
+    connected: s.status !== "offline",
+    at: s.at,
+    settle: s.settle,
+  }));
 }
 
 /**
@@ -171,7 +192,11 @@ export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOp
  * sound when this instance sees every status of the driver (one consumer); in a cluster the
  * statuses of one driver are spread over instances and the session actor drops repeats instead.
  */
-export function dropRepeats(count: CountOutcome, capacity = 1_000_000, outcome: "repeat" | "unchanged" = "repeat"): MonoTypeOperatorFunction<ConnectivityChange> {
+export function dropRepeats(
+  count: CountOutcome,
+  capacity = 1_000_000,
+  outcome: "repeat" | "unchanged" = "repeat",
+): MonoTypeOperatorFunction<ConnectivityChange> {
   const last = new DriverMemory<boolean>(capacity);
   return filter((c) => {
     const key = c.driver;

@@ -18,7 +18,11 @@ export interface TellOptions {
  * tells run at once; the others queue here, each holding its unacknowledged message, so the
  * consumer's ack limit bounds the queue.
  */
-export function tellSessions(tell: (change: ConnectivityChange) => ObservableInput<unknown>, options: TellOptions, count: CountOutcome): MonoTypeOperatorFunction<ConnectivityChange> {
+export function tellSessions(
+  tell: (change: ConnectivityChange) => ObservableInput<unknown>,
+  options: TellOptions,
+  count: CountOutcome,
+): MonoTypeOperatorFunction<ConnectivityChange> {
   const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<ConnectivityChange>((subscriber) => {

@@ -65,7 +65,8 @@ export class ClusterMember {
     });
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === "disconnect" || s.type === "reconnect") options.logger.warn(`nats ${s.type}`, { server: String((s as { server?: unknown }).server ?? "") });
+        if (s.type === "disconnect" || s.type === "reconnect")
+          options.logger.warn(`nats ${s.type}`, { server: String((s as { server?: unknown }).server ?? "") });
       }
     })();
     return new ClusterMember(nc, options, clusterMetrics(options.registry));

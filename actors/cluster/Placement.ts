@@ -245,12 +245,10 @@ export class Placement {
       void this.tick();
     }
     this.#lastBeatAt = now;
-    this.#renewal = this.members
-      .put(this.options.instanceId, JSON.stringify({ at: now }))
-      .then(
-        () => {},
-        (error) => this.options.logger.warn("cannot renew cluster membership", { error: String(error) }),
-      );
+    this.#renewal = this.members.put(this.options.instanceId, JSON.stringify({ at: now })).then(
+      () => {},
+      (error) => this.options.logger.warn("cannot renew cluster membership", { error: String(error) }),
+    );
     await this.#renewal;
     if (this.#beating) this.#heartbeat = setTimeout(() => void this.#beat(), Math.max(100, Math.floor(this.options.leaseMs / 4)));
   }

@@ -23,9 +23,7 @@ export function assignShards(members: readonly string[], shardCount: number): st
   const sorted = [...new Set(members)].sort();
   if (sorted.length === 0) return [];
   const rank = (member: string, shard: number) => hash32(`${member}#${shard}`);
-  const owners = Array.from({ length: shardCount }, (_, shard) =>
-    sorted.reduce((best, m) => (rank(m, shard) > rank(best, shard) ? m : best), sorted[0]!),
-  );
+  const owners = Array.from({ length: shardCount }, (_, shard) => sorted.reduce((best, m) => (rank(m, shard) > rank(best, shard) ? m : best), sorted[0]!));
   const counts = new Map(sorted.map((m) => [m, 0]));
   for (const o of owners) counts.set(o, counts.get(o)! + 1);
   const base = Math.floor(shardCount / sorted.length);

@@ -196,7 +196,10 @@ export function cabinetRoutes(app: Server, deps: CabinetRouteDeps): void {
     params: BookingParams,
     handle: async ({ params }) => {
       await requireCabinet(params.cabinet_id);
-      const reply = await system.ask<{ booking_id: string; status: string }>(`cabinet/${params.cabinet_id}`, { type: "release", booking_id: params.booking_id });
+      const reply = await system.ask<{ booking_id: string; status: string }>(`cabinet/${params.cabinet_id}`, {
+        type: "release",
+        booking_id: params.booking_id,
+      });
       return { status: 200, body: reply };
     },
   });
@@ -211,7 +214,9 @@ export function cabinetRoutes(app: Server, deps: CabinetRouteDeps): void {
       await requireCabinet(params.cabinet_id);
       // Room for one unlock queued ahead of this one, then this one's own command timeout.
       const timeoutMs = 2 * policy.commandTimeoutMs + 2_000;
-      const reply = await system.ask<OpenReply>(`cabinet/${params.cabinet_id}`, { type: "open", booking_id: params.booking_id }, { timeoutMs }).catch(mapCabinetRefusal);
+      const reply = await system
+        .ask<OpenReply>(`cabinet/${params.cabinet_id}`, { type: "open", booking_id: params.booking_id }, { timeoutMs })
+        .catch(mapCabinetRefusal);
       await applyMoves(reply.moves);
       const { moves: _moves, opened_at, ...rest } = reply;
       return { status: 200, body: { cabinet_id: params.cabinet_id, ...rest, opened_at: iso(opened_at) } };
@@ -272,12 +277,18 @@ export function cabinetRoutes(app: Server, deps: CabinetRouteDeps): void {
     role: "internal",
     handle: async () => {
       const stats = await cabinetStats(sql, policy.chargedMinCharge);
-      const locations = Object.fromEntries(["cabinet", "contractor", "scooter", "unknown"].map((l) => [l, stats.by_location.find((x) => x.location === l)?.count ?? 0]));
+      const locations = Object.fromEntries(
+        ["cabinet", "contractor", "scooter", "unknown"].map((l) => [l, stats.by_location.find((x) => x.location === l)?.count ?? 0]),
+      );
       return {
         status: 200,
         body: {
           accumulators: { ...locations, total: Object.values(locations).reduce((a, b) => a + b, 0) },
-          charge_histogram: Array.from({ length: 10 }, (_, i) => ({ from: i * 10, to: i * 10 + 10, count: stats.charge_histogram.find((h) => h.bucket === i)?.count ?? 0 })),
+          charge_histogram: Array.from({ length: 10 }, (_, i) => ({
+            from: i * 10,
+            to: i * 10 + 10,
+            count: stats.charge_histogram.find((h) => h.bucket === i)?.count ?? 0,
+          })),
           charged_min_charge: policy.chargedMinCharge,
           cabinets: stats.cabinets.map((c) => ({ ...c, online: c.state === "online" })),
         },

@@ -15,14 +15,7 @@ import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import { KrtId, type Krt } from "../../integrations/krt/index.ts";
 import type { Personal } from "../../integrations/personal/index.ts";
 import type { DriverProfilesCache } from "../../integrations/driverProfiles/index.ts";
-import {
-  findDriverStatus,
-  profileChanges,
-  sessionChanges,
-  startOfFeed,
-  type DriverStatusRow,
-  type FeedCursor,
-} from "../../storage/driverStatusRepository.ts";
+import { findDriverStatus, profileChanges, sessionChanges, startOfFeed, type DriverStatusRow, type FeedCursor } from "../../storage/driverStatusRepository.ts";
 import type { Sql } from "../../storage/database.ts";
 import { badRequest, conflict, HttpError, notFound } from "../errors.ts";
 import { route, type Identity, type RouteDeps } from "../route.ts";
@@ -60,7 +53,8 @@ function encodeCursor(c: FeedCursor): string {
 function decodeCursor(cursor: string | undefined): FeedCursor {
   if (cursor === undefined || cursor === "") return startOfFeed;
   const m = /^(\d{1,20})\.(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
-  if (!m) throw badRequest("invalid_request", "invalid query: query.cursor", { fields: [{ path: "query.cursor", message: "not a cursor returned by this route" }] });
+  if (!m)
+    throw badRequest("invalid_request", "invalid query: query.cursor", { fields: [{ path: "query.cursor", message: "not a cursor returned by this route" }] });
   return { xid: m[1]!, seq: m[2]! };
 }
 

@@ -200,7 +200,10 @@ export class CabinetGateway implements CabinetDevices {
     if (pending) {
       const expected = pending.command === "inventory" ? "inventory_report" : "unlock_result";
       if (pending.cabinetId !== cabinetId || event.type !== expected) {
-        return this.#malformed(topic, { reason: "invalid_payload", detail: `${event.type} from ${cabinetId} does not answer ${pending.command} to ${pending.cabinetId}` });
+        return this.#malformed(topic, {
+          reason: "invalid_payload",
+          detail: `${event.type} from ${cabinetId} does not answer ${pending.command} to ${pending.cabinetId}`,
+        });
       }
       return pending.resolve(event);
     }
@@ -242,10 +245,20 @@ function gatewayMetrics(registry: Registry) {
       new Counter({ name: "fleet_cabinet_device_messages_total", help: "Well-formed messages from cabinets, by type", labelNames: ["type"], registers }),
     malformed:
       (existing("fleet_cabinet_malformed_messages_total") as Counter<"reason">) ??
-      new Counter({ name: "fleet_cabinet_malformed_messages_total", help: "Cabinet messages ignored as malformed or unknown, by reason", labelNames: ["reason"], registers }),
+      new Counter({
+        name: "fleet_cabinet_malformed_messages_total",
+        help: "Cabinet messages ignored as malformed or unknown, by reason",
+        labelNames: ["reason"],
+        registers,
+      }),
     commands:
       (existing("fleet_cabinet_commands_total") as Counter<"command" | "outcome">) ??
-      new Counter({ name: "fleet_cabinet_commands_total", help: "Commands sent to cabinets by outcome (ok, timeout, unavailable, aborted)", labelNames: ["command", "outcome"], registers }),
+      new Counter({
+        name: "fleet_cabinet_commands_total",
+        help: "Commands sent to cabinets by outcome (ok, timeout, unavailable, aborted)",
+        labelNames: ["command", "outcome"],
+        registers,
+      }),
     seconds:
       (existing("fleet_cabinet_command_seconds") as Histogram<"command" | "outcome">) ??
       new Histogram({
@@ -257,7 +270,12 @@ function gatewayMetrics(registry: Registry) {
       }),
     late:
       (existing("fleet_cabinet_late_replies_total") as Counter<"type">) ??
-      new Counter({ name: "fleet_cabinet_late_replies_total", help: "Cabinet answers that arrived after their request timed out", labelNames: ["type"], registers }),
+      new Counter({
+        name: "fleet_cabinet_late_replies_total",
+        help: "Cabinet answers that arrived after their request timed out",
+        labelNames: ["type"],
+        registers,
+      }),
   };
 }
 

@@ -77,7 +77,11 @@ const REMEMBERED_UNLOCKS = 256;
 export async function startCabinetSimulator(options: CabinetSimulatorOptions): Promise<CabinetSimulator> {
   const prefix = options.prefix ?? "";
   const autoTake = options.autoTake ?? true;
-  const client: MqttClient = await mqtt.connectAsync(options.url, { protocolVersion: 4, clientId: `cabinet-sim-${Math.random().toString(16).slice(2, 10)}`, reconnectPeriod: 500 });
+  const client: MqttClient = await mqtt.connectAsync(options.url, {
+    protocolVersion: 4,
+    clientId: `cabinet-sim-${Math.random().toString(16).slice(2, 10)}`,
+    reconnectPeriod: 500,
+  });
   const setNoDelay = () => (client.stream as Socket | undefined)?.setNoDelay?.(true);
   setNoDelay();
   client.on("connect", setNoDelay);

@@ -58,7 +58,10 @@ export async function startParksSimulator(
       app.post("/__parks/drivers", async (req, res) => {
         const body = await decodeBody(req, res, AddDriversRequest);
         if (body === undefined) return;
-        addDrivers(body.park_id, body.drivers.map((d) => ({ driverId: d.driver_id, workRule: d.work_rule, status: d.status })));
+        addDrivers(
+          body.park_id,
+          body.drivers.map((d) => ({ driverId: d.driver_id, workRule: d.work_rule, status: d.status })),
+        );
         res.json({ added: body.drivers.length });
       });
     },

@@ -65,7 +65,14 @@ export async function cabinetService(ctx: ServiceContext): Promise<CabinetServic
       simulators.cabinets = sim;
     }
   }
-  const gateway = await CabinetGateway.connect({ url, prefix, commandTimeoutMs, registry: ctx.registry, logger, clientId: `${ctx.config.instanceId}-cabinets-${Math.random().toString(16).slice(2, 8)}` });
+  const gateway = await CabinetGateway.connect({
+    url,
+    prefix,
+    commandTimeoutMs,
+    registry: ctx.registry,
+    logger,
+    clientId: `${ctx.config.instanceId}-cabinets-${Math.random().toString(16).slice(2, 8)}`,
+  });
   ctx.onStop(() => gateway.close());
   const now = () => ctx.clock.now();
 
@@ -79,7 +86,14 @@ export async function cabinetService(ctx: ServiceContext): Promise<CabinetServic
       const registered = new Subject<string>();
       cabinetRoutes(app, { ...deps, system, policy, registered: (id) => registered.next(id) });
       forwardDeviceEvents(ctx, system, gateway, commandTimeoutMs);
-      startPolling(ctx, system, gateway, registered, { pollMs, jitter: env.CABINET_POLL_JITTER ?? 0.1, missedPolls, commandTimeoutMs, concurrency: env.CABINET_POLL_CONCURRENCY ?? 200, heartbeatMs: env.CABINET_REPORT_HEARTBEAT_MS ?? 60_000 });
+      startPolling(ctx, system, gateway, registered, {
+        pollMs,
+        jitter: env.CABINET_POLL_JITTER ?? 0.1,
+        missedPolls,
+        commandTimeoutMs,
+        concurrency: env.CABINET_POLL_CONCURRENCY ?? 200,
+        heartbeatMs: env.CABINET_REPORT_HEARTBEAT_MS ?? 60_000,
+      });
       if (simulators.cabinets) {
         for (const spec of simulators.cabinets.cabinets.values()) {
           await system.ask(`cabinet/${spec.id}`, { type: "register", lat: spec.spec.lat, lon: spec.spec.lon });
@@ -102,7 +116,9 @@ function forwardDeviceEvents(ctx: ServiceContext, system: ActorSystem, gateway: 
           ? { type: "unlock_result_late", request_id: event.request_id, opened: [...event.opened], failed: [...event.failed] }
           : // Its poll (if any) may have been sent up to a timeout ago: the actor judges it as that old.
             { type: "inventory_reported", polled_at: ctx.clock.now() - commandTimeoutMs, cells: event.cells.map((c) => ({ ...c })) };
-    system.tell(`cabinet/${cabinetId}`, message).catch((error) => ctx.logger.warn("cabinet event not delivered", { cabinet_id: cabinetId, type: event.type, error: String(error) }));
+    system
+      .tell(`cabinet/${cabinetId}`, message)
+      .catch((error) => ctx.logger.warn("cabinet event not delivered", { cabinet_id: cabinetId, type: event.type, error: String(error) }));
   };
   ctx.onStop(async () => unsubscribe());
   const unsubscribe = gateway.onUnsolicited(forward);
@@ -116,13 +132,22 @@ function startPolling(
   registered: Subject<string>,
   o: { pollMs: number; jitter: number; missedPolls: number; commandTimeoutMs: number; concurrency: number; heartbeatMs: number },
 ): void {
-  const polls = new Counter({ name: "fleet_cabinet_polls_total", help: "Cabinet polls by outcome (report, missed, skipped: broker down)", labelNames: ["outcome"], registers: [ctx.registry] });
+  const polls = new Counter({
+    name: "fleet_cabinet_polls_total",
+    help: "Cabinet polls by outcome (report, missed, skipped: broker down)",
+    labelNames: ["outcome"],
+    registers: [ctx.registry],
+  });
   const polled = new Gauge({ name: "fleet_cabinets_polled", help: "Registered cabinets this instance polls", registers: [ctx.registry] });
-  const cabinets$ = hostedCabinets(() => listCabinetIds(ctx.db.sql), (id) => ctx.hostsHere({ type: "cabinet", id }), {
-    refreshMs: Math.min(o.pollMs, 5_000),
-    refresh$: registered,
-    onError: (error) => ctx.logger.warn("cabinet list for polling failed", { error: String(error) }),
-  }).pipe(tap((ids) => polled.set(ids.length)));
+  const cabinets$ = hostedCabinets(
+    () => listCabinetIds(ctx.db.sql),
+    (id) => ctx.hostsHere({ type: "cabinet", id }),
+    {
+      refreshMs: Math.min(o.pollMs, 5_000),
+      refresh$: registered,
+      onError: (error) => ctx.logger.warn("cabinet list for polling failed", { error: String(error) }),
+    },
+  ).pipe(tap((ids) => polled.set(ids.length)));
   const subscription = cabinetPolling({
     cabinets$,
     pollNow$: registered,
@@ -136,7 +161,9 @@ function startPolling(
     tell: (outcome: PollOutcome) =>
       system.tell(
         `cabinet/${outcome.cabinetId}`,
-        outcome.kind === "report" ? { type: "inventory_reported", polled_at: outcome.polledAt, cells: outcome.cells } : { type: "poll_missed", limit: o.missedPolls },
+        outcome.kind === "report"
+          ? { type: "inventory_reported", polled_at: outcome.polledAt, cells: outcome.cells }
+          : { type: "poll_missed", limit: o.missedPolls },
         { timeoutMs: 10_000 },
       ),
     onTellError: (outcome, error) => ctx.logger.warn("poll outcome not delivered", { cabinet_id: outcome.cabinetId, kind: outcome.kind, error: String(error) }),

@@ -18,7 +18,11 @@ export interface CustomerService extends Service {
 export async function customerService(ctx: ServiceContext): Promise<CustomerService> {
   const env = decodeEnv(CustomerEnv, ctx.config.env);
   const simulators: CustomerService["simulators"] = {};
-  const personalUrl = await ctx.partnerUrl(env.PERSONAL_URL, () => startPersonalSimulator(), (s) => (simulators.personal = s));
+  const personalUrl = await ctx.partnerUrl(
+    env.PERSONAL_URL,
+    () => startPersonalSimulator(),
+    (s) => (simulators.personal = s),
+  );
   const personal = new PersonalClient({ baseUrl: personalUrl, ...ctx.partner });
   return {
     name: "customers",

@@ -7,8 +7,18 @@ import { krtSessionKind } from "./krtSessionKind.ts";
 import { driverStatusRoutes } from "../../http/routes/driverStatus.ts";
 import { KrtClient, startKrtSimulator, type KrtSimulator } from "../../integrations/krt/index.ts";
 import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
-import { DriverProfilesClient, driverProfilesCache, startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
-import { DriverCategoriesClient, driverCategoriesCache, startDriverCategoriesSimulator, type DriverCategoriesSimulator } from "../../integrations/driverCategories/index.ts";
+import {
+  DriverProfilesClient,
+  driverProfilesCache,
+  startDriverProfilesSimulator,
+  type DriverProfilesSimulator,
+} from "../../integrations/driverProfiles/index.ts";
+import {
+  DriverCategoriesClient,
+  driverCategoriesCache,
+  startDriverCategoriesSimulator,
+  type DriverCategoriesSimulator,
+} from "../../integrations/driverCategories/index.ts";
 import { regionNames, startTrackstorySimulator, TrackstoryClient, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
 import { postgresTokenStore, pruneSessionHistory } from "../../storage/driverStatusRepository.ts";
 import { runStatusStream, type RunningStatusStream } from "../../streams/statusConsumer.ts";
@@ -77,11 +87,31 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
   const simulators: DriverStatusService["simulators"] = {};
   const clientId = env.KRT_CLIENT_ID ?? "fleet";
   const clientSecret = env.KRT_CLIENT_SECRET ?? "fleet-secret";
-  const krtUrl = await ctx.partnerUrl(env.KRT_URL, () => startKrtSimulator({ clientId, clientSecret }), (s) => (simulators.krt = s));
-  const profilesUrl = await ctx.partnerUrl(env.DRIVER_PROFILES_URL, () => startDriverProfilesSimulator(), (s) => (simulators.driverProfiles = s));
-  const categoriesUrl = await ctx.partnerUrl(env.DRIVER_CATEGORIES_URL, () => startDriverCategoriesSimulator(), (s) => (simulators.driverCategories = s));
-  const trackstoryUrl = await ctx.partnerUrl(env.TRACKSTORY_URL, () => startTrackstorySimulator(), (s) => (simulators.trackstory = s));
-  const personalUrl = await ctx.partnerUrl(env.PERSONAL_URL, () => startPersonalSimulator(), (s) => (simulators.driverPersonal = s));
+  const krtUrl = await ctx.partnerUrl(
+    env.KRT_URL,
+    () => startKrtSimulator({ clientId, clientSecret }),
+    (s) => (simulators.krt = s),
+  );
+  const profilesUrl = await ctx.partnerUrl(
+    env.DRIVER_PROFILES_URL,
+    () => startDriverProfilesSimulator(),
+    (s) => (simulators.driverProfiles = s),
+  );
+  const categoriesUrl = await ctx.partnerUrl(
+    env.DRIVER_CATEGORIES_URL,
+    () => startDriverCategoriesSimulator(),
+    (s) => (simulators.driverCategories = s),
+  );
+  const trackstoryUrl = await ctx.partnerUrl(
+    env.TRACKSTORY_URL,
+    () => startTrackstorySimulator(),
+    (s) => (simulators.trackstory = s),
+  );
+  const personalUrl = await ctx.partnerUrl(
+    env.PERSONAL_URL,
+    () => startPersonalSimulator(),
+    (s) => (simulators.driverPersonal = s),
+  );
   if (ctx.config.demoData) seedDriverStatusDemo(simulators);
 
   const now = () => ctx.clock.now();
@@ -171,7 +201,9 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
 
       const historyDays = env.SESSION_HISTORY_DAYS ?? 7;
       const prune = setInterval(() => {
-        pruneSessionHistory(ctx.db.sql, new Date(now() - historyDays * 86_400_000)).catch((error) => ctx.logger.warn("session history prune failed", { error: String(error) }));
+        pruneSessionHistory(ctx.db.sql, new Date(now() - historyDays * 86_400_000)).catch((error) =>
+          ctx.logger.warn("session history prune failed", { error: String(error) }),
+        );
       }, 3_600_000);
       ctx.onStop(async () => clearInterval(prune));
 

@@ -28,7 +28,11 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
       sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
         try {
           const session = await deps.krt.sendConnectivity({ id: input.deptrans_id, connected: input.connected, at: input.at });
-          return { outcome: "answered", session: { status: session.status, ended_at: session.ended_at === null ? null : Date.parse(session.ended_at) }, at: deps.now() };
+          return {
+            outcome: "answered",
+            session: { status: session.status, ended_at: session.ended_at === null ? null : Date.parse(session.ended_at) },
+            at: deps.now(),
+          };
         } catch (error) {
           // Outages are retried (thrown: the machine backs off); a refusal will not change by retrying.
           if (isTransient(error) || !(error instanceof PartnerError)) throw error;
@@ -38,7 +42,9 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     },
     actions: {
       scheduleRetry: emit(({ context }) =>
-        setTimer("retry", Math.round(Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1)) * jitter(context.id, context.attempt)), { type: "retry" }),
+        setTimer("retry", Math.round(Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1)) * jitter(context.id, context.attempt)), {
+          type: "retry",
+        }),
       ),
     },
   });
@@ -59,7 +65,14 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     // changes (bound, confirmed connectivity, KRT's session, reports failing or working again).
     published: ({ value, context }) => {
       const c = context as KrtSessionContext;
-      return [topState(value), c.deptrans_id !== null, c.last_sent?.connected ?? null, c.session?.status ?? null, c.session?.ended_at ?? null, stateName(value) === "bound.backoff"];
+      return [
+        topState(value),
+        c.deptrans_id !== null,
+        c.last_sent?.connected ?? null,
+        c.session?.status ?? null,
+        c.session?.ended_at ?? null,
+        stateName(value) === "bound.backoff",
+      ];
     },
     publicEvent: ({ context }) => {
       const c = context as KrtSessionContext;

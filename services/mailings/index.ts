@@ -22,8 +22,16 @@ export interface MailingService extends Service {
 export async function mailingService(ctx: ServiceContext): Promise<MailingService> {
   const env = decodeEnv(MailingEnv, ctx.config.env);
   const simulators: MailingService["simulators"] = {};
-  const parksUrl = await ctx.partnerUrl(env.PARKS_URL, () => startParksSimulator({ parks: ctx.config.demoData ? demoParks() : {} }), (s) => (simulators.parks = s));
-  const feedsUrl = await ctx.partnerUrl(env.FEEDS_URL, () => startFeedsSimulator(), (s) => (simulators.feeds = s));
+  const parksUrl = await ctx.partnerUrl(
+    env.PARKS_URL,
+    () => startParksSimulator({ parks: ctx.config.demoData ? demoParks() : {} }),
+    (s) => (simulators.parks = s),
+  );
+  const feedsUrl = await ctx.partnerUrl(
+    env.FEEDS_URL,
+    () => startFeedsSimulator(),
+    (s) => (simulators.feeds = s),
+  );
   const kind = mailingKind({
     parks: new ParksClient({ baseUrl: parksUrl, ...ctx.partner }),
     feeds: new FeedsClient({ baseUrl: feedsUrl, ...ctx.partner }),

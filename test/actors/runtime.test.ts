@@ -39,9 +39,7 @@ describe("actor runtime", () => {
 
   it("ask - many concurrent asks to many actors are all applied, grouped into few commits", async () => {
     const s = system();
-    const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => s.ask<{ count: number }>(`counter/many-${i % 20}`, { type: "increment" })),
-    );
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => s.ask<{ count: number }>(`counter/many-${i % 20}`, { type: "increment" })));
     expect(replies).toHaveLength(200);
     const finals = await Promise.all(Array.from({ length: 20 }, (_, i) => loadSnapshot(db.sql, "counter", `many-${i}`)));
     expect(finals.map((f) => (f!.snapshot as { context: { count: number } }).context.count)).toEqual(Array(20).fill(10));
@@ -195,7 +193,9 @@ describe("actor runtime", () => {
   it("outbox - a message to another actor is delivered after commit, and a redelivery is dropped", async () => {
     const s = system();
     await s.ask("counter/sender", { type: "forward", to: "counter/receiver", by: 5 });
-    await eventually(async () => ((await loadSnapshot(db.sql, "counter", "receiver"))?.snapshot as { context: { count: number } } | undefined)?.context.count === 5);
+    await eventually(
+      async () => ((await loadSnapshot(db.sql, "counter", "receiver"))?.snapshot as { context: { count: number } } | undefined)?.context.count === 5,
+    );
     // Redeliver the same message id, as a relay that crashed before deleting the row would.
     const [row] = await db.sql<{ message_id: string }[]>`select message_id from actor_outbox limit 1`.catch(() => []);
     const stored = await loadSnapshot(db.sql, "counter", "receiver");

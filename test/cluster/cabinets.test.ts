@@ -28,21 +28,33 @@ beforeAll(async () => {
   const prefix = `c${randomBytes(3).toString("hex")}/`;
   sim = await startCabinetSimulator({ url: broker.url, prefix, cabinets: ids.map((id) => cabinetSpec(id, { cells: 4, charged: 2 })) });
   // The cluster harness hands this process's environment to its instances.
-  Object.assign(process.env, { MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: prefix, CABINET_POLL_MS: "300", CABINET_MISSED_POLLS: "2", CABINET_COMMAND_TIMEOUT_MS: "1000", CABINET_REPORT_HEARTBEAT_MS: "0" });
+  Object.assign(process.env, {
+    MQTT_URL: broker.url,
+    MQTT_TOPIC_PREFIX: prefix,
+    CABINET_POLL_MS: "300",
+    CABINET_MISSED_POLLS: "2",
+    CABINET_COMMAND_TIMEOUT_MS: "1000",
+    CABINET_REPORT_HEARTBEAT_MS: "0",
+  });
   cluster = await clusterHarness();
   nc = await connect({ servers: cluster.natsUrl });
   nc.subscribe(`${cluster.name}.events.>`, {
     callback: (_e, m) => {
-      if (m.subject.includes(".cabinet.") || m.subject.includes(".accumulator.")) received.push({ subject: m.subject, payload: JSON.parse(new TextDecoder().decode(m.data)) });
+      if (m.subject.includes(".cabinet.") || m.subject.includes(".accumulator."))
+        received.push({ subject: m.subject, payload: JSON.parse(new TextDecoder().decode(m.data)) });
     },
   });
   await nc.flush();
   await Promise.all(["k1", "k2"].map((id) => cluster.start(id)));
   // Both members placed, the shards split between them: no handover under way during the tests.
-  await eventually(async () => {
-    const views = await Promise.all(["k1", "k2"].map((id) => cluster.admin(cluster.nodes.get(id)!, "/admin/v1/cluster")));
-    return views.every((v) => v.members.length === 2) && views.reduce((sum, v) => sum + v.owned_shards, 0) === 64 && views.every((v) => v.owned_shards > 0);
-  }, 30_000, 200);
+  await eventually(
+    async () => {
+      const views = await Promise.all(["k1", "k2"].map((id) => cluster.admin(cluster.nodes.get(id)!, "/admin/v1/cluster")));
+      return views.every((v) => v.members.length === 2) && views.reduce((sum, v) => sum + v.owned_shards, 0) === 64 && views.every((v) => v.owned_shards > 0);
+    },
+    30_000,
+    200,
+  );
 }, 90_000);
 afterAll(async () => {
   await nc?.close();
@@ -70,10 +82,18 @@ describe("cabinets in a cluster", () => {
 
   it("cabinets registered through one instance are polled by whichever hosts them; both serve every route", async () => {
     for (const id of ids) expect((await call("k1", "PUT", `/cabinets/${id}`, { lat: 55.7, lon: 37.6 })).status).toBe(201);
-    await eventually(async () => (await call("k2", "GET", "/cabinets")).body.items.every((c: { charged_available: number; online: boolean }) => c.charged_available === 2 && c.online), 15_000);
+    await eventually(
+      async () =>
+        (await call("k2", "GET", "/cabinets")).body.items.every((c: { charged_available: number; online: boolean }) => c.charged_available === 2 && c.online),
+      15_000,
+    );
     // Each instance polls its share (the shards that hold the actors), together every cabinet once.
     const polled = () =>
-      Promise.all(["k1", "k2"].map(async (n) => Number((await (await fetch(`${cluster.nodes.get(n)!.url}/metrics`)).text()).match(/^fleet_cabinets_polled (\d+)/m)?.[1] ?? 0)));
+      Promise.all(
+        ["k1", "k2"].map(async (n) =>
+          Number((await (await fetch(`${cluster.nodes.get(n)!.url}/metrics`)).text()).match(/^fleet_cabinets_polled (\d+)/m)?.[1] ?? 0),
+        ),
+      );
     await eventually(async () => (await polled()).reduce((a, b) => a + b, 0) === ids.length, 5_000);
 
     for (const [i, id] of ids.entries()) {
@@ -103,6 +123,10 @@ describe("cabinets in a cluster", () => {
       const moves = accumulators.filter((e) => e.id === `${id}-A1`).map((e) => e.state);
       expect(moves).toEqual(["in_cabinet", "with_contractor"]);
     }
-    expect(accumulators.find((e) => e.id === "CAB-C1-A1" && e.state === "with_contractor")).toMatchObject({ contractor_id: "tech-c", cabinet_id: null, scooter_id: null });
+    expect(accumulators.find((e) => e.id === "CAB-C1-A1" && e.state === "with_contractor")).toMatchObject({
+      contractor_id: "tech-c",
+      cabinet_id: null,
+      scooter_id: null,
+    });
   });
 });

@@ -17,7 +17,10 @@ afterAll(async () => {
 
 const metric = async (url: string, name: string) => {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return text.split("\n").filter((l) => l.startsWith(name)).reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 };
 
 describe("cluster fencing", () => {
@@ -37,10 +40,14 @@ describe("cluster fencing", () => {
     s2.proc.kill("SIGCONT");
     await eventually(async () => (await metric(s2.url, 'fleet_cluster_handovers_total{event="lost"}')) > 0, 20_000, 200);
     // It rejoins: the shards are shared again.
-    await eventually(async () => {
-      const views = await Promise.all([s1, s2].map((n) => cluster.admin(n, "/admin/v1/cluster")));
-      return views.every((v) => v.owned_shards === 32);
-    }, 20_000, 200);
+    await eventually(
+      async () => {
+        const views = await Promise.all([s1, s2].map((n) => cluster.admin(n, "/admin/v1/cluster")));
+        return views.every((v) => v.owned_shards === 32);
+      },
+      20_000,
+      200,
+    );
     const after = load.ackedCount();
     await eventually(() => load.ackedCount() > after + 40, 20_000);
 

@@ -20,9 +20,7 @@ describe("cluster placement", () => {
       const views = await Promise.all(nodes.map((n) => cluster.admin(n, "/admin/v1/cluster")));
       return views.every((v) => v.members.length === 3) && views.reduce((s, v) => s + v.owned_shards, 0) === 64;
     }, 20_000);
-    const results = await Promise.all(
-      Array.from({ length: 120 }, (_, i) => cluster.apply(nodes[i % 3]!, `l${i % 40}`, `op-${i}`)),
-    );
+    const results = await Promise.all(Array.from({ length: 120 }, (_, i) => cluster.apply(nodes[i % 3]!, `l${i % 40}`, `op-${i}`)));
     expect(results.every((r) => r.status === 200)).toBe(true);
     const hosted = await Promise.all(nodes.map((n) => cluster.admin(n, "/admin/v1/actors?type=ledger")));
     const where = new Map<string, string[]>();

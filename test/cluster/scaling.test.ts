@@ -20,11 +20,7 @@ async function balanced(members: number) {
     seen = views;
     const owned = views.map((v) => v.owned_shards as number);
     const even = 64 / members;
-    return (
-      views.every((v) => v.members.length === members) &&
-      owned.reduce((a, b) => a + b, 0) === 64 &&
-      owned.every((o) => Math.abs(o - even) < 1)
-    );
+    return views.every((v) => v.members.length === members) && owned.reduce((a, b) => a + b, 0) === 64 && owned.every((o) => Math.abs(o - even) < 1);
   };
   // Generous: a handover under load on a slow, shared machine can take this long; what is
   // checked is that balance is reached, not how fast.

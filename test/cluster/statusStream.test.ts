@@ -28,10 +28,14 @@ beforeAll(async () => {
   cluster = await clusterHarness();
   await Promise.all(["k1", "k2"].map((id) => cluster.start(id)));
   // Both members placed and the shards split: binds must not race the start-up handover.
-  await eventually(async () => {
-    const views = await Promise.all(["k1", "k2"].map((id) => cluster.admin(cluster.nodes.get(id)!, "/admin/v1/cluster")));
-    return views.every((v) => v.members.length === 2 && v.owned_shards > 0) && views.reduce((sum, v) => sum + v.owned_shards, 0) === 64;
-  }, 30_000, 200);
+  await eventually(
+    async () => {
+      const views = await Promise.all(["k1", "k2"].map((id) => cluster.admin(cluster.nodes.get(id)!, "/admin/v1/cluster")));
+      return views.every((v) => v.members.length === 2 && v.owned_shards > 0) && views.reduce((sum, v) => sum + v.owned_shards, 0) === 64;
+    },
+    30_000,
+    200,
+  );
 }, 90_000);
 afterAll(async () => {
   await cluster?.close();
@@ -55,13 +59,18 @@ describe("status stream on two instances", () => {
       for (const [i, d] of drivers.entries()) {
         const later = { connected: (round + i) % 3 !== 0, at: t + round * 10 + 5 };
         const earlier = { connected: !later.connected, at: t + round * 10 };
-        for (const s of [later, earlier]) await ns.publish({ park_id: d.park_id, driver_id: d.driver_id, status: s.connected ? "busy" : "offline", updated_at: s.at });
+        for (const s of [later, earlier])
+          await ns.publish({ park_id: d.park_id, driver_id: d.driver_id, status: s.connected ? "busy" : "offline", updated_at: s.at });
         newest.set(d.krtId, later);
       }
       await sleep(round % 3 === 0 ? 120 : 10);
     }
     await eventually(() => ns.consumerDrained(), 20_000, 100);
-    const lastCall = (d: TestDriver) => partners.krt.calls().filter((c) => c.id === d.krtId).at(-1);
+    const lastCall = (d: TestDriver) =>
+      partners.krt
+        .calls()
+        .filter((c) => c.id === d.krtId)
+        .at(-1);
     await eventually(() => drivers.every((d) => lastCall(d)?.connected === newest.get(d.krtId)!.connected), 20_000, 100);
     await sleep(500);
 
@@ -82,14 +91,23 @@ describe("status stream on two instances", () => {
         return ((await res.json()) as { items: { id: string }[] }).items.map((a) => a.id);
       }),
     );
-    for (const d of drivers) expect(hosted.filter((ids) => ids.includes(d.licence)), d.licence).toHaveLength(1);
+    for (const d of drivers)
+      expect(
+        hosted.filter((ids) => ids.includes(d.licence)),
+        d.licence,
+      ).toHaveLength(1);
 
     // Public events: published after commit, valid against the documented schema, never the KRT id.
     sub.unsubscribe();
     const decoded = events.map((e) => Schema.decodeUnknownSync(KrtSessionPublicEvent)(e));
     const mine = decoded.filter((e) => e.id === drivers[0]!.licence);
     expect(mine[0]).toMatchObject({ state: "bound", state_path: "bound.idle", bound: true, session_status: null });
-    expect(mine.at(-1)).toMatchObject({ state: "bound", bound: true, session_status: expect.stringMatching(/active|paused/), connected: newest.get(drivers[0]!.krtId)!.connected });
+    expect(mine.at(-1)).toMatchObject({
+      state: "bound",
+      bound: true,
+      session_status: expect.stringMatching(/active|paused/),
+      connected: newest.get(drivers[0]!.krtId)!.connected,
+    });
     expect(JSON.stringify(events)).not.toContain(drivers[0]!.krtId);
     // Published when what they say changes, not at every pass through `bound.sending`.
     const bySeq = [...new Map(mine.map((e) => [e.seq, e])).values()].sort((a, b) => a.seq - b.seq);
@@ -102,4 +120,3 @@ describe("status stream on two instances", () => {
     expect(doc).toEqual(jsonSchemaOf("krt-session"));
   });
 });
-

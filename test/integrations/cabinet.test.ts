@@ -2,7 +2,16 @@
 // request/reply by request_id, timeouts, late answers, malformed payloads, a broker outage.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
-import { CabinetGateway, CabinetNotRespondingError, MqttUnavailableError, cabinetSpec, noCabinetFaults, startCabinetSimulator, type CabinetSimulator, type UnsolicitedEvent } from "../../integrations/cabinet/index.ts";
+import {
+  CabinetGateway,
+  CabinetNotRespondingError,
+  MqttUnavailableError,
+  cabinetSpec,
+  noCabinetFaults,
+  startCabinetSimulator,
+  type CabinetSimulator,
+  type UnsolicitedEvent,
+} from "../../integrations/cabinet/index.ts";
 import { eventually, silentLogger } from "../support/harness.ts";
 import { startPrivateMosquitto, type PrivateMosquitto } from "../support/privateMosquitto.ts";
 
@@ -77,7 +86,15 @@ describe("cabinet gateway", () => {
     await cab.publishRaw("{not json");
     await cab.publishRaw(JSON.stringify({ type: "self_destruct" }));
     await cab.publishRaw(JSON.stringify({ type: "cell_closed", cell: "seven", accumulator_id: 3 }));
-    await cab.publishRaw(JSON.stringify({ type: "inventory_report", cells: [{ cell: 1, accumulator_id: null, charge: null }, { cell: 1, accumulator_id: null, charge: null }] }));
+    await cab.publishRaw(
+      JSON.stringify({
+        type: "inventory_report",
+        cells: [
+          { cell: 1, accumulator_id: null, charge: null },
+          { cell: 1, accumulator_id: null, charge: null },
+        ],
+      }),
+    );
     const counted = async () => ({
       invalid_json: await metric("fleet_cabinet_malformed_messages_total", { reason: "invalid_json" }),
       unknown_type: await metric("fleet_cabinet_malformed_messages_total", { reason: "unknown_type" }),

@@ -2,8 +2,18 @@
 // incremental updates after, serving through an outage, readiness only once filled; and
 // trackstory with geobase.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { driverProfilesCache, startDriverProfilesSimulator, DriverProfilesClient, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
-import { driverCategoriesCache, startDriverCategoriesSimulator, DriverCategoriesClient, type DriverCategoriesSimulator } from "../../integrations/driverCategories/index.ts";
+import {
+  driverProfilesCache,
+  startDriverProfilesSimulator,
+  DriverProfilesClient,
+  type DriverProfilesSimulator,
+} from "../../integrations/driverProfiles/index.ts";
+import {
+  driverCategoriesCache,
+  startDriverCategoriesSimulator,
+  DriverCategoriesClient,
+  type DriverCategoriesSimulator,
+} from "../../integrations/driverCategories/index.ts";
 import { pointIn, regionOf, startTrackstorySimulator, TrackstoryClient, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
 import { ChangeLog } from "../../integrations/changeLog.ts";
 import { createIncrementalCache } from "../../integrations/incrementalCache.ts";
@@ -26,7 +36,13 @@ const cacheOptions = { refreshMs: 20, logger: silentLogger, now: Date.now };
 describe("change log", () => {
   it("pages changes in order, each key once with its latest value, and refuses a cursor it never gave", () => {
     const log = new ChangeLog<string>();
-    for (const [k, v] of [["a", "a1"], ["b", "b1"], ["a", "a2"], ["c", "c1"]] as const) log.put(k, v);
+    for (const [k, v] of [
+      ["a", "a1"],
+      ["b", "b1"],
+      ["a", "a2"],
+      ["c", "c1"],
+    ] as const)
+      log.put(k, v);
     const first = log.after(undefined, 2)!;
     expect(first.items).toEqual(["b1", "a2"]); // a's first value was superseded
     expect(first.hasMore).toBe(true);
@@ -85,7 +101,12 @@ describe("driver-profiles cache", () => {
     await cache.cache.check();
     expect(cache.cache.size).toBe(2_500);
     expect(cache.licenceOf("p1/d1001")).toBe("lic1");
-    expect(cache.profilesOf("lic1").map((p) => p.driver_id).sort()).toEqual(["d1", "d1001", "d2001"]);
+    expect(
+      cache
+        .profilesOf("lic1")
+        .map((p) => p.driver_id)
+        .sort(),
+    ).toEqual(["d1", "d1001", "d2001"]);
 
     profilesSim.upsert([
       { park_id: "p1", driver_id: "d1", driver_license_pd_id: "lic-new" },
@@ -95,7 +116,12 @@ describe("driver-profiles cache", () => {
     await until(() => cache.licenceOf("p2/x") === "lic1");
     expect(cache.licenceOf("p1/d1")).toBe("lic-new");
     expect(cache.licenceOf("p1/d2001")).toBeUndefined();
-    expect(cache.profilesOf("lic1").map((p) => `${p.park_id}/${p.driver_id}`).sort()).toEqual(["p1/d1001", "p2/x"]);
+    expect(
+      cache
+        .profilesOf("lic1")
+        .map((p) => `${p.park_id}/${p.driver_id}`)
+        .sort(),
+    ).toEqual(["p1/d1001", "p2/x"]);
     cache.cache.stop();
   });
 
@@ -151,7 +177,11 @@ describe("trackstory and geobase", () => {
       { park_id: "p1", driver_id: "d2", lat: 59.94, lon: 30.31 },
     ]);
     const track = new TrackstoryClient({ baseUrl: trackSim.url, ...options });
-    const found = await track.positions([...Array.from({ length: 1_500 }, (_, i) => ({ park_id: "p9", driver_id: `x${i}` })), { park_id: "p1", driver_id: "d1" }, { park_id: "p1", driver_id: "d2" }]);
+    const found = await track.positions([
+      ...Array.from({ length: 1_500 }, (_, i) => ({ park_id: "p9", driver_id: `x${i}` })),
+      { park_id: "p1", driver_id: "d1" },
+      { park_id: "p1", driver_id: "d2" },
+    ]);
     expect([...found.keys()].sort()).toEqual(["p1/d1", "p1/d2"]);
     expect(regionOf(found.get("p1/d1")!.lat, found.get("p1/d1")!.lon)).toBe("moscow");
     expect(regionOf(59.94, 30.31)).toBe("saint_petersburg");

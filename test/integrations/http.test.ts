@@ -62,7 +62,9 @@ describe("createJsonClient", () => {
 
   it("gives PartnerUnavailableError with the last status when the partner stays down past the retries", async () => {
     sim.faults.down = true;
-    const error = await client({ retries: 2 }).request("POST", "/v1/echo", {}, Echo).catch((e: unknown) => e);
+    const error = await client({ retries: 2 })
+      .request("POST", "/v1/echo", {}, Echo)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartnerUnavailableError);
     expect(error).toMatchObject({ code: "echo_unavailable", status: 503 });
     expect(sim.stats.requests).toBe(3);
@@ -70,7 +72,9 @@ describe("createJsonClient", () => {
 
   it("gives PartnerUnavailableError after retries when every answer is 429", async () => {
     sim.faults.rateLimit = true;
-    const error = await client({ retries: 1 }).request("POST", "/v1/echo", {}, Echo).catch((e: unknown) => e);
+    const error = await client({ retries: 1 })
+      .request("POST", "/v1/echo", {}, Echo)
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ name: "PartnerUnavailableError", status: 429, retryAfterMs: 1_000 });
     expect(sim.stats.requests).toBe(2);
   });
@@ -88,7 +92,9 @@ describe("createJsonClient", () => {
 
   it("gives PartnerTimeoutError when every attempt outlasts the timeout", async () => {
     sim.faults.slowMs = 300;
-    const error = await client({ timeoutMs: 50, retries: 1 }).request("POST", "/v1/echo", {}, Echo).catch((e: unknown) => e);
+    const error = await client({ timeoutMs: 50, retries: 1 })
+      .request("POST", "/v1/echo", {}, Echo)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartnerTimeoutError);
     expect(error).toMatchObject({ code: "echo_timeout", timeoutMs: 50 });
     expect(sim.stats.requests).toBe(2);
@@ -104,21 +110,27 @@ describe("createJsonClient", () => {
 
   it("treats a dropped connection as unavailable and retries it", async () => {
     sim.faults.dropRate = 1;
-    const error = await client({ retries: 2 }).request("POST", "/v1/echo", {}, Echo).catch((e: unknown) => e);
+    const error = await client({ retries: 2 })
+      .request("POST", "/v1/echo", {}, Echo)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartnerUnavailableError);
     expect(sim.stats.requests).toBe(3);
   });
 
   it("does not retry a 4xx and gives PartnerRejectedError with the status and body", async () => {
     sim.faults.unauthorized = true;
-    const error = await client().request("POST", "/v1/echo", {}, Echo).catch((e: unknown) => e);
+    const error = await client()
+      .request("POST", "/v1/echo", {}, Echo)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartnerRejectedError);
     expect(error).toMatchObject({ code: "echo_rejected", status: 401, body: { code: "unauthorized" } });
     expect(sim.stats.requests).toBe(1);
   });
 
   it("does not retry an answer off contract and names the field in PartnerProtocolError", async () => {
-    const error = await client().request("GET", "/v1/off-contract", undefined, Echo).catch((e: unknown) => e);
+    const error = await client()
+      .request("GET", "/v1/off-contract", undefined, Echo)
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PartnerProtocolError);
     expect((error as Error).message).toContain("echoed");
     expect(sim.stats.requests).toBe(1);

@@ -27,7 +27,17 @@ beforeEach(() => {
 });
 
 const client = (over: Partial<ConstructorParameters<typeof KrtClient>[0]> = {}) =>
-  new KrtClient({ baseUrl: sim.url, timeoutMs: 500, retries: 0, clientId: "fleet", clientSecret: "fleet-secret", tokens: postgresTokenStore(db.sql), refreshMarginMs: 60_000, now, ...over });
+  new KrtClient({
+    baseUrl: sim.url,
+    timeoutMs: 500,
+    retries: 0,
+    clientId: "fleet",
+    clientSecret: "fleet-secret",
+    tokens: postgresTokenStore(db.sql),
+    refreshMarginMs: 60_000,
+    now,
+    ...over,
+  });
 
 describe("krt", () => {
   it("checkId - true for the licence KRT holds the id under, false for another", async () => {

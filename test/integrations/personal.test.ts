@@ -36,7 +36,20 @@ describe("normalizePhone", () => {
   });
 
   it("normalizePhone - what is not a phone number is refused", () => {
-    for (const typed of ["", "12345", "+7 916 123", "+7916123456789", "89161234567890", "+0 123 456 789", "phone", "+7 916 ABC 45 67", "++79161234567", "+7-916-123-45-67 ext 5", "8 800", "1234567890"]) {
+    for (const typed of [
+      "",
+      "12345",
+      "+7 916 123",
+      "+7916123456789",
+      "89161234567890",
+      "+0 123 456 789",
+      "phone",
+      "+7 916 ABC 45 67",
+      "++79161234567",
+      "+7-916-123-45-67 ext 5",
+      "8 800",
+      "1234567890",
+    ]) {
       expect(normalizePhone(typed), typed).toBeUndefined();
     }
   });
@@ -75,7 +88,12 @@ describe("personal", () => {
   it("bulkRetrieve - values of known ids, unknown ids left out", async () => {
     const a = await personal.store("names", "A");
     const b = await personal.store("names", "B");
-    expect(await personal.bulkRetrieve("names", [a, "nope", b, a])).toEqual(new Map([[a, "A"], [b, "B"]]));
+    expect(await personal.bulkRetrieve("names", [a, "nope", b, a])).toEqual(
+      new Map([
+        [a, "A"],
+        [b, "B"],
+      ]),
+    );
   });
 
   it("store - a phone not in E.164 is rejected with 400 that does not echo it, and not retried", async () => {

@@ -90,7 +90,10 @@ describe("accumulator machine (scenarios)", () => {
     expect(effects).toContainEqual({
       type: "reply",
       replyTo: "r1",
-      reply: { ok: true, value: { accumulator_id: "ACC-1", scooter_id: "S-1", contractor_id: "tech-1", stamp: at, removed: { accumulator_id: "ACC-OLD", event: removedMove } } },
+      reply: {
+        ok: true,
+        value: { accumulator_id: "ACC-1", scooter_id: "S-1", contractor_id: "tech-1", stamp: at, removed: { accumulator_id: "ACC-OLD", event: removedMove } },
+      },
     });
   });
 
@@ -110,7 +113,9 @@ describe("accumulator machine (scenarios)", () => {
     actor.send(withTech(20, "tech-2"));
     actor.send({ ...install("tech-1"), replyTo: "r1" } as AccumulatorEvent);
     for (const r of ["r0", "r1"]) {
-      expect(effects).toContainEqual(expect.objectContaining({ type: "reply", replyTo: r, reply: expect.objectContaining({ ok: false, code: "not_held_by_contractor" }) }));
+      expect(effects).toContainEqual(
+        expect.objectContaining({ type: "reply", replyTo: r, reply: expect.objectContaining({ ok: false, code: "not_held_by_contractor" }) }),
+      );
     }
     expect(actor.getSnapshot().value).toBe("with_contractor");
   });

@@ -76,7 +76,8 @@ const connectivityPaths = getShortestPaths(cabinetMachine, {
     if (s.context.unlocking) events.push({ type: "xstate.done.actor.unlockCells", output: { request_id: "i1.1", opened: [1], failed: [], at } });
     return events as CabinetEvent[];
   },
-  serializeState: (s) => JSON.stringify([s.value, s.context.bookings.map((b) => b.status), Math.min(s.context.missed_polls, LIMIT + 1), s.context.cells.length]),
+  serializeState: (s) =>
+    JSON.stringify([s.value, s.context.bookings.map((b) => b.status), Math.min(s.context.missed_polls, LIMIT + 1), s.context.cells.length]),
 });
 
 describe("cabinet machine (model)", () => {
@@ -94,11 +95,12 @@ describe("cabinet machine (model)", () => {
     const statuses = new Set(paths.flatMap((p) => p.state.context.bookings.map((b) => b.status)));
     expect([...statuses].sort()).toEqual(["booked", "completed", "expired", "opened", "opening", "released"]);
     expect(paths.length).toBeGreaterThan(200);
-
   });
 
   it("invariants hold in every reachable state (each is the end of its shortest path)", () => {
-    const broken = [...paths, ...connectivityPaths].flatMap((p) => violations(p.state.context, p.state.value, LIMIT).map((v) => `${v} after ${p.steps.map((s) => s.event.type).join(" > ")}`));
+    const broken = [...paths, ...connectivityPaths].flatMap((p) =>
+      violations(p.state.context, p.state.value, LIMIT).map((v) => `${v} after ${p.steps.map((s) => s.event.type).join(" > ")}`),
+    );
     expect(broken.slice(0, 5)).toEqual([]);
   });
 });
@@ -106,7 +108,9 @@ describe("cabinet machine (model)", () => {
 describe("cabinet machine (scenarios)", () => {
   function run() {
     const effects: Effect[] = [];
-    const actor = createActor(cabinetMachine.provide({ actors: { unlockCells: fromPromise<UnlockAnswer, UnlockInput>(() => new Promise(() => {})) } }), { input: { id: "CAB-1" } });
+    const actor = createActor(cabinetMachine.provide({ actors: { unlockCells: fromPromise<UnlockAnswer, UnlockInput>(() => new Promise(() => {})) } }), {
+      input: { id: "CAB-1" },
+    });
     actor.on("*", (e) => effects.push(e as Effect));
     actor.start();
     actor.send(register);
@@ -114,8 +118,12 @@ describe("cabinet machine (scenarios)", () => {
     effects.length = 0;
     return { actor, effects, send: (e: object) => actor.send(e as CabinetEvent) };
   }
-  const replyTo = (effects: Effect[], to: string) => effects.find((e) => e.type === "reply" && e.replyTo === to) as Extract<Effect, { type: "reply" }> | undefined;
-  const done = (opened: number[], failed: number[] = [], request_id = "b1.1", when = at) => ({ type: "xstate.done.actor.unlockCells", output: { request_id, opened, failed, at: when } });
+  const replyTo = (effects: Effect[], to: string) =>
+    effects.find((e) => e.type === "reply" && e.replyTo === to) as Extract<Effect, { type: "reply" }> | undefined;
+  const done = (opened: number[], failed: number[] = [], request_id = "b1.1", when = at) => ({
+    type: "xstate.done.actor.unlockCells",
+    output: { request_id, opened, failed, at: when },
+  });
   const silence = (when = at) => ({ type: "xstate.error.actor.unlockCells", error: { code: "cabinet_not_responding", message: "no answer", at: when } });
 
   it("book issue - reserves the fullest charged cells and arms a durable expiry", () => {
@@ -154,7 +162,8 @@ describe("cabinet machine (scenarios)", () => {
     expect(actor.getSnapshot().matches({ registered: { command: "unlocking" } })).toBe(true);
     send({ type: "open", at, booking_id: "b1", replyTo: "o2" }); // joins the unlock in flight
     send(done([1]));
-    for (const r of ["o1", "o2"]) expect(replyTo(effects, r)?.reply).toMatchObject({ ok: true, value: { cells: [{ cell: 1, accumulator_id: "A" }], failed: [], late: false } });
+    for (const r of ["o1", "o2"])
+      expect(replyTo(effects, r)?.reply).toMatchObject({ ok: true, value: { cells: [{ cell: 1, accumulator_id: "A" }], failed: [], late: false } });
     expect(effects).toContainEqual({
       type: "tell",
       to: "accumulator/A",
@@ -277,7 +286,11 @@ describe("cabinet machine (scenarios)", () => {
     send(done([1], [], "b1.1", at + 6));
     const tells = effects.filter((e) => e.type === "tell");
     expect(tells).toEqual([
-      { type: "tell", to: "accumulator/A", event: { type: "located", stamp: at + 6, location: { kind: "contractor", contractor_id: "tech-1", from: { cabinet_id: "CAB-1", cell: 1 } } } },
+      {
+        type: "tell",
+        to: "accumulator/A",
+        event: { type: "located", stamp: at + 6, location: { kind: "contractor", contractor_id: "tech-1", from: { cabinet_id: "CAB-1", cell: 1 } } },
+      },
     ]);
     expect(actor.getSnapshot().context.cells[0]).toMatchObject({ cell: 1, accumulator_id: null, booking_id: null });
     expect(actor.getSnapshot().context.closed_early).toEqual([]);
@@ -312,7 +325,10 @@ describe("cabinet machine (scenarios)", () => {
     const kind = cabinetKind({ devices: {} as never, now: () => at });
     const migrated = kind.migrate!({ ...persisted, context: v1Context }, 1);
     const effects: Effect[] = [];
-    const restored = createActor(cabinetMachine.provide({ actors: { unlockCells: fromPromise<UnlockAnswer, UnlockInput>(() => new Promise(() => {})) } }), { snapshot: migrated, input: { id: "CAB-1" } });
+    const restored = createActor(cabinetMachine.provide({ actors: { unlockCells: fromPromise<UnlockAnswer, UnlockInput>(() => new Promise(() => {})) } }), {
+      snapshot: migrated,
+      input: { id: "CAB-1" },
+    });
     restored.on("*", (e) => effects.push(e as Effect));
     restored.start();
     restored.send({ type: "cell_closed", at: at + 5, cell: 1, accumulator_id: null } as CabinetEvent);

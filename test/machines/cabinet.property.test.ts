@@ -28,14 +28,37 @@ const reportArb = fc
   });
 
 const opArb = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("book" as const), kind: fc.constantFrom("issue" as const, "return" as const), count: fc.integer({ min: 1, max: 3 }), minCharge: fc.integer({ min: 0, max: 60 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("book" as const),
+      kind: fc.constantFrom("issue" as const, "return" as const),
+      count: fc.integer({ min: 1, max: 3 }),
+      minCharge: fc.integer({ min: 0, max: 60 }),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("open" as const), k: fc.nat(9) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom("release" as const, "expire" as const), k: fc.nat(9) }) },
   { weight: 4, arbitrary: fc.record({ op: fc.constant("answer" as const), mask: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }) }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("silence" as const), late: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant("late" as const), k: fc.nat(9), attempt: fc.integer({ min: 1, max: 2 }), mask: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      op: fc.constant("late" as const),
+      k: fc.nat(9),
+      attempt: fc.integer({ min: 1, max: 2 }),
+      mask: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("report" as const), cells: reportArb }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant("closed" as const), cell: fc.constantFrom(...CELLS), accumulator_id: fc.option(fc.constantFrom(...POOL), { nil: null }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      op: fc.constant("closed" as const),
+      cell: fc.constantFrom(...CELLS),
+      accumulator_id: fc.option(fc.constantFrom(...POOL), { nil: null }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("missed" as const) }) },
 );
 
@@ -65,7 +88,10 @@ describe("cabinet machine (property)", () => {
               const id = `b${i}`;
               const online = actor.getSnapshot().matches({ registered: { connectivity: "online" } });
               const bookAt = at + 10; // what `send` stamps it with
-              const available = o.kind === "issue" ? cellsToIssue(c.cells, o.count, o.minCharge, promisedAccumulators(c.bookings), bookAt) : cellsToReturn(c.cells, o.count, bookAt);
+              const available =
+                o.kind === "issue"
+                  ? cellsToIssue(c.cells, o.count, o.minCharge, promisedAccumulators(c.bookings), bookAt)
+                  : cellsToReturn(c.cells, o.count, bookAt);
               send({ type: "book", booking_id: id, kind: o.kind, count: o.count, contractor_id: "t", min_charge: o.minCharge, ttl_ms: 500, replyTo: id });
               const answer = effects.find((e) => e.type === "reply" && e.replyTo === id) as Extract<Effect, { type: "reply" }>;
               if (!online) expect(answer.reply).toMatchObject({ ok: false, code: "cabinet_unresponsive" });
@@ -95,15 +121,23 @@ describe("cabinet machine (property)", () => {
               const b = c.bookings.find((x) => x.booking_id === c.unlocking);
               if (!b) break;
               const opened = b.cells.filter((_, j) => o.mask[j % 4]);
-              actor.send({ type: "xstate.done.actor.unlockCells", output: { request_id: b.request_ids.at(-1)!, opened, failed: b.cells.filter((n) => !opened.includes(n)), at: (at += 10) } });
+              actor.send({
+                type: "xstate.done.actor.unlockCells",
+                output: { request_id: b.request_ids.at(-1)!, opened, failed: b.cells.filter((n) => !opened.includes(n)), at: (at += 10) },
+              });
               break;
             }
             case "silence":
-              if (c.unlocking) actor.send({ type: "xstate.error.actor.unlockCells", error: { code: "cabinet_not_responding", message: "-", at: (at += o.late ? 1_000 : 10) } });
+              if (c.unlocking)
+                actor.send({
+                  type: "xstate.error.actor.unlockCells",
+                  error: { code: "cabinet_not_responding", message: "-", at: (at += o.late ? 1_000 : 10) },
+                });
               break;
             case "late": {
               const b = c.bookings.find((x) => x.booking_id === booked(o.k));
-              if (b) send({ type: "unlock_result_late", request_id: `${b.booking_id}.${o.attempt}`, opened: b.cells.filter((_, j) => o.mask[j % 4]), failed: [] });
+              if (b)
+                send({ type: "unlock_result_late", request_id: `${b.booking_id}.${o.attempt}`, opened: b.cells.filter((_, j) => o.mask[j % 4]), failed: [] });
               break;
             }
             case "report":
@@ -121,7 +155,10 @@ describe("cabinet machine (property)", () => {
           expect(s.status).toBe("active");
           expect(violations(s.context, s.value, LIMIT)).toEqual([]);
         }
-        const results = actor.getSnapshot().context.bookings.map((b) => b.result).filter((r) => r !== null);
+        const results = actor
+          .getSnapshot()
+          .context.bookings.map((b) => b.result)
+          .filter((r) => r !== null);
         seen.opened += results.length;
         seen.late += results.filter((r) => r.late).length;
         actor.stop();

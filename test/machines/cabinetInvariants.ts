@@ -30,7 +30,8 @@ export function violations(c: CabinetContext, value: SnapshotFrom<typeof cabinet
       }
     }
     if (!isActive(b)) check(!c.cells.some((x) => x.booking_id === b.booking_id), `${b.status} booking ${b.booking_id} still holds cells`);
-    if (b.result) check(b.request_ids.includes(b.result.request_id) && ["opened", "completed"].includes(b.status), `${b.booking_id}: result without its request or status`);
+    if (b.result)
+      check(b.request_ids.includes(b.result.request_id) && ["opened", "completed"].includes(b.status), `${b.booking_id}: result without its request or status`);
     if (b.status !== "opening") check(b.waiting.length === 0, `${b.booking_id} is ${b.status} with asks waiting`);
   }
   const ids = c.cells.flatMap((x) => (x.accumulator_id ? [x.accumulator_id] : []));

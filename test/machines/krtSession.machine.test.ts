@@ -150,7 +150,9 @@ describe("krt-session machine (reference)", () => {
 describe("krt-session machine (scenarios)", () => {
   function run(send: (input: SendInput) => Promise<SendOutput>) {
     const effects: Effect[] = [];
-    const actor = createActor(machine.provide({ actors: { sendConnectivity: fromPromise(({ input }: { input: SendInput }) => send(input)) } }), { input: { id: "lic-1" } });
+    const actor = createActor(machine.provide({ actors: { sendConnectivity: fromPromise(({ input }: { input: SendInput }) => send(input)) } }), {
+      input: { id: "lic-1" },
+    });
     actor.on("*", (e) => effects.push(e as Effect));
     actor.start();
     return { actor, effects };

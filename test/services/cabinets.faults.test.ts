@@ -14,11 +14,18 @@ afterAll(async () => {
 });
 
 const location = async (id: string) => (await h.call("GET", `/accumulators/${id}`)).body;
-const holdings = async (contractor: string) => (await h.call("GET", `/contractors/${contractor}/accumulators`)).body.items.map((a: { accumulator_id: string }) => a.accumulator_id);
+const holdings = async (contractor: string) =>
+  (await h.call("GET", `/contractors/${contractor}/accumulators`)).body.items.map((a: { accumulator_id: string }) => a.accumulator_id);
 const bookingsOf = async (cabinetId: string) => (await h.call("GET", `/cabinets/${cabinetId}`)).body.bookings;
 const metric = async (line: RegExp) => {
   const text = await (await fetch(`${h.app.url}/metrics`)).text();
-  return Number(text.split("\n").find((l) => line.test(l))?.split(" ").at(-1) ?? 0);
+  return Number(
+    text
+      .split("\n")
+      .find((l) => line.test(l))
+      ?.split(" ")
+      .at(-1) ?? 0,
+  );
 };
 
 describe("cabinets: faults", () => {

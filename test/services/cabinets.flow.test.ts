@@ -69,13 +69,23 @@ describe("cabinets: the seed's flow", () => {
     ]);
 
     // 10-11. Swaps: the charged one into the scooter, the discharged one to the technician.
-    for (const [scooter, installed, removed] of [["SC-1", "CAB-NEAR-A1", "OLD-1"], ["SC-2", "CAB-NEAR-A2", "OLD-2"]] as const) {
-      const swap = await h.call("POST", `/scooters/${scooter}/swap`, { contractor_id: "tech-7", installed_accumulator_id: installed, removed_accumulator_id: removed });
+    for (const [scooter, installed, removed] of [
+      ["SC-1", "CAB-NEAR-A1", "OLD-1"],
+      ["SC-2", "CAB-NEAR-A2", "OLD-2"],
+    ] as const) {
+      const swap = await h.call("POST", `/scooters/${scooter}/swap`, {
+        contractor_id: "tech-7",
+        installed_accumulator_id: installed,
+        removed_accumulator_id: removed,
+      });
       expect(swap.status).toBe(200);
       expect(swap.body.installed).toMatchObject({ accumulator_id: installed, location: "scooter", scooter_id: scooter, contractor_id: "tech-7" });
       expect(swap.body.removed).toMatchObject({ accumulator_id: removed, location: "contractor", contractor_id: "tech-7", scooter_id: null });
     }
-    expect((await h.call("GET", "/contractors/tech-7/accumulators")).body.items.map((a: { accumulator_id: string }) => a.accumulator_id)).toEqual(["OLD-1", "OLD-2"]);
+    expect((await h.call("GET", "/contractors/tech-7/accumulators")).body.items.map((a: { accumulator_id: string }) => a.accumulator_id)).toEqual([
+      "OLD-1",
+      "OLD-2",
+    ]);
 
     // Return: book empty cells in another cabinet, open them, put the discharged ones in.
     const back = await h.book("CAB-FAR", { kind: "return", count: 2, contractor_id: "tech-7" });
@@ -104,7 +114,13 @@ describe("cabinets: the seed's flow", () => {
     expect(stats.accumulators).toMatchObject({ cabinet: 5, contractor: 0, scooter: 2, unknown: 0, total: 7 });
     expect(stats.charge_histogram.find((b: { from: number }) => b.from === 90).count).toBe(2);
     expect(stats.charge_histogram.find((b: { from: number }) => b.from === 40).count).toBe(1);
-    expect(stats.cabinets.find((c: { cabinet_id: string }) => c.cabinet_id === "CAB-FAR")).toMatchObject({ cells: 4, accumulators: 3, empty_cells: 1, booked_cells: 0, online: true });
+    expect(stats.cabinets.find((c: { cabinet_id: string }) => c.cabinet_id === "CAB-FAR")).toMatchObject({
+      cells: 4,
+      accumulators: 3,
+      empty_cells: 1,
+      booked_cells: 0,
+      online: true,
+    });
   });
 
   it("register - PUT again moves the cabinet (200), the list and the view follow", async () => {

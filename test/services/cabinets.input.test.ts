@@ -34,7 +34,9 @@ describe("cabinets: bad input", () => {
     }
     expect(fields(await h.call("POST", "/cabinets/CAB-IN/bookings", { kind: "lend", count: 1, contractor_id: "t" }))).toEqual(["body.kind"]);
     expect(fields(await h.call("POST", "/cabinets/CAB-IN/bookings", { kind: "issue", count: 1 }))).toEqual(["body.contractor_id"]);
-    expect(fields(await h.call("POST", "/cabinets/CAB-IN/bookings", { kind: "issue", count: 1, contractor_id: "t", min_charge: 101 }))).toEqual(["body.min_charge"]);
+    expect(fields(await h.call("POST", "/cabinets/CAB-IN/bookings", { kind: "issue", count: 1, contractor_id: "t", min_charge: 101 }))).toEqual([
+      "body.min_charge",
+    ]);
     expect(fields(await h.call("POST", "/cabinets/CAB-IN/bookings", { kind: "issue", count: 1, contractor_id: "t", colour: "red" }))).toEqual(["body.colour"]);
     expect((await h.call("GET", "/cabinets/CAB-IN")).body.bookings).toEqual([]);
   });
@@ -60,7 +62,11 @@ describe("cabinets: bad input", () => {
   });
 
   it("swap of an accumulator the contractor does not hold is 409 and moves nothing", async () => {
-    const notHeld = await h.call("POST", "/scooters/SC-9/swap", { contractor_id: "tech-x", installed_accumulator_id: "CAB-IN-A1", removed_accumulator_id: "OLD-9" });
+    const notHeld = await h.call("POST", "/scooters/SC-9/swap", {
+      contractor_id: "tech-x",
+      installed_accumulator_id: "CAB-IN-A1",
+      removed_accumulator_id: "OLD-9",
+    });
     expect(notHeld.status).toBe(409);
     expect(notHeld.body.code).toBe("not_held_by_contractor");
     expect((await h.call("GET", "/accumulators/CAB-IN-A1")).body).toMatchObject({ location: "cabinet" });

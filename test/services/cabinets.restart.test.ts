@@ -23,7 +23,9 @@ beforeAll(async () => {
   sim = await startCabinetSimulator({ url: broker.url, prefix, cabinets: [cabinetSpec("CAB-R", { cells: 4, charged: 3 })] });
   env = {
     PORT: "0",
-    AUTH_TOKENS: Object.entries(TOKENS).map(([r, t]) => `${r}=${t}`).join(","),
+    AUTH_TOKENS: Object.entries(TOKENS)
+      .map(([r, t]) => `${r}=${t}`)
+      .join(","),
     DEMO_DATA: "false",
     MQTT_URL: broker.url,
     MQTT_TOPIC_PREFIX: prefix,

@@ -16,7 +16,10 @@ export interface CabinetHarness {
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   /** Adds a simulated cabinet, registers it and waits until its first report is in. */
   cabinet(spec: CabinetSpec): Promise<SimulatedCabinet>;
-  book(cabinetId: string, body: { kind: "issue" | "return"; count: number; contractor_id: string; min_charge?: number }): Promise<{ status: number; body: any }>;
+  book(
+    cabinetId: string,
+    body: { kind: "issue" | "return"; count: number; contractor_id: string; min_charge?: number },
+  ): Promise<{ status: number; body: any }>;
   open(cabinetId: string, bookingId: string): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
@@ -34,7 +37,8 @@ export async function startCabinetHarness(env: Record<string, string> = {}): Pro
   const sim = await startCabinetSimulator({ url: broker.url, prefix });
   const fullEnv = { MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: prefix, ...fastPolling, ...env };
   const app = await startTestInstance(fullEnv);
-  const call: CabinetHarness["call"] = (method, path, body, headers) => app.call(method, BASE + path, { token: TOKENS.internal, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
+  const call: CabinetHarness["call"] = (method, path, body, headers) =>
+    app.call(method, BASE + path, { token: TOKENS.internal, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) });
   return {
     app,
     broker,

@@ -24,7 +24,11 @@ const upsert = (park: string, body: unknown) => app.call("PUT", `${BASE}/custome
 const customer = (park: string, id: string, method = "GET", body?: unknown) => app.call(method, `${BASE}/customers/${id}`, { park, body });
 const home = { label: "home", address: "Tverskaya 1", lat: 55.757, lon: 37.613 };
 const work = { address: "Leningradsky 39", lat: 55.79, lon: 37.54 };
-const commute = { label: "to work", points: [home, work].map(({ address, lat, lon }) => ({ address, lat, lon })), schedule: { days: [1, 2, 3, 4, 5], time: "08:30" } };
+const commute = {
+  label: "to work",
+  points: [home, work].map(({ address, lat, lon }) => ({ address, lat, lon })),
+  schedule: { days: [1, 2, 3, 4, 5], time: "08:30" },
+};
 
 /** Row counts once the events of earlier writes are published and cleared from the outbox. */
 const settledCounts = () => eventually(async () => ((await counts(app.db)).outbox === 0 ? counts(app.db) : undefined));
@@ -46,7 +50,12 @@ describe("customers", () => {
 
     const found = await find("park-a", "+79161000001");
     expect(found.status).toBe(200);
-    expect(found.body).toMatchObject({ customer_id: id, name: "Анна Петрова", sms_enabled: true, order_options: { tariff_class: "comfort", requirements: ["child_chair"] } });
+    expect(found.body).toMatchObject({
+      customer_id: id,
+      name: "Анна Петрова",
+      sms_enabled: true,
+      order_options: { tariff_class: "comfort", requirements: ["child_chair"] },
+    });
 
     const again = await upsert("park-a", { phone: "9161000001", sms_enabled: false });
     expect(again.status).toBe(200);
@@ -96,7 +105,9 @@ describe("customers", () => {
     const id = created.body.customer_id;
     await upsert("park-e", { phone: "+79162000001", name: "Борис" }); // nothing changed: no event
     await customer("park-e", id, "DELETE");
-    const events = await eventually(() => (app.events.filter((e) => e.payload.id === id).length === 2 ? app.events.filter((e) => e.payload.id === id) : undefined));
+    const events = await eventually(() =>
+      app.events.filter((e) => e.payload.id === id).length === 2 ? app.events.filter((e) => e.payload.id === id) : undefined,
+    );
     for (const e of events) {
       expect(e.subject).toBe("fleet.events.customer.park-e");
       expect(Result.isSuccess(Schema.decodeUnknownResult(CustomerEvent, { onExcessProperty: "error" })(e.payload))).toBe(true);
@@ -124,7 +135,9 @@ describe("customers", () => {
       const created = await upsert("park-e", { phone: "+7 916 200-00-02" });
       expect(created.status).toBe(201);
       const [row] = await eventually(async () => {
-        const rows = await app.db.sql<{ target: string; payload: any }[]>`select target, payload from actor_outbox where payload->>'id' = ${created.body.customer_id}`;
+        const rows = await app.db.sql<
+          { target: string; payload: any }[]
+        >`select target, payload from actor_outbox where payload->>'id' = ${created.body.customer_id}`;
         return rows.length && app.logs.some((l) => l.includes("outbox delivery failed")) ? rows : undefined;
       });
       expect(row).toMatchObject({ target: "fleet.events.customer.park-e", payload: { state: "created", id: created.body.customer_id } });
@@ -248,11 +261,19 @@ describe("customers", () => {
       expect(res.status, String(phone)).toBe(400);
       expect(res.body.details.fields.map((f: { path: string }) => f.path)).toEqual(["body.phone"]);
     }
-    const wrong = await upsert("park-v", { phone: "+79168000001", sms_enabled: "yes", name: 7, order_options: { requirements: [1], payment_method: "barter" } });
+    const wrong = await upsert("park-v", {
+      phone: "+79168000001",
+      sms_enabled: "yes",
+      name: 7,
+      order_options: { requirements: [1], payment_method: "barter" },
+    });
     expect(wrong.status).toBe(400);
-    expect(wrong.body.details.fields.map((f: { path: string }) => f.path).sort()).toEqual(
-      ["body.name", "body.order_options.payment_method", "body.order_options.requirements.0", "body.sms_enabled"],
-    );
+    expect(wrong.body.details.fields.map((f: { path: string }) => f.path).sort()).toEqual([
+      "body.name",
+      "body.order_options.payment_method",
+      "body.order_options.requirements.0",
+      "body.sms_enabled",
+    ]);
     const id = (await upsert("park-v", { phone: "+79168000001" })).body.customer_id;
     const paths = async (res: Promise<{ status: number; body: any }>) => {
       const r = await res;
@@ -260,15 +281,19 @@ describe("customers", () => {
       return r.body.details.fields.map((f: { path: string }) => f.path);
     };
     const point = { address: "A", lat: 55, lon: 37 };
-    expect(await paths(app.call("POST", `${BASE}/customers/${id}/routes`, { park: "park-v", body: { points: Array(11).fill(point) } }))).toEqual(["body.points"]);
+    expect(await paths(app.call("POST", `${BASE}/customers/${id}/routes`, { park: "park-v", body: { points: Array(11).fill(point) } }))).toEqual([
+      "body.points",
+    ]);
     expect(await paths(app.call("POST", `${BASE}/customers/${id}/routes`, { park: "park-v", body: { points: [point] } }))).toEqual(["body.points"]);
     const requirements = Array.from({ length: 21 }, (_, i) => `r${i}`);
     expect(await paths(upsert("park-v", { phone: "+79168000001", order_options: { requirements } }))).toEqual(["body.order_options.requirements"]);
     const ids = Array.from({ length: 101 }, (_, i) => `pd-${i}`);
     expect(await paths(app.call("POST", `${BASE}/takeout/v1/delete`, { token: TOKENS.internal, body: { phone_pd_ids: ids } }))).toEqual(["body.phone_pd_ids"]);
-    expect(await paths(app.call("POST", `${BASE}/customers/${id}/locations`, { park: "park-v", body: { address: " ", lat: 91, lon: "37" } }))).toEqual(
-      ["body.address", "body.lat", "body.lon"],
-    );
+    expect(await paths(app.call("POST", `${BASE}/customers/${id}/locations`, { park: "park-v", body: { address: " ", lat: 91, lon: "37" } }))).toEqual([
+      "body.address",
+      "body.lat",
+      "body.lon",
+    ]);
     expect(await paths(customer("park-v", "not-a-uuid"))).toEqual(["params.customer_id"]);
     const route = (schedule: unknown) => app.call("POST", `${BASE}/customers/${id}/routes`, { park: "park-v", body: { points: [point, point], schedule } });
     expect(await paths(route({ days: [1, 8], time: "25:00" }))).toEqual(["body.schedule.days.1", "body.schedule.time"]);
@@ -279,7 +304,10 @@ describe("customers", () => {
 
   it("bad input - unknown fields, top-level or nested, are 400 naming them and nothing is written", async () => {
     const before = await settledCounts();
-    expect(await upsert("park-v", { phone: "+79168000002", nickname: "Zed" })).toMatchObject({ status: 400, body: { details: { fields: [{ path: "body.nickname" }] } } });
+    expect(await upsert("park-v", { phone: "+79168000002", nickname: "Zed" })).toMatchObject({
+      status: 400,
+      body: { details: { fields: [{ path: "body.nickname" }] } },
+    });
     const nested = await upsert("park-v", { phone: "+79168000002", order_options: { tarif: "econom" } });
     expect(nested.body.details.fields.map((f: { path: string }) => f.path)).toEqual(["body.order_options.tarif"]);
     expect(await counts(app.db)).toEqual(before);

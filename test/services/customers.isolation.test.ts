@@ -60,7 +60,8 @@ describe("customers isolation", () => {
           const model = models.get(park)!;
           for (const step of plan) {
             const own = model.get(step.phone);
-            const target = "foreign" in step && step.foreign ? foreignId(park, step.phone) : (own?.id ?? issued.get(park)!.get(step.phone)?.at(-1) ?? randomUUID());
+            const target =
+              "foreign" in step && step.foreign ? foreignId(park, step.phone) : (own?.id ?? issued.get(park)!.get(step.phone)?.at(-1) ?? randomUUID());
             const exists = !("foreign" in step && step.foreign) && own !== undefined;
             const where = `${park} ${JSON.stringify(step)}`;
             switch (step.kind) {
@@ -115,7 +116,9 @@ describe("customers isolation", () => {
           from customers c left join customer_locations l on l.customer_id = c.customer_id
           where c.park_id in ${app.db.sql(parks)} group by c.park_id, c.customer_id, c.sms_enabled`;
         const actual = rows.map((r) => ({ park: r.park_id, id: r.customer_id, sms: r.sms_enabled, locations: Number(r.locations), own: r.own_address }));
-        const expected = parks.flatMap((park) => [...models.get(park)!.values()].map((m) => ({ park, id: m.id, sms: m.sms, locations: m.locations, own: true })));
+        const expected = parks.flatMap((park) =>
+          [...models.get(park)!.values()].map((m) => ({ park, id: m.id, sms: m.sms, locations: m.locations, own: true })),
+        );
         const order = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1);
         expect(actual.sort(order)).toEqual(expected.sort(order));
       }),

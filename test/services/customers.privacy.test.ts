@@ -25,7 +25,9 @@ const needles = people.flatMap((p) => [p.typed, p.e164, p.e164.slice(1), p.e164.
 async function dumpSchema(): Promise<string> {
   const tables = await app.db.sql<{ table_name: string }[]>`select table_name from information_schema.tables
     where table_schema = ${app.db.schema} and table_type = 'BASE TABLE' order by table_name`;
-  expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining(["customers", "customer_locations", "customer_routes", "customer_takeouts", "actor_outbox", "idempotency_keys"]));
+  expect(tables.map((t) => t.table_name)).toEqual(
+    expect.arrayContaining(["customers", "customer_locations", "customer_routes", "customer_takeouts", "actor_outbox", "idempotency_keys"]),
+  );
   const parts: string[] = [];
   for (const { table_name } of tables) {
     const rows = await app.db.sql<{ row: string }[]>`select row_to_json(t)::text as row from ${app.db.sql(table_name)} t`;
@@ -55,7 +57,11 @@ describe("customers personal data", () => {
         ids.push(res.body.customer_id);
       }
       await app.call("POST", `${BASE}/customers/find`, { park: "park-x", body: { phone: p.e164 } });
-      await app.call("POST", `${BASE}/customers/${ids.at(-1)}/locations`, { park: "park-y", body: { label: "home", address: "Arbat 10", lat: 55.75, lon: 37.59 }, headers: { "idempotency-key": `loc-${i}` } });
+      await app.call("POST", `${BASE}/customers/${ids.at(-1)}/locations`, {
+        park: "park-y",
+        body: { label: "home", address: "Arbat 10", lat: 55.75, lon: 37.59 },
+        headers: { "idempotency-key": `loc-${i}` },
+      });
       await app.call("PATCH", `${BASE}/customers/${ids.at(-1)}`, { park: "park-y", body: { name: `${p.name} `, sms_enabled: true } });
       await app.call("GET", `${BASE}/customers/${ids.at(-1)}`, { park: "park-y" });
       // Refusals too: a bad phone next to a real name, and a foreign park.

@@ -14,7 +14,9 @@ const licence = (i: number) => `pd-feed-${i}`;
 
 beforeAll(async () => {
   app = await startTestInstance();
-  app.simulators.driverProfiles!.upsert(Array.from({ length: LICENCES }, (_, i) => ({ park_id: "park-f", driver_id: `f${i}`, driver_license_pd_id: licence(i) })));
+  app.simulators.driverProfiles!.upsert(
+    Array.from({ length: LICENCES }, (_, i) => ({ park_id: "park-f", driver_id: `f${i}`, driver_license_pd_id: licence(i) })),
+  );
   await app.services.driverStatus.refreshCaches();
 });
 afterAll(async () => {

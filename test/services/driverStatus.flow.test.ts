@@ -125,7 +125,12 @@ describe("KRT outage", () => {
     krt.faults.down = false;
     await eventually(() => krt.calls().some((c) => c.id === d.krtId));
     await new Promise((r) => setTimeout(r, 300));
-    expect(krt.calls().filter((c) => c.id === d.krtId).map((c) => [c.connected, c.at - t])).toEqual([[true, 1_000]]);
+    expect(
+      krt
+        .calls()
+        .filter((c) => c.id === d.krtId)
+        .map((c) => [c.connected, c.at - t]),
+    ).toEqual([[true, 1_000]]);
   });
 });
 
@@ -143,7 +148,12 @@ describe("caches", () => {
   it("an instance started while driver-profiles is down is not ready; once it is back and filled, it is", async () => {
     profilesSim.faults.down = true;
     profilesSim.upsert([{ park_id: "park-c", driver_id: "d1", driver_license_pd_id: "pd-c1" }]);
-    other = await startTestInstance({ DRIVER_PROFILES_URL: profilesSim.url, DRIVER_CACHE_REFRESH_MS: "100", PARTNER_RETRIES: "0", CAN_TAKE_ORDERS_BLOCKING: "true" });
+    other = await startTestInstance({
+      DRIVER_PROFILES_URL: profilesSim.url,
+      DRIVER_CACHE_REFRESH_MS: "100",
+      PARTNER_RETRIES: "0",
+      CAN_TAKE_ORDERS_BLOCKING: "true",
+    });
     const notReady = await other.call("GET", "/ready", { token: null });
     expect(notReady.status).toBe(503);
     expect(notReady.body.checks.driver_profiles_cache).toMatch(/^down/);
@@ -152,7 +162,11 @@ describe("caches", () => {
     await eventually(async () => (await other!.call("GET", "/ready", { token: null })).status === 200, 5_000);
     expect((await asDriver(other, { park_id: "park-c", driver_id: "d1" }, "GET")).body).toEqual({ bound: false, session: null });
     // This instance runs stage 2: consumers are told to block.
-    expect((await internal(other, "/internal/v1/drivers/park-c/d1/can-take-orders")).body).toEqual({ allowed: false, reasons: ["no_deptrans_id"], blocking: true });
+    expect((await internal(other, "/internal/v1/drivers/park-c/d1/can-take-orders")).body).toEqual({
+      allowed: false,
+      reasons: ["no_deptrans_id"],
+      blocking: true,
+    });
   });
 
   it("when driver-profiles goes down the filled cache keeps serving and the instance stays ready", async () => {

@@ -70,7 +70,10 @@ describe("restart", () => {
       // KRT was down the whole time before: it gets one report, the latest connectivity (as of
       // the status that changed it; a later status saying the same is not a change).
       const calls = partners.krt.calls().filter((c) => c.id === d.krtId);
-      expect(calls.map((c) => c.connected), d.driver_id).toEqual([latest.get(d.krtId)!.connected]);
+      expect(
+        calls.map((c) => c.connected),
+        d.driver_id,
+      ).toEqual([latest.get(d.krtId)!.connected]);
       expect(calls[0]!.at).toBeLessThanOrEqual(latest.get(d.krtId)!.at);
     }
   }, 90_000);

@@ -32,7 +32,11 @@ beforeEach(() => {
 const create = (park: string, body: unknown) => app.call("POST", `${BASE}/mailings`, { park, body });
 const get = (park: string, id: string) => app.call("GET", `${BASE}/mailings/${id}`, { park });
 const recipientsOf = (mailingId: string) =>
-  app.simulators.feeds!.deliveries().filter((d) => d.idempotency_key.startsWith(`${mailingId}:`)).map((d) => d.recipient).sort();
+  app.simulators
+    .feeds!.deliveries()
+    .filter((d) => d.idempotency_key.startsWith(`${mailingId}:`))
+    .map((d) => d.recipient)
+    .sort();
 
 async function settled(park: string, id: string) {
   return eventually(async () => {

@@ -2,7 +2,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbedded, type Database } from "../../storage/database.ts";
 import { migrate } from "../../storage/migrate.ts";
-import { claimOutbox, deleteOutbox, dueTimers, loadSnapshot, pruneJournal, raiseShardFence, readJournal, writeCommits, type Commit } from "../../storage/actorStore.ts";
+import {
+  claimOutbox,
+  deleteOutbox,
+  dueTimers,
+  loadSnapshot,
+  pruneJournal,
+  raiseShardFence,
+  readJournal,
+  writeCommits,
+  type Commit,
+} from "../../storage/actorStore.ts";
 import { claimIdempotencyKey, completeIdempotencyKey } from "../../storage/idempotencyStore.ts";
 import { testDatabase, type TestDatabase } from "../support/harness.ts";
 
@@ -84,7 +94,9 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     };
     await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "x", ...extras })]));
     const rejected = await db.sql.begin((tx) =>
-      writeCommits(tx, [commit({ id: "x", outbox: [{ ...extras.outbox[0]!, messageId: "out-2" }], timersSet: [{ key: "u", dueAt: 1, event: { type: "u" } }] })]),
+      writeCommits(tx, [
+        commit({ id: "x", outbox: [{ ...extras.outbox[0]!, messageId: "out-2" }], timersSet: [{ key: "u", dueAt: 1, event: { type: "u" } }] }),
+      ]),
     );
     expect(rejected.size).toBe(0);
     expect((await db.sql`select message_id from actor_outbox where message_id like 'out-%'`).map((r) => r.message_id)).toEqual(["out-1"]);
@@ -95,7 +107,9 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
   it("timers - a fired timer is consumed only if still due at that time; re-setting replaces it", async () => {
     await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "tm", timersSet: [{ key: "k", dueAt: 2_000, event: { type: "e" } }] })]));
     await db.sql.begin((tx) =>
-      writeCommits(tx, [commit({ id: "tm", version: 2, journal: [], timersFired: [{ key: "k", dueAt: 2_000 }], timersSet: [{ key: "k", dueAt: 9_000, event: { type: "e" } }] })]),
+      writeCommits(tx, [
+        commit({ id: "tm", version: 2, journal: [], timersFired: [{ key: "k", dueAt: 2_000 }], timersSet: [{ key: "k", dueAt: 9_000, event: { type: "e" } }] }),
+      ]),
     );
     const due = (await dueTimers(db.sql, 100_000, 100)).filter((t) => t.id === "tm");
     expect(due.map((t) => t.dueAt)).toEqual([9_000]);
@@ -107,7 +121,11 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     const timer = { key: "s", dueAt: 3_000, event: { type: "e" } };
     await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "sh-1", shard: 1, timersSet: [timer] }), commit({ id: "sh-2", shard: 2, timersSet: [timer] })]));
     await db.sql`insert into actor_timers (actor_type, actor_id, timer_key, due_at, event) values ('counter', 'sh-legacy', 's', ${new Date(3_000)}, ${db.sql.json({ type: "e" })})`;
-    const ids = async (shards?: number[]) => (await dueTimers(db.sql, 5_000, 100, shards)).map((t) => t.id).filter((id) => id.startsWith("sh-")).sort();
+    const ids = async (shards?: number[]) =>
+      (await dueTimers(db.sql, 5_000, 100, shards))
+        .map((t) => t.id)
+        .filter((id) => id.startsWith("sh-"))
+        .sort();
     expect(await ids([1])).toEqual(["sh-1", "sh-legacy"]);
     expect(await ids([2, 7])).toEqual(["sh-2", "sh-legacy"]);
     expect(await ids([])).toEqual(["sh-legacy"]);
@@ -126,7 +144,10 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     const first = await claimOutbox(db.sql, 0, 60_000, 100);
     expect(first.map((m) => m.messageId)).toContain("lease-1");
     expect((await claimOutbox(db.sql, 0, 60_000, 100)).map((m) => m.messageId)).not.toContain("lease-1");
-    await deleteOutbox(db.sql, first.map((m) => m.messageId));
+    await deleteOutbox(
+      db.sql,
+      first.map((m) => m.messageId),
+    );
     expect(await db.sql`select 1 from actor_outbox where message_id = 'lease-1'`).toHaveLength(0);
   });
 

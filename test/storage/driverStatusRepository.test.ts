@@ -65,7 +65,8 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("feeds - page by cursor in order, with no row twice and none skipped", async () => {
-    for (let i = 0; i < 7; i++) await db.sql.begin((tx) => projectKrtSessions(tx, [actor(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })]));
+    for (let i = 0; i < 7; i++)
+      await db.sql.begin((tx) => projectKrtSessions(tx, [actor(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })]));
     const seen: string[] = [];
     let cursor = startOfFeed;
     for (;;) {
@@ -116,8 +117,10 @@ describe("driver status storage on postgres, at scale", () => {
       // on one connection, and count the scans of each run (the counters are not flushed mid-transaction).
       const scans = await db.sql.reserve();
       const seqScans = async () =>
-        (await scans<{ relname: string; seq_scan: string }[]>`
-          select relname, seq_scan from pg_stat_xact_user_tables where relname in ('profiles', 'session_statuses') order by relname`).map((r) => Number(r.seq_scan));
+        (
+          await scans<{ relname: string; seq_scan: string }[]>`
+          select relname, seq_scan from pg_stat_xact_user_tables where relname in ('profiles', 'session_statuses') order by relname`
+        ).map((r) => Number(r.seq_scan));
       try {
         for (let round = 0; round < 12; round++) {
           await scans`begin`;

@@ -73,7 +73,12 @@ describe("cabinet polling", () => {
 
   it("skipUnchangedReports - unchanged reports wait for the heartbeat; misses and the report after one always pass", () => {
     let now = 0;
-    const report = (at: number, charge: number): PollOutcome => ({ kind: "report", cabinetId: "A", polledAt: at, cells: [{ cell: 1, accumulator_id: "x", charge }] });
+    const report = (at: number, charge: number): PollOutcome => ({
+      kind: "report",
+      cabinetId: "A",
+      polledAt: at,
+      cells: [{ cell: 1, accumulator_id: "x", charge }],
+    });
     const miss: PollOutcome = { kind: "missed", cabinetId: "A", polledAt: 0 };
     const skip = skipUnchangedReports(1_000, () => now);
     const passed: string[] = [];

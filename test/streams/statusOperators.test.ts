@@ -40,7 +40,15 @@ const change = (l: ReturnType<typeof ledger>, seq: number, driver: string, conne
   settle: l.settle(seq),
 });
 /** An online status of driver `d` in park `p`, licence resolved, as the region filter receives it. */
-const licenced = (l: ReturnType<typeof ledger>, d: string, seq: number): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: seq, settle: l.settle(seq) });
+const licenced = (l: ReturnType<typeof ledger>, d: string, seq: number): LicencedStatus => ({
+  driver: `p/${d}`,
+  park_id: "p",
+  driver_id: d,
+  licence: d,
+  status: "online",
+  at: seq,
+  settle: l.settle(seq),
+});
 const strip = (c: ConnectivityChange) => ({ driver: c.driver_id, connected: c.connected, at: c.at });
 
 describe("coalesce", () => {
@@ -48,7 +56,9 @@ describe("coalesce", () => {
     const l = ledger();
     scheduler().run(({ cold, expectObservable }) => {
       const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d1", false, 2), c: change(l, 3, "d1", true, 3) };
-      const out = cold("a 99ms b 99ms c", values).pipe(coalesce({ windowMs: 500, maxDelayMs: 5_000, keyOf: (c) => c.driver_id, onSuperseded: (c) => c.settle.ack() }));
+      const out = cold("a 99ms b 99ms c", values).pipe(
+        coalesce({ windowMs: 500, maxDelayMs: 5_000, keyOf: (c) => c.driver_id, onSuperseded: (c) => c.settle.ack() }),
+      );
       // c arrives at 200 ms; released at 700 ms.
       expectObservable(out).toBe("700ms c", values);
     });
@@ -93,7 +103,9 @@ describe("coalesce", () => {
       const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d2", true, 1), c: change(l, 3, "d1", false, 2), d: change(l, 4, "d3", true, 1) };
       // d1 and d2 held (two at most); d1's newer value c replaces a; d3 at 20 ms pushes d1 (held
       // since 0 ms) out with its latest value; d2 and d3 leave when their windows end.
-      const out = cold("a 9ms b 4ms c 4ms d", values).pipe(coalesce({ windowMs: 100, maxDelayMs: 1_000, maxHeld: 2, keyOf: (c) => c.driver_id, onSuperseded: (c) => c.settle.ack() }));
+      const out = cold("a 9ms b 4ms c 4ms d", values).pipe(
+        coalesce({ windowMs: 100, maxDelayMs: 1_000, maxHeld: 2, keyOf: (c) => c.driver_id, onSuperseded: (c) => c.settle.ack() }),
+      );
       expectObservable(out).toBe("20ms c 89ms b 9ms d", values);
     });
     expect(l.acked).toEqual([1]);
@@ -123,7 +135,13 @@ describe("coalesce", () => {
 describe("per-driver order and repeats", () => {
   it("dropStale - an older status arriving after a newer one is dropped and acknowledged", async () => {
     const l = ledger();
-    const input = [change(l, 1, "d1", true, 10), change(l, 2, "d1", false, 5), change(l, 3, "d2", false, 5), change(l, 4, "d1", false, 10), change(l, 5, "d1", false, 11)];
+    const input = [
+      change(l, 1, "d1", true, 10),
+      change(l, 2, "d1", false, 5),
+      change(l, 3, "d2", false, 5),
+      change(l, 4, "d1", false, 10),
+      change(l, 5, "d1", false, 11),
+    ];
     const out = await lastValueFrom(from(input).pipe(dropStale(l.count), toArray()));
     expect(out.map(seqOf)).toEqual([1, 3, 5]);
     expect(l.acked).toEqual([2, 4]);
@@ -140,7 +158,9 @@ describe("per-driver order and repeats", () => {
 
   it("toConnectivity - online and busy are connected, offline is not", async () => {
     const l = ledger();
-    const statuses = (["online", "busy", "offline"] as const).map((status, i): LicencedStatus => ({ driver: "p/d", park_id: "p", driver_id: "d", licence: "l", status, at: i, settle: l.settle(i) }));
+    const statuses = (["online", "busy", "offline"] as const).map(
+      (status, i): LicencedStatus => ({ driver: "p/d", park_id: "p", driver_id: "d", licence: "l", status, at: i, settle: l.settle(i) }),
+    );
     const out = await lastValueFrom(from(statuses).pipe(toConnectivity(), toArray()));
     expect(out.map((c) => c.connected)).toEqual([true, true, false]);
   });
@@ -160,7 +180,12 @@ describe("decode, licence, filters", () => {
       message(l, 4, { park_id: "p", status: "online", updated_at: "yesterday" }),
       message(l, 5, { park_id: "p", driver_id: "d", status: "offline", updated_at: "2026-01-01T10:00:01.250+03:00", extra: true }),
     ];
-    const out = await lastValueFrom(from(input).pipe(decodeStatuses(async (m, reason) => void letters.push({ seq: m.seq, reason }), l.count), toArray()));
+    const out = await lastValueFrom(
+      from(input).pipe(
+        decodeStatuses(async (m, reason) => void letters.push({ seq: m.seq, reason }), l.count),
+        toArray(),
+      ),
+    );
     expect(out.map((s) => [seqOf(s), s.status, s.at])).toEqual([
       [1, "online", Date.parse("2026-01-01T10:00:00Z")],
       [5, "offline", Date.parse("2026-01-01T07:00:01.250Z")],
@@ -175,7 +200,12 @@ describe("decode, licence, filters", () => {
 
   it("decodeStatuses - a message whose dead letter cannot be written stays unacknowledged (it comes back)", async () => {
     const l = ledger();
-    await lastValueFrom(from([message(l, 1, "nope")]).pipe(decodeStatuses(() => Promise.reject(new Error("nats down")), l.count), toArray()));
+    await lastValueFrom(
+      from([message(l, 1, "nope")]).pipe(
+        decodeStatuses(() => Promise.reject(new Error("nats down")), l.count),
+        toArray(),
+      ),
+    );
     expect(l.acked).toEqual([]);
   });
 
@@ -190,7 +220,14 @@ describe("decode, licence, filters", () => {
         known.set("p/d2", "lic-2");
       },
     };
-    const statuses = ["d1", "d2", "d3", "d3"].map((d, i) => ({ driver: `p/${d}`, park_id: "p", driver_id: d, status: "online" as const, at: i, settle: l.settle(i) }));
+    const statuses = ["d1", "d2", "d3", "d3"].map((d, i) => ({
+      driver: `p/${d}`,
+      park_id: "p",
+      driver_id: d,
+      status: "online" as const,
+      at: i,
+      settle: l.settle(i),
+    }));
     const out = await lastValueFrom(from(statuses).pipe(resolveLicences(profiles, l.count, { missRefreshMs: 60_000, now: () => 0 }), toArray()));
     expect(out.map((s) => s.licence).sort()).toEqual(["lic-1", "lic-2"]);
     expect(refreshes).toBe(1);
@@ -201,8 +238,15 @@ describe("decode, licence, filters", () => {
   it("keepCategories - only drivers with a configured category pass", async () => {
     const l = ledger();
     const categories: Record<string, string[]> = { d1: ["econom"], d2: ["cargo"], d3: ["cargo", "comfort_plus"] };
-    const statuses = ["d1", "d2", "d3", "d4"].map((d, i): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: i, settle: l.settle(i) }));
-    const out = await lastValueFrom(from(statuses).pipe(keepCategories((driver) => categories[driver.slice(2)] ?? [], ["econom", "comfort", "comfort_plus"], l.count), toArray()));
+    const statuses = ["d1", "d2", "d3", "d4"].map(
+      (d, i): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: i, settle: l.settle(i) }),
+    );
+    const out = await lastValueFrom(
+      from(statuses).pipe(
+        keepCategories((driver) => categories[driver.slice(2)] ?? [], ["econom", "comfort", "comfort_plus"], l.count),
+        toArray(),
+      ),
+    );
     expect(out.map((s) => s.driver_id)).toEqual(["d1", "d3"]);
     expect(l.acked).toEqual([1, 3]);
   });
@@ -218,9 +262,13 @@ describe("decode, licence, filters", () => {
       const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
         batches.push(drivers.map((d) => d.driver_id));
         if (batches.length === 1) return cold<Map<string, { lat: number; lon: number }>>("#", {}, new Error("trackstory down"));
-        return cold("-(m|)", { m: new Map(drivers.flatMap((d) => (where[d.driver_id] ? [[`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const] : []))) });
+        return cold("-(m|)", {
+          m: new Map(drivers.flatMap((d) => (where[d.driver_id] ? [[`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const] : []))),
+        });
       };
-      const out = cold("a b c x", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 50, retryMaxMs: 50 }, l.count));
+      const out = cold("a b c x", values).pipe(
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 50, retryMaxMs: 50 }, l.count),
+      );
       // a's lookup fails at once and is retried at 50 ms, answered at 51; b, c, x waited and go together.
       expectObservable(out).toBe("51ms a c", values);
     });
@@ -240,7 +288,9 @@ describe("decode, licence, filters", () => {
         return cold("(m|)", { m: new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const)) });
       };
       // TTL 100 ms: c (50 ms) passes on the memory; e (150 ms) is looked up again.
-      const out = cold("(ab) 46ms (cd) 96ms e", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1, insideTtlMs: 100 }, l.count));
+      const out = cold("(ab) 46ms (cd) 96ms e", values).pipe(
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1, insideTtlMs: 100 }, l.count),
+      );
       expectObservable(out).toBe("a 49ms c 99ms e", values);
     });
     expect(lookups).toEqual([["in"], ["out"], ["out"], ["in"]]);
@@ -257,7 +307,9 @@ describe("decode, licence, filters", () => {
         return cold("-(m|)", { m: new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const)) });
       };
       // a, b, c within the 10 ms window go together at 10 ms (answered at 11); d, later, gathers on its own.
-      const out = cold("a 3ms b 3ms c 20ms d", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 4, batchSize: 100, gatherMs: 10, retryBaseMs: 1, retryMaxMs: 1 }, l.count));
+      const out = cold("a 3ms b 3ms c 20ms d", values).pipe(
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 4, batchSize: 100, gatherMs: 10, retryBaseMs: 1, retryMaxMs: 1 }, l.count),
+      );
       expectObservable(out).toBe("11ms (abc) 24ms d", values);
     });
     expect(lookups).toEqual([["d1", "d2", "d3"], ["d4"]]);
@@ -271,7 +323,9 @@ describe("decode, licence, filters", () => {
         const m = new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const));
         return drivers[0]!.driver_id === "slow" ? cold("----(m|)", { m }) : cold("-(m|)", { m });
       };
-      const out = cold("ab", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 2, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1 }, l.count));
+      const out = cold("ab", values).pipe(
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 2, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1 }, l.count),
+      );
       expectObservable(out).toBe("4ms (ab)", values);
     });
   });

@@ -33,7 +33,8 @@ afterAll(async () => {
 
 const calls = (d: TestDriver) => app.simulators.krt!.calls().filter((c) => c.id === d.krtId);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const publish = (d: TestDriver, status: "online" | "busy" | "offline", at: number) => ns.publish({ park_id: d.park_id, driver_id: d.driver_id, status, updated_at: at });
+const publish = (d: TestDriver, status: "online" | "busy" | "offline", at: number) =>
+  ns.publish({ park_id: d.park_id, driver_id: d.driver_id, status, updated_at: at });
 const metrics = () => fetch(`${app.url}/metrics`).then((r) => r.text());
 
 async function readyDriver(options?: Parameters<typeof addDrivers>[2]): Promise<TestDriver> {
@@ -53,7 +54,10 @@ describe("coalescing", () => {
     // them land inside one window even on a loaded machine.
     await Promise.all((["offline", "online", "offline", "busy", "offline"] as const).map((s, i) => publish(d, s, t + 10 + i)));
     await eventually(() => calls(d).length === 2);
-    expect(calls(d).map((c) => [c.connected, c.at - t])).toEqual([[true, 0], [false, 14]]);
+    expect(calls(d).map((c) => [c.connected, c.at - t])).toEqual([
+      [true, 0],
+      [false, 14],
+    ]);
     // Back where it began inside the window: the session actor is not even told.
     const before = await metrics();
     await Promise.all((["online", "offline"] as const).map((s, i) => publish(d, s, t + 20 + i)));
@@ -153,7 +157,11 @@ describe("dead letters", () => {
       const all = await ns.deadLetters();
       return all.length >= 3 ? all : undefined;
     });
-    expect(letters.map((l) => l.reason)).toEqual(["not JSON", expect.stringContaining("status"), expect.stringMatching(/driver_id.*updated_at|updated_at.*driver_id/)]);
+    expect(letters.map((l) => l.reason)).toEqual([
+      "not JSON",
+      expect.stringContaining("status"),
+      expect.stringMatching(/driver_id.*updated_at|updated_at.*driver_id/),
+    ]);
     expect(letters[0]!.data).toBe("{not json");
   });
 });
@@ -182,6 +190,11 @@ describe("KRT outage", () => {
     // (even one equal to what KRT had before: a failed report may have reached it).
     await eventually(() => drivers.every((d) => calls(d).length === 2), 10_000);
     await sleep(500);
-    for (const d of drivers) expect(calls(d).slice(1).map((c) => [c.connected, c.at - t])).toEqual([[latest.get(d.krtId), 400]]);
+    for (const d of drivers)
+      expect(
+        calls(d)
+          .slice(1)
+          .map((c) => [c.connected, c.at - t]),
+      ).toEqual([[latest.get(d.krtId), 400]]);
   });
 });

@@ -47,7 +47,9 @@ export async function clusterHarness(options: { natsUrl?: string; leaseMs?: numb
       CLUSTER_NAME: name,
       CLUSTER_LEASE_MS: String(options.leaseMs ?? 2_000),
       SHARD_COUNT: String(options.shardCount ?? 64),
-      AUTH_TOKENS: Object.entries(TOKENS).map(([r, t]) => `${r}=${t}`).join(","),
+      AUTH_TOKENS: Object.entries(TOKENS)
+        .map(([r, t]) => `${r}=${t}`)
+        .join(","),
       DEMO_DATA: "false",
       TEST_DATABASE_URL: DATABASE_URL,
       TEST_DB_SCHEMA: db.schema,

@@ -32,4 +32,11 @@ const instance = await startInstance(config, {
   },
 });
 process.stdout.write(JSON.stringify({ ready: instance.url, instance: config.instanceId }) + "\n");
-process.on("SIGTERM", () => void instance.stop().then(() => db.close()).then(() => process.exit(0)));
+process.on(
+  "SIGTERM",
+  () =>
+    void instance
+      .stop()
+      .then(() => db.close())
+      .then(() => process.exit(0)),
+);

@@ -25,7 +25,9 @@ export async function startTestInstance(env: Record<string, string> = {}): Promi
   const testDb = await testDatabase("inst");
   const config = loadConfig({
     PORT: "0",
-    AUTH_TOKENS: Object.entries(TOKENS).map(([r, t]) => `${r}=${t}`).join(","),
+    AUTH_TOKENS: Object.entries(TOKENS)
+      .map(([r, t]) => `${r}=${t}`)
+      .join(","),
     DEMO_DATA: "false",
     MAILING_RETRY_BASE_MS: "50",
     ...env,

@@ -15,7 +15,6 @@ export interface PrivateMosquitto {
   close(): Promise<void>;
 }
 
-
 /** @example const broker = await startPrivateMosquitto(); env.MQTT_URL = broker.url */
 export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
   const port = await freePort();

@@ -12,7 +12,6 @@ export interface PrivateNats {
   stop(): Promise<void>;
 }
 
-
 export async function startPrivateNats(): Promise<PrivateNats> {
   const port = await freePort();
   const store = mkdtempSync(path.join(tmpdir(), "fleet-nats-"));
