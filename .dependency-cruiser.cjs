@@ -47,7 +47,7 @@ module.exports = {
       comment: "RxJS pipelines take their sources and sinks as parameters; the service wires them.",
       severity: "error",
       from: { path: "^streams/" },
-      to: { path: "^(http|services)/|^[^/]+\\.ts$" },
+      to: { path: "^(http|services)/|^(?!config\\.ts$)[^/]+\\.ts$" },
     },
     {
       name: "http-knows-no-wiring",
@@ -62,6 +62,13 @@ module.exports = {
       severity: "error",
       from: { path: "^services/([^/]+)/" },
       to: { path: "^services/[^/]+/", pathNot: "^services/$1/" },
+    },
+    {
+      name: "config-is-a-leaf",
+      comment: "config.ts decodes the environment; services and streams import its helpers, so it imports nothing of ours.",
+      severity: "error",
+      from: { path: "^config\\.ts$" },
+      to: { dependencyTypesNot: ["core", "npm", "npm-dev", "npm-optional", "npm-peer", "npm-no-pkg", "npm-unknown"] },
     },
     {
       name: "only-the-root-composes",
