@@ -32,22 +32,21 @@ function banner(config: Config, url: string): string {
       `-H 'X-Park-Id: park-1' -H 'X-Yandex-UID: 1001' -H 'Content-Type: application/json' ` +
       `-d '{"message":"Hello from the dispatcher","status":"online"}'`
     : "(no fleet token configured)";
-  return (
-    [
-      "",
-      `fleet-actors ready at ${url}`,
-      `  database: ${config.databaseUrl ? "postgres" : `embedded PGlite in ${config.dataDir}/pglite`}`,
-      `  tokens${config.generatedTokens ? " (generated; set AUTH_TOKENS to choose them)" : ""}:`,
-      tokens,
-      "  create a mailing:",
-      `    ${curl}`,
-      ...(config.tokens.get("internal")
-        ? [
-            "  charged accumulators in cabinets near the Kremlin (embedded: simulated cabinets over MQTT):",
-            `    curl -s '${url}/scooter-accumulator/v1/cabinets?lat=55.75&lon=37.61' -H 'Authorization: Bearer ${config.tokens.get("internal")}'`,
-          ]
-        : []),
-      "",
-    ].join("\n") + "\n"
-  );
+  return [
+    "",
+    `fleet-actors ready at ${url}`,
+    `  database: ${config.databaseUrl ? "postgres" : `embedded PGlite in ${config.dataDir}/pglite`}`,
+    `  tokens${config.generatedTokens ? " (generated; set AUTH_TOKENS to choose them)" : ""}:`,
+    tokens,
+    "  create a mailing:",
+    `    ${curl}`,
+    ...(config.tokens.get("internal")
+      ? [
+          "  charged accumulators in cabinets near the Kremlin (embedded: simulated cabinets over MQTT):",
+          `    curl -s '${url}/scooter-accumulator/v1/cabinets?lat=55.75&lon=37.61' -H 'Authorization: Bearer ${config.tokens.get("internal")}'`,
+        ]
+      : []),
+    "",
+    "",
+  ].join("\n");
 }

@@ -61,7 +61,7 @@ const isEmpty = (t: Turns | undefined) => t === undefined || (t.journal.length =
 
 /** The part of a snapshot a kind names (`projected`, `published`); undefined when it names none. */
 function partOf(
-  part: ((actor: { value: StateValue; context: any }) => StatePart) | undefined,
+  part: ((actor: { value: StateValue; context: unknown }) => StatePart) | undefined,
   snapshot: { value: unknown; context: unknown },
 ): StatePart | undefined {
   return part?.(snapshot as { value: StateValue; context: unknown });
@@ -319,7 +319,8 @@ export class ActorCell {
   }
 
   #open(): Turns {
-    return (this.#turns ??= noTurns());
+    this.#turns ??= noTurns();
+    return this.#turns;
   }
 
   #scheduleCommit(): void {
@@ -383,7 +384,8 @@ export class ActorCell {
   }
 
   #answer(replyTo: string, reply: Reply): void {
-    const answered = (this.#answered ??= new Map());
+    this.#answered ??= new Map();
+    const answered = this.#answered;
     answered.set(replyTo, reply);
     if (answered.size > REMEMBERED_REPLIES) answered.delete(answered.keys().next().value!);
     this.host.release(replyTo, reply);

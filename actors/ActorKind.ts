@@ -5,15 +5,19 @@ import type { Tx } from "../storage/database.ts";
 /** A few fields of an actor's state, compared field by field to tell whether that part changed. */
 export type StatePart = readonly (string | number | boolean | null)[];
 
-export interface ProjectedActor {
+export interface ProjectedActor<Context = unknown> {
   id: string;
   value: StateValue;
-  context: any;
+  context: Context;
   /** Runtime time of the commit (epoch ms). */
   at: number;
 }
 
-export interface ActorKind {
+/**
+ * `Context` is the machine's context: the kind's functions read it typed. Its functions are
+ * declared as methods so that a kind of any context fits where the runtime takes `ActorKind`.
+ */
+export interface ActorKind<Context = unknown> {
   /** The address type, e.g. `mailing`. */
   readonly type: string;
   /** The machine with its effects provided; receives `{ id }` as input. */
@@ -21,15 +25,16 @@ export interface ActorKind {
   /** Bump when the persisted snapshot shape changes, and teach `migrate` the old shape. */
   readonly version: number;
   /** Turns a persisted snapshot written by machine version `from` into the current shape. */
-  readonly migrate?: (snapshot: any, from: number) => any;
+  // biome-ignore lint/suspicious/noExplicitAny: a snapshot of an older machine version has, by definition, no type of today's code.
+  migrate?(snapshot: any, from: number): any;
   /** Query projections, written in the same transaction as the snapshots they follow. */
-  readonly project?: (tx: Tx, actors: readonly ProjectedActor[]) => Promise<void>;
+  project?(tx: Tx, actors: readonly ProjectedActor<Context>[]): Promise<void>;
   /**
    * The part of the state `project` reads. With it, a commit whose part equals the last committed
    * one's skips the projection (and the transaction, when nothing else in its batch projects);
    * without it, every commit is projected.
    */
-  readonly projected?: (actor: { value: StateValue; context: any }) => StatePart;
+  projected?(actor: { value: StateValue; context: Context }): StatePart;
   /**
    * Message ids remembered to drop redeliveries (default 512), stored with every snapshot. A kind
    * whose events are idempotent by themselves can keep fewer and write smaller rows.
@@ -39,13 +44,13 @@ export interface ActorKind {
    * Fields of the public event published on `fleet.events.<type>.<id>` at every state change (or
    * as `published` says); kinds without it publish nothing. Never personal data.
    */
-  readonly publicEvent?: (actor: ProjectedActor) => Record<string, unknown>;
+  publicEvent?(actor: ProjectedActor<Context>): Record<string, unknown>;
   /**
    * What outside services care about. With it, the public event goes out when this part changes
    * (also without a state change) and not when only the state moves (a kind passing through an
    * internal state on every turn); without it, at every change of the state value.
    */
-  readonly published?: (actor: { value: StateValue; context: any }) => StatePart;
+  published?(actor: { value: StateValue; context: Context }): StatePart;
   /**
    * Cluster singletons of this kind (pollers, importers): ids that always run on exactly one
    * instance, woken where their shard lives and never passivated.
@@ -53,7 +58,7 @@ export interface ActorKind {
   readonly singletons?: readonly string[];
 }
 
-export function defineActorKind(kind: ActorKind): ActorKind {
+export function defineActorKind<Context>(kind: ActorKind<Context>): ActorKind<Context> {
   return kind;
 }
 

@@ -250,10 +250,7 @@ async function projectAll(tx: Parameters<NonNullable<ActorKind["project"]>>[0], 
 function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
-    promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }
 

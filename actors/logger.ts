@@ -12,7 +12,7 @@ const rank: Record<Level | "silent", number> = { info: 0, warn: 1, error: 2, sil
 
 export function createLogger(options: { level?: Level | "silent"; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
   const min = rank[options.level ?? "info"];
-  const write = options.write ?? ((line: string) => process.stdout.write(line + "\n"));
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const base = options.base ?? {};
   const log = (level: Level) => (msg: string, fields?: Record<string, unknown>) => {
     if (rank[level] < min) return;

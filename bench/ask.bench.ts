@@ -26,7 +26,10 @@ function serverLoad() {
   let elu = performance.eventLoopUtilization();
   let cpu = process.cpuUsage();
   return {
-    start: () => ((elu = performance.eventLoopUtilization()), (cpu = process.cpuUsage())),
+    start: () => {
+      elu = performance.eventLoopUtilization();
+      cpu = process.cpuUsage();
+    },
     stop: () => {
       const e = performance.eventLoopUtilization(elu);
       const c = process.cpuUsage(cpu);

@@ -36,7 +36,7 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
 export const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
 /** The bench's result: one JSON line, printed last on stdout. */
-export const printResult = (result: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(result) + "\n");
+export const printResult = (result: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(result)}\n`);
 
 /**
  * Runs `spec` from a child process (so the client never shares the server's event loop):
@@ -89,7 +89,10 @@ class Connection {
     if (end < 0) return;
     const head = this.#buffer.slice(0, end);
     const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (!length) return this.#settle(new Error(`response without content-length: ${head.slice(0, 200)}`));
+    if (!length) {
+      this.#settle(new Error(`response without content-length: ${head.slice(0, 200)}`));
+      return;
+    }
     const total = end + 4 + Number(length[1]);
     if (this.#buffer.length < total) return;
     const body = this.#buffer.slice(end + 4, total);

@@ -29,7 +29,7 @@ export interface RouteResult {
   body: unknown;
 }
 
-type AnySchema = Schema.Codec<any, any, never, never>;
+type AnySchema = Schema.Codec<unknown, unknown, never, never>;
 
 export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends AnySchema> {
   method: "get" | "post" | "put" | "patch" | "delete";

@@ -120,7 +120,10 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
       const started = performance.now();
       const ended = (outcome: string) => observe({ system, outcome, seconds: (performance.now() - started) / 1000 });
       return Effect.runPromise(retried).then(
-        (value) => (ended("ok"), value),
+        (value) => {
+          ended("ok");
+          return value;
+        },
         (error: unknown) => {
           ended(error instanceof PartnerError && error.code.startsWith(`${system}_`) ? error.code.slice(system.length + 1) : "error");
           throw error;

@@ -141,10 +141,11 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
    */
   const syncFromNow = (): Promise<void> => {
     if (!syncing) return sync();
-    return (queued ??= syncing.then(() => {
+    queued ??= syncing.then(() => {
       queued = undefined;
       return sync();
-    }));
+    });
+    return queued;
   };
 
   function loop(): void {

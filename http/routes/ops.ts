@@ -48,9 +48,6 @@ export function opsRoutes(app: Server, deps: OpsDeps): void {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms);
-    promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }

@@ -5,7 +5,7 @@ import { InProcessTransport } from "../../actors/transport/InProcessTransport.ts
 import { ManualClock } from "../../actors/clock.ts";
 import { AskTimeoutError, EventRejectedError, StaleActorError, UnavailableError } from "../../actors/errors.ts";
 import { loadSnapshot, raiseShardFence, readJournal } from "../../storage/actorStore.ts";
-import { counterKind } from "../support/counterKind.ts";
+import { counterKind, type CounterContext } from "../support/counterKind.ts";
 import { eventually, silentLogger, testDatabase, type TestDatabase } from "../support/harness.ts";
 
 let db: TestDatabase;
@@ -249,7 +249,7 @@ describe("actor runtime", () => {
   });
 
   it("public events - at every state change by default; when what they say changes, for a kind that says what that is", async () => {
-    const heard = async (published: ActorKind["published"], id: string) => {
+    const heard = async (published: ActorKind<CounterContext>["published"], id: string) => {
       const kind = counterKind({ publicEvent: ({ context }) => ({ count: context.count }), ...(published ? { published } : {}) });
       const transport = new InProcessTransport();
       const events: { state: string; count: number }[] = [];

@@ -42,7 +42,10 @@ function member(instanceId: string, releaseMs: number, events: string[], inClust
     onRelease: () => new Promise((r) => setTimeout(r, releaseMs)),
     onLost: async () => {},
     onChange: (event, shard) => events.push(`${instanceId}:${event}:${shard}`),
-  }).then((p) => (started.push(p), p));
+  }).then((p) => {
+    started.push(p);
+    return p;
+  });
 }
 
 describe("placement lease", () => {

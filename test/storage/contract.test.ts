@@ -14,7 +14,7 @@ import {
   type Commit,
 } from "../../storage/actorStore.ts";
 import { claimIdempotencyKey, completeIdempotencyKey } from "../../storage/idempotencyStore.ts";
-import { testDatabase, type TestDatabase } from "../support/harness.ts";
+import { testDatabase } from "../support/harness.ts";
 
 const commit = (over: Partial<Commit> = {}): Commit => ({
   type: "counter",

@@ -31,7 +31,7 @@ const instance = await startInstance(config, {
     });
   },
 });
-process.stdout.write(JSON.stringify({ ready: instance.url, instance: config.instanceId }) + "\n");
+process.stdout.write(`${JSON.stringify({ ready: instance.url, instance: config.instanceId })}\n`);
 process.on(
   "SIGTERM",
   () =>

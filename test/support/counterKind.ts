@@ -11,9 +11,15 @@ type CounterEvent =
   | (Delivered & { type: "forward"; to: string; by: number })
   | (Delivered & { type: "close" });
 
+export interface CounterContext {
+  id: string;
+  count: number;
+  reminders: number;
+}
+
 export const counterMachine = setup({
   types: {
-    context: {} as { id: string; count: number; reminders: number },
+    context: {} as CounterContext,
     events: {} as CounterEvent,
     input: {} as { id: string },
     emitted: {} as Effect,
@@ -42,6 +48,6 @@ export const counterMachine = setup({
   },
 });
 
-export function counterKind(overrides: Partial<ActorKind> = {}): ActorKind {
-  return defineActorKind({ type: "counter", machine: counterMachine, version: 1, ...overrides });
+export function counterKind(overrides: Partial<ActorKind<CounterContext>> = {}): ActorKind<CounterContext> {
+  return defineActorKind<CounterContext>({ type: "counter", machine: counterMachine, version: 1, ...overrides });
 }
