@@ -5,7 +5,8 @@ import { randomUUID } from "node:crypto";
 import { sameState, stateName, topState, type ActorKind, type StatePart } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
-import { ActorFailedError, EventRejectedError, StaleActorError } from "./errors.ts";
+import { ActorFailedError, CommitRejectedError, EventRejectedError, StaleActorError } from "./errors.ts";
+import { isPermanentWriteError } from "../storage/database.ts";
 import type { Commit, JournalEntry, OutboxMessage, StoredSnapshot, TimerWrite } from "../storage/actorStore.ts";
 
 /** What a cell needs from its host. */
@@ -22,11 +23,14 @@ export interface CellHost {
   /** Hand committed outbox messages to the relay. */
   dispatch(messages: readonly OutboxMessage[]): void;
   inspect(address: Address, event: InspectionEvent): void;
-  retired(cell: ActorCell, reason: "stale" | "failed" | "passivated" | "stopped"): void;
+  retired(cell: ActorCell, reason: RetireReason): void;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
 type Respond = (reply: Reply) => void;
+
+/** Why a cell left memory; `rejected`: the database refused its commit (see CommitRejectedError). */
+export type RetireReason = "stale" | "failed" | "rejected" | "passivated" | "stopped";
 
 interface Turns {
   journal: JournalEntry[];
@@ -104,6 +108,8 @@ export class ActorCell {
   #published: StatePart | undefined;
   /** Committed replies of the latest asks by reply id; created by the first. */
   #answered: Map<string, Reply> | undefined;
+  /** Why the database refused the last rejected commit. */
+  #rejection: unknown;
 
   constructor(
     readonly address: Address,
@@ -230,7 +236,7 @@ export class ActorCell {
     this.#stop(reason);
   }
 
-  #stop(reason: "stale" | "failed" | "passivated" | "stopped"): void {
+  #stop(reason: RetireReason): void {
     if (this.state === "retired") return;
     this.state = "retired";
     this.#actor?.stop();
@@ -246,13 +252,16 @@ export class ActorCell {
     this.#stop("failed");
   }
 
-  #refuseTurns(reply: Reply): void {
-    const turns = this.#turns;
+  /** Answers everyone waiting on the pending turns (and on `committing`, a commit that did not land) with `reply`. */
+  #refuseTurns(reply: Reply, committing?: Turns): void {
+    const pending = [committing, this.#turns];
     this.#turns = undefined;
-    if (!turns) return;
-    for (const r of turns.replies) this.host.release(r.replyTo, reply);
-    for (const replyTo of turns.asks) this.host.release(replyTo, reply);
-    for (const ack of turns.acks) ack(reply);
+    for (const turns of pending) {
+      if (!turns) continue;
+      for (const r of turns.replies) this.host.release(r.replyTo, reply);
+      for (const replyTo of turns.asks) this.host.release(replyTo, reply);
+      for (const ack of turns.acks) ack(reply);
+    }
   }
 
   #onInspect(event: InspectionEvent): void {
@@ -358,14 +367,14 @@ export class ActorCell {
       const accepted = await this.#submitWithRetry(commit);
       this.#inFlightIds = [];
       if (accepted === undefined) return;
+      if (accepted === "rejected") {
+        this.#rollBack(turns, commit);
+        return;
+      }
       if (!accepted) {
         // Two hosts never both win: the other writer's state is the truth, so reload from it.
         const stale = new StaleActorError(this.key);
-        const later = this.#turns as Turns | undefined; // turns taken while this commit was written
-        this.#turns = later
-          ? { ...turns, replies: [...turns.replies, ...later.replies], asks: new Set([...turns.asks, ...later.asks]), acks: [...turns.acks, ...later.acks] }
-          : turns;
-        this.#refuseTurns({ ok: false, code: stale.code, message: stale.message });
+        this.#refuseTurns({ ok: false, code: stale.code, message: stale.message }, turns);
         this.#stop("stale");
         return;
       }
@@ -381,6 +390,23 @@ export class ActorCell {
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
     }
+  }
+
+  /**
+   * The database refused this commit's data: nothing of its turns (nor of turns taken meanwhile)
+   * happened. Their askers get the reason once, and the actor reloads from its last commit on its
+   * next message, so one poison value never stalls it or the instance's shutdown.
+   */
+  #rollBack(turns: Turns, commit: Commit): void {
+    const rejected = new CommitRejectedError(this.key, this.#rejection);
+    this.host.log("error", "snapshot commit refused by the database; turn rolled back", {
+      actor: this.key,
+      version: commit.version,
+      events: turns.journal.map((j) => (j.event as { type?: string })?.type),
+      error: String(this.#rejection),
+    });
+    this.#refuseTurns({ ok: false, code: rejected.code, message: rejected.message }, turns);
+    this.#stop("rejected");
   }
 
   #answer(replyTo: string, reply: Reply): void {
@@ -405,12 +431,17 @@ export class ActorCell {
     while (this.#processed.length > this.#rememberedIds) this.#processedSet.delete(this.#processed.shift()!);
   }
 
-  async #submitWithRetry(commit: Commit): Promise<boolean | undefined> {
+  /** `true` committed, `false` stale, `"rejected"` refused for its data, undefined: retired meanwhile. */
+  async #submitWithRetry(commit: Commit): Promise<boolean | "rejected" | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.host.submit(commit);
       } catch (error) {
         if (this.state === "retired") return undefined;
+        if (isPermanentWriteError(error)) {
+          this.#rejection = error;
+          return "rejected";
+        }
         const delay = RETRY_COMMIT_MS[Math.min(attempt, RETRY_COMMIT_MS.length - 1)]!;
         this.host.log("warn", "snapshot commit failed; retrying", { actor: this.key, attempt, error: String(error) });
         await new Promise((r) => setTimeout(r, delay));

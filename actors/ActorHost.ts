@@ -2,7 +2,7 @@
 // them, holds the reply routes of open asks, and passivates the idle ones.
 import type { InspectionEvent } from "xstate";
 import type { ActorKind } from "./ActorKind.ts";
-import { ActorCell, type CellHost } from "./ActorCell.ts";
+import { ActorCell, type CellHost, type RetireReason } from "./ActorCell.ts";
 import type { Address, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
 import { UnknownActorKindError } from "./errors.ts";
@@ -20,7 +20,7 @@ export interface HostDeps {
   logger: Logger;
   onInspect?(address: Address, event: InspectionEvent): void;
   onCountChange?(type: string, delta: number): void;
-  onRetired?(type: string, reason: "stale" | "failed" | "passivated" | "stopped"): void;
+  onRetired?(type: string, reason: RetireReason): void;
 }
 
 interface ReplyRoute {

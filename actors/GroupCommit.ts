@@ -1,7 +1,7 @@
 // Group commit: every commit submitted in the same tick lands in one statement (a multi-row
 // upsert plus its journal, outbox and timers), so throughput does not cost one round trip per
 // event. Batches run side by side on the pool; one actor never has two commits in flight.
-import type { Sql, Tx } from "../storage/database.ts";
+import { isPermanentWriteError, type Sql, type Tx } from "../storage/database.ts";
 import { writeCommits, type Commit } from "../storage/actorStore.ts";
 
 interface Waiting {
@@ -71,7 +71,10 @@ export class GroupCommit {
       this.options.onBatch?.(batch.length, performance.now() - started);
       for (const w of batch) w.resolve(accepted.has(`${w.commit.type}/${w.commit.id}`));
     } catch (error) {
-      for (const w of batch) w.reject(error);
+      // One actor's bad row must not hold back the others of its batch: they are written one by
+      // one, so only the commit Postgres refuses is rejected.
+      if (batch.length > 1 && isPermanentWriteError(error)) await Promise.all(batch.map((w) => this.#write([w])));
+      else for (const w of batch) w.reject(error);
     }
   }
 }

@@ -50,6 +50,17 @@ export class ActorFailedError extends ActorError {
   }
 }
 
+/**
+ * The database refused the actor's commit for its data (a value out of range, a constraint): the
+ * turn is rolled back, the actor reloads from its last commit, and a retry of the same request
+ * fails the same way.
+ */
+export class CommitRejectedError extends ActorError {
+  constructor(address: string, cause: unknown) {
+    super("commit_rejected", `${address} could not store this change: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 /** No actor kind is registered for this address type. */
 export class UnknownActorKindError extends ActorError {
   constructor(type: string) {
@@ -77,6 +88,8 @@ export function errorFromReply(address: string, code: string, message: string, d
       return new ActorFailedError(address, message);
     case "unknown_actor_kind":
       return new UnknownActorKindError(address);
+    case "commit_rejected":
+      return new ActorError(code, message);
     case "actor_unavailable":
       return new UnavailableError(message);
     default:

@@ -17,7 +17,7 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
     actorsActive: new Gauge({ name: "fleet_actors_active", help: "Actors hosted in memory, per kind", labelNames: ["type"], registers }),
     actorsRetired: new Counter({
       name: "fleet_actors_retired_total",
-      help: "Actors dropped from memory: passivated, stopped, failed, or stale (a commit rejected by version or epoch)",
+      help: "Actors dropped from memory: passivated, stopped, failed, stale (a commit rejected by version or epoch) or rejected (a commit the database refused for its data)",
       labelNames: ["type", "reason"],
       registers,
     }),

@@ -71,3 +71,12 @@ export async function dropSchema(url: string, schema: string): Promise<void> {
   await admin`drop schema if exists ${admin(schema)} cascade`;
   await admin.end();
 }
+
+/**
+ * A write Postgres refuses for the data itself (SQLSTATE class 22 data exception, e.g. a number
+ * out of range, or 23 integrity constraint violation): retrying the same rows fails the same way.
+ */
+export function isPermanentWriteError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return typeof code === "string" && /^(22|23)[0-9A-Z]{3}$/.test(code);
+}
