@@ -1,11 +1,11 @@
 // Every route goes through here once: auth by role, identity headers, Schema decoding of path,
 // query and body (400 naming the field), body limit, Idempotency-Key, metrics and errors.
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Request, Response, Server } from "hyper-express";
 import { Result, Schema, SchemaIssue } from "effect";
 import type { Role } from "../config.ts";
 import type { Sql } from "../storage/database.ts";
-import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey } from "../storage/idempotencyStore.ts";
+import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } from "../storage/idempotencyStore.ts";
 import type { Logger } from "../actors/logger.ts";
 import { badRequest, HttpError, toHttpError } from "./errors.ts";
 import type { HttpMetrics } from "./metrics.ts";
@@ -22,6 +22,13 @@ export interface RouteContext<P, Q, B> {
   body: B;
   identity: Identity;
   req: Request;
+  /**
+   * The id of the object this request creates. With an Idempotency-Key it derives from the
+   * caller's scope and the key, so every attempt of one key names the same object (whose actor
+   * answers a repeated create with its first result); without one it is random, and a retry
+   * creates a second object.
+   */
+  newId(): string;
 }
 
 export interface RouteResult {
@@ -49,6 +56,20 @@ export interface RouteDeps {
   bodyLimitBytes: number;
   metrics: HttpMetrics;
   logger: Logger;
+  /**
+   * How long an attempt holds its Idempotency-Key (default 30 s): a retry within it is 409
+   * `request_in_progress`; after it (the attempt crashed), the retry runs the handler again.
+   */
+  idempotencyLeaseMs?: number;
+}
+
+const DEFAULT_IDEMPOTENCY_LEASE_MS = 30_000;
+
+/** A UUID (version 8, name-based on SHA-256) naming what `key` creates within `scope`. */
+export function idFromKey(scope: string, key: string): string {
+  const hex = createHash("sha256").update(scope).update("\n").update(key).digest("hex");
+  const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
@@ -135,7 +156,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
         const hash = createHash("sha256")
           .update(JSON.stringify(raw ?? null))
           .digest("hex");
-        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash);
+        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs ?? DEFAULT_IDEMPOTENCY_LEASE_MS);
         if (claim.kind === "replay") {
           status = claim.status;
           res.header("Idempotent-Replayed", "true");
@@ -146,7 +167,8 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
         idempotency = { scope, key };
       }
 
-      const result = await spec.handle({ params, query, body, identity, req });
+      const created = idempotency ? idFromKey(idempotency.scope, idempotency.key) : undefined;
+      const result = await spec.handle({ params, query, body, identity, req, newId: () => created ?? randomUUID() });
       status = result.status;
       if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
       send(res, result.status, result.body);
@@ -156,9 +178,10 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
       if (status >= 500 && httpError.code === "internal")
         deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
       if (idempotency) {
-        // A refusal (4xx) is the result; a failure (5xx) may go differently when retried.
+        // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
+        // same objects (ids from the key), so whatever this attempt did is not done twice.
         if (status < 500) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, status, httpError.body()).catch(() => {});
-        else await releaseIdempotencyKey(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
+        else await expireIdempotencyClaim(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
       }
       send(res, status, httpError.body());
     } finally {

@@ -13,7 +13,7 @@ import {
   writeCommits,
   type Commit,
 } from "../../storage/actorStore.ts";
-import { claimIdempotencyKey, completeIdempotencyKey } from "../../storage/idempotencyStore.ts";
+import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } from "../../storage/idempotencyStore.ts";
 import { testDatabase } from "../support/harness.ts";
 
 const commit = (over: Partial<Commit> = {}): Commit => ({
@@ -152,10 +152,31 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
   });
 
   it("idempotency keys - first, in flight, replay and a different request are told apart", async () => {
-    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1")).toEqual({ kind: "first" });
-    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1")).toEqual({ kind: "in_flight" });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1", 60_000)).toEqual({ kind: "first" });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1", 60_000)).toEqual({ kind: "in_flight" });
     await completeIdempotencyKey(db.sql, "s", "k", 202, { id: 1 });
-    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1")).toEqual({ kind: "replay", status: 202, body: { id: 1 } });
-    expect(await claimIdempotencyKey(db.sql, "s", "k", "h2")).toEqual({ kind: "different_request" });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h1", 60_000)).toEqual({ kind: "replay", status: 202, body: { id: 1 } });
+    expect(await claimIdempotencyKey(db.sql, "s", "k", "h2", 60_000)).toEqual({ kind: "different_request" });
+  });
+
+  it("idempotency keys - a claim whose attempt crashed expires with its lease, and exactly one retry takes it over", async () => {
+    expect(await claimIdempotencyKey(db.sql, "s", "crashed", "h1", 50)).toEqual({ kind: "first" });
+    expect(await claimIdempotencyKey(db.sql, "s", "crashed", "h1", 60_000)).toEqual({ kind: "in_flight" });
+    await new Promise((r) => setTimeout(r, 80));
+    const retries = await Promise.all(Array.from({ length: 5 }, () => claimIdempotencyKey(db.sql, "s", "crashed", "h1", 60_000)));
+    expect(retries.filter((c) => c.kind === "first")).toHaveLength(1);
+    expect(retries.filter((c) => c.kind === "in_flight")).toHaveLength(4);
+    // Another request under the expired key is still refused, never run.
+    expect(await claimIdempotencyKey(db.sql, "s", "crashed", "h2", 60_000)).toEqual({ kind: "different_request" });
+  });
+
+  it("idempotency keys - a failed attempt (5xx) ends its claim: the retry runs at once, and the key is never deleted", async () => {
+    expect(await claimIdempotencyKey(db.sql, "s", "failed", "h1", 60_000)).toEqual({ kind: "first" });
+    await expireIdempotencyClaim(db.sql, "s", "failed");
+    expect(await db.sql`select 1 from idempotency_keys where scope = 's' and key = 'failed'`).toHaveLength(1);
+    expect(await claimIdempotencyKey(db.sql, "s", "failed", "h1", 60_000)).toEqual({ kind: "first" });
+    await completeIdempotencyKey(db.sql, "s", "failed", 201, { id: 2 });
+    await expireIdempotencyClaim(db.sql, "s", "failed"); // a late failure of an earlier attempt changes nothing
+    expect(await claimIdempotencyKey(db.sql, "s", "failed", "h1", 60_000)).toEqual({ kind: "replay", status: 201, body: { id: 2 } });
   });
 });
