@@ -185,6 +185,12 @@ export class ActorCell {
       }
       return;
     }
+    if (envelope.replyTo && Date.now() > envelope.deadline) {
+      // Nobody waits for this ask any more and its caller was told "not done": applying it now
+      // would make a 504 a lie. (Tells have no caller to disappoint; they are applied.)
+      respond({ ok: false, code: "actor_timeout", message: `${this.key} got the ask after its caller's deadline; not applied` });
+      return;
+    }
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
     const actor = this.#actor;
     const wanted = actor.getSnapshot().can(event);

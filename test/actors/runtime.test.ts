@@ -48,6 +48,21 @@ describe("actor runtime", () => {
     await s.stop();
   });
 
+  it("ask - an ask that reaches its actor after the caller's deadline is dropped, not applied: a timeout means not done", async () => {
+    const slow = new InProcessTransport();
+    const send = slow.send.bind(slow);
+    slow.send = async (envelope) => {
+      await new Promise((r) => setTimeout(r, 120)); // the network holds the envelope past its deadline
+      return send(envelope);
+    };
+    const s = system({ transport: slow });
+    const late = await s.ask("counter/late", { type: "increment", by: 100 }, { timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(late).toBeInstanceOf(AskTimeoutError);
+    await new Promise((r) => setTimeout(r, 150)); // the envelope has arrived by now
+    expect(await s.ask("counter/late", { type: "increment", by: 1 })).toEqual({ count: 1 });
+    await s.stop();
+  });
+
   it("ask - an actor that does not answer in time rejects with a typed AskTimeoutError", async () => {
     const unanswered = new InProcessTransport();
     unanswered.send = () => new Promise(() => {}); // a host that never answers
