@@ -24,6 +24,10 @@ export interface CellHost {
   dispatch(messages: readonly OutboxMessage[]): void;
   inspect(address: Address, event: InspectionEvent): void;
   retired(cell: ActorCell, reason: RetireReason): void;
+  /** The actor was loaded with work in flight (an invocation a crash or handover cut off) and restarts it. */
+  resumed(cell: ActorCell, work: readonly string[]): void;
+  /** How long after entering a state with work in flight its resume timer is due. */
+  readonly resumeAfterMs: number;
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
 
@@ -80,6 +84,20 @@ const REMEMBERED_IDS = 512;
 const REMEMBERED_REPLIES = 16;
 const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
 
+/**
+ * The durable timer that wakes an actor whose committed state has work in flight (an invoked
+ * promise), wherever its shard lives by then: the commit entering such a state sets it, the one
+ * leaving it cancels it. Loading the snapshot restarts the invocation; the timer's own event is
+ * one no machine accepts, so it is consumed (and set again while the work goes on).
+ */
+export const RESUME_TIMER = "fleet.resume";
+
+/** The invocations in flight in a persisted snapshot, by source name. */
+function workInFlight(snapshot: unknown): string[] {
+  const children = (snapshot as { children?: Record<string, { src?: unknown }> } | undefined)?.children ?? {};
+  return Object.values(children).map((c) => String(c.src ?? "actor"));
+}
+
 export class ActorCell {
   readonly key: string;
   state: "activating" | "active" | "retired" = "activating";
@@ -110,6 +128,8 @@ export class ActorCell {
   #answered: Map<string, Reply> | undefined;
   /** Why the database refused the last rejected commit. */
   #rejection: unknown;
+  /** The last committed snapshot has work in flight, so its resume timer is set. */
+  #working = false;
 
   constructor(
     readonly address: Address,
@@ -141,6 +161,9 @@ export class ActorCell {
       });
       this.#actor = actor;
       if (stored) {
+        const work = workInFlight(snapshot);
+        this.#working = work.length > 0;
+        if (this.#working) this.host.resumed(this, work);
         this.#projected = partOf(this.kind.projected, actor.getSnapshot());
         this.#published = partOf(this.kind.published, actor.getSnapshot());
       }
@@ -352,6 +375,9 @@ export class ActorCell {
       const actor = this.#actor!;
       const placement = this.host.placementOf(this.address);
       const projected = partOf(this.kind.projected, actor.getSnapshot());
+      const snapshot = actor.getPersistedSnapshot();
+      const working = workInFlight(snapshot).length > 0;
+      this.#keepResumeTimer(turns, working);
       const commit: Commit = {
         type: this.address.type,
         id: this.address.id,
@@ -360,7 +386,7 @@ export class ActorCell {
         epoch: placement.epoch,
         machineVersion: this.kind.version,
         seq: this.#seq,
-        snapshot: actor.getPersistedSnapshot(),
+        snapshot,
         processedIds: [...this.#processed, ...turns.messageIds].slice(-this.#rememberedIds),
         journal: turns.journal,
         outbox: turns.outbox,
@@ -385,6 +411,7 @@ export class ActorCell {
         return;
       }
       this.#version = commit.version;
+      this.#working = working;
       this.#projected = projected;
       this.#remember(turns.messageIds);
       // Released only now: a crash before the commit would otherwise lose an acknowledged write.
@@ -395,6 +422,17 @@ export class ActorCell {
       }
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
+    }
+  }
+
+  /** Sets the resume timer when work starts or its timer was just consumed; cancels it when the work is done. */
+  #keepResumeTimer(turns: Turns, working: boolean): void {
+    if (working && (!this.#working || turns.timersFired.some((t) => t.key === RESUME_TIMER))) {
+      turns.timersCancelled.delete(RESUME_TIMER);
+      turns.timersSet.set(RESUME_TIMER, { key: RESUME_TIMER, dueAt: this.host.now() + this.host.resumeAfterMs, event: { type: RESUME_TIMER } });
+    } else if (!working && this.#working) {
+      turns.timersSet.delete(RESUME_TIMER);
+      turns.timersCancelled.add(RESUME_TIMER);
     }
   }
 

@@ -21,6 +21,9 @@ export interface HostDeps {
   onInspect?(address: Address, event: InspectionEvent): void;
   onCountChange?(type: string, delta: number): void;
   onRetired?(type: string, reason: RetireReason): void;
+  onResumed?(type: string): void;
+  /** See `CellHost.resumeAfterMs`. */
+  resumeAfterMs: number;
 }
 
 interface ReplyRoute {
@@ -52,6 +55,11 @@ export class ActorHost {
         }
       },
       log: (level, msg, fields) => deps.logger[level](msg, fields),
+      resumed: (cell, work) => {
+        deps.onResumed?.(cell.address.type);
+        deps.logger.info("actor loaded with work in flight; resuming it", { actor: cell.key, work });
+      },
+      resumeAfterMs: deps.resumeAfterMs,
     };
   }
 

@@ -32,6 +32,12 @@ export interface ActorSystemOptions {
   outboxSweepMs?: number;
   journalRetentionMs?: number;
   /**
+   * An actor whose committed state has work in flight (an invoked partner call) is woken this long
+   * after entering it if that work was cut off (crash, pause, handover); default 5 s. In a cluster
+   * the new owner gets to it once the lease has passed and the timer is due.
+   */
+  resumeAfterMs?: number;
+  /**
    * Cluster placement: the shard of an address, this instance's ownership epoch for it, whether
    * it is hosted here and which shards are (durable timers are fired by the owner only). Absent:
    * embedded.
@@ -98,6 +104,8 @@ export class ActorSystem {
       },
       onCountChange: (type, delta) => this.metrics.actorsActive.inc({ type }, delta),
       onRetired: (type, reason) => this.metrics.actorsRetired.inc({ type, reason }),
+      onResumed: (type) => this.metrics.actorsResumed.inc({ type }),
+      resumeAfterMs: options.resumeAfterMs ?? 5_000,
     });
     const placement = options.placement;
     this.timers = new DurableTimers(

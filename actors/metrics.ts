@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 export interface RuntimeMetrics {
   actorsActive: Gauge<"type">;
   actorsRetired: Counter<"type" | "reason">;
+  actorsResumed: Counter<"type">;
   asks: Histogram<"type" | "outcome">;
   commitBatch: Histogram;
   commitSeconds: Histogram;
@@ -19,6 +20,12 @@ export function runtimeMetrics(registry: Registry): RuntimeMetrics {
       name: "fleet_actors_retired_total",
       help: "Actors dropped from memory: passivated, stopped, failed, stale (a commit rejected by version or epoch) or rejected (a commit the database refused for its data)",
       labelNames: ["type", "reason"],
+      registers,
+    }),
+    actorsResumed: new Counter({
+      name: "fleet_actors_resumed_total",
+      help: "Actors loaded with work in flight that a crash, pause or handover had cut off, and restarted it",
+      labelNames: ["type"],
       registers,
     }),
     asks: new Histogram({

@@ -1,0 +1,85 @@
+// Work in flight (an invoked promise) resumes after a crash without waiting for a message.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assign, fromPromise, setup } from "xstate";
+import { defineActorKind } from "../../actors/ActorKind.ts";
+import { RESUME_TIMER } from "../../actors/ActorCell.ts";
+import { ActorSystem } from "../../actors/ActorSystem.ts";
+import { InProcessTransport } from "../../actors/transport/InProcessTransport.ts";
+import { loadSnapshot } from "../../storage/actorStore.ts";
+import { eventually, silentLogger, testDatabase, type TestDatabase } from "../support/harness.ts";
+
+const jobMachine = setup({
+  types: { context: {} as { result: number | null }, events: {} as { type: "start" }, input: {} as { id: string } },
+  actors: { work: fromPromise<number>(async () => Promise.reject(new Error("provided by the kind"))) },
+}).createMachine({
+  context: { result: null },
+  initial: "idle",
+  states: {
+    idle: { on: { start: "working" } },
+    working: { invoke: { src: "work", onDone: { target: "done", actions: assign({ result: ({ event }) => event.output }) } } },
+    done: { type: "final" },
+  },
+});
+
+/** A job kind whose work takes `ms` (forever when undefined) and counts its runs. */
+function jobKind(ms: number | undefined, runs: { count: number }) {
+  const work = fromPromise<number>(() => {
+    runs.count++;
+    return new Promise((resolve) => {
+      if (ms !== undefined) setTimeout(() => resolve(42), ms);
+    });
+  });
+  return defineActorKind({ type: "job", machine: jobMachine.provide({ actors: { work } }), version: 1 });
+}
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await testDatabase("resume");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const system = (ms: number | undefined, runs: { count: number }) =>
+  new ActorSystem({
+    sql: db.sql,
+    kinds: [jobKind(ms, runs)],
+    transport: new InProcessTransport(),
+    logger: silentLogger,
+    timerPollMs: 20,
+    resumeAfterMs: 100,
+  });
+
+const stateOf = async (id: string) => (await loadSnapshot(db.sql, "job", id))?.snapshot as { value: string; context: { result: number | null } } | undefined;
+const timersOf = async (id: string) => db.sql<{ timer_key: string }[]>`select timer_key from actor_timers where actor_type = 'job' and actor_id = ${id}`;
+
+describe("work in flight resumes", () => {
+  it("after a crash mid-invocation, with no message: the next runtime finds the resume timer, reloads the actor and finishes the work", async () => {
+    const cut = { count: 0 };
+    const first = system(undefined, cut); // the partner never answers this one
+    await first.ask("job/cut", { type: "start" });
+    expect((await stateOf("cut"))?.value).toBe("working");
+    expect((await timersOf("cut")).map((t) => t.timer_key)).toEqual([RESUME_TIMER]);
+    first.crash();
+
+    const runs = { count: 0 };
+    const second = system(10, runs);
+    await eventually(async () => (await stateOf("cut"))?.value === "done");
+    expect((await stateOf("cut"))?.context.result).toBe(42);
+    expect(runs.count).toBe(1);
+    expect(await timersOf("cut")).toEqual([]); // the commit leaving the work cancelled its timer
+    const resumed = (await second.metrics.actorsResumed.get()).values.find((v) => v.labels.type === "job");
+    expect(resumed?.value).toBe(1);
+    await second.stop();
+  });
+
+  it("work that outlasts the resume delay on a live actor runs once: the timer is consumed and set again, never restarts it", async () => {
+    const runs = { count: 0 };
+    const s = system(400, runs);
+    await s.ask("job/slow", { type: "start" });
+    await eventually(async () => (await stateOf("slow"))?.value === "done");
+    expect(runs.count).toBe(1);
+    expect(await timersOf("slow")).toEqual([]);
+    await s.stop();
+  });
+});
