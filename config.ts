@@ -34,6 +34,7 @@ const InstanceEnv = Schema.Struct({
   PARTNER_TIMEOUT_MS: Schema.optional(PositiveInt),
   PARTNER_RETRIES: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 }))),
   DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
+  STOP_TIMEOUT_MS: Schema.optional(PositiveInt),
 });
 
 export interface Config {
@@ -58,6 +59,8 @@ export interface Config {
   passivateAfterMs: number;
   journalRetentionDays: number;
   demoData: boolean;
+  /** SIGTERM: how long the graceful stop may take before the process exits with code 1. */
+  stopTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +118,7 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
     demoData: (e.DEMO_DATA ?? "true") === "true",
+    stopTimeoutMs: e.STOP_TIMEOUT_MS ?? 20_000,
   };
 }
 

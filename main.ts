@@ -1,7 +1,8 @@
 // `npm start`: one instance from the environment. Without DATABASE_URL and partner URLs it runs
 // embedded: PGlite under ./.data, in-process transport, built-in simulators and demo data.
 import { ConfigError, loadConfig, type Config } from "./config.ts";
-import { startInstance } from "./instance.ts";
+import { startInstance, type Instance } from "./instance.ts";
+import { createLogger } from "./actors/logger.ts";
 
 let config: Config;
 try {
@@ -12,16 +13,54 @@ try {
   process.exit(1);
 }
 
-const instance = await startInstance(config);
+const logger = createLogger({ level: config.logLevel, base: { instance: config.instanceId } });
+let instance: Instance | undefined;
+let stopping = false;
+
+// Whatever escapes is logged and ends the process through the same bounded stop.
+process.on("unhandledRejection", (reason) => fatal("unhandled rejection", reason));
+process.on("uncaughtException", (error) => fatal("uncaught exception", error));
+for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => void stop(0));
+
+try {
+  instance = await startInstance(config, { logger });
+} catch (error) {
+  logger.error("start failed", { error: String(error), stack: (error as Error)?.stack });
+  process.exit(1);
+}
 process.stdout.write(banner(config, instance.url));
 
-let stopping = false;
-for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    void instance.stop().then(() => process.exit(0));
-  });
+function fatal(what: string, error: unknown): void {
+  logger.error(`${what}; stopping`, { error: String(error), stack: (error as Error)?.stack });
+  void stop(1);
+}
+
+/**
+ * Drains and commits within STOP_TIMEOUT_MS; past it, or if the stop fails, exits with code 1
+ * naming the actors whose turns could not be committed (they resume from their last commit).
+ */
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  if (!instance) process.exit(code);
+  const running = instance;
+  const deadline = setTimeout(() => {
+    const unflushed = running.system.host.hosted().filter((cell) => !cell.isIdle());
+    logger.error("stop did not finish in time; exiting", {
+      stopTimeoutMs: config.stopTimeoutMs,
+      unflushedActors: unflushed.length,
+      examples: unflushed.slice(0, 10).map((cell) => cell.key),
+    });
+    process.exit(1);
+  }, config.stopTimeoutMs);
+  try {
+    await running.stop();
+  } catch (error) {
+    logger.error("stop failed", { error: String(error) });
+    code = 1;
+  }
+  clearTimeout(deadline);
+  process.exit(code);
 }
 
 function banner(config: Config, url: string): string {

@@ -1,0 +1,67 @@
+// `npm start` as a process: SIGTERM ends it within STOP_TIMEOUT_MS even when the database hangs.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DATABASE_URL, eventually } from "../support/harness.ts";
+import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
+
+const database = `stop_${randomBytes(4).toString("hex")}`;
+const admin = postgres(DATABASE_URL, { max: 1, onnotice: () => {} });
+let proxy: TcpProxy;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  await admin.unsafe(`create database ${database}`);
+  proxy = await startTcpProxy(Number(new URL(DATABASE_URL).port || 5432));
+});
+afterAll(async () => {
+  if (child?.exitCode === null) child.kill("SIGKILL");
+  await proxy.close();
+  await admin.unsafe(`drop database if exists ${database} with (force)`);
+  await admin.end();
+});
+
+function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+  const full: NodeJS.ProcessEnv = { ...process.env, PORT: "0", LOG_LEVEL: "info", DEMO_DATA: "false", ...env };
+  for (const key of ["PARKS_URL", "FEEDS_URL", "NATS_URL"]) delete full[key];
+  const spawned = spawn(process.execPath, ["--import", "tsx", "main.ts"], { cwd: path.resolve(import.meta.dirname, "../.."), env: full });
+  let output = "";
+  spawned.stdout!.on("data", (chunk) => (output += chunk));
+  spawned.stderr!.on("data", (chunk) => (output += chunk));
+  return { child: spawned, output: () => output };
+}
+
+describe("stopping the process", () => {
+  it("SIGTERM with the database hanging exits within STOP_TIMEOUT_MS, code 1, saying how many actors it could not flush", async () => {
+    const run = start({
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
+      AUTH_TOKENS: "fleet=fleet-token,internal=internal-token,driver=driver-token,admin=admin-token",
+      STOP_TIMEOUT_MS: "1500",
+      ASK_TIMEOUT_MS: "500",
+    });
+    child = run.child;
+    const url = await eventually(() => run.output().match(/ready at (http:\/\/\S+)/)?.[1], 60_000);
+
+    proxy.freeze(); // connections stay open, nothing comes back: every query hangs
+    const pending = fetch(`${url}/fleet/communications/v1/mailings`, {
+      method: "POST",
+      headers: { authorization: "Bearer fleet-token", "x-park-id": "park-1", "x-yandex-uid": "1001", "content-type": "application/json" },
+      body: JSON.stringify({ message: "stuck" }),
+    }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 300)); // let the request reach its actor
+
+    const exited = new Promise<number | null>((resolve) => run.child.once("exit", (code) => resolve(code)));
+    const signalled = Date.now();
+    run.child.kill("SIGTERM");
+    const code = await exited;
+    const tookMs = Date.now() - signalled;
+    await pending;
+
+    expect(code).toBe(1);
+    expect(tookMs).toBeLessThan(1500 + 2000); // the bound plus process scheduling, never the default 20 s
+    expect(run.output()).toContain("stop did not finish in time");
+    expect(run.output()).toMatch(/"unflushedActors":\d+/);
+  }, 90_000);
+});
