@@ -87,6 +87,13 @@ const identityHeaders = {
   driver: { park_id: "x-yataxi-park-id", driver_id: "x-yataxi-driver-profile-id" },
 } as const;
 
+/** Ids of parks and drivers as partners issue them; no '/' (it would make composite keys ambiguous). */
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const INT64_MAX = 9223372036854775807n;
+
+/** A decimal that fits Postgres' bigint, where uids are stored. */
+const isInt64Id = (value: string) => /^\d{1,19}$/.test(value) && BigInt(value) <= INT64_MAX;
+
 function identify(role: Role, req: Request): Identity {
   if (role !== "fleet" && role !== "driver") return { role };
   const headers = identityHeaders[role];
@@ -97,8 +104,12 @@ function identify(role: Role, req: Request): Identity {
     if (!value) fields.push({ path: `headers.${header}`, message: "required" });
     else values[field] = value;
   }
-  if (role === "fleet" && values.uid !== undefined && !/^\d{1,19}$/.test(values.uid)) {
-    fields.push({ path: "headers.x-yandex-uid", message: "expected a numeric uid" });
+  for (const [field, header] of Object.entries(headers)) {
+    const value = values[field];
+    if (value === undefined) continue;
+    if (field === "uid") {
+      if (!isInt64Id(value)) fields.push({ path: `headers.${header}`, message: "expected a numeric uid of at most 9223372036854775807" });
+    } else if (!ID_PATTERN.test(value)) fields.push({ path: `headers.${header}`, message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" });
   }
   if (fields.length) throw badRequest("missing_identity", `identity headers missing or invalid: ${fields.map((f) => f.path).join(", ")}`, { fields });
   return { role, ...values } as Identity;

@@ -31,6 +31,19 @@ describe("http middleware", () => {
     expect(res.body.details.fields.map((f: { path: string }) => f.path)).toEqual(["headers.x-park-id", "headers.x-yandex-uid"]);
   });
 
+  it("identity - values no column can hold are 400 at the edge: a uid past bigint, a park id with '/' or too long", async () => {
+    const tooBig = await app.call("POST", MAILINGS, { park: "park-a", uid: "9999999999999999999", body: { message: "hi" } });
+    expect(tooBig.status).toBe(400);
+    expect(tooBig.body.details.fields.map((f: { path: string }) => f.path)).toEqual(["headers.x-yandex-uid"]);
+    const largest = await app.call("POST", MAILINGS, { park: "park-a", uid: "9223372036854775807", body: { message: "edge" } });
+    expect(largest.status).toBe(202);
+    for (const park of ["park/a", "p".repeat(65), "park a"]) {
+      const res = await app.call("GET", MAILINGS, { park });
+      expect(res.status).toBe(400);
+      expect(res.body.details.fields.map((f: { path: string }) => f.path)).toEqual(["headers.x-park-id"]);
+    }
+  });
+
   it("validation - wrong types are 400 naming every failing field", async () => {
     const res = await app.call("POST", MAILINGS, { park: "park-a", body: { message: 42, status: "sleeping", include_contractor_ids: ["ok", 7] } });
     expect(res.status).toBe(400);
