@@ -10,7 +10,7 @@
 // cells, so their accumulators are the contractor's now); the next open returns that record with
 // `late: true`. For a released or expired booking it is not applied: the cells are free again and
 // the next inventory report reconciles them with what the device holds.
-import { assign, emit, enqueueActions, fromPromise, raise, setup } from "xstate";
+import { assign, emit, enqueueActions, fromPromise, raise, setup, type StateValue } from "xstate";
 import { cancelTimer, deferReply, reply, replyError, setTimer, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
 import {
   applyCellClosed,
@@ -115,6 +115,14 @@ export interface OpenReply {
   late: boolean;
   replayed: boolean;
   moves: AccumulatorMove[];
+}
+
+export type Connectivity = "online" | "unresponsive";
+
+/** online / unresponsive from a registered cabinet's state value; undefined before registration. */
+export function connectivityOf(value: StateValue): Connectivity | undefined {
+  if (typeof value !== "object" || !("registered" in value)) return undefined;
+  return (value.registered as { connectivity: Connectivity }).connectivity;
 }
 
 type Ev<T extends CabinetEvent["type"]> = Extract<CabinetEvent, { type: T }>;
