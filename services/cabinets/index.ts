@@ -1,10 +1,9 @@
 // Battery cabinets and accumulators (SPEC 3.1, seed 002): cabinet and accumulator actors, the MQTT
 // device gateway (or, with MQTT_URL unset, an embedded broker with simulated cabinets), polling,
 // and the /scooter-accumulator/v1 routes.
-import { Schema } from "effect";
 import { Subject, tap } from "rxjs";
 import { Counter, Gauge } from "prom-client";
-import { decodeEnv, PositiveInt, Url } from "../../config.ts";
+import { cabinetsConfig, type CabinetsConfig } from "./config.ts";
 import { cabinetKind } from "./cabinetKind.ts";
 import { accumulatorKind } from "./accumulatorKind.ts";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
@@ -22,21 +21,6 @@ import { cabinetPolling, hostedCabinets, type PollOutcome } from "../../streams/
 import { listCabinetIds } from "../../storage/cabinetRepository.ts";
 import type { Service, ServiceContext } from "../Service.ts";
 
-const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
-const Share = Schema.NumberFromString.check(Schema.isBetween({ minimum: 0, maximum: 1 }));
-const CabinetEnv = Schema.Struct({
-  MQTT_URL: Schema.optional(Url),
-  MQTT_TOPIC_PREFIX: Schema.optional(Schema.String.check(Schema.isPattern(/^[^#+\s]*$/, { message: "expected a topic prefix without wildcards or spaces" }))),
-  CABINET_POLL_MS: Schema.optional(PositiveInt),
-  CABINET_POLL_JITTER: Schema.optional(Share),
-  CABINET_POLL_CONCURRENCY: Schema.optional(PositiveInt),
-  CABINET_MISSED_POLLS: Schema.optional(PositiveInt),
-  CABINET_COMMAND_TIMEOUT_MS: Schema.optional(PositiveInt),
-  CABINET_REPORT_HEARTBEAT_MS: Schema.optional(NonNegativeInt),
-  BOOKING_TTL_MS: Schema.optional(PositiveInt),
-  CHARGED_MIN_CHARGE: Schema.optional(Schema.NumberFromString.check(Schema.isBetween({ minimum: 0, maximum: 100 }))),
-});
-
 export interface CabinetService extends Service {
   /** Started only when MQTT_URL is unset. */
   simulators: { cabinets?: CabinetSimulator; mqttBroker?: EmbeddedBroker };
@@ -44,16 +28,13 @@ export interface CabinetService extends Service {
 }
 
 export async function cabinetService(ctx: ServiceContext): Promise<CabinetService> {
-  const env = decodeEnv(CabinetEnv, ctx.config.env);
-  const prefix = env.MQTT_TOPIC_PREFIX ?? "";
-  const pollMs = env.CABINET_POLL_MS ?? 10_000;
-  const commandTimeoutMs = env.CABINET_COMMAND_TIMEOUT_MS ?? 5_000;
-  const missedPolls = env.CABINET_MISSED_POLLS ?? 3;
-  const policy: CabinetPolicy = { bookingTtlMs: env.BOOKING_TTL_MS ?? 15 * 60_000, commandTimeoutMs, chargedMinCharge: env.CHARGED_MIN_CHARGE ?? 80 };
+  const config = cabinetsConfig(ctx.config.env);
+  const { topicPrefix: prefix, commandTimeoutMs } = config;
+  const policy: CabinetPolicy = { bookingTtlMs: config.bookingTtlMs, commandTimeoutMs, chargedMinCharge: config.chargedMinCharge };
   const logger = ctx.logger.child({ service: "cabinets" });
 
   const simulators: CabinetService["simulators"] = {};
-  let url = env.MQTT_URL;
+  let url = config.mqttUrl;
   if (!url) {
     const broker = await startEmbeddedBroker();
     ctx.onStop(() => broker.close());
@@ -86,14 +67,7 @@ export async function cabinetService(ctx: ServiceContext): Promise<CabinetServic
       const registered = new Subject<string>();
       cabinetRoutes(app, { ...deps, system, policy, registered: (id) => registered.next(id) });
       forwardDeviceEvents(ctx, system, gateway, commandTimeoutMs);
-      startPolling(ctx, system, gateway, registered, {
-        pollMs,
-        jitter: env.CABINET_POLL_JITTER ?? 0.1,
-        missedPolls,
-        commandTimeoutMs,
-        concurrency: env.CABINET_POLL_CONCURRENCY ?? 200,
-        heartbeatMs: env.CABINET_REPORT_HEARTBEAT_MS ?? 60_000,
-      });
+      startPolling(ctx, system, gateway, registered, config);
       if (simulators.cabinets) {
         for (const spec of simulators.cabinets.cabinets.values()) {
           await system.ask(`cabinet/${spec.id}`, { type: "register", lat: spec.spec.lat, lon: spec.spec.lon });
@@ -130,7 +104,7 @@ function startPolling(
   gateway: CabinetGateway,
   /** Cabinets registered through this instance: listed again, and polled at once rather than at their phase. */
   registered: Subject<string>,
-  o: { pollMs: number; jitter: number; missedPolls: number; commandTimeoutMs: number; concurrency: number; heartbeatMs: number },
+  o: CabinetsConfig,
 ): void {
   const polls = new Counter({
     name: "fleet_cabinet_polls_total",
@@ -151,12 +125,12 @@ function startPolling(
   const subscription = cabinetPolling({
     cabinets$,
     pollNow$: registered,
-    schedule: { intervalMs: o.pollMs, jitter: o.jitter },
+    schedule: { intervalMs: o.pollMs, jitter: o.pollJitter },
     // A poll waits at most an interval: the next one is due then.
     poll: (id) => gateway.inventory(id, { timeoutMs: Math.min(o.commandTimeoutMs, o.pollMs) }),
     now: () => ctx.clock.now(),
-    concurrency: o.concurrency,
-    heartbeatMs: o.heartbeatMs,
+    concurrency: o.pollConcurrency,
+    heartbeatMs: o.reportHeartbeatMs,
     observe: (outcome) => polls.inc({ outcome: outcome.kind }),
     tell: (outcome: PollOutcome) =>
       system.tell(
