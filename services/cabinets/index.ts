@@ -7,7 +7,7 @@ import { cabinetsConfig, type CabinetsConfig } from "./config.ts";
 import { cabinetKind } from "./cabinetKind.ts";
 import { accumulatorKind } from "./accumulatorKind.ts";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
-import { cabinetRoutes, type CabinetPolicy } from "../../http/routes/cabinets.ts";
+import { cabinetRoutes, type CabinetPolicy } from "../../http/routes/cabinets/index.ts";
 import {
   CabinetGateway,
   demoCabinets,
