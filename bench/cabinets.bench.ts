@@ -88,14 +88,12 @@ async function main(): Promise<void> {
     const ids = Array.from({ length: cabinets }, (_, i) => `CAB-${i}`);
     for (let i = 0; i < ids.length; i += 16) {
       await Promise.all(
-        ids
-          .slice(i, i + 16)
-          .map((id, k) =>
-            call(instance.port, "PUT", `/scooter-accumulator/v1/cabinets/${id}`, {
-              lat: 55.6 + ((i + k) % 100) / 250,
-              lon: 37.4 + Math.floor((i + k) / 100) / 25,
-            }),
-          ),
+        ids.slice(i, i + 16).map((id, k) =>
+          call(instance.port, "PUT", `/scooter-accumulator/v1/cabinets/${id}`, {
+            lat: 55.6 + ((i + k) % 100) / 250,
+            lon: 37.4 + Math.floor((i + k) / 100) / 25,
+          }),
+        ),
       );
     }
     for (;;) {
@@ -131,7 +129,10 @@ async function main(): Promise<void> {
         const request_id = randomUUID();
         const id = `RAW-${n % 10}`;
         const started = performance.now();
-        waiting.set(request_id, () => (waiting.delete(request_id), resolve(performance.now() - started)));
+        waiting.set(request_id, () => {
+          waiting.delete(request_id);
+          resolve(performance.now() - started);
+        });
         raw.publish(commandsTopic(RAW_PREFIX, id), JSON.stringify({ type: "inventory", request_id }), { qos: 0 });
       });
 
@@ -159,7 +160,11 @@ async function main(): Promise<void> {
         firstError ??= `${opened.status} ${JSON.stringify(opened.body).slice(0, 200)}`;
       }
       const rawOne = await rawRoundTrip(i);
-      if (i >= 100) bookOpen.push(ms), rawMs.push(rawOne); // the first 100 warm up
+      // the first 100 warm up
+      if (i >= 100) {
+        bookOpen.push(ms);
+        rawMs.push(rawOne);
+      }
     }
     bookOpen.sort((a, b) => a - b);
     rawMs.sort((a, b) => a - b);

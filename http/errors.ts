@@ -1,5 +1,5 @@
 // The JSON error format and the one place where failures become HTTP statuses.
-import { ActorError } from "../actors/errors.ts";
+import { ActorError, ActorRefusalError } from "../actors/errors.ts";
 
 export interface ErrorBody {
   code: string;
@@ -37,9 +37,21 @@ const actorStatus: Record<string, number> = {
   not_found: 404,
 };
 
+/**
+ * Machine refusals that are not conflicts: the device or broker behind the actor could not be
+ * reached (a cabinet that missed its polls, the MQTT broker down) or did not answer in time.
+ */
+const refusalStatus: Record<string, number> = {
+  cabinet_unresponsive: 503,
+  mqtt_unavailable: 503,
+  cabinet_not_responding: 504,
+};
+
 /** Maps any failure to a status and body; unknown failures are 500 and logged by the caller. */
 export function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof ActorRefusalError && error.code in refusalStatus)
+    return new HttpError(refusalStatus[error.code]!, error.code, error.message, error.details);
   if (error instanceof ActorError) {
     return new HttpError(actorStatus[error.code] ?? 409, error.code, error.message, error.details);
   }

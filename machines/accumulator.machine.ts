@@ -2,7 +2,8 @@
 // (authority for their cells) and the swap route move it; every move carries a `stamp` (the
 // runtime time of the turn that decided it) so a stale or redelivered move never overwrites a
 // newer one.
-import { assign, emit, setup } from "xstate";
+import { Schema } from "effect";
+import { assertEvent, assign, emit, setup } from "xstate";
 import { reply, replyError, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
 
 /** Where a move puts the accumulator. */
@@ -24,10 +25,20 @@ export interface AccumulatorContext {
 export type LocatedEvent = { type: "located"; stamp: number; location: Location };
 export type MissingEvent = { type: "missing"; stamp: number; cabinet_id: string; cell: number };
 
-export type AccumulatorEvent =
-  | (Delivered & LocatedEvent)
-  | (Delivered & MissingEvent)
-  | (Delivered & { type: "install"; contractor_id: string; scooter_id: string; removed_accumulator_id: string });
+const Id = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128));
+
+/**
+ * A swap (the route decodes its body with these fields): `contractor_id` installs this
+ * accumulator in `scooter_id`, taking `removed_accumulator_id` out.
+ */
+export const InstallEvent = Schema.Struct({
+  type: Schema.Literal("install"),
+  contractor_id: Id,
+  scooter_id: Id,
+  removed_accumulator_id: Id,
+});
+
+export type AccumulatorEvent = (Delivered & LocatedEvent) | (Delivered & MissingEvent) | (Delivered & typeof InstallEvent.Type);
 
 /** What the swap route gets back from `install`, and what it repeats to the removed one. */
 export interface InstallReply {
@@ -51,7 +62,6 @@ export const removedMove = (scooterId: string, contractorId: string, stamp: numb
   location: { kind: "contractor", contractor_id: contractorId, from: { scooter_id: scooterId } },
 });
 
-type Located = Delivered & LocatedEvent;
 const locatedAs =
   (kind: Location["kind"]) =>
   ({ context, event }: { context: AccumulatorContext; event: AccumulatorEvent }) =>
@@ -87,23 +97,26 @@ export const accumulatorMachine = setup({
     // A stale or repeated move is accepted and changes nothing. Accepted, not rejected: its sender
     // is answered only after this actor's pending commit (of the first copy) has landed.
     ignore: () => {},
-    move: assign(({ context, event }) => {
-      const e = event as Located;
+    move: assign(({ context, event: e }) => {
+      assertEvent(e, "located");
       const charge = e.location.kind === "cabinet" && e.location.charge !== null ? e.location.charge : context.charge;
       return { location: e.location, stamp: e.stamp, charge, updated_at: e.at };
     }),
-    lose: assign(({ event }) => ({ location: null, stamp: (event as Delivered & MissingEvent).stamp, updated_at: event.at })),
-    install: assign(({ event }) => {
-      const e = event as Extract<AccumulatorEvent, { type: "install" }>;
+    lose: assign(({ event }) => {
+      assertEvent(event, "missing");
+      return { location: null, stamp: event.stamp, updated_at: event.at };
+    }),
+    install: assign(({ event: e }) => {
+      assertEvent(e, "install");
       return { location: { kind: "scooter", scooter_id: e.scooter_id, contractor_id: e.contractor_id }, stamp: e.at, updated_at: e.at } as const;
     }),
     // The removed one follows through the outbox, so the swap holds even if the route dies now.
-    moveRemovedToContractor: emit(({ event }) => {
-      const e = event as Extract<AccumulatorEvent, { type: "install" }>;
+    moveRemovedToContractor: emit(({ event: e }) => {
+      assertEvent(e, "install");
       return tellActor(`accumulator/${e.removed_accumulator_id}`, removedMove(e.scooter_id, e.contractor_id, e.at));
     }),
-    replyInstalled: emit(({ context, event }) => {
-      const e = event as Extract<AccumulatorEvent, { type: "install" }>;
+    replyInstalled: emit(({ context, event: e }) => {
+      assertEvent(e, "install");
       const value: InstallReply = {
         accumulator_id: context.id,
         scooter_id: e.scooter_id,
@@ -113,13 +126,10 @@ export const accumulatorMachine = setup({
       };
       return reply(e.replyTo, value);
     }),
-    refuseInstall: emit(({ context, event }) =>
-      replyError(
-        (event as Delivered).replyTo,
-        "not_held_by_contractor",
-        `accumulator ${context.id} is not held by contractor ${(event as { contractor_id?: string }).contractor_id}`,
-      ),
-    ),
+    refuseInstall: emit(({ context, event }) => {
+      assertEvent(event, "install");
+      return replyError(event.replyTo, "not_held_by_contractor", `accumulator ${context.id} is not held by contractor ${event.contractor_id}`);
+    }),
   },
 }).createMachine({
   id: "accumulator",

@@ -10,7 +10,8 @@
 // cells, so their accumulators are the contractor's now); the next open returns that record with
 // `late: true`. For a released or expired booking it is not applied: the cells are free again and
 // the next inventory report reconciles them with what the device holds.
-import { assign, emit, enqueueActions, fromPromise, raise, setup } from "xstate";
+import { Schema } from "effect";
+import { assertEvent, assign, emit, enqueueActions, fromPromise, raise, setup, type StateValue } from "xstate";
 import { cancelTimer, deferReply, reply, replyError, setTimer, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
 import {
   applyCellClosed,
@@ -80,11 +81,44 @@ export interface UnlockFailure {
   at: number;
 }
 
+const Id = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128));
+/** Percent. */
+const Charge = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 100 }));
+
+// The events callers send (the routes decode their bodies with these schemas' fields); the
+// runtime adds `at` and, on asks, `replyTo`.
+
+/** Registers the cabinet at a place, or moves it there. */
+export const RegisterEvent = Schema.Struct({
+  type: Schema.Literal("register"),
+  lat: Schema.Number.check(Schema.isBetween({ minimum: -90, maximum: 90 })),
+  lon: Schema.Number.check(Schema.isBetween({ minimum: -180, maximum: 180 })),
+});
+
+/** Reserves `count` cells: charged accumulators to issue, or empty cells to return into. */
+export const BookEvent = Schema.Struct({
+  type: Schema.Literal("book"),
+  booking_id: Id,
+  kind: Schema.Literals(["issue", "return"]),
+  count: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })),
+  contractor_id: Id,
+  /** issue: the least charge (%) an issued accumulator has. */
+  min_charge: Charge,
+  /** How long the booking holds its cells unopened. */
+  ttl_ms: Schema.Int.check(Schema.isGreaterThan(0)),
+});
+
+/** Lets a booked booking's cells go. */
+export const ReleaseEvent = Schema.Struct({ type: Schema.Literal("release"), booking_id: Id });
+
+/** Unlocks a booking's cells (once; repeats answer from the record). */
+export const OpenEvent = Schema.Struct({ type: Schema.Literal("open"), booking_id: Id });
+
 export type CabinetEvent =
-  | (Delivered & { type: "register"; lat: number; lon: number })
-  | (Delivered & { type: "book"; booking_id: string; kind: BookingKind; count: number; contractor_id: string; min_charge: number; ttl_ms: number })
-  | (Delivered & { type: "release"; booking_id: string })
-  | (Delivered & { type: "open"; booking_id: string })
+  | (Delivered & typeof RegisterEvent.Type)
+  | (Delivered & typeof BookEvent.Type)
+  | (Delivered & typeof ReleaseEvent.Type)
+  | (Delivered & typeof OpenEvent.Type)
   | (Delivered & { type: "booking_expired"; booking_id: string })
   | (Delivered & { type: "inventory_reported"; polled_at: number; cells: ReportedCell[] })
   | (Delivered & { type: "poll_missed"; limit: number })
@@ -117,6 +151,14 @@ export interface OpenReply {
   moves: AccumulatorMove[];
 }
 
+export type Connectivity = "online" | "unresponsive";
+
+/** online / unresponsive from a registered cabinet's state value; undefined before registration. */
+export function connectivityOf(value: StateValue): Connectivity | undefined {
+  if (typeof value !== "object" || !("registered" in value)) return undefined;
+  return (value.registered as { connectivity: Connectivity }).connectivity;
+}
+
 type Ev<T extends CabinetEvent["type"]> = Extract<CabinetEvent, { type: T }>;
 
 export const bookingOf = (context: CabinetContext, id: string | null) => context.bookings.find((b) => b.booking_id === id);
@@ -126,6 +168,15 @@ const chooseCells = (context: CabinetContext, e: Ev<"book">) =>
   e.kind === "issue"
     ? cellsToIssue(context.cells, e.count, e.min_charge, promisedAccumulators(context.bookings), e.at)
     : cellsToReturn(context.cells, e.count, e.at);
+/** What `unlockCells` rejected with, as far as it is an UnlockFailure. */
+function unlockFailure(error: unknown): Partial<UnlockFailure> | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { code, at } = error as Record<string, unknown>;
+  return {
+    ...(code === "cabinet_not_responding" || code === "mqtt_unavailable" ? { code } : {}),
+    ...(typeof at === "number" ? { at } : {}),
+  };
+}
 /** Deterministic per attempt, so an unlock re-sent after a restart carries the same id. */
 const nextRequestId = (b: Booking) => `${b.booking_id}.${b.request_ids.length + 1}`;
 
@@ -196,29 +247,43 @@ export const cabinetMachine = setup({
   actors: {
     /** Publishes `unlock` to the device and waits for its `unlock_result` (or the command timeout). */
     unlockCells: fromPromise<UnlockAnswer, UnlockInput>(async () => {
-      throw new Error("unlockCells is provided by the runtime");
+      throw new Error("unlockCells is provided by the kind (services/cabinets/cabinetKind.ts)");
     }),
   },
   guards: {
     canReserve: ({ context, event }) => {
-      const e = event as Ev<"book">;
-      return bookingOf(context, e.booking_id) !== undefined || chooseCells(context, e) !== undefined;
+      assertEvent(event, "book");
+      return bookingOf(context, event.booking_id) !== undefined || chooseCells(context, event) !== undefined;
     },
-    missedTooMany: ({ context, event }) => context.missed_polls + 1 >= (event as Ev<"poll_missed">).limit,
+    missedTooMany: ({ context, event }) => {
+      assertEvent(event, "poll_missed");
+      return context.missed_polls + 1 >= event.limit;
+    },
     hasQueued: ({ context }) => context.queue.length > 0,
-    closesUnlockingCell: ({ context, event }) => bookingOf(context, context.unlocking)?.cells.includes((event as Ev<"cell_closed">).cell) ?? false,
+    closesUnlockingCell: ({ context, event }) => {
+      assertEvent(event, "cell_closed");
+      return bookingOf(context, context.unlocking)?.cells.includes(event.cell) ?? false;
+    },
   },
   actions: {
-    register: assign(({ event }) => ({ lat: (event as Ev<"register">).lat, lon: (event as Ev<"register">).lon })),
-    replyRegistered: emit(({ context, event }) =>
-      reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: true }),
-    ),
-    replyMoved: emit(({ context, event }) =>
-      reply((event as Delivered).replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: false }),
-    ),
-    refuseUnknownCabinet: emit(({ context, event }) => replyError((event as Delivered).replyTo, "not_found", `cabinet ${context.id} not found`)),
-    reserve: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"book">;
+    register: assign(({ event }) => {
+      assertEvent(event, "register");
+      return { lat: event.lat, lon: event.lon };
+    }),
+    replyRegistered: emit(({ context, event }) => {
+      assertEvent(event, "register");
+      return reply(event.replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: true });
+    }),
+    replyMoved: emit(({ context, event }) => {
+      assertEvent(event, "register");
+      return reply(event.replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: false });
+    }),
+    refuseUnknownCabinet: emit(({ context, event }) => {
+      assertEvent(event, ["book", "open", "release"]);
+      return replyError(event.replyTo, "not_found", `cabinet ${context.id} not found`);
+    }),
+    reserve: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "book");
       const existing = bookingOf(context, e.booking_id);
       if (existing) return void enqueue.emit(reply(e.replyTo, bookingReply(existing, context.cells)));
       const chosen = chooseCells(context, e)!;
@@ -243,17 +308,18 @@ export const cabinetMachine = setup({
       enqueue.emit(setTimer(expiryKey(booking.booking_id), e.ttl_ms, { type: "booking_expired", booking_id: booking.booking_id }));
       enqueue.emit(reply(e.replyTo, bookingReply(booking, cells)));
     }),
-    refuseBooking: emit(({ event }) => {
-      const e = event as Ev<"book">;
+    refuseBooking: emit(({ event: e }) => {
+      assertEvent(e, "book");
       return e.kind === "issue"
         ? replyError(e.replyTo, "not_enough_accumulators", `fewer than ${e.count} unbooked accumulators charged ${e.min_charge}% or more`)
         : replyError(e.replyTo, "not_enough_empty_cells", `fewer than ${e.count} unbooked empty cells`);
     }),
-    refuseUnresponsive: emit(({ context, event }) =>
-      replyError((event as Delivered).replyTo, "cabinet_unresponsive", `cabinet ${context.id} has not answered its last polls`),
-    ),
-    release: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"release">;
+    refuseUnresponsive: emit(({ context, event }) => {
+      assertEvent(event, "book");
+      return replyError(event.replyTo, "cabinet_unresponsive", `cabinet ${context.id} has not answered its last polls`);
+    }),
+    release: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "release");
       const b = bookingOf(context, e.booking_id);
       if (!b) return void enqueue.emit(replyError(e.replyTo, "not_found", "booking not found"));
       if (b.status === "opening") return void enqueue.emit(replyError(e.replyTo, "booking_opening", "the booking's cells are being opened"));
@@ -269,8 +335,8 @@ export const cabinetMachine = setup({
       // Releasing twice, or after expiry, is the same outcome: the cells are not held.
       enqueue.emit(reply(e.replyTo, { booking_id: b.booking_id, status: b.status === "booked" ? "released" : b.status }));
     }),
-    open: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"open">;
+    open: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "open");
       const b = bookingOf(context, e.booking_id);
       if (!b) return void enqueue.emit(replyError(e.replyTo, "not_found", "booking not found"));
       if (b.result) return void enqueue.emit(reply(e.replyTo, openReply(context.id, b, true)));
@@ -286,16 +352,16 @@ export const cabinetMachine = setup({
       }
       enqueue.emit(deferReply(e.replyTo));
     }),
-    expire: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"booking_expired">;
+    expire: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "booking_expired");
       const b = bookingOf(context, e.booking_id);
       // An unlock in flight decides first; if it fails, the booking expires then if it is due.
       if (!b || (b.status !== "booked" && b.status !== "opened")) return;
       const status = b.status === "booked" ? "expired" : "completed";
       enqueue.assign({ cells: freeCellsOf(context.cells, b.booking_id), bookings: withBooking(context.bookings, { ...b, status, ended_at: e.at }) });
     }),
-    holdClosure: assign(({ context, event }) => {
-      const e = event as Ev<"cell_closed">;
+    holdClosure: assign(({ context, event: e }) => {
+      assertEvent(e, "cell_closed");
       return { closed_early: [...context.closed_early, { cell: e.cell, accumulator_id: e.accumulator_id, at: e.at }] };
     }),
     // After the unlock answer: an issued accumulator is the contractor's, not missing; a returned one closes its booking.
@@ -305,7 +371,8 @@ export const cabinetMachine = setup({
     }),
     startNextUnlock: assign(({ context }) => ({ unlocking: context.queue[0]!, queue: context.queue.slice(1) })),
     unlocked: enqueueActions(({ context, event, enqueue }) => {
-      const answer = (event as Ev<"xstate.done.actor.unlockCells">).output;
+      assertEvent(event, "xstate.done.actor.unlockCells");
+      const answer = event.output;
       const b = bookingOf(context, context.unlocking);
       enqueue.assign({ unlocking: null });
       if (!b) return;
@@ -319,7 +386,8 @@ export const cabinetMachine = setup({
       for (const effect of effects) enqueue.emit(effect);
     }),
     noAnswer: enqueueActions(({ context, event, enqueue }) => {
-      const failure = (event as Ev<"xstate.error.actor.unlockCells">).error as Partial<UnlockFailure> | undefined;
+      assertEvent(event, "xstate.error.actor.unlockCells");
+      const failure = unlockFailure(event.error);
       const b = bookingOf(context, context.unlocking);
       enqueue.assign({ unlocking: null });
       if (!b) return;
@@ -342,8 +410,8 @@ export const cabinetMachine = setup({
         enqueue.assign({ bookings: withBooking(context.bookings, { ...b, status: "booked", waiting: [] }) });
       }
     }),
-    applyLateUnlock: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"unlock_result_late">;
+    applyLateUnlock: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "unlock_result_late");
       const b = context.bookings.find((x) => x.request_ids.includes(e.request_id));
       if (!b || b.result || (b.status !== "booked" && b.status !== "opening")) return;
       // If this booking waits in the queue for another attempt, that attempt is no longer needed.
@@ -351,8 +419,8 @@ export const cabinetMachine = setup({
       enqueue.assign(patch);
       for (const effect of effects) enqueue.emit(effect);
     }),
-    applyReport: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"inventory_reported">;
+    applyReport: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "inventory_reported");
       enqueue.assign({ last_report_at: e.at });
       // A report of a poll sent before the last device change, or while an unlock is under way,
       // may predate that change: it proves the cabinet alive, its cells are not taken.
@@ -361,8 +429,8 @@ export const cabinetMachine = setup({
       enqueue.assign({ cells, bookings: followCells(context.bookings, cells) });
       for (const m of moves) enqueue.emit(tellActor(m.to, m.event));
     }),
-    applyCellClosed: enqueueActions(({ context, event, enqueue }) => {
-      const e = event as Ev<"cell_closed">;
+    applyCellClosed: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "cell_closed");
       const { cells, moves } = applyCellClosed(context.id, context.cells, e.cell, e.accumulator_id, e.at);
       let next = cells;
       let bookings = context.bookings;

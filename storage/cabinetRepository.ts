@@ -1,20 +1,12 @@
 // The cabinets and accumulators query tables (seed 002): projected from the cabinet and
 // accumulator actors inside the group commit, read by the routes and the poller.
 import type { JSONValue } from "postgres";
-import { topState, type ProjectedActor } from "../actors/ActorKind.ts";
-import type { CabinetContext } from "../machines/cabinet.machine.ts";
-import type { AccumulatorContext } from "../machines/accumulator.machine.ts";
-import { isActive, type Cell } from "../machines/cabinetCells.ts";
 import type { Queryable, Tx } from "./database.ts";
 
+/** A registered cabinet's connectivity: online, or unresponsive after missed polls. */
 export type Connectivity = "online" | "unresponsive";
 
-/** online / unresponsive from a registered cabinet's state value. */
-export function connectivityOf(value: ProjectedActor["value"]): Connectivity | undefined {
-  if (typeof value !== "object" || !("registered" in value)) return undefined;
-  return (value.registered as { connectivity: Connectivity }).connectivity;
-}
-
+/** An active booking as the `cabinets.bookings` jsonb holds it. */
 export interface BookingRow {
   booking_id: string;
   kind: "issue" | "return";
@@ -25,8 +17,17 @@ export interface BookingRow {
   expires_at: string;
 }
 
-export type CellRow = Omit<Cell, "open_until"> & { open: boolean };
+/** A cell as the `cabinets.cells` jsonb holds it; `open`: opened by an unlock and not yet reported closed. */
+export interface CellRow {
+  cell: number;
+  accumulator_id: string | null;
+  /** Percent, as last reported; null when unknown. */
+  charge: number | null;
+  booking_id: string | null;
+  open: boolean;
+}
 
+/** A `cabinets` row: what the projection writes and the reads return. */
 export interface CabinetRow {
   cabinet_id: string;
   lat: number;
@@ -39,47 +40,24 @@ export interface CabinetRow {
   updated_at: Date;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** The `cabinets` rows as the actors' committed states; runs inside the group commit. */
-export async function projectCabinets(tx: Tx, actors: readonly ProjectedActor[]): Promise<void> {
-  const rows = actors.flatMap((a) => {
-    const state = connectivityOf(a.value);
-    if (!state) return [];
-    const c = a.context as CabinetContext;
-    const bookings: BookingRow[] = c.bookings.filter(isActive).map((b) => ({
-      booking_id: b.booking_id,
-      kind: b.kind,
-      contractor_id: b.contractor_id,
-      cells: b.cells,
-      status: b.status,
-      created_at: iso(b.created_at),
-      expires_at: iso(b.expires_at),
-    }));
-    return [
-      {
-        cabinet_id: c.id,
-        lat: c.lat,
-        lon: c.lon,
-        state,
-        // `open`: opened by an unlock and not yet reported closed.
-        cells: c.cells.map(({ open_until, ...cell }) => ({ ...cell, open: open_until !== null && open_until > a.at })),
-        bookings,
-        last_report_at: c.last_report_at === null ? null : iso(c.last_report_at),
-        registered_at: iso(c.registered_at),
-        updated_at: iso(a.at),
-      },
-    ];
-  });
+/** Upserts `cabinets` rows (by cabinet_id; `registered_at` is kept); runs inside the group commit. */
+export async function upsertCabinetRows(tx: Tx, rows: readonly CabinetRow[]): Promise<void> {
   if (rows.length === 0) return;
+  const json = rows.map((r) => ({
+    ...r,
+    last_report_at: r.last_report_at?.toISOString() ?? null,
+    registered_at: r.registered_at.toISOString(),
+    updated_at: r.updated_at.toISOString(),
+  }));
   await tx`insert into cabinets (cabinet_id, lat, lon, state, cells, bookings, last_report_at, registered_at, updated_at)
-    select * from jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}::jsonb) as x(
+    select * from jsonb_to_recordset(${tx.json(json as unknown as JSONValue)}::jsonb) as x(
       cabinet_id text, lat double precision, lon double precision, state text, cells jsonb, bookings jsonb,
       last_report_at timestamptz, registered_at timestamptz, updated_at timestamptz)
     on conflict (cabinet_id) do update set lat = excluded.lat, lon = excluded.lon, state = excluded.state, cells = excluded.cells,
       bookings = excluded.bookings, last_report_at = excluded.last_report_at, updated_at = excluded.updated_at`;
 }
 
+/** An `accumulators` row; `from_*`: the cabinet cell a contractor took it from. */
 export interface AccumulatorRow {
   accumulator_id: string;
   location: "cabinet" | "contractor" | "scooter" | "unknown";
@@ -93,31 +71,12 @@ export interface AccumulatorRow {
   updated_at: Date;
 }
 
-/** The `accumulators` rows; an accumulator never located (still `absent`) has none. */
-export async function projectAccumulators(tx: Tx, actors: readonly ProjectedActor[]): Promise<void> {
-  const rows = actors.flatMap((a) => {
-    if (a.value === "absent") return [];
-    const c = a.context as AccumulatorContext;
-    const l = c.location;
-    const from = l?.kind === "contractor" && l.from && "cabinet_id" in l.from ? l.from : null;
-    return [
-      {
-        accumulator_id: c.id,
-        location: l?.kind ?? "unknown",
-        contractor_id: l?.kind === "contractor" || l?.kind === "scooter" ? l.contractor_id : null,
-        cabinet_id: l?.kind === "cabinet" ? l.cabinet_id : null,
-        cell: l?.kind === "cabinet" ? l.cell : null,
-        scooter_id: l?.kind === "scooter" ? l.scooter_id : null,
-        charge: c.charge,
-        from_cabinet_id: from?.cabinet_id ?? null,
-        from_cell: from?.cell ?? null,
-        updated_at: iso(c.updated_at || a.at),
-      },
-    ];
-  });
+/** Upserts `accumulators` rows (by accumulator_id); runs inside the group commit. */
+export async function upsertAccumulatorRows(tx: Tx, rows: readonly AccumulatorRow[]): Promise<void> {
   if (rows.length === 0) return;
+  const json = rows.map((r) => ({ ...r, updated_at: r.updated_at.toISOString() }));
   await tx`insert into accumulators (accumulator_id, location, contractor_id, cabinet_id, cell, scooter_id, charge, from_cabinet_id, from_cell, updated_at)
-    select * from jsonb_to_recordset(${tx.json(rows as unknown as JSONValue)}::jsonb) as x(
+    select * from jsonb_to_recordset(${tx.json(json as unknown as JSONValue)}::jsonb) as x(
       accumulator_id text, location text, contractor_id text, cabinet_id text, cell integer, scooter_id text,
       charge double precision, from_cabinet_id text, from_cell integer, updated_at timestamptz)
     on conflict (accumulator_id) do update set location = excluded.location, contractor_id = excluded.contractor_id,

@@ -2,7 +2,7 @@
 // due (its own phase in the interval, then every interval with jitter, so thousands never fire at
 // once), the polls themselves with bounded concurrency, and which outcomes are worth telling the
 // cabinet actor (a miss always; a report when it changed, after a miss, or as a heartbeat).
-import { catchError, defer, EMPTY, exhaustMap, expand, filter, from, map, merge, mergeMap, of, pairwise, share, startWith, takeUntil, timer } from "rxjs";
+import { catchError, defer, EMPTY, exhaustMap, expand, filter, from, map, merge, mergeMap, of, pairwise, share, startWith, takeUntil, tap, timer } from "rxjs";
 import type { MonoTypeOperatorFunction, Observable, SchedulerLike } from "rxjs";
 import type { ReportedCell } from "../machines/cabinetCells.ts";
 
@@ -147,7 +147,7 @@ export interface CabinetPollingOptions {
 export function cabinetPolling(o: CabinetPollingOptions): Observable<PollOutcome> {
   return merge(spreadOverInterval(o.cabinets$, o.schedule), o.pollNow$ ?? EMPTY).pipe(
     pollEach(o.poll, { now: o.now, concurrency: o.concurrency }),
-    map((outcome) => (o.observe?.(outcome), outcome)),
+    tap((outcome) => o.observe?.(outcome)),
     skipUnchangedReports(o.heartbeatMs, o.now),
     mergeMap(
       (outcome) =>

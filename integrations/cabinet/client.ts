@@ -101,7 +101,10 @@ export class CabinetGateway implements CabinetDevices {
     if (!client.connected) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, options.connectWaitMs ?? 3_000);
-        client.once("connect", () => (clearTimeout(timer), resolve()));
+        client.once("connect", () => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
     return gateway;
@@ -149,8 +152,14 @@ export class CabinetGateway implements CabinetDevices {
       // The same attempt asked again (an actor restarted mid-unlock): one wait, one answer.
       return new Promise((resolve, reject) => {
         const first = { resolve: existing.resolve, reject: existing.reject };
-        existing.resolve = (e) => (first.resolve(e), resolve(e));
-        existing.reject = (e) => (first.reject(e), reject(e));
+        existing.resolve = (e) => {
+          first.resolve(e);
+          resolve(e);
+        };
+        existing.reject = (e) => {
+          first.reject(e);
+          reject(e);
+        };
       });
     }
     const started = performance.now();
@@ -168,7 +177,11 @@ export class CabinetGateway implements CabinetDevices {
       const pending: Pending = {
         cabinetId,
         command: command.type,
-        resolve: (e) => (clearTimeout(timer), settle("ok"), resolve(e)),
+        resolve: (e) => {
+          clearTimeout(timer);
+          settle("ok");
+          resolve(e);
+        },
         reject,
         timer,
       };
@@ -191,21 +204,29 @@ export class CabinetGateway implements CabinetDevices {
 
   #receive(topic: string, payload: Buffer): void {
     const cabinetId = cabinetOfTopic(this.#prefix, topic, "events");
-    if (!cabinetId) return this.#malformed(topic, { reason: "unknown_type", detail: "not a cabinet events topic" });
+    if (!cabinetId) {
+      this.#malformed(topic, { reason: "unknown_type", detail: "not a cabinet events topic" });
+      return;
+    }
     const event = decodeDeviceEvent(payload);
-    if (isMalformed(event)) return this.#malformed(topic, event);
+    if (isMalformed(event)) {
+      this.#malformed(topic, event);
+      return;
+    }
     this.#metrics.messages.inc({ type: event.type });
     const requestId = "request_id" in event ? event.request_id : undefined;
     const pending = requestId === undefined ? undefined : this.#pending.get(requestId);
     if (pending) {
       const expected = pending.command === "inventory" ? "inventory_report" : "unlock_result";
       if (pending.cabinetId !== cabinetId || event.type !== expected) {
-        return this.#malformed(topic, {
+        this.#malformed(topic, {
           reason: "invalid_payload",
           detail: `${event.type} from ${cabinetId} does not answer ${pending.command} to ${pending.cabinetId}`,
         });
+        return;
       }
-      return pending.resolve(event);
+      pending.resolve(event);
+      return;
     }
     const late = requestId !== undefined && this.#timedOut.get(requestId) === cabinetId;
     if (late) this.#metrics.late.inc({ type: event.type });

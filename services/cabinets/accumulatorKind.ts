@@ -1,24 +1,44 @@
 // accumulator/<id> as hosted by the runtime: no I/O of its own; its `accumulators` projection and
 // its public event.
-import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
+import { defineActorKind, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
 import { accumulatorMachine, type AccumulatorContext } from "../../machines/accumulator.machine.ts";
-import { projectAccumulators } from "../../storage/cabinetRepository.ts";
+import { upsertAccumulatorRows, type AccumulatorRow } from "../../storage/cabinetRepository.ts";
 
-export function accumulatorKind(): ActorKind {
-  return defineActorKind({
+/** The `accumulators` row; an accumulator never located (still `absent`) has none. */
+export function accumulatorRow({ value, context: c, at }: ProjectedActor<AccumulatorContext>): AccumulatorRow | undefined {
+  if (value === "absent") return undefined;
+  const l = c.location;
+  const from = l?.kind === "contractor" && l.from && "cabinet_id" in l.from ? l.from : null;
+  return {
+    accumulator_id: c.id,
+    location: l?.kind ?? "unknown",
+    contractor_id: l?.kind === "contractor" || l?.kind === "scooter" ? l.contractor_id : null,
+    cabinet_id: l?.kind === "cabinet" ? l.cabinet_id : null,
+    cell: l?.kind === "cabinet" ? l.cell : null,
+    scooter_id: l?.kind === "scooter" ? l.scooter_id : null,
+    charge: c.charge,
+    from_cabinet_id: from?.cabinet_id ?? null,
+    from_cell: from?.cell ?? null,
+    updated_at: new Date(c.updated_at || at),
+  };
+}
+
+export function accumulatorKind(): ActorKind<AccumulatorContext> {
+  return defineActorKind<AccumulatorContext>({
     type: "accumulator",
     machine: accumulatorMachine,
     version: 1,
-    project: projectAccumulators,
-    publicEvent: ({ context }) => {
-      const { location: l, charge } = context as AccumulatorContext;
-      return {
-        cabinet_id: l?.kind === "cabinet" ? l.cabinet_id : null,
-        cell: l?.kind === "cabinet" ? l.cell : null,
-        contractor_id: l?.kind === "contractor" || l?.kind === "scooter" ? l.contractor_id : null,
-        scooter_id: l?.kind === "scooter" ? l.scooter_id : null,
-        charge,
-      };
-    },
+    project: (tx, actors) =>
+      upsertAccumulatorRows(
+        tx,
+        actors.flatMap((a) => accumulatorRow(a) ?? []),
+      ),
+    publicEvent: ({ context: { location: l, charge } }) => ({
+      cabinet_id: l?.kind === "cabinet" ? l.cabinet_id : null,
+      cell: l?.kind === "cabinet" ? l.cell : null,
+      contractor_id: l?.kind === "contractor" || l?.kind === "scooter" ? l.contractor_id : null,
+      scooter_id: l?.kind === "scooter" ? l.scooter_id : null,
+      charge,
+    }),
   });
 }

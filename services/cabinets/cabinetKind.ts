@@ -1,13 +1,49 @@
 // cabinet/<id> as hosted by the runtime: the machine's unlock bound to the MQTT devices port, its
 // `cabinets` projection and its public event.
 import { fromPromise } from "xstate";
-import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
-import { cabinetMachine, type CabinetContext, type UnlockAnswer, type UnlockFailure, type UnlockInput } from "../../machines/cabinet.machine.ts";
+import { defineActorKind, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
+import {
+  cabinetMachine,
+  connectivityOf,
+  type CabinetContext,
+  type UnlockAnswer,
+  type UnlockFailure,
+  type UnlockInput,
+} from "../../machines/cabinet.machine.ts";
 import { isActive } from "../../machines/cabinetCells.ts";
-import { connectivityOf, projectCabinets } from "../../storage/cabinetRepository.ts";
+import { upsertCabinetRows, type BookingRow, type CabinetRow } from "../../storage/cabinetRepository.ts";
 import type { CabinetDevices } from "../../integrations/cabinet/index.ts";
 
-export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }): ActorKind {
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The `cabinets` row of a registered cabinet; none before registration. */
+export function cabinetRow({ value, context: c, at }: ProjectedActor<CabinetContext>): CabinetRow | undefined {
+  const state = connectivityOf(value);
+  if (!state) return undefined;
+  const bookings: BookingRow[] = c.bookings.filter(isActive).map((b) => ({
+    booking_id: b.booking_id,
+    kind: b.kind,
+    contractor_id: b.contractor_id,
+    cells: b.cells,
+    status: b.status,
+    created_at: iso(b.created_at),
+    expires_at: iso(b.expires_at),
+  }));
+  return {
+    cabinet_id: c.id,
+    lat: c.lat,
+    lon: c.lon,
+    state,
+    // `open`: opened by an unlock and not yet reported closed.
+    cells: c.cells.map(({ open_until, ...cell }) => ({ ...cell, open: open_until !== null && open_until > at })),
+    bookings,
+    last_report_at: c.last_report_at === null ? null : new Date(c.last_report_at),
+    registered_at: new Date(c.registered_at),
+    updated_at: new Date(at),
+  };
+}
+
+export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }): ActorKind<CabinetContext> {
   const machine = cabinetMachine.provide({
     actors: {
       // Restarted with the same request id if the actor is restored mid-unlock; the device drops the repeat.
@@ -23,17 +59,20 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
       }),
     },
   });
-  return defineActorKind({
+  return defineActorKind<CabinetContext>({
     type: "cabinet",
     machine,
     version: 2,
     // 2: door closures that overtake an unlock answer are held in `closed_early`.
     migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], ...snapshot.context } }),
-    project: projectCabinets,
+    project: (tx, actors) =>
+      upsertCabinetRows(
+        tx,
+        actors.flatMap((a) => cabinetRow(a) ?? []),
+      ),
     // `state` is the cabinet's connectivity; `command` says whether an unlock is under way.
-    publicEvent: ({ value, context }) => {
-      const c = context as CabinetContext;
-      const registered = (value as { registered?: { command?: string } }).registered;
+    publicEvent: ({ value, context: c }) => {
+      const registered = typeof value === "object" ? (value.registered as { command?: string } | undefined) : undefined;
       return {
         state: connectivityOf(value) ?? "unregistered",
         command: registered?.command ?? "idle",

@@ -75,7 +75,11 @@ describe("cabinet machine (property)", () => {
         actor.on("*", (e) => effects.push(e as Effect));
         actor.start();
         let at = 1_000;
-        const send = (e: object) => actor.send({ at: (at += 10), ...e } as CabinetEvent);
+        const tick = (ms: number) => {
+          at += ms;
+          return at;
+        };
+        const send = (e: object) => actor.send({ at: tick(10), ...e } as CabinetEvent);
         send({ type: "register", lat: 1, lon: 2 });
         send({ type: "inventory_reported", polled_at: at, cells: initial });
         const ids: string[] = [];
@@ -123,7 +127,7 @@ describe("cabinet machine (property)", () => {
               const opened = b.cells.filter((_, j) => o.mask[j % 4]);
               actor.send({
                 type: "xstate.done.actor.unlockCells",
-                output: { request_id: b.request_ids.at(-1)!, opened, failed: b.cells.filter((n) => !opened.includes(n)), at: (at += 10) },
+                output: { request_id: b.request_ids.at(-1)!, opened, failed: b.cells.filter((n) => !opened.includes(n)), at: tick(10) },
               });
               break;
             }
@@ -131,7 +135,7 @@ describe("cabinet machine (property)", () => {
               if (c.unlocking)
                 actor.send({
                   type: "xstate.error.actor.unlockCells",
-                  error: { code: "cabinet_not_responding", message: "-", at: (at += o.late ? 1_000 : 10) },
+                  error: { code: "cabinet_not_responding", message: "-", at: tick(o.late ? 1_000 : 10) },
                 });
               break;
             case "late": {

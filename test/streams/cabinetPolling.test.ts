@@ -22,7 +22,10 @@ describe("cabinet polling", () => {
   it("phaseOf - a thousand cabinets spread evenly over the interval, each always at the same phase", () => {
     const buckets = new Array(10).fill(0);
     for (let i = 0; i < 1000; i++) buckets[Math.floor(phaseOf(`CAB-${i}`, 10_000) / 1_000)]++;
-    for (const n of buckets) expect(n).toBeGreaterThan(60), expect(n).toBeLessThan(140);
+    for (const n of buckets) {
+      expect(n).toBeGreaterThan(60);
+      expect(n).toBeLessThan(140);
+    }
     expect(phaseOf("CAB-7", 10_000)).toBe(phaseOf("CAB-7", 10_000));
   });
 

@@ -1,0 +1,67 @@
+// Accumulators: the swap in a scooter, one accumulator, what a contractor holds.
+import { Schema } from "effect";
+import type { Server } from "hyper-express";
+import { InstallEvent, type InstallReply } from "../../../machines/accumulator.machine.ts";
+import { findAccumulator, listContractorAccumulators } from "../../../storage/cabinetRepository.ts";
+import { badRequest, notFound } from "../../errors.ts";
+import { route } from "../../route.ts";
+import { accumulatorView, applyMoves, type CabinetRouteDeps, Id, prefix } from "./common.ts";
+
+/** An `install` to the installed accumulator; the scooter comes from the path. */
+const Swap = InstallEvent.mapFields((fields) => ({
+  contractor_id: fields.contractor_id,
+  installed_accumulator_id: fields.removed_accumulator_id,
+  removed_accumulator_id: fields.removed_accumulator_id,
+}));
+
+export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
+  const { system, sql } = deps;
+
+  route(app, deps, {
+    method: "post",
+    path: `${prefix}/scooters/:scooter_id/swap`,
+    role: "internal",
+    params: Schema.Struct({ scooter_id: InstallEvent.fields.scooter_id }),
+    body: Swap,
+    idempotent: true,
+    handle: async ({ params, body }) => {
+      if (body.installed_accumulator_id === body.removed_accumulator_id) {
+        throw badRequest("invalid_request", "invalid body: body.removed_accumulator_id", {
+          fields: [{ path: "body.removed_accumulator_id", message: "the removed accumulator cannot be the one installed" }],
+        });
+      }
+      const reply = await system.ask<InstallReply>(`accumulator/${body.installed_accumulator_id}`, {
+        type: "install",
+        contractor_id: body.contractor_id,
+        scooter_id: params.scooter_id,
+        removed_accumulator_id: body.removed_accumulator_id,
+      });
+      await applyMoves(system, [{ to: `accumulator/${reply.removed.accumulator_id}`, event: reply.removed.event }]);
+      const [installed, removed] = await Promise.all([findAccumulator(sql, body.installed_accumulator_id), findAccumulator(sql, body.removed_accumulator_id)]);
+      return { status: 200, body: { scooter_id: params.scooter_id, installed: accumulatorView(installed!), removed: accumulatorView(removed!) } };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/accumulators/:accumulator_id`,
+    role: "internal",
+    params: Schema.Struct({ accumulator_id: Id }),
+    handle: async ({ params }) => {
+      const row = await findAccumulator(sql, params.accumulator_id);
+      if (!row) throw notFound("accumulator");
+      return { status: 200, body: accumulatorView(row) };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/contractors/:contractor_id/accumulators`,
+    role: "internal",
+    params: Schema.Struct({ contractor_id: Id }),
+    handle: async ({ params }) => {
+      const rows = await listContractorAccumulators(sql, params.contractor_id);
+      return { status: 200, body: { contractor_id: params.contractor_id, items: rows.map(accumulatorView) } };
+    },
+  });
+}

@@ -1,0 +1,72 @@
+// Bookings of a cabinet's cells: book, release, open. Refusals of an unresponsive cabinet, a
+// broker that is down or a device that did not answer become 503 / 504 in http/errors.ts.
+import { randomUUID } from "node:crypto";
+import { Schema, Struct } from "effect";
+import type { Server } from "hyper-express";
+import { BookEvent, type BookingReply, type OpenReply } from "../../../machines/cabinet.machine.ts";
+import { route } from "../../route.ts";
+import { applyMoves, BookingParams, CabinetParams, type CabinetRouteDeps, iso, prefix, requireCabinet } from "./common.ts";
+
+/** What the caller chooses of a `book`: the booking id is made here, `min_charge` and the TTL default to the policy. */
+const Book = BookEvent.mapFields((fields) => ({
+  ...Struct.pick(fields, ["kind", "count", "contractor_id"]),
+  min_charge: Schema.optional(fields.min_charge),
+}));
+
+export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
+  const { system, sql, policy } = deps;
+
+  route(app, deps, {
+    method: "post",
+    path: `${prefix}/cabinets/:cabinet_id/bookings`,
+    role: "internal",
+    params: CabinetParams,
+    body: Book,
+    idempotent: true,
+    handle: async ({ params, body }) => {
+      await requireCabinet(sql, params.cabinet_id);
+      const reply = await system.ask<BookingReply>(`cabinet/${params.cabinet_id}`, {
+        type: "book",
+        booking_id: randomUUID(),
+        kind: body.kind,
+        count: body.count,
+        contractor_id: body.contractor_id,
+        min_charge: body.min_charge ?? policy.chargedMinCharge,
+        ttl_ms: policy.bookingTtlMs,
+      });
+      return { status: 201, body: { cabinet_id: params.cabinet_id, ...reply, expires_at: iso(reply.expires_at) } };
+    },
+  });
+
+  route(app, deps, {
+    method: "delete",
+    path: `${prefix}/cabinets/:cabinet_id/bookings/:booking_id`,
+    role: "internal",
+    params: BookingParams,
+    handle: async ({ params }) => {
+      await requireCabinet(sql, params.cabinet_id);
+      const reply = await system.ask<{ booking_id: string; status: string }>(`cabinet/${params.cabinet_id}`, {
+        type: "release",
+        booking_id: params.booking_id,
+      });
+      return { status: 200, body: reply };
+    },
+  });
+
+  route(app, deps, {
+    method: "post",
+    path: `${prefix}/cabinets/:cabinet_id/bookings/:booking_id/open`,
+    role: "internal",
+    params: BookingParams,
+    idempotent: true,
+    handle: async ({ params }) => {
+      await requireCabinet(sql, params.cabinet_id);
+      // Room for one unlock queued ahead of this one, then this one's own command timeout.
+      const timeoutMs = 2 * policy.commandTimeoutMs + 2_000;
+      const reply = await system.ask<OpenReply>(`cabinet/${params.cabinet_id}`, { type: "open", booking_id: params.booking_id }, { timeoutMs });
+      await applyMoves(system, reply.moves);
+      const { moves: _moves, opened_at, ...rest } = reply;
+      return { status: 200, body: { cabinet_id: params.cabinet_id, ...rest, opened_at: iso(opened_at) } };
+    },
+  });
+}

@@ -1,0 +1,76 @@
+// Cabinets: register (or move) one, list them with what can be booked, read one.
+import { Schema, Struct } from "effect";
+import type { Server } from "hyper-express";
+import { RegisterEvent } from "../../../machines/cabinet.machine.ts";
+import { findCabinet, listAvailability } from "../../../storage/cabinetRepository.ts";
+import { badRequest } from "../../errors.ts";
+import { route } from "../../route.ts";
+import { CabinetParams, type CabinetRouteDeps, cabinetView, prefix, requireCabinet } from "./common.ts";
+
+const Register = RegisterEvent.mapFields((fields) => Struct.omit(fields, ["type"]));
+const ListQuery = Schema.Struct({
+  min_charge: Schema.optional(Schema.NumberFromString.check(Schema.isBetween({ minimum: 0, maximum: 100 }))),
+  lat: Schema.optional(Schema.NumberFromString.check(Schema.isBetween({ minimum: -90, maximum: 90 }))),
+  lon: Schema.optional(Schema.NumberFromString.check(Schema.isBetween({ minimum: -180, maximum: 180 }))),
+  limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 1000 }))),
+});
+
+export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void {
+  const { system, sql, policy } = deps;
+
+  route(app, deps, {
+    method: "put",
+    path: `${prefix}/cabinets/:cabinet_id`,
+    role: "internal",
+    params: CabinetParams,
+    body: Register,
+    handle: async ({ params, body }) => {
+      const reply = await system.ask<{ created: boolean }>(`cabinet/${params.cabinet_id}`, { type: "register", lat: body.lat, lon: body.lon });
+      deps.registered(params.cabinet_id);
+      return { status: reply.created ? 201 : 200, body: cabinetView((await findCabinet(sql, params.cabinet_id))!) };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/cabinets`,
+    role: "internal",
+    query: ListQuery,
+    handle: async ({ query }) => {
+      if ((query.lat === undefined) !== (query.lon === undefined)) {
+        const missing = query.lat === undefined ? "lat" : "lon";
+        throw badRequest("invalid_request", `invalid query: query.${missing}`, { fields: [{ path: `query.${missing}`, message: "lat and lon go together" }] });
+      }
+      const minCharge = query.min_charge ?? policy.chargedMinCharge;
+      const rows = await listAvailability(sql, {
+        minCharge,
+        ...(query.lat !== undefined && query.lon !== undefined ? { near: { lat: query.lat, lon: query.lon } } : {}),
+        limit: query.limit ?? 50,
+      });
+      return {
+        status: 200,
+        body: {
+          min_charge: minCharge,
+          items: rows.map((r) => ({
+            cabinet_id: r.cabinet_id,
+            lat: r.lat,
+            lon: r.lon,
+            online: r.state === "online",
+            charged_available: r.charged_available,
+            empty_cells_available: r.empty_cells_available,
+            last_report_at: r.last_report_at?.toISOString() ?? null,
+            ...(r.distance_m === null ? {} : { distance_m: Math.round(r.distance_m) }),
+          })),
+        },
+      };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: `${prefix}/cabinets/:cabinet_id`,
+    role: "internal",
+    params: CabinetParams,
+    handle: async ({ params }) => ({ status: 200, body: cabinetView(await requireCabinet(sql, params.cabinet_id)) }),
+  });
+}
