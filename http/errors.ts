@@ -34,6 +34,8 @@ const actorStatus: Record<string, number> = {
   actor_unavailable: 503,
   actor_failed: 500,
   unknown_actor_kind: 500,
+  // The change cannot be stored as sent (a value out of range, a constraint): retrying is futile.
+  commit_rejected: 422,
   not_found: 404,
 };
 

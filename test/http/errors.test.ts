@@ -1,7 +1,7 @@
 // toHttpError: the one place failures become statuses, including the cabinet refusals that are
 // not conflicts (an unresponsive cabinet or broker: 503; a cabinet that did not answer: 504).
 import { describe, expect, it } from "vitest";
-import { ActorRefusalError, AskTimeoutError } from "../../actors/errors.ts";
+import { ActorRefusalError, AskTimeoutError, errorFromReply } from "../../actors/errors.ts";
 import { HttpError, toHttpError } from "../../http/errors.ts";
 
 const refusal = (code: string) => new ActorRefusalError(code, `refused: ${code}`);
@@ -28,6 +28,7 @@ describe("toHttpError", () => {
 
   it("runtime, partner and unknown failures", () => {
     expect(toHttpError(new AskTimeoutError("cabinet/CAB-1", 100)).status).toBe(504);
+    expect(toHttpError(errorFromReply("mailing/1", "commit_rejected", "out of range")).status).toBe(422);
     const own = new HttpError(418, "teapot", "short and stout");
     expect(toHttpError(own)).toBe(own);
     expect(toHttpError(Object.assign(new Error("down"), { code: "parks_unavailable" })).status).toBe(503);

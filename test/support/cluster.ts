@@ -32,7 +32,9 @@ export interface ClusterHarness {
 
 const root = path.resolve(import.meta.dirname, "../..");
 
-export async function clusterHarness(options: { natsUrl?: string; leaseMs?: number; shardCount?: number } = {}): Promise<ClusterHarness> {
+export async function clusterHarness(
+  options: { natsUrl?: string; leaseMs?: number; shardCount?: number; env?: Record<string, string> } = {},
+): Promise<ClusterHarness> {
   const name = `c${randomBytes(4).toString("hex")}`;
   const natsUrl = options.natsUrl ?? "nats://127.0.0.1:4222";
   const db = await testDatabase("cluster");
@@ -53,6 +55,7 @@ export async function clusterHarness(options: { natsUrl?: string; leaseMs?: numb
       DEMO_DATA: "false",
       TEST_DATABASE_URL: DATABASE_URL,
       TEST_DB_SCHEMA: db.schema,
+      ...options.env,
     };
     const proc = spawn(process.execPath, ["--import", "tsx", "test/support/clusterNode.ts"], { cwd: root, env });
     let out = "";
