@@ -37,6 +37,7 @@ export interface CabinetGatewayOptions {
   /** Topic prefix before `$devices/...`; empty by default. */
   prefix?: string;
   commandTimeoutMs: number;
+  /** Keep it stable per instance (e.g. its INSTANCE_ID): the broker keeps the session under it. Random by default. */
   clientId?: string;
   registry: Registry;
   logger: Logger;
@@ -89,7 +90,9 @@ export class CabinetGateway implements CabinetDevices {
     const client = mqtt.connect(options.url, {
       protocolVersion: 4, // 3.1.1: what every broker here speaks (aedes has no MQTT 5)
       clientId: options.clientId ?? `fleet-cabinets-${randomUUID().slice(0, 8)}`,
-      clean: true,
+      // A persistent session: with a stable client id the broker keeps the QoS 1 events that
+      // arrive while the service reconnects or restarts, and hands them over when it is back.
+      clean: false,
       reconnectPeriod: 1_000,
       connectTimeout: 5_000,
       queueQoSZero: false,

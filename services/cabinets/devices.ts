@@ -1,6 +1,6 @@
 // The cabinets' devices: the MQTT gateway (or, with MQTT_URL unset, an embedded broker with
 // simulated cabinets), device events forwarded to the cabinet actors, and the inventory polling.
-import { type Subject, tap } from "rxjs";
+import { filter, interval, map, mergeMap, Observable, of, type Subject, take, tap } from "rxjs";
 import { Counter, Gauge } from "prom-client";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import {
@@ -45,30 +45,55 @@ export async function connectDevices(ctx: ServiceContext, config: CabinetsConfig
     commandTimeoutMs,
     registry: ctx.registry,
     logger: ctx.logger.child({ service: "cabinets" }),
-    clientId: `${ctx.config.instanceId}-cabinets-${Math.random().toString(16).slice(2, 8)}`,
+    clientId: `${ctx.config.instanceId}-cabinets`,
   });
   ctx.onStop(() => gateway.close());
   return { gateway, simulators };
 }
 
-/** Closed cells, device-initiated reports and late answers go to the cabinet actor hosted here. */
+/**
+ * Closed cells, device-initiated reports and late answers go to the cabinet actor hosted here. In
+ * a cluster every instance hears every cabinet and the one hosting the actor passes the event on;
+ * while a shard changes hands nobody may host it, so an instance holds an event for a cabinet it
+ * does not host for a lease and a margin, and passes it on if the cabinet comes to it meanwhile.
+ * (The old owner may have passed it on already: these events state facts, applying one twice
+ * changes nothing.)
+ */
 export function forwardDeviceEvents(ctx: ServiceContext, system: ActorSystem, gateway: CabinetGateway, commandTimeoutMs: number): void {
-  const forward = ({ cabinetId, event }: UnsolicitedEvent) => {
-    // In a cluster every instance hears every cabinet; the one hosting the actor passes it on.
-    if (!ctx.hostsHere({ type: "cabinet", id: cabinetId })) return;
-    const message =
-      event.type === "cell_closed"
-        ? { type: "cell_closed", cell: event.cell, accumulator_id: event.accumulator_id }
-        : event.type === "unlock_result"
-          ? { type: "unlock_result_late", request_id: event.request_id, opened: [...event.opened], failed: [...event.failed] }
-          : // Its poll (if any) may have been sent up to a timeout ago: the actor judges it as that old.
-            { type: "inventory_reported", polled_at: ctx.clock.now() - commandTimeoutMs, cells: event.cells.map((c) => ({ ...c })) };
-    system
-      .tell(`cabinet/${cabinetId}`, message)
-      .catch((error) => ctx.logger.warn("cabinet event not delivered", { cabinet_id: cabinetId, type: event.type, error: String(error) }));
-  };
-  ctx.onStop(async () => unsubscribe());
-  const unsubscribe = gateway.onUnsolicited(forward);
+  const hosted = ({ cabinetId }: UnsolicitedEvent) => ctx.hostsHere({ type: "cabinet", id: cabinetId });
+  const handoverMs = (ctx.config.cluster?.leaseMs ?? 0) + 2_000;
+  const subscription = new Observable<{ heard: UnsolicitedEvent; at: number }>((subscriber) =>
+    gateway.onUnsolicited((heard) => subscriber.next({ heard, at: ctx.clock.now() })),
+  )
+    .pipe(
+      mergeMap(({ heard, at }) =>
+        hosted(heard)
+          ? of({ heard, at })
+          : interval(HANDOVER_RECHECK_MS).pipe(
+              take(Math.ceil(handoverMs / HANDOVER_RECHECK_MS)),
+              filter(() => hosted(heard)),
+              take(1),
+              map(() => ({ heard, at })),
+            ),
+      ),
+    )
+    .subscribe(({ heard, at }) => {
+      system
+        .tell(`cabinet/${heard.cabinetId}`, deviceMessage(heard, at, commandTimeoutMs))
+        .catch((error) => ctx.logger.warn("cabinet event not delivered", { cabinet_id: heard.cabinetId, type: heard.event.type, error: String(error) }));
+    });
+  ctx.onStop(async () => subscription.unsubscribe());
+}
+
+/** How often a held device event checks whether its cabinet has come to this instance. */
+const HANDOVER_RECHECK_MS = 100;
+
+/** The cabinet actor's event for what a device said, heard at `at`. */
+function deviceMessage({ event }: UnsolicitedEvent, at: number, commandTimeoutMs: number) {
+  if (event.type === "cell_closed") return { type: "cell_closed", cell: event.cell, accumulator_id: event.accumulator_id };
+  if (event.type === "unlock_result") return { type: "unlock_result_late", request_id: event.request_id, opened: [...event.opened], failed: [...event.failed] };
+  // Its poll (if any) may have been sent up to a timeout ago: the actor judges it as that old.
+  return { type: "inventory_reported", polled_at: at - commandTimeoutMs, cells: event.cells.map((c) => ({ ...c })) };
 }
 
 export function startPolling(
