@@ -160,7 +160,10 @@ async function main(): Promise<void> {
       const row = await findCustomerByPhone(db.sql, parkOf(n), `pd-phone-${n}`);
       const sqlMs = performance.now() - t;
       if (!row) errors++;
-      if (i >= 300) viaHttp.push(httpMs), viaSql.push(sqlMs);
+      if (i >= 300) {
+        viaHttp.push(httpMs);
+        viaSql.push(sqlMs);
+      }
     }
     viaHttp.sort((a, b) => a - b);
     viaSql.sort((a, b) => a - b);

@@ -2,7 +2,7 @@
 // Every function takes the sql/transaction first, so callers compose transactions.
 // jsonb values are passed as plain values: postgres.js serialises them by the column's type.
 import type { JSONValue } from "postgres";
-import type { Queryable, Tx } from "./database.ts";
+import type { Queryable } from "./database.ts";
 
 export interface StoredSnapshot {
   version: number;

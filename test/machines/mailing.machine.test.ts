@@ -58,7 +58,7 @@ describe("mailing machine (model)", () => {
       const c = state.context;
       const s = top(state);
       // A mailing belongs to the park that created it, for good.
-      if (previous && previous.park_id) expect(c.park_id).toBe(previous.park_id);
+      if (previous?.park_id) expect(c.park_id).toBe(previous.park_id);
       expect(c.batches_done).toBeLessThanOrEqual(c.batches.length);
       expect(c.attempt).toBeLessThanOrEqual(MAX_ATTEMPTS);
       if (s === "sent") {
