@@ -129,7 +129,7 @@ export interface CustomerWrite {
 
 /**
  * Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one;
- * fields left out keep their values. A write that changes nothing records no event.
+ * fields left out keep their values. A write that changes nothing makes no revision.
  */
 export async function upsertCustomer(tx: Tx, parkId: string, phoneId: string, fields: CustomerFields, at: Date): Promise<CustomerWrite> {
   for (;;) {

@@ -163,36 +163,40 @@ export class CustomerBook {
    */
   async #write<T>(change: (tx: Tx, at: Date) => Promise<T>, revisionsOf: (result: T) => readonly CustomerRevision[]): Promise<T> {
     const at = new Date(this.#deps.now());
+    let events: CustomerPublicEvent[] = [];
     let messages: OutboxMessage[] = [];
-    const result = await this.#deps.sql.begin(async (tx) => {
+    // Wrapped: postgres.js types what `begin` returns by whether it is an array.
+    const { result } = await this.#deps.sql.begin(async (tx) => {
       const r = await change(tx, at);
-      messages = revisionsOf(r).map((revision) => this.#message(revision, at));
+      events = revisionsOf(r).map((revision) => publicEvent(revision, at));
+      messages = events.map((e) => ({
+        messageId: e.event_id,
+        kind: "event",
+        target: customerSubject(this.#deps.eventPrefix ?? "fleet.events", e.park_id),
+        payload: e,
+      }));
       await writeOutbox(tx, messages);
-      return r;
+      return { result: r };
     });
-    for (const m of messages) {
-      const e = m.payload as CustomerPublicEvent;
-      this.#deps.logger.info(`customer ${e.state}`, { park_id: e.park_id, customer_id: e.id, seq: e.seq });
-    }
+    for (const e of events) this.#deps.logger.info(`customer ${e.state}`, { park_id: e.park_id, customer_id: e.id, seq: e.seq });
     this.#deps.dispatch(messages);
-    return result as T;
+    return result;
   }
+}
 
-  #message(r: CustomerRevision, at: Date): OutboxMessage {
-    const messageId = randomUUID();
-    const payload: CustomerPublicEvent = {
-      type: "customer",
-      id: r.customer_id,
-      park_id: r.park_id,
-      seq: r.seq,
-      state: r.state,
-      ...(r.changes ? { changes: r.changes } : {}),
-      ...(r.reason ? { reason: r.reason } : {}),
-      at: at.toISOString(),
-      event_id: messageId,
-    };
-    return { messageId, kind: "event", target: customerSubject(this.#deps.eventPrefix ?? "fleet.events", r.park_id), payload };
-  }
+/** The public event of a revision; its id is also its outbox message id. */
+function publicEvent(r: CustomerRevision, at: Date): CustomerPublicEvent {
+  return {
+    type: "customer",
+    id: r.customer_id,
+    park_id: r.park_id,
+    seq: r.seq,
+    state: r.state,
+    ...(r.changes ? { changes: r.changes } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+    at: at.toISOString(),
+    event_id: randomUUID(),
+  };
 }
 
 function added<T>(result: { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T }): Added<T> {
