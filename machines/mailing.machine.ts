@@ -80,11 +80,11 @@ export const mailingMachine = setup({
   actors: {
     /** Resolves the filter to driver ids through parks and splits them into batches. */
     resolveRecipients: fromPromise<{ batches: string[][]; count: number }, { park_id: string; filter: MailingFilter }>(async () => {
-      throw new Error("resolveRecipients is provided by the runtime");
+      throw new Error("resolveRecipients is provided by the kind");
     }),
     /** Publishes one batch to feeds, idempotent by `(mailing_id, batch_no)`. */
     deliverBatch: fromPromise<{ at: number }, BatchInput>(async () => {
-      throw new Error("deliverBatch is provided by the runtime");
+      throw new Error("deliverBatch is provided by the kind");
     }),
   },
   guards: {
