@@ -1,16 +1,43 @@
 // mailing/<id>: a park dispatcher's message to its drivers. `created` while the audience is
 // resolved through parks, `sending` while batches go to feeds, then sent | cancelled | failed.
-import { assign, emit, fromPromise, setup } from "xstate";
+// The retry policy (how often, how long to wait) and the effects are the kind's: the machine
+// names them and the kind provides them.
+import { assertEvent, assign, emit, fromPromise, setup } from "xstate";
 import { Schema } from "effect";
-import { cancelTimer, reply, replyError, setTimer, type Delivered, type Effect } from "../actors/protocol.ts";
+import { cancelTimer, reply, replyError, type Delivered, type Effect } from "../actors/protocol.ts";
 
+const ContractorIds = Schema.Array(Schema.NonEmptyString).check(Schema.isMaxLength(10_000));
+
+/** Which of the park's drivers receive a mailing (all absent: every driver of the park). */
 export const MailingFilter = Schema.Struct({
-  work_rule: Schema.optional(Schema.String),
+  work_rule: Schema.optional(Schema.NonEmptyString),
   status: Schema.optional(Schema.Literals(["working", "online"])),
-  include_contractor_ids: Schema.optional(Schema.Array(Schema.String)),
-  exclude_contractor_ids: Schema.optional(Schema.Array(Schema.String)),
+  include_contractor_ids: Schema.optional(ContractorIds),
+  exclude_contractor_ids: Schema.optional(ContractorIds),
 });
 export type MailingFilter = typeof MailingFilter.Type;
+
+/** `create`: the mailing of this park's template, sent to the drivers `filter` selects. */
+export const CreateMailingEvent = Schema.Struct({
+  type: Schema.Literal("create"),
+  park_id: Schema.String,
+  template_id: Schema.NonEmptyString,
+  created_by: Schema.String,
+  message: Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4000)),
+  filter: MailingFilter,
+});
+export type CreateMailingEvent = typeof CreateMailingEvent.Type;
+
+/** `cancel`: stops the mailing unless it is over; only its own park may. */
+export const CancelMailingEvent = Schema.Struct({
+  type: Schema.Literal("cancel"),
+  park_id: Schema.String,
+});
+export type CancelMailingEvent = typeof CancelMailingEvent.Type;
+
+/** `retry`: the durable retry timer fired; the failed step runs again. */
+export const RetryMailingEvent = Schema.Struct({ type: Schema.Literal("retry") });
+export type RetryMailingEvent = typeof RetryMailingEvent.Type;
 
 export interface MailingContext {
   id: string;
@@ -30,10 +57,7 @@ export interface MailingContext {
   last_error: string | null;
 }
 
-export type MailingEvent =
-  | (Delivered & { type: "create"; park_id: string; template_id: string; created_by: string; message: string; filter: MailingFilter })
-  | (Delivered & { type: "cancel"; park_id: string })
-  | (Delivered & { type: "retry" });
+export type MailingEvent = (Delivered & CreateMailingEvent) | (Delivered & CancelMailingEvent) | (Delivered & RetryMailingEvent);
 
 export interface BatchInput {
   mailing_id: string;
@@ -42,6 +66,9 @@ export interface BatchInput {
   recipients: string[];
   message: string;
 }
+
+/** What `countFailure` records of a failed invoke. */
+const failure = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
 
 export const mailingMachine = setup({
   types: {
@@ -53,26 +80,37 @@ export const mailingMachine = setup({
   actors: {
     /** Resolves the filter to driver ids through parks and splits them into batches. */
     resolveRecipients: fromPromise<{ batches: string[][]; count: number }, { park_id: string; filter: MailingFilter }>(async () => {
-      throw new Error("resolveRecipients is provided by the runtime");
+      throw new Error("resolveRecipients is provided by the kind");
     }),
     /** Publishes one batch to feeds, idempotent by `(mailing_id, batch_no)`. */
     deliverBatch: fromPromise<{ at: number }, BatchInput>(async () => {
-      throw new Error("deliverBatch is provided by the runtime");
+      throw new Error("deliverBatch is provided by the kind");
     }),
   },
   guards: {
-    ownedByCaller: ({ context, event }) => (event as { park_id?: string }).park_id === context.park_id,
-    canRetry: ({ context }) => context.attempt < 5,
+    ownedByCaller: ({ context, event }) => {
+      assertEvent(event, "cancel");
+      return event.park_id === context.park_id;
+    },
+    /** Whether a failed step gets another attempt (evaluated before `countFailure`): the kind's retry policy. */
+    canRetry: (): boolean => {
+      throw new Error("canRetry is provided by the kind (its retry policy)");
+    },
     lastBatch: ({ context }) => context.batches_done + 1 >= context.batches.length,
   },
   actions: {
-    // After `countFailure`: the first retry waits the base delay, each next one twice as long.
-    scheduleRetry: emit(({ context }) => setTimer("retry", 1_000 * 2 ** (context.attempt - 1), { type: "retry" })),
+    /** Sets the durable `retry` timer (after `countFailure`): the kind's retry policy. */
+    scheduleRetry: () => {
+      throw new Error("scheduleRetry is provided by the kind (its retry policy)");
+    },
     /** Another park's cancel looks exactly like a cancel of a mailing that does not exist. */
-    refuseForeignPark: emit(({ event }) => replyError((event as Delivered).replyTo, "not_found", "mailing not found")),
+    refuseForeignPark: emit(({ event }) => {
+      assertEvent(event, "cancel");
+      return replyError(event.replyTo, "not_found", "mailing not found");
+    }),
     countFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
-      last_error: ({ event }) => String((event as { error?: unknown }).error),
+      last_error: (_, params: { error: unknown }) => String(params.error),
     }),
   },
 }).createMachine({
@@ -134,8 +172,8 @@ export const mailingMachine = setup({
               },
             ],
             onError: [
-              { guard: "canRetry", target: "waiting", actions: ["countFailure", "scheduleRetry"] },
-              { target: "#mailing.failed", actions: "countFailure" },
+              { guard: "canRetry", target: "waiting", actions: [{ type: "countFailure", params: failure }, "scheduleRetry"] },
+              { target: "#mailing.failed", actions: { type: "countFailure", params: failure } },
             ],
           },
         },
@@ -166,8 +204,8 @@ export const mailingMachine = setup({
               { target: "delivering", reenter: true, actions: assign({ batches_done: ({ context }) => context.batches_done + 1, attempt: 0 }) },
             ],
             onError: [
-              { guard: "canRetry", target: "waiting", actions: ["countFailure", "scheduleRetry"] },
-              { target: "#mailing.failed", actions: "countFailure" },
+              { guard: "canRetry", target: "waiting", actions: [{ type: "countFailure", params: failure }, "scheduleRetry"] },
+              { target: "#mailing.failed", actions: { type: "countFailure", params: failure } },
             ],
           },
         },

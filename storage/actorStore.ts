@@ -1,8 +1,8 @@
 // SQL of the actor runtime: snapshots with optimistic concurrency, journal, durable timers, outbox.
 // Every function takes the sql/transaction first, so callers compose transactions.
 // jsonb values are passed as plain values: postgres.js serialises them by the column's type.
-import type { JSONValue } from "postgres";
-import type { Queryable, Tx } from "./database.ts";
+import type { Fragment, JSONValue } from "postgres";
+import type { Queryable } from "./database.ts";
 
 export interface StoredSnapshot {
   version: number;
@@ -100,7 +100,7 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
       snapshot: c.snapshot,
       processed_ids: c.processedIds,
       journal: c.journal.map((j) => ({ seq: j.seq, event: j.event, from_state: j.fromState ?? null, to_state: j.toState, at: iso(j.at) })),
-      outbox: c.outbox.map((o) => ({ message_id: o.messageId, kind: o.kind, target: o.target, payload: o.payload })),
+      outbox: c.outbox.map(outboxRow),
       timers_set: c.timersSet.map((t) => ({ timer_key: t.key, due_at: iso(t.dueAt), event: t.event })),
       // A key set again in this commit is simply overwritten: one statement must not touch a row twice.
       timers_cancelled: c.timersCancelled.filter((k) => !setKeys.has(k)),
@@ -133,12 +133,7 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
       from won w cross join jsonb_to_recordset(w.journal) as j(seq bigint, event jsonb, from_state jsonb, to_state jsonb, at timestamptz)
       on conflict do nothing
     ),
-    outbox as (
-      insert into actor_outbox (message_id, kind, target, payload)
-      select o.message_id, o.kind, o.target, o.payload
-      from won w cross join jsonb_to_recordset(w.outbox) as o(message_id text, kind text, target text, payload jsonb)
-      on conflict (message_id) do nothing
-    ),
+    outbox as (${insertOutbox(sql, sql`w.outbox`, sql`won w`)}),
     fired as (
       delete from actor_timers t using won w cross join jsonb_to_recordset(w.timers_fired) as d(timer_key text, due_at timestamptz)
       where t.actor_type = w.actor_type and t.actor_id = w.actor_id and t.timer_key = d.timer_key and t.due_at = d.due_at
@@ -155,6 +150,30 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
     )
     select actor_type, actor_id from snap`;
   return new Set(accepted.map((r) => key(r.actor_type, r.actor_id)));
+}
+
+/** An outbox message as a row of the jsonb array `insertOutbox` reads. */
+const outboxRow = (o: OutboxMessage) => ({ message_id: o.messageId, kind: o.kind, target: o.target, payload: o.payload });
+
+/**
+ * The one writer of `actor_outbox`: inserts the messages of the jsonb array `messages` (rows of
+ * `outboxRow`), evaluated per row of `from` when given; a message id already there is skipped.
+ */
+function insertOutbox(sql: Queryable, messages: Fragment, from?: Fragment): Fragment {
+  return sql`insert into actor_outbox (message_id, kind, target, payload)
+      select o.message_id, o.kind, o.target, o.payload
+      from ${from ? sql`${from} cross join` : sql``} jsonb_to_recordset(${messages}) as o(message_id text, kind text, target text, payload jsonb)
+      on conflict (message_id) do nothing`;
+}
+
+/**
+ * Writes messages to the outbox in the caller's transaction, as a commit does: the relay delivers
+ * them after commit (or whoever holds them calls `outbox.dispatch`). For writes outside actors.
+ * @example await sql.begin(async (tx) => { await writeRows(tx); await writeOutbox(tx, messages) })
+ */
+export async function writeOutbox(sql: Queryable, messages: readonly OutboxMessage[]): Promise<void> {
+  if (messages.length === 0) return;
+  await insertOutbox(sql, sql`${sql.json(messages.map(outboxRow) as unknown as JSONValue)}::jsonb`);
 }
 
 /** A new owner raises the shard's fence before serving it; never lowers it. */

@@ -1,8 +1,7 @@
 // Park customers' tables (seed 001): every read and write is scoped by the caller's park, so
-// another park's customer is as absent as one that never existed. Writes record their public
-// event in the outbox in the same transaction; the caller publishes it after commit.
+// another park's customer is as absent as one that never existed. Each write returns the
+// revisions it made (`CustomerRevision`); the service turns them into public events.
 import { randomUUID } from "node:crypto";
-import { Schema } from "effect";
 import type { JSONValue } from "postgres";
 import type { Queryable, Tx } from "./database.ts";
 
@@ -56,46 +55,21 @@ export interface Customer {
   routes: CustomerRoute[];
 }
 
-/** What changed in a customer, as named in the `changes` of an `updated` event. */
-export const CustomerChange = Schema.Literals(["name", "sms_enabled", "order_options", "locations", "routes"]);
-export type CustomerChange = typeof CustomerChange.Type;
+/** The parts of a customer a change can touch, as an `updated` revision names them. */
+export const customerParts = ["name", "sms_enabled", "order_options", "locations", "routes"] as const;
+export type CustomerPart = (typeof customerParts)[number];
 
-/**
- * The public event payload on `fleet.events.customer.<park_id>`: ids only, never personal data
- * or personal ids. Documented in docs/events/customer.md and customer.schema.json (generated from this).
- */
-export const CustomerEvent = Schema.Struct({
-  type: Schema.Literal("customer"),
-  /** customer_id, as in the routes. */
-  id: Schema.String.check(Schema.isUUID()),
-  park_id: Schema.String,
-  /** 1 on creation, +1 per change, last + 1 on deletion: order one customer's events by it. */
-  seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
-  state: Schema.Literals(["created", "updated", "deleted"]),
-  at: Schema.String.check(Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { message: "expected an ISO UTC time" })),
-  /** Unique per event and the same on a redelivery: drop repeats by it. */
-  event_id: Schema.String.check(Schema.isUUID()),
+/** A committed change of one customer: the version it made and what it touched. */
+export interface CustomerRevision {
+  customer_id: string;
+  park_id: string;
+  /** The customer's version after the change: 1 on creation, +1 per change, last + 1 on deletion. */
+  seq: number;
+  state: "created" | "updated" | "deleted";
   /** `updated` only. */
-  changes: Schema.optionalKey(Schema.Array(CustomerChange)),
+  changes?: CustomerPart[];
   /** `deleted` only: by the dispatcher's button or by a takeout erase request. */
-  reason: Schema.optionalKey(Schema.Literals(["dispatcher", "takeout"])),
-});
-export type CustomerEvent = typeof CustomerEvent.Type;
-
-/** An event written to the outbox with the change; publish it after commit, then `deleteOutbox`. */
-export interface PendingEvent {
-  messageId: string;
-  subject: string;
-  payload: CustomerEvent;
-}
-
-/** `<prefix>.customer.<park_id>`; characters NATS gives a meaning to become `_`, as for actor ids. */
-export const customerSubject = (eventPrefix: string, parkId: string) => `${eventPrefix}.customer.${parkId.replace(/[.\s*>]/g, "_")}`;
-
-/** When a write happens, and the subject prefix of its public event (`fleet.events` unless a cluster names its own). */
-export interface WriteContext {
-  at: Date;
-  eventPrefix: string;
+  reason?: "dispatcher" | "takeout";
 }
 
 interface CustomerRecord extends Omit<Customer, "version" | "locations" | "routes" | "created_at"> {
@@ -150,19 +124,18 @@ export interface CustomerWrite {
   /** The customer as committed, locations and routes included. */
   customer: Customer;
   created: boolean;
-  events: PendingEvent[];
+  revisions: CustomerRevision[];
 }
 
 /**
  * Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one;
- * fields left out keep their values. A write that changes nothing records no event.
+ * fields left out keep their values. A write that changes nothing makes no revision.
  */
-export async function upsertCustomer(tx: Tx, parkId: string, phoneId: string, fields: CustomerFields, w: WriteContext): Promise<CustomerWrite> {
-  const { at } = w;
+export async function upsertCustomer(tx: Tx, parkId: string, phoneId: string, fields: CustomerFields, at: Date): Promise<CustomerWrite> {
   for (;;) {
     const [current] = await tx<CustomerRecord[]>`select ${columns(tx)} from customers c
       where c.park_id = ${parkId} and c.personal_phone_id = ${phoneId} for update of c`;
-    if (current) return { ...(await applyFields(tx, toCustomer(current), fields, w)), created: false };
+    if (current) return { ...(await applyFields(tx, toCustomer(current), fields, at)), created: false };
     const customer: Customer = {
       customer_id: randomUUID(),
       park_id: parkId,
@@ -183,25 +156,23 @@ export async function upsertCustomer(tx: Tx, parkId: string, phoneId: string, fi
       on conflict (park_id, personal_phone_id) do nothing returning customer_id`;
     // Lost the race to a concurrent first upsert of the same phone: update its row instead.
     if (inserted.length === 0) continue;
-    const event = await recordEvent(tx, w, { id: customer.customer_id, park_id: parkId, seq: 1, state: "created" });
-    return { customer, created: true, events: [event] };
+    return { customer, created: true, revisions: [{ customer_id: customer.customer_id, park_id: parkId, seq: 1, state: "created" }] };
   }
 }
 
 /** Edits the customer if it belongs to this park; undefined otherwise. */
-export async function updateCustomer(tx: Tx, parkId: string, customerId: string, fields: CustomerFields, w: WriteContext): Promise<CustomerWrite | undefined> {
+export async function updateCustomer(tx: Tx, parkId: string, customerId: string, fields: CustomerFields, at: Date): Promise<CustomerWrite | undefined> {
   const [current] = await tx<CustomerRecord[]>`select ${columns(tx)} from customers c
     where c.park_id = ${parkId} and c.customer_id = ${customerId} for update of c`;
-  return current && { ...(await applyFields(tx, toCustomer(current), fields, w)), created: false };
+  return current && { ...(await applyFields(tx, toCustomer(current), fields, at)), created: false };
 }
 
-async function applyFields(tx: Tx, current: Customer, fields: CustomerFields, w: WriteContext): Promise<{ customer: Customer; events: PendingEvent[] }> {
-  const { at } = w;
-  const changes: CustomerChange[] = [];
+async function applyFields(tx: Tx, current: Customer, fields: CustomerFields, at: Date): Promise<{ customer: Customer; revisions: CustomerRevision[] }> {
+  const changes: CustomerPart[] = [];
   if (fields.nameId !== undefined && fields.nameId !== current.personal_name_id) changes.push("name");
   if (fields.smsEnabled !== undefined && fields.smsEnabled !== current.sms_enabled) changes.push("sms_enabled");
   if (fields.orderOptions !== undefined && canonical(fields.orderOptions) !== canonical(current.order_options)) changes.push("order_options");
-  if (changes.length === 0) return { customer: current, events: [] };
+  if (changes.length === 0) return { customer: current, revisions: [] };
   // The row is locked: nobody else moves its version between our read and this write.
   const customer: Customer = {
     ...current,
@@ -214,18 +185,17 @@ async function applyFields(tx: Tx, current: Customer, fields: CustomerFields, w:
   await tx`update customers set personal_name_id = ${customer.personal_name_id}, sms_enabled = ${customer.sms_enabled},
       order_options = ${tx.json(customer.order_options as JSONValue)}, version = ${customer.version}, updated_at = ${at}
     where customer_id = ${customer.customer_id}`;
-  const event = await recordEvent(tx, w, { id: customer.customer_id, park_id: customer.park_id, seq: customer.version, state: "updated", changes });
-  return { customer, events: [event] };
+  return { customer, revisions: [{ customer_id: customer.customer_id, park_id: customer.park_id, seq: customer.version, state: "updated", changes }] };
 }
 
 /** Deletes the customer with its locations and routes if it belongs to this park. */
-export async function deleteCustomer(tx: Tx, parkId: string, customerId: string, w: WriteContext): Promise<PendingEvent[] | undefined> {
+export async function deleteCustomer(tx: Tx, parkId: string, customerId: string): Promise<CustomerRevision[] | undefined> {
   const [row] = await tx<{ version: string }[]>`delete from customers where park_id = ${parkId} and customer_id = ${customerId} returning version`;
   if (!row) return undefined;
-  return [await recordEvent(tx, w, { id: customerId, park_id: parkId, seq: Number(row.version) + 1, state: "deleted", reason: "dispatcher" })];
+  return [{ customer_id: customerId, park_id: parkId, seq: Number(row.version) + 1, state: "deleted", reason: "dispatcher" }];
 }
 
-export type VectorWrite<T> = { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T; events: PendingEvent[] };
+export type VectorWrite<T> = { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T; revisions: CustomerRevision[] };
 
 /** Adds a favourite location, refusing past `limit` per customer. */
 export async function addLocation(
@@ -234,9 +204,8 @@ export async function addLocation(
   customerId: string,
   location: { label?: string; address: string; lat: number; lon: number },
   limit: number,
-  w: WriteContext,
+  at: Date,
 ): Promise<VectorWrite<CustomerLocation>> {
-  const { at } = w;
   const current = await lockCustomer(tx, parkId, customerId);
   if (!current) return { kind: "not_found" };
   const [counted] = await tx<{ count: string }[]>`select count(*) from customer_locations where customer_id = ${customerId}`;
@@ -250,7 +219,7 @@ export async function addLocation(
     created_at: at,
   };
   await tx`insert into customer_locations ${tx({ ...item, customer_id: customerId })}`;
-  return { kind: "done", item, events: await touch(tx, current, "locations", w) };
+  return { kind: "done", item, revisions: await touch(tx, current, "locations", at) };
 }
 
 /** Adds a regular route, refusing past `limit` per customer. */
@@ -260,9 +229,8 @@ export async function addRoute(
   customerId: string,
   route: { label?: string; points: readonly RoutePoint[]; schedule?: RouteSchedule },
   limit: number,
-  w: WriteContext,
+  at: Date,
 ): Promise<VectorWrite<CustomerRoute>> {
-  const { at } = w;
   const current = await lockCustomer(tx, parkId, customerId);
   if (!current) return { kind: "not_found" };
   const [counted] = await tx<{ count: string }[]>`select count(*) from customer_routes where customer_id = ${customerId}`;
@@ -277,7 +245,7 @@ export async function addRoute(
   await tx`insert into customer_routes (route_id, customer_id, label, points, schedule, created_at)
     values (${item.route_id}, ${customerId}, ${item.label}, ${tx.json(item.points as unknown as JSONValue)},
             ${item.schedule === null ? null : tx.json(item.schedule as unknown as JSONValue)}, ${at})`;
-  return { kind: "done", item, events: await touch(tx, current, "routes", w) };
+  return { kind: "done", item, revisions: await touch(tx, current, "routes", at) };
 }
 
 /** Removes one location or route of a customer of this park; undefined when either is not there. */
@@ -287,8 +255,8 @@ export async function removeVectorItem(
   customerId: string,
   what: "locations" | "routes",
   itemId: string,
-  w: WriteContext,
-): Promise<PendingEvent[] | undefined> {
+  at: Date,
+): Promise<CustomerRevision[] | undefined> {
   const current = await lockCustomer(tx, parkId, customerId);
   if (!current) return undefined;
   const removed =
@@ -296,7 +264,7 @@ export async function removeVectorItem(
       ? await tx`delete from customer_locations where customer_id = ${customerId} and location_id = ${itemId}`
       : await tx`delete from customer_routes where customer_id = ${customerId} and route_id = ${itemId}`;
   if (removed.count === 0) return undefined;
-  return touch(tx, current, what, w);
+  return touch(tx, current, what, at);
 }
 
 export interface TakeoutResult {
@@ -305,8 +273,7 @@ export interface TakeoutResult {
 }
 
 /** Erases every customer with these phone ids, in every park, and records the requests as done. */
-export async function eraseByPhoneIds(tx: Tx, phoneIds: readonly string[], w: WriteContext): Promise<{ results: TakeoutResult[]; events: PendingEvent[] }> {
-  const { at } = w;
+export async function eraseByPhoneIds(tx: Tx, phoneIds: readonly string[], at: Date): Promise<{ results: TakeoutResult[]; revisions: CustomerRevision[] }> {
   const ids = [...new Set(phoneIds)];
   const deleted = await tx<{ customer_id: string; park_id: string; personal_phone_id: string; version: string }[]>`
     delete from customers where personal_phone_id in ${tx(ids)} returning customer_id, park_id, personal_phone_id, version`;
@@ -314,11 +281,10 @@ export async function eraseByPhoneIds(tx: Tx, phoneIds: readonly string[], w: Wr
   const rows = results.map((r) => ({ personal_phone_id: r.phoneId, requested_at: at, completed_at: at, customers_deleted: r.customersDeleted }));
   await tx`insert into customer_takeouts ${tx(rows)} on conflict (personal_phone_id) do update set
     requested_at = excluded.requested_at, completed_at = excluded.completed_at, customers_deleted = excluded.customers_deleted`;
-  const events: PendingEvent[] = [];
-  for (const d of deleted) {
-    events.push(await recordEvent(tx, w, { id: d.customer_id, park_id: d.park_id, seq: Number(d.version) + 1, state: "deleted", reason: "takeout" }));
-  }
-  return { results, events };
+  const revisions = deleted.map(
+    (d): CustomerRevision => ({ customer_id: d.customer_id, park_id: d.park_id, seq: Number(d.version) + 1, state: "deleted", reason: "takeout" }),
+  );
+  return { results, revisions };
 }
 
 export interface TakeoutStatus {
@@ -347,19 +313,10 @@ async function lockCustomer(tx: Tx, parkId: string, customerId: string): Promise
   return row;
 }
 
-async function touch(tx: Tx, current: LockedRow, change: CustomerChange, w: WriteContext): Promise<PendingEvent[]> {
-  const [row] = await tx<{ version: string }[]>`update customers set version = version + 1, updated_at = ${w.at}
+async function touch(tx: Tx, current: LockedRow, change: CustomerPart, at: Date): Promise<CustomerRevision[]> {
+  const [row] = await tx<{ version: string }[]>`update customers set version = version + 1, updated_at = ${at}
     where customer_id = ${current.customer_id} returning version`;
-  return [await recordEvent(tx, w, { id: current.customer_id, park_id: current.park_id, seq: Number(row!.version), state: "updated", changes: [change] })];
-}
-
-/** Writes the event to the runtime's outbox, whose relay delivers it if the caller's publish never happens. */
-async function recordEvent(tx: Tx, w: WriteContext, e: Omit<CustomerEvent, "type" | "at" | "event_id">): Promise<PendingEvent> {
-  const messageId = randomUUID();
-  const payload: CustomerEvent = { type: "customer", ...e, at: w.at.toISOString(), event_id: messageId };
-  const subject = customerSubject(w.eventPrefix, e.park_id);
-  await tx`insert into actor_outbox (message_id, kind, target, payload) values (${messageId}, 'event', ${subject}, ${tx.json(payload as unknown as JSONValue)})`;
-  return { messageId, subject, payload };
+  return [{ customer_id: current.customer_id, park_id: current.park_id, seq: Number(row!.version), state: "updated", changes: [change] }];
 }
 
 /** JSON with sorted keys, to compare option objects whatever order jsonb gave them back in. */

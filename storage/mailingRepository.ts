@@ -1,29 +1,42 @@
 // Mailings' query tables (seed 000): templates written by the route, mailings projected from
-// the mailing actors in the same transaction as their snapshots.
-import { topState, type ProjectedActor } from "../actors/ActorKind.ts";
-import type { MailingContext, MailingFilter } from "../machines/mailing.machine.ts";
+// the mailing actors in the same transaction as their snapshots (the service maps its actors to
+// `MailingRow`s).
 import type { Queryable, Tx } from "./database.ts";
+
+/** A template's audience: the park's drivers narrowed by these (all absent: every driver). */
+export interface TemplateFilter {
+  readonly work_rule?: string;
+  readonly status?: "working" | "online";
+  readonly include_contractor_ids?: readonly string[];
+  readonly exclude_contractor_ids?: readonly string[];
+}
 
 export interface Template {
   id: string;
   park_id: string;
   message: string;
-  filter: MailingFilter;
+  filter: TemplateFilter;
   created_at: Date;
   created_by: string;
   last_sent_at: Date;
 }
 
+/** A row of `mailings`: one mailing actor's committed state. */
 export interface MailingRow {
   id: string;
   park_id: string;
   template_id: string;
+  /** The actor's top-level state: created, sending, sent, cancelled or failed. */
   status: string;
   recipients_count: number | null;
   created_at: Date;
   created_by: string;
   updated_at: Date | null;
   sent_at: Date | null;
+}
+
+/** A mailing as read back: its row with its template's message. */
+export interface MailingRecord extends MailingRow {
   message: string;
 }
 
@@ -86,38 +99,22 @@ export async function listTemplates(sql: Queryable, parkId: string, after: PageC
 const mailingColumns = (sql: Queryable) => sql`m.id, m.park_id, m.template_id, m.status, m.recipients_count, m.created_at,
   m.created_by::text as created_by, m.updated_at, m.sent_at, t.message`;
 
-export async function findMailing(sql: Queryable, parkId: string, id: string): Promise<MailingRow | undefined> {
-  const [row] = await sql<MailingRow[]>`select ${mailingColumns(sql)} from mailings m join mailing_templates t on t.id = m.template_id
+export async function findMailing(sql: Queryable, parkId: string, id: string): Promise<MailingRecord | undefined> {
+  const [row] = await sql<MailingRecord[]>`select ${mailingColumns(sql)} from mailings m join mailing_templates t on t.id = m.template_id
     where m.park_id = ${parkId} and m.id = ${id}`;
   return row;
 }
 
-export async function listMailings(sql: Queryable, parkId: string, after: PageCursor | undefined, limit: number): Promise<MailingRow[]> {
-  return sql<MailingRow[]>`select ${mailingColumns(sql)} from mailings m join mailing_templates t on t.id = m.template_id
+export async function listMailings(sql: Queryable, parkId: string, after: PageCursor | undefined, limit: number): Promise<MailingRecord[]> {
+  return sql<MailingRecord[]>`select ${mailingColumns(sql)} from mailings m join mailing_templates t on t.id = m.template_id
     where m.park_id = ${parkId} ${after ? sql`and (m.created_at, m.id) < (${after.at}, ${after.id})` : sql``}
     order by m.created_at desc, m.id desc limit ${limit}`;
 }
 
-/** The `mailings` rows as the actors' committed states; runs inside the group commit. */
-export async function projectMailings(tx: Tx, actors: readonly ProjectedActor[]): Promise<void> {
-  const rows = actors
-    .filter((a) => a.value !== "absent")
-    .map((a) => {
-      const c = a.context as MailingContext;
-      return {
-        id: c.id,
-        park_id: c.park_id,
-        template_id: c.template_id,
-        created_at: new Date(c.created_at),
-        created_by: c.created_by,
-        status: topState(a.value),
-        updated_at: new Date(a.at),
-        recipients_count: c.recipients_count,
-        sent_at: c.sent_at === null ? null : new Date(c.sent_at),
-      };
-    });
+/** Upserts `mailings` rows (the sent ones move their template's `last_sent_at`); runs inside the group commit. */
+export async function upsertMailingRows(tx: Tx, rows: readonly MailingRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await tx`insert into mailings ${tx(rows)}
+  await tx`insert into mailings ${tx([...rows])}
     on conflict (id) do update set status = excluded.status, updated_at = excluded.updated_at,
       recipients_count = excluded.recipients_count, sent_at = excluded.sent_at`;
   const sent = rows.filter((r) => r.sent_at !== null);

@@ -4,30 +4,28 @@ import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import { EventRejectedError } from "../../actors/errors.ts";
-import { MailingFilter } from "../../machines/mailing.machine.ts";
-import { findMailing, findTemplate, insertTemplate, listMailings, listTemplates, type MailingRow, type Template } from "../../storage/mailingRepository.ts";
+import { type CancelMailingEvent, CreateMailingEvent } from "../../machines/mailing.machine.ts";
+import { findMailing, findTemplate, insertTemplate, listMailings, listTemplates, type MailingRecord, type Template } from "../../storage/mailingRepository.ts";
 import type { Sql } from "../../storage/database.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
 import { decodeCursor, page, PageQuery } from "../pagination.ts";
 import { route, type Identity, type RouteDeps } from "../route.ts";
 
 const prefix = "/fleet/communications/v1";
-const ContractorIds = Schema.Array(Schema.NonEmptyString).check(Schema.isMaxLength(10_000));
-
-/** Either a saved template to reuse, or a new message with its filters (saved as a template). */
+/**
+ * Either a saved template to reuse, or a new message with its filters (saved as a template): the
+ * fields of the machine's `create` event, the filter's at the top level.
+ */
 const CreateMailing = Schema.Struct({
-  template_id: Schema.optional(Schema.NonEmptyString),
-  message: Schema.optional(Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(4000))),
-  work_rule: Schema.optional(Schema.NonEmptyString),
-  status: MailingFilter.fields.status,
-  include_contractor_ids: Schema.optional(ContractorIds),
-  exclude_contractor_ids: Schema.optional(ContractorIds),
+  template_id: Schema.optional(CreateMailingEvent.fields.template_id),
+  message: Schema.optional(CreateMailingEvent.fields.message),
+  ...CreateMailingEvent.fields.filter.fields,
 });
 const MailingId = Schema.Struct({ id: Schema.NonEmptyString });
 
 type Fleet = Extract<Identity, { role: "fleet" }>;
 
-const mailingView = (m: MailingRow) => ({
+const mailingView = (m: MailingRecord) => ({
   mailing_id: m.id,
   template_id: m.template_id,
   status: m.status,
@@ -58,14 +56,15 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     handle: async ({ body, identity }) => {
       const { park_id, uid } = identity as Fleet;
       const template = await resolveTemplate(deps.sql, body, park_id, uid, new Date(deps.now()));
-      const reply = await deps.system.ask(`mailing/${randomUUID()}`, {
+      const create: CreateMailingEvent = {
         type: "create",
         park_id,
         template_id: template.id,
         created_by: uid,
         message: template.message,
         filter: template.filter,
-      });
+      };
+      const reply = await deps.system.ask(`mailing/${randomUUID()}`, create);
       return { status: 202, body: reply };
     },
   });
@@ -104,7 +103,8 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
       const { park_id } = identity as Fleet;
       if (!(await findMailing(deps.sql, park_id, params.id))) throw notFound("mailing");
       try {
-        await deps.system.ask(`mailing/${params.id}`, { type: "cancel", park_id });
+        const cancel: CancelMailingEvent = { type: "cancel", park_id };
+        await deps.system.ask(`mailing/${params.id}`, cancel);
       } catch (error) {
         if (error instanceof EventRejectedError) {
           const state = typeof error.state === "string" ? error.state : Object.keys(error.state as object)[0];

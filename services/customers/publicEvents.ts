@@ -1,11 +1,41 @@
 // The public event of park customers (`fleet.events.customer.<park_id>`), documented in
 // docs/events/customer.md.
-import { CustomerEvent } from "../../storage/customerRepository.ts";
+import { Schema } from "effect";
+import { customerParts } from "../../storage/customerRepository.ts";
+
+/** What changed in a customer, as named in the `changes` of an `updated` event. */
+export const CustomerChange = Schema.Literals(customerParts);
+export type CustomerChange = typeof CustomerChange.Type;
+
+/**
+ * The public event payload on `fleet.events.customer.<park_id>`: ids only, never personal data
+ * or personal ids. Documented in docs/events/customer.md and customer.schema.json (generated from this).
+ */
+export const CustomerPublicEvent = Schema.Struct({
+  type: Schema.Literal("customer"),
+  /** customer_id, as in the routes. */
+  id: Schema.String.check(Schema.isUUID()),
+  park_id: Schema.String,
+  /** 1 on creation, +1 per change, last + 1 on deletion: order one customer's events by it. */
+  seq: Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  state: Schema.Literals(["created", "updated", "deleted"]),
+  at: Schema.String.check(Schema.isPattern(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/, { message: "expected an ISO UTC time" })),
+  /** Unique per event and the same on a redelivery: drop repeats by it. */
+  event_id: Schema.String.check(Schema.isUUID()),
+  /** `updated` only. */
+  changes: Schema.optionalKey(Schema.Array(CustomerChange)),
+  /** `deleted` only: by the dispatcher's button or by a takeout erase request. */
+  reason: Schema.optionalKey(Schema.Literals(["dispatcher", "takeout"])),
+});
+export type CustomerPublicEvent = typeof CustomerPublicEvent.Type;
+
+/** `<prefix>.customer.<park_id>`; characters NATS gives a meaning to become `_`, as for actor ids. */
+export const customerSubject = (eventPrefix: string, parkId: string) => `${eventPrefix}.customer.${parkId.replace(/[.\s*>]/g, "_")}`;
 
 export const customerPublicEvents = {
   customer: {
     subject: "fleet.events.customer.<park_id>",
     summary: "A park's customer was created, updated or deleted; ids only, never personal data.",
-    schema: CustomerEvent,
+    schema: CustomerPublicEvent,
   },
 } as const;

@@ -1,21 +1,60 @@
 // mailing/<id> as hosted by the runtime: the machine's effects bound to parks and feeds, its
-// retry policy, its `mailings` projection and its public event.
+// retry policy (only here), its `mailings` projection and its public event.
 import { emit, fromPromise } from "xstate";
-import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
+import { defineActorKind, topState, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
 import { mailingMachine, type BatchInput, type MailingContext, type MailingFilter } from "../../machines/mailing.machine.ts";
-import { projectMailings } from "../../storage/mailingRepository.ts";
+import { upsertMailingRows, type MailingRow } from "../../storage/mailingRepository.ts";
 import type { Parks } from "../../integrations/parks/index.ts";
 import type { Feeds } from "../../integrations/feeds/index.ts";
 
 export interface MailingPolicy {
+  /** Recipients per feeds publish. */
   batchSize: number;
+  /** Attempts of one step (resolving the audience, delivering a batch) before the mailing fails. */
   maxAttempts: number;
+  /** Wait before the first retry of a step; each next one waits twice as long. */
   retryBaseMs: number;
 }
 
-export function mailingKind(deps: { parks: Parks; feeds: Feeds; now: () => number; policy: MailingPolicy }): ActorKind {
+/**
+ * The retry policy as the machine's `canRetry` guard and `scheduleRetry` action, which the
+ * machine leaves to its kind.
+ * @example mailingMachine.provide({ ...mailingRetry({ maxAttempts: 5, retryBaseMs: 1_000 }), actors })
+ */
+export function mailingRetry(policy: Pick<MailingPolicy, "maxAttempts" | "retryBaseMs">) {
+  return {
+    guards: {
+      // Evaluated before `countFailure`: with this failure, `attempt + 1` attempts have failed.
+      canRetry: ({ context }) => context.attempt + 1 < policy.maxAttempts,
+    },
+    actions: {
+      // After `countFailure`: the first retry waits the base delay, each next one twice as long.
+      scheduleRetry: emit(({ context }) => setTimer("retry", policy.retryBaseMs * 2 ** (context.attempt - 1), { type: "retry" })),
+    },
+  } satisfies MailingImplementations;
+}
+
+type MailingImplementations = Parameters<typeof mailingMachine.provide>[0];
+
+/** The `mailings` row of a mailing actor's committed state (none while it is `absent`). */
+export function mailingRow({ value, context: c, at }: ProjectedActor<MailingContext>): MailingRow {
+  return {
+    id: c.id,
+    park_id: c.park_id,
+    template_id: c.template_id,
+    created_at: new Date(c.created_at),
+    created_by: c.created_by,
+    status: topState(value),
+    updated_at: new Date(at),
+    recipients_count: c.recipients_count,
+    sent_at: c.sent_at === null ? null : new Date(c.sent_at),
+  };
+}
+
+export function mailingKind(deps: { parks: Parks; feeds: Feeds; now: () => number; policy: MailingPolicy }): ActorKind<MailingContext> {
   const { policy } = deps;
+  const retry = mailingRetry(policy);
   const machine = mailingMachine.provide({
     actors: {
       resolveRecipients: fromPromise(async ({ input }: { input: { park_id: string; filter: MailingFilter } }) => {
@@ -41,21 +80,14 @@ export function mailingKind(deps: { parks: Parks; feeds: Feeds; now: () => numbe
         return { at: deps.now() };
       }),
     },
-    guards: {
-      canRetry: ({ context }) => context.attempt + 1 < policy.maxAttempts,
-    },
-    actions: {
-      scheduleRetry: emit(({ context }) => setTimer("retry", policy.retryBaseMs * 2 ** (context.attempt - 1), { type: "retry" })),
-    },
+    guards: retry.guards,
+    actions: retry.actions,
   });
-  return defineActorKind({
+  return defineActorKind<MailingContext>({
     type: "mailing",
     machine,
     version: 1,
-    project: projectMailings,
-    publicEvent: ({ context }) => {
-      const c = context as MailingContext;
-      return { park_id: c.park_id, template_id: c.template_id, recipients_count: c.recipients_count };
-    },
+    project: (tx, actors) => upsertMailingRows(tx, actors.filter((a) => a.value !== "absent").map(mailingRow)),
+    publicEvent: ({ context: c }) => ({ park_id: c.park_id, template_id: c.template_id, recipients_count: c.recipients_count }),
   });
 }

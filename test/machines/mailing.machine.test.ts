@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getSimplePaths } from "xstate/graph";
-import { mailingKind } from "../../services/mailings/mailingKind.ts";
+import { mailingKind, mailingRetry } from "../../services/mailings/mailingKind.ts";
 import { mailingMachine, type MailingContext, type MailingEvent } from "../../machines/mailing.machine.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
@@ -58,7 +58,7 @@ describe("mailing machine (model)", () => {
       const c = state.context;
       const s = top(state);
       // A mailing belongs to the park that created it, for good.
-      if (previous && previous.park_id) expect(c.park_id).toBe(previous.park_id);
+      if (previous?.park_id) expect(c.park_id).toBe(previous.park_id);
       expect(c.batches_done).toBeLessThanOrEqual(c.batches.length);
       expect(c.attempt).toBeLessThanOrEqual(MAX_ATTEMPTS);
       if (s === "sent") {
@@ -81,6 +81,8 @@ describe("mailing machine (scenarios)", () => {
     const effects: Effect[] = [];
     const actor = createActor(
       mailingMachine.provide({
+        // The machine leaves its retry policy to the kind: the production defaults here.
+        ...mailingRetry({ maxAttempts: 5, retryBaseMs: 1_000 }),
         actors: {
           resolveRecipients: fromPromise(resolve),
           deliverBatch: fromPromise(async () => ({ at: 5 })),

@@ -4,7 +4,7 @@ import path from "node:path";
 import { Result, Schema } from "effect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/index.ts";
-import { CustomerEvent, customerSubject } from "../../storage/customerRepository.ts";
+import { CustomerPublicEvent, customerSubject } from "../../services/customers/publicEvents.ts";
 import { eventually } from "../support/harness.ts";
 import { BASE, counts, startCustomerApp, TOKENS, type CustomerApp } from "./customers.support.ts";
 
@@ -110,7 +110,7 @@ describe("customers", () => {
     );
     for (const e of events) {
       expect(e.subject).toBe("fleet.events.customer.park-e");
-      expect(Result.isSuccess(Schema.decodeUnknownResult(CustomerEvent, { onExcessProperty: "error" })(e.payload))).toBe(true);
+      expect(Result.isSuccess(Schema.decodeUnknownResult(CustomerPublicEvent, { onExcessProperty: "error" })(e.payload))).toBe(true);
       expect(JSON.stringify(e.payload)).not.toMatch(/9162000001|Борис/);
     }
     await eventually(async () => (await counts(app.db)).outbox === 0);
@@ -118,7 +118,7 @@ describe("customers", () => {
 
   it("events - the documented JSON Schema is the one generated from the schema the payloads are checked with", () => {
     const doc = JSON.parse(readFileSync(path.resolve(import.meta.dirname, "../../docs/events/customer.schema.json"), "utf8"));
-    expect(doc).toEqual(Schema.toJsonSchemaDocument(CustomerEvent));
+    expect(doc).toEqual(Schema.toJsonSchemaDocument(CustomerPublicEvent));
   });
 
   it("events - a cluster's own prefix is used, and characters NATS gives a meaning to in a park id become _", () => {

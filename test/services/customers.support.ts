@@ -7,6 +7,7 @@ import type { Role } from "../../config.ts";
 import { createHttpServer } from "../../http/server.ts";
 import { customerRoutes } from "../../http/routes/customers.ts";
 import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
+import { CustomerBook } from "../../services/customers/customerBook.ts";
 import { testDatabase, type TestDatabase } from "../support/harness.ts";
 
 export const BASE = "/fleet/customers/v1";
@@ -82,9 +83,13 @@ export async function startCustomerApp(options: { limits?: { locations: number; 
   customerRoutes(http.app, {
     ...http.deps,
     personal: new PersonalClient({ baseUrl: personal.url, timeoutMs: 500, retries: 0 }),
-    dispatch: (messages) => relay.dispatch(messages),
-    now: () => Date.now(),
-    ...(options.limits ? { limits: options.limits } : {}),
+    customers: new CustomerBook({
+      sql: db.sql,
+      logger,
+      dispatch: (messages) => relay.dispatch(messages),
+      now: () => Date.now(),
+      ...(options.limits ? { limits: options.limits } : {}),
+    }),
   });
   app.url = `http://127.0.0.1:${await http.listen(0, "127.0.0.1")}`;
   return app;

@@ -11,6 +11,7 @@ import {
   raiseShardFence,
   readJournal,
   writeCommits,
+  writeOutbox,
   type Commit,
 } from "../../storage/actorStore.ts";
 import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } from "../../storage/idempotencyStore.ts";
@@ -139,8 +140,27 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     expect((await readJournal(db.sql, "counter", "kept")).map((j) => j.seq)).toEqual([2, 3]);
   });
 
+  it("outbox - written outside a commit: with the caller's transaction, a repeated message id skipped, read back as written", async () => {
+    const event = { messageId: "w-1", kind: "event" as const, target: "fleet.events.customer.p1", payload: { type: "customer", seq: 1, changes: ["name"] } };
+    await expect(
+      db.sql.begin(async (tx) => {
+        await writeOutbox(tx, [{ ...event, messageId: "w-rolled-back" }]);
+        throw new Error("rolled back");
+      }),
+    ).rejects.toThrow("rolled back");
+    await db.sql.begin((tx) => writeOutbox(tx, [event, { ...event, messageId: "w-2", kind: "tell", target: "counter/b", payload: { type: "increment" } }]));
+    await db.sql.begin((tx) => writeOutbox(tx, [{ ...event, payload: { replaced: true } }]));
+    await writeOutbox(db.sql, []);
+    const rows = await db.sql`select message_id, kind, target, payload from actor_outbox where message_id like 'w-%' order by id`;
+    expect(rows.map((r) => ({ ...r }))).toEqual([
+      { message_id: "w-1", kind: "event", target: "fleet.events.customer.p1", payload: event.payload },
+      { message_id: "w-2", kind: "tell", target: "counter/b", payload: { type: "increment" } },
+    ]);
+    await deleteOutbox(db.sql, ["w-1", "w-2"]);
+  });
+
   it("outbox - a claim leases rows so a second relay does not take them, delete removes them", async () => {
-    await db.sql`insert into actor_outbox (message_id, kind, target, payload) values ('lease-1', 'event', 'fleet.events.x.1', ${db.sql.json({ a: 1 })})`;
+    await writeOutbox(db.sql, [{ messageId: "lease-1", kind: "event", target: "fleet.events.x.1", payload: { a: 1 } }]);
     const first = await claimOutbox(db.sql, 0, 60_000, 100);
     expect(first.map((m) => m.messageId)).toContain("lease-1");
     expect((await claimOutbox(db.sql, 0, 60_000, 100)).map((m) => m.messageId)).not.toContain("lease-1");

@@ -1,0 +1,204 @@
+// The park customers' book: every write runs in one transaction with the outbox rows of the public
+// events it makes, and the events go out after commit. Reads and writes are scoped by park.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../../actors/logger.ts";
+import { writeOutbox, type OutboxMessage } from "../../storage/actorStore.ts";
+import {
+  addLocation,
+  addRoute,
+  deleteCustomer,
+  eraseByPhoneIds,
+  findCustomerByPhone,
+  getCustomer,
+  removeVectorItem,
+  takeoutStatus,
+  updateCustomer,
+  upsertCustomer,
+  type Customer,
+  type CustomerFields,
+  type CustomerLocation,
+  type CustomerRevision,
+  type CustomerRoute,
+  type RoutePoint,
+  type RouteSchedule,
+  type TakeoutResult,
+  type TakeoutStatus,
+} from "../../storage/customerRepository.ts";
+import type { Sql, Tx } from "../../storage/database.ts";
+import { customerSubject, type CustomerPublicEvent } from "./publicEvents.ts";
+
+export interface CustomerLimits {
+  locations: number;
+  routes: number;
+}
+
+/** Per customer, when the environment does not say (CUSTOMER_MAX_LOCATIONS, CUSTOMER_MAX_ROUTES). */
+export const defaultCustomerLimits: CustomerLimits = { locations: 50, routes: 20 };
+
+export interface CustomerBookDeps {
+  sql: Sql;
+  logger: Logger;
+  /** Hands committed outbox messages to the runtime's relay (`system.outbox.dispatch`). */
+  dispatch: (messages: readonly OutboxMessage[]) => void;
+  now: () => number;
+  /** Subject prefix of public events, as the actor system's `eventPrefix`; default `fleet.events`. */
+  eventPrefix?: string;
+  /** Per customer; adding past them is refused. Default `defaultCustomerLimits`. */
+  limits?: CustomerLimits;
+}
+
+/** Adding a location or a route: done, or why not. */
+export type Added<T> = { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T };
+
+export interface NewLocation {
+  label?: string;
+  address: string;
+  lat: number;
+  lon: number;
+}
+
+export interface NewRoute {
+  label?: string;
+  points: readonly RoutePoint[];
+  schedule?: RouteSchedule;
+}
+
+/**
+ * Park customers over Postgres, publishing `fleet.events.customer.<park_id>` at least once per
+ * change: the event is in the outbox with the change, the runtime's relay retries it.
+ * @example const book = new CustomerBook({ sql, logger, dispatch: (m) => system.outbox.dispatch(m), now: () => clock.now() })
+ */
+export class CustomerBook {
+  readonly limits: CustomerLimits;
+  readonly #deps: CustomerBookDeps;
+
+  constructor(deps: CustomerBookDeps) {
+    this.#deps = deps;
+    this.limits = deps.limits ?? defaultCustomerLimits;
+  }
+
+  /** The customer with this phone id in this park, with locations and routes. */
+  findByPhone(parkId: string, phoneId: string): Promise<Customer | undefined> {
+    return findCustomerByPhone(this.#deps.sql, parkId, phoneId);
+  }
+
+  /** The customer by id, only if it belongs to this park. */
+  get(parkId: string, customerId: string): Promise<Customer | undefined> {
+    return getCustomer(this.#deps.sql, parkId, customerId);
+  }
+
+  /** Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one. */
+  async upsert(parkId: string, phoneId: string, fields: CustomerFields): Promise<{ customer: Customer; created: boolean }> {
+    const { customer, created } = await this.#write(
+      (tx, at) => upsertCustomer(tx, parkId, phoneId, fields, at),
+      (w) => w.revisions,
+    );
+    return { customer, created };
+  }
+
+  /** Edits the customer if it belongs to this park; undefined otherwise. */
+  async update(parkId: string, customerId: string, fields: CustomerFields): Promise<Customer | undefined> {
+    const updated = await this.#write(
+      (tx, at) => updateCustomer(tx, parkId, customerId, fields, at),
+      (w) => w?.revisions ?? [],
+    );
+    return updated?.customer;
+  }
+
+  /** Deletes the customer with its locations and routes; false when this park has no such customer. */
+  async delete(parkId: string, customerId: string): Promise<boolean> {
+    const revisions = await this.#write(
+      (tx) => deleteCustomer(tx, parkId, customerId),
+      (r) => r ?? [],
+    );
+    return revisions !== undefined;
+  }
+
+  /** Adds a favourite location, refusing past the limit. */
+  async addLocation(parkId: string, customerId: string, location: NewLocation): Promise<Added<CustomerLocation>> {
+    return added(
+      await this.#write(
+        (tx, at) => addLocation(tx, parkId, customerId, location, this.limits.locations, at),
+        (r) => (r.kind === "done" ? r.revisions : []),
+      ),
+    );
+  }
+
+  /** Adds a regular route, refusing past the limit. */
+  async addRoute(parkId: string, customerId: string, route: NewRoute): Promise<Added<CustomerRoute>> {
+    return added(
+      await this.#write(
+        (tx, at) => addRoute(tx, parkId, customerId, route, this.limits.routes, at),
+        (r) => (r.kind === "done" ? r.revisions : []),
+      ),
+    );
+  }
+
+  /** Removes one location or route; false when the customer (of this park) or the item is not there. */
+  async remove(parkId: string, customerId: string, what: "locations" | "routes", itemId: string): Promise<boolean> {
+    const revisions = await this.#write(
+      (tx, at) => removeVectorItem(tx, parkId, customerId, what, itemId, at),
+      (r) => r ?? [],
+    );
+    return revisions !== undefined;
+  }
+
+  /** Erases every customer with these phone ids, in every park, and records the requests as done. */
+  async erase(phoneIds: readonly string[]): Promise<{ results: TakeoutResult[]; customersDeleted: number }> {
+    const { results, revisions } = await this.#write(
+      (tx, at) => eraseByPhoneIds(tx, phoneIds, at),
+      (r) => r.revisions,
+    );
+    return { results, customersDeleted: revisions.length };
+  }
+
+  takeoutStatus(phoneId: string): Promise<TakeoutStatus> {
+    return takeoutStatus(this.#deps.sql, phoneId);
+  }
+
+  /**
+   * Runs `change` in a transaction together with the outbox rows of its revisions' events, then
+   * hands them to the relay: after commit and off the response path; the relay publishes and
+   * clears the rows, and its sweep retries what fails.
+   */
+  async #write<T>(change: (tx: Tx, at: Date) => Promise<T>, revisionsOf: (result: T) => readonly CustomerRevision[]): Promise<T> {
+    const at = new Date(this.#deps.now());
+    let events: CustomerPublicEvent[] = [];
+    let messages: OutboxMessage[] = [];
+    // Wrapped: postgres.js types what `begin` returns by whether it is an array.
+    const { result } = await this.#deps.sql.begin(async (tx) => {
+      const r = await change(tx, at);
+      events = revisionsOf(r).map((revision) => publicEvent(revision, at));
+      messages = events.map((e) => ({
+        messageId: e.event_id,
+        kind: "event",
+        target: customerSubject(this.#deps.eventPrefix ?? "fleet.events", e.park_id),
+        payload: e,
+      }));
+      await writeOutbox(tx, messages);
+      return { result: r };
+    });
+    for (const e of events) this.#deps.logger.info(`customer ${e.state}`, { park_id: e.park_id, customer_id: e.id, seq: e.seq });
+    this.#deps.dispatch(messages);
+    return result;
+  }
+}
+
+/** The public event of a revision; its id is also its outbox message id. */
+function publicEvent(r: CustomerRevision, at: Date): CustomerPublicEvent {
+  return {
+    type: "customer",
+    id: r.customer_id,
+    park_id: r.park_id,
+    seq: r.seq,
+    state: r.state,
+    ...(r.changes ? { changes: r.changes } : {}),
+    ...(r.reason ? { reason: r.reason } : {}),
+    at: at.toISOString(),
+    event_id: randomUUID(),
+  };
+}
+
+function added<T>(result: { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T }): Added<T> {
+  return result.kind === "done" ? { kind: "done", item: result.item } : result;
+}
