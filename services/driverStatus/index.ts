@@ -21,8 +21,8 @@ import {
 } from "../../integrations/driverCategories/index.ts";
 import { regionNames, startTrackstorySimulator, TrackstoryClient, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
 import { postgresTokenStore, pruneSessionHistory } from "../../storage/driverStatusRepository.ts";
-import { runStatusStream, type RunningStatusStream } from "../../streams/statusConsumer.ts";
-import type { StatusOutcome } from "../../streams/statusMessages.ts";
+import { runStatusStream, type RunningStatusStream } from "../../streams/status/statusConsumer.ts";
+import type { StatusOutcome } from "../../streams/status/statusMessages.ts";
 import { seedDriverStatusDemo } from "./demo.ts";
 import type { Service, ServiceContext } from "../Service.ts";
 

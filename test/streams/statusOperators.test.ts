@@ -2,11 +2,11 @@
 import { describe, expect, it } from "vitest";
 import { from, lastValueFrom, tap, toArray } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
-import { coalesce } from "../../streams/coalesce.ts";
-import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../streams/statusOperators.ts";
-import { keepInRegion } from "../../streams/keepInRegion.ts";
-import { tellSessions } from "../../streams/tellSessions.ts";
-import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../streams/statusMessages.ts";
+import { coalesce } from "../../streams/status/coalesce.ts";
+import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../streams/status/statusOperators.ts";
+import { keepInRegion } from "../../streams/status/keepInRegion.ts";
+import { tellSessions } from "../../streams/status/tellSessions.ts";
+import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../streams/status/statusMessages.ts";
 import { pointIn } from "../../integrations/trackstory/index.ts";
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

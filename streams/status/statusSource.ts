@@ -1,6 +1,7 @@
 // The status stream's JetStream side: the stream and durable consumer for driver statuses (made
-// if absent), the dead-letter stream, messages as an Observable, and running the pipeline on
-// them. Every instance of a cluster consumes from the same durable consumer; JetStream hands each
+// if absent), the dead-letter stream, the messages as an Observable and how they are settled, and
+// the status source decoding them on this thread (statusIngest.ts runs it on a worker thread).
+// Every instance of a cluster consumes from the same durable consumer; JetStream hands each
 // message to one of them, and the runtime routes each tell to the instance hosting that actor.
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -15,12 +16,10 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { Observable, type Subscription } from "rxjs";
-import type { Logger } from "../actors/logger.ts";
+import { Observable } from "rxjs";
+import type { Logger } from "../../actors/logger.ts";
 import type { CountOutcome, DriverStatus, Settle, StatusMessage } from "./statusMessages.ts";
 import { decodeStatuses } from "./statusOperators.ts";
-import { statusStream, type StatusStreamOptions, type StatusStreamSources } from "./statusStream.ts";
-import { startIngestWorker } from "./statusIngest.ts";
 
 export interface StatusStreamNames {
   /** JetStream stream holding `subject`. */
@@ -318,56 +317,4 @@ export async function openStatusSource(config: StatusSourceOptions): Promise<Sta
     await nc.close().catch(() => {});
     throw error;
   }
-}
-
-export interface RunningStatusStream {
-  /** Messages taken from JetStream and not yet settled. */
-  readonly outstanding: () => number;
-  readonly lag: () => Promise<ConsumerLag>;
-  stop(): Promise<void>;
-}
-
-export interface StatusConsumerOptions extends Omit<StatusSourceOptions, "count"> {
-  /**
-   * `worker`: JetStream and the decode run on a worker thread, the rest of the pipeline and the
-   * actors on this one (the default: the NATS protocol, the message buffers and the decode no
-   * longer compete with the actors for one event loop); `main`: everything on this thread.
-   */
-  readonly ingest: "worker" | "main";
-  readonly sources: Omit<StatusStreamSources, "statuses">;
-  readonly options: StatusStreamOptions;
-}
-
-/**
- * Opens the status source and runs the pipeline on it until `stop`.
- * @example const running = await runStatusStream({ natsUrl, names, limits, ingest: "worker", sources, options, logger, connectionName })
- */
-export async function runStatusStream(config: StatusConsumerOptions): Promise<RunningStatusStream> {
-  const { natsUrl, connectionName, names, limits, logger } = config;
-  const sourceOptions: StatusSourceOptions = { natsUrl, connectionName, names, limits, logger, count: config.options.count };
-  const source = config.ingest === "worker" ? await startIngestWorker(sourceOptions) : await openStatusSource(sourceOptions);
-  let subscription: Subscription | undefined;
-  let stopped = false;
-  const run = () => {
-    if (stopped) return;
-    subscription = statusStream({ ...config.sources, statuses: source.statuses }, config.options).subscribe({
-      error: (error) => {
-        // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
-        config.logger.error("status stream failed; restarting it", { error: String(error) });
-        source.handBack();
-        setTimeout(run, 1_000);
-      },
-    });
-  };
-  run();
-  return {
-    outstanding: () => source.outstanding(),
-    lag: () => source.lag(),
-    stop: async () => {
-      stopped = true;
-      subscription?.unsubscribe();
-      // What was taken but not told goes back to JetStream now, for another instance (or the next start).
-      await source.stop();
-    },
-  };
 }

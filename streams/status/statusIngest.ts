@@ -4,9 +4,9 @@
 // in one batch per turn of its event loop, acks and +WPI go back in one batch per turn of ours.
 import { Worker } from "node:worker_threads";
 import { Observable, type Subscriber } from "rxjs";
-import { driverKey } from "../integrations/driverKey.ts";
+import { driverKey } from "../../integrations/driverKey.ts";
 import type { DriverStatus, Settle } from "./statusMessages.ts";
-import type { ConsumerLag, StatusSource, StatusSourceOptions } from "./statusConsumer.ts";
+import type { ConsumerLag, StatusSource, StatusSourceOptions } from "./statusSource.ts";
 
 /** `status` travels as its index here. */
 export const STATUSES = ["online", "busy", "offline"] as const satisfies readonly DriverStatus["status"][];
