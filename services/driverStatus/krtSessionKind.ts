@@ -1,5 +1,6 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
-// client, the backoff policy, the `profiles`/`session_statuses` projection and the public event.
+// client, the backoff policy (the only one: the machine leaves `scheduleRetry` to its kind), the
+// `profiles`/`session_statuses` projection and the public event.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
@@ -61,13 +62,13 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     // Each report to KRT passes through `bound.sending`: an event goes out when what it says
     // changes (bound, confirmed connectivity, KRT's session, reports failing or working again).
     published: ({ value, context: c }) => [
-        topState(value),
-        c.deptrans_id !== null,
-        c.last_sent?.connected ?? null,
-        c.session?.status ?? null,
-        c.session?.ended_at ?? null,
-        stateName(value) === "bound.backoff",
-      ],
+      topState(value),
+      c.deptrans_id !== null,
+      c.last_sent?.connected ?? null,
+      c.session?.status ?? null,
+      c.session?.ended_at ?? null,
+      stateName(value) === "bound.backoff",
+    ],
     publicEvent: ({ context: c }) => ({
       bound: c.deptrans_id !== null,
       connected: c.last_sent?.connected ?? null,

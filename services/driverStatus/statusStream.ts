@@ -2,6 +2,7 @@
 // against a half-filled copy would drop statuses of drivers it does not hold yet), its sources the
 // caches, trackstory and the krt-session actors; retried until it starts, stopped with the instance.
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
+import type { ConnectivityEvent } from "../../machines/krtSession.machine.ts";
 import type { StatusStreamConfig } from "../../streams/status/config.ts";
 import { runStatusStream, type RunningStatusStream } from "../../streams/status/statusConsumer.ts";
 import type { CountOutcome } from "../../streams/status/statusMessages.ts";
@@ -28,7 +29,13 @@ function statusSources({ system, partners }: StatusStreamDeps): Omit<StatusStrea
     tell: (change) =>
       system.tell(
         `krt-session/${change.licence}`,
-        { type: "connectivity", park_id: change.park_id, driver_id: change.driver_id, connected: change.connected, status_at: change.at },
+        {
+          type: "connectivity",
+          park_id: change.park_id,
+          driver_id: change.driver_id,
+          connected: change.connected,
+          status_at: change.at,
+        } satisfies ConnectivityEvent,
         // Redelivered after a crash, the same status is dropped by the actor; driver and
         // time name it (another status of that driver and time would be refused as not newer).
         { messageId: `status:${change.driver}:${change.at}` },
