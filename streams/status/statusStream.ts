@@ -8,7 +8,7 @@
 import { identity, type Observable, type SchedulerLike } from "rxjs";
 import { coalesce } from "./coalesce.ts";
 import type { DriverKey } from "../../integrations/driverKey.ts";
-import { type ConnectivityChange, type CountOutcome, type DriverStatus } from "./statusMessages.ts";
+import type { ConnectivityChange, CountOutcome, DriverStatus } from "./statusMessages.ts";
 import { dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity, type LicenceLookup } from "./statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "./keepInRegion.ts";
 import { tellSessions } from "./tellSessions.ts";

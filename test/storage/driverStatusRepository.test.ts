@@ -74,8 +74,7 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("feeds - page by cursor in order, with no row twice and none skipped", async () => {
-    for (let i = 0; i < 7; i++)
-      await db.sql.begin((tx) => write(tx, person(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })));
+    for (let i = 0; i < 7; i++) await db.sql.begin((tx) => write(tx, person(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })));
     const seen: string[] = [];
     let cursor = startOfFeed;
     for (;;) {
