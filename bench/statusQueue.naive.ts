@@ -9,7 +9,8 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { from, mergeMap, type Subscription } from "rxjs";
 import type { Sql } from "../storage/database.ts";
 import type { Krt } from "../integrations/krt/index.ts";
-import { ensureStatusStream, jetStreamMessages, Settlements, type ConsumerLimits, type StatusStreamNames } from "../streams/status/statusSource.ts";
+import { ensureStatusStream, jetStreamMessages, type ConsumerLimits, type StatusStreamNames } from "../streams/status/statusSource.ts";
+import { Settlements } from "../streams/status/settlements.ts";
 import { decodeStatuses, keepCategories, resolveLicences, type LicenceLookup } from "../streams/status/statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "../streams/status/keepInRegion.ts";
 

@@ -1,8 +1,8 @@
 // The status stream's settings: defaults with nothing set, every STATUS_* variable read, and a bad
 // value refused with a message naming its variable.
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../config.ts";
-import { statusStreamConfig } from "../../streams/status/config.ts";
+import { ConfigError } from "../../../config.ts";
+import { statusStreamConfig } from "../../../streams/status/config.ts";
 
 describe("statusStreamConfig", () => {
   it("defaults - production names and limits, the worker ingest, no NATS of its own", () => {

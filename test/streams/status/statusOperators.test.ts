@@ -2,12 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { from, lastValueFrom, tap, toArray } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
-import { coalesce } from "../../streams/status/coalesce.ts";
-import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../streams/status/statusOperators.ts";
-import { keepInRegion } from "../../streams/status/keepInRegion.ts";
-import { tellSessions } from "../../streams/status/tellSessions.ts";
-import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../streams/status/statusMessages.ts";
-import { pointIn } from "../../integrations/trackstory/index.ts";
+import { coalesce } from "../../../streams/status/coalesce.ts";
+import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../../streams/status/statusOperators.ts";
+import { keepInRegion } from "../../../streams/status/keepInRegion.ts";
+import { tellSessions } from "../../../streams/status/tellSessions.ts";
+import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../../streams/status/statusMessages.ts";
+import { pointIn } from "../../../integrations/trackstory/index.ts";
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
