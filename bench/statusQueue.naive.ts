@@ -9,9 +9,10 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { from, mergeMap, type Subscription } from "rxjs";
 import type { Sql } from "../storage/database.ts";
 import type { Krt } from "../integrations/krt/index.ts";
-import { ensureStatusStream, jetStreamMessages, Settlements, type ConsumerLimits, type StatusStreamNames } from "../streams/statusConsumer.ts";
-import { decodeStatuses, keepCategories, resolveLicences, type LicenceLookup } from "../streams/statusOperators.ts";
-import { keepInRegion, type PositionLookup } from "../streams/keepInRegion.ts";
+import { ensureStatusStream, jetStreamMessages, type ConsumerLimits, type StatusStreamNames } from "../streams/status/statusSource.ts";
+import { Settlements } from "../streams/status/settlements.ts";
+import { decodeStatuses, keepCategories, resolveLicences, type LicenceLookup } from "../streams/status/statusOperators.ts";
+import { keepInRegion, type PositionLookup } from "../streams/status/keepInRegion.ts";
 
 export interface NaiveOptions {
   sql: Sql;

@@ -5,8 +5,9 @@
 // does not depend on how fast (or how shared) the machine is that day.
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { ensureStatusStream, jetStreamMessages, Settlements, type ConsumerLimits, type StatusStreamNames } from "../streams/statusConsumer.ts";
-import { readStatus } from "../streams/statusOperators.ts";
+import { ensureStatusStream, jetStreamMessages, type ConsumerLimits, type StatusStreamNames } from "../streams/status/statusSource.ts";
+import { Settlements } from "../streams/status/settlements.ts";
+import { readStatus } from "../streams/status/statusOperators.ts";
 
 export interface RawConsumer {
   /** Messages read and acknowledged so far (a malformed one is acknowledged too, and counted apart). */

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { startDriverStatusPartners, type DriverStatusPartnerUrls } from "../integrations/driverStatusPartners.ts";
+import { startDriverStatusPartners, type DriverStatusPartnerUrls } from "../test/support/driverStatusPartners.ts";
 
 /** The bench's drivers: 500 parks; a tenth in cargo only (filtered), a tenth in Saint Petersburg (filtered). */
 export const driverOf = (i: number) => ({ park_id: `park-${i % 500}`, driver_id: `d${i}`, licence: `pd-${i}`, krtId: String(1_000_000_000 + i) });

@@ -3,8 +3,9 @@
 // ones refused; the person is connected while any profile is. Once his KRT id is bound, the
 // latest connectivity not yet reported is sent; KRT answers with his shift (session) status and
 // its end. While KRT is down only the latest value waits, retried after a durable backoff timer.
-import { assign, emit, fromPromise, setup } from "xstate";
-import { reply, setTimer, type Delivered, type Effect } from "../actors/protocol.ts";
+import { Schema } from "effect";
+import { assertEvent, assign, emit, fromPromise, setup } from "xstate";
+import { reply, type Delivered, type Effect } from "../actors/protocol.ts";
 
 export type SessionStatus = "active" | "paused" | "ended" | "none";
 
@@ -34,10 +35,28 @@ export interface KrtSessionContext {
   last_error: string | null;
 }
 
-export type KrtSessionEvent =
-  | (Delivered & { type: "connectivity"; park_id: string; driver_id: string; connected: boolean; status_at: number })
-  | (Delivered & { type: "bind"; deptrans_id: string })
-  | (Delivered & { type: "retry" });
+/** A KRT id as drivers type it: 10 to 20 digits. */
+export const KrtId = Schema.String.check(Schema.isPattern(/^\d{10,20}$/, { message: "expected a KRT id of 10 to 20 digits" }));
+
+/** A status of one of the person's park profiles, as of `status_at` (epoch ms), from the status stream. */
+export const ConnectivityEvent = Schema.Struct({
+  type: Schema.Literal("connectivity"),
+  park_id: Schema.NonEmptyString,
+  driver_id: Schema.NonEmptyString,
+  connected: Schema.Boolean,
+  status_at: Schema.Number,
+});
+export type ConnectivityEvent = typeof ConnectivityEvent.Type;
+
+/** The driver's KRT id, checked against his licence in KRT; an ask, answered `{ bound: true }`. */
+export const BindEvent = Schema.Struct({ type: Schema.Literal("bind"), deptrans_id: KrtId });
+export type BindEvent = typeof BindEvent.Type;
+
+/** The durable backoff timer fired. */
+export const RetryEvent = Schema.Struct({ type: Schema.Literal("retry") });
+export type RetryEvent = typeof RetryEvent.Type;
+
+export type KrtSessionEvent = Delivered & (ConnectivityEvent | BindEvent | RetryEvent);
 
 export interface SendInput {
   deptrans_id: string;
@@ -49,8 +68,6 @@ export interface SendInput {
 export type SendOutput =
   | { outcome: "answered"; session: { status: SessionStatus; ended_at: number | null }; at: number }
   | { outcome: "rejected"; reason: string; at: number };
-
-type ConnectivityEvent = Extract<KrtSessionEvent, { type: "connectivity" }>;
 
 const profileKey = (e: { park_id: string; driver_id: string }) => `${e.park_id}/${e.driver_id}`;
 
@@ -87,22 +104,40 @@ export const krtSessionMachine = setup({
   guards: {
     /** Newer than the newest status of that profile: order is by the status's own time, not arrival. */
     isNewer: ({ context, event }) => {
-      const e = event as ConnectivityEvent;
-      return e.status_at > (context.profiles[profileKey(e)]?.at ?? Number.NEGATIVE_INFINITY);
+      assertEvent(event, "connectivity");
+      return event.status_at > (context.profiles[profileKey(event)]?.at ?? Number.NEGATIVE_INFINITY);
     },
     hasPending: ({ context }) => context.pending !== null,
-    anotherId: ({ context, event }) => (event as { deptrans_id: string }).deptrans_id !== context.deptrans_id,
+    anotherId: ({ context, event }) => {
+      assertEvent(event, "bind");
+      return event.deptrans_id !== context.deptrans_id;
+    },
   },
   actions: {
-    absorb: assign(({ context, event }) => absorb(context, event as ConnectivityEvent)),
-    bind: assign(({ context, event }) => ({
-      deptrans_id: (event as { deptrans_id: string }).deptrans_id,
-      bound_at: event.at,
-      // A new id has not heard anything yet: report the current connectivity to it.
-      pending: context.deptrans_id === null ? context.pending : known(context),
-    })),
-    replyBound: emit(({ event }) => reply((event as Delivered).replyTo, { bound: true })),
-    scheduleRetry: emit(({ context }) => setTimer("retry", Math.min(60_000, 1_000 * 2 ** (context.attempt - 1)), { type: "retry" })),
+    absorb: assign(({ context, event }) => {
+      assertEvent(event, "connectivity");
+      return absorb(context, event);
+    }),
+    bind: assign(({ context, event }) => {
+      assertEvent(event, "bind");
+      return {
+        deptrans_id: event.deptrans_id,
+        bound_at: event.at,
+        // A new id has not heard anything yet: report the current connectivity to it.
+        pending: context.deptrans_id === null ? context.pending : known(context),
+      };
+    }),
+    replyBound: emit(({ event }) => {
+      assertEvent(event, "bind");
+      return reply(event.replyTo, { bound: true });
+    }),
+    /**
+     * Sets the durable `retry` timer (a `timer.set` effect) after a failed report, `context.attempt`
+     * failures in a row: provided by the kind, whose backoff policy is the only one.
+     */
+    scheduleRetry: () => {
+      throw new Error("scheduleRetry is provided by the kind");
+    },
   },
 }).createMachine({
   id: "krtSession",
@@ -178,7 +213,7 @@ export const krtSessionMachine = setup({
                   pending: context.pending ?? context.inflight,
                   inflight: null,
                   attempt: context.attempt + 1,
-                  last_error: String((event as { error?: unknown }).error),
+                  last_error: String(event.error),
                 })),
                 "scheduleRetry",
               ],

@@ -1,6 +1,7 @@
 // Driver statuses' query tables (seed 003): `profiles` (KRT ids) and `session_statuses` (KRT
-// session history), projected from the krt-session actors in the same transaction as their
-// snapshots, and read by the driver routes and the incremental internal feeds.
+// session history), written from the krt-session actors in the same transaction as their
+// snapshots (the service maps its actors to these rows), and read by the driver routes and the
+// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares.
 //
 // Incremental feeds and writers that commit out of order: a sequence number alone is not a safe
 // cursor, because numbers are taken when a row is written, not when its transaction commits; a
@@ -10,9 +11,6 @@
 // (`pg_snapshot_xmin(pg_current_snapshot())`): all those transactions have ended, so no row can
 // appear later below the cursor. Rows of transactions still open wait for the next poll. The
 // cost is lag, not loss: the feed trails the oldest open transaction (ours are short group commits).
-import type { ProjectedActor } from "../actors/ActorKind.ts";
-import type { KrtSessionContext } from "../machines/krtSession.machine.ts";
-import type { KrtToken, TokenStore } from "../integrations/krt/index.ts";
 import type { Queryable, Sql, Tx } from "./database.ts";
 
 /** Position in a feed: the transaction id and sequence number of the last row returned. */
@@ -43,31 +41,38 @@ export interface DriverStatusRow {
   session: { status: string; ended_at: Date | null; updated_at: Date } | null;
 }
 
-/** The `profiles` and `session_statuses` rows of the committed session actors; runs inside the group commit. */
-export async function projectKrtSessions(tx: Tx, actors: readonly ProjectedActor[]): Promise<void> {
-  const bound: { driver_license_pd_id: string; deptrans_id: string; updated_at: Date }[] = [];
-  const sessions: { driver_license_pd_id: string; session_seq: number; session_status: string; updated_at: Date; ended_at: Date | null }[] = [];
-  for (const actor of actors) {
-    const c = actor.context as KrtSessionContext;
-    if (c.deptrans_id !== null) bound.push({ driver_license_pd_id: c.id, deptrans_id: c.deptrans_id, updated_at: new Date(c.bound_at ?? actor.at) });
-    if (c.session) {
-      sessions.push({
-        driver_license_pd_id: c.id,
-        session_seq: c.session.seq,
-        session_status: c.session.status,
-        updated_at: new Date(c.session.updated_at),
-        ended_at: c.session.ended_at === null ? null : new Date(c.session.ended_at),
-      });
-    }
-  }
+/** A person's KRT id: a `profiles` row. */
+export interface KrtIdRow {
+  driver_license_pd_id: string;
+  deptrans_id: string;
+  updated_at: Date;
+}
+
+/** One change of a person's KRT session (status or end), numbered per person: a `session_statuses` row. */
+export interface SessionStatusRow {
+  driver_license_pd_id: string;
+  session_seq: number;
+  session_status: string;
+  updated_at: Date;
+  ended_at: Date | null;
+}
+
+/** What one commit batch of session actors projects. */
+export interface DriverStatusRows {
+  readonly krtIds: readonly KrtIdRow[];
+  readonly sessions: readonly SessionStatusRow[];
+}
+
+/** Writes the `profiles` and `session_statuses` rows of the committed session actors; runs inside the group commit. */
+export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: DriverStatusRows): Promise<void> {
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
   // plan of a prepared statement scanned the whole table on every commit batch.
-  if (bound.length) {
+  if (krtIds.length) {
     await tx`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
       select i.driver_license_pd_id, i.deptrans_id, i.updated_at
-      from jsonb_to_recordset(${tx.json(bound.map((b) => ({ ...b, updated_at: b.updated_at.toISOString() })))}::jsonb)
+      from jsonb_to_recordset(${tx.json(krtIds.map((b) => ({ ...b, updated_at: b.updated_at.toISOString() })))}::jsonb)
         as i(driver_license_pd_id text, deptrans_id text, updated_at timestamptz)
       where not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id offset 0)
       on conflict (driver_license_pd_id) do update
@@ -130,24 +135,29 @@ export async function pruneSessionHistory(sql: Queryable, before: Date): Promise
   return result.count;
 }
 
+/** The stored KRT access token: the `krt_tokens` row of one name. */
+export interface KrtTokenRow {
+  access_token: string;
+  expires_at: Date;
+}
+
 /**
- * The KRT token in `krt_tokens`, refreshed under the row's lock: instances refreshing at once
- * queue on the lock, and all but the first find a fresh token there and use it.
+ * Runs `decide` under the lock of the `krt_tokens` row `name` (made if absent): it gets the stored
+ * token (null when there is none yet) and returns the token to keep, which is stored unless it is
+ * the very row it was given. Instances refreshing at once queue on the lock, so all but the first
+ * find the fresh token there.
  */
-export function postgresTokenStore(sql: Sql, name = "krt"): TokenStore {
-  return {
-    replace: (stale, freshUntil, obtain) =>
-      sql.begin(async (tx) => {
-        await tx`insert into krt_tokens (name) values (${name}) on conflict (name) do nothing`;
-        const [row] = await tx<{ access_token: string | null; expires_at: Date | null }[]>`
-          select access_token, expires_at from krt_tokens where name = ${name} for update`;
-        if (row?.access_token && row.expires_at && row.access_token !== stale && row.expires_at.getTime() > freshUntil) {
-          return { accessToken: row.access_token, expiresAt: row.expires_at.getTime() } satisfies KrtToken;
-        }
-        const token = await obtain();
-        await tx`update krt_tokens set access_token = ${token.accessToken}, expires_at = ${new Date(token.expiresAt)}, updated_at = now()
-          where name = ${name}`;
-        return token;
-      }) as Promise<KrtToken>,
-  };
+export function lockedKrtToken(sql: Sql, name: string, decide: (stored: KrtTokenRow | null) => Promise<KrtTokenRow>): Promise<KrtTokenRow> {
+  return sql.begin(async (tx) => {
+    await tx`insert into krt_tokens (name) values (${name}) on conflict (name) do nothing`;
+    const [row] = await tx<{ access_token: string | null; expires_at: Date | null }[]>`
+      select access_token, expires_at from krt_tokens where name = ${name} for update`;
+    const stored = row?.access_token && row.expires_at ? { access_token: row.access_token, expires_at: row.expires_at } : null;
+    const kept = await decide(stored);
+    if (kept !== stored) {
+      await tx`update krt_tokens set access_token = ${kept.access_token}, expires_at = ${kept.expires_at}, updated_at = now()
+        where name = ${name}`;
+    }
+    return kept;
+  }) as Promise<KrtTokenRow>;
 }

@@ -9,10 +9,11 @@
 //   persons; each is listed once per park profile of his (profiles unknown to driver-profiles
 //   are left out until they appear there).
 import { driverKey } from "../../integrations/driverKey.ts";
-import { Schema } from "effect";
+import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
-import { KrtId, type Krt } from "../../integrations/krt/index.ts";
+import type { Krt } from "../../integrations/krt/index.ts";
+import { BindEvent } from "../../machines/krtSession.machine.ts";
 import type { Personal } from "../../integrations/personal/index.ts";
 import type { DriverProfilesCache } from "../../integrations/driverProfiles/index.ts";
 import { findDriverStatus, profileChanges, sessionChanges, startOfFeed, type DriverStatusRow, type FeedCursor } from "../../storage/driverStatusRepository.ts";
@@ -22,7 +23,8 @@ import { route, type Identity, type RouteDeps } from "../route.ts";
 
 const idPath = "/driver/v1/deptrans-status/v1/id";
 
-const BindBody = Schema.Struct({ deptrans_id: KrtId });
+/** The bind event's payload, as the driver posts it. */
+const BindBody = BindEvent.mapFields(Struct.pick(["deptrans_id"]));
 const FeedQuery = Schema.Struct({
   cursor: Schema.optional(Schema.String),
   limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 1000 }))),
@@ -94,7 +96,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
       if (!(await deps.krt.checkId(body.deptrans_id, driverLicense))) {
         throw conflict("id_license_mismatch", "KRT knows this id under another driver licence");
       }
-      await deps.system.ask(`krt-session/${licence}`, { type: "bind", deptrans_id: body.deptrans_id });
+      await deps.system.ask(`krt-session/${licence}`, { type: "bind", deptrans_id: body.deptrans_id } satisfies BindEvent);
       const row = await findDriverStatus(deps.sql, licence);
       return { status: 200, body: { bound: true, session: sessionView(row) } };
     },

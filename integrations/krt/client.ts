@@ -7,9 +7,6 @@ import { createJsonClient, type JsonClient, type PartnerClientOptions } from "..
 import { RateLimiter } from "../rateLimiter.ts";
 import { KrtTokens, type KrtToken, type TokenStore } from "./tokens.ts";
 
-/** A KRT id as drivers type it: 10 to 20 digits. */
-export const KrtId = Schema.String.check(Schema.isPattern(/^\d{10,20}$/, { message: "expected a KRT id of 10 to 20 digits" }));
-
 export const SessionStatus = Schema.Literals(["active", "paused", "ended", "none"]);
 export type SessionStatus = typeof SessionStatus.Type;
 

@@ -1,9 +1,9 @@
 // Demo data for `npm start`: twenty drivers of park-1 with licences, categories, positions in
 // Moscow and KRT ids, so the status stream and the driver routes have someone to work with.
 import { pointIn } from "../../integrations/trackstory/index.ts";
-import type { DriverStatusService } from "./index.ts";
+import type { DriverStatusSimulators } from "./partners.ts";
 
-export function seedDriverStatusDemo(simulators: DriverStatusService["simulators"]): void {
+export function seedDriverStatusDemo(simulators: DriverStatusSimulators): void {
   const moscow = pointIn("moscow");
   for (let i = 1; i <= 20; i++) {
     const driver_id = `driver-1-${String(i).padStart(2, "0")}`;

@@ -1,10 +1,11 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
-// client, the backoff policy, the `profiles`/`session_statuses` projection and the public event.
+// client, the backoff policy (the only one: the machine leaves `scheduleRetry` to its kind), the
+// `profiles`/`session_statuses` projection and the public event.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
 import { krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
-import { projectKrtSessions } from "../../storage/driverStatusRepository.ts";
+import { projectKrtSessions } from "./projection.ts";
 import { isTransient, PartnerError } from "../../integrations/index.ts";
 import type { Krt } from "../../integrations/krt/index.ts";
 
@@ -21,7 +22,7 @@ function jitter(id: string, attempt: number): number {
   return 0.75 + ((h >>> 0) % 1000) / 2000;
 }
 
-export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRetryPolicy }): ActorKind {
+export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRetryPolicy }): ActorKind<KrtSessionContext> {
   const { retry } = deps;
   const machine = krtSessionMachine.provide({
     actors: {
@@ -48,7 +49,7 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
       ),
     },
   });
-  return defineActorKind({
+  return defineActorKind<KrtSessionContext>({
     type: "krt-session",
     machine,
     version: 1,
@@ -57,31 +58,22 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     rememberedIds: 4,
     project: projectKrtSessions,
     // Most turns only absorb a status: the bound id and the session are all the projection reads.
-    projected: ({ context }) => {
-      const c = context as KrtSessionContext;
-      return [c.deptrans_id, c.bound_at, c.session?.seq ?? null];
-    },
+    projected: ({ context: c }) => [c.deptrans_id, c.bound_at, c.session?.seq ?? null],
     // Each report to KRT passes through `bound.sending`: an event goes out when what it says
     // changes (bound, confirmed connectivity, KRT's session, reports failing or working again).
-    published: ({ value, context }) => {
-      const c = context as KrtSessionContext;
-      return [
-        topState(value),
-        c.deptrans_id !== null,
-        c.last_sent?.connected ?? null,
-        c.session?.status ?? null,
-        c.session?.ended_at ?? null,
-        stateName(value) === "bound.backoff",
-      ];
-    },
-    publicEvent: ({ context }) => {
-      const c = context as KrtSessionContext;
-      return {
-        bound: c.deptrans_id !== null,
-        connected: c.last_sent?.connected ?? null,
-        session_status: c.session?.status ?? null,
-        ended_at: c.session?.ended_at == null ? null : new Date(c.session.ended_at).toISOString(),
-      };
-    },
+    published: ({ value, context: c }) => [
+      topState(value),
+      c.deptrans_id !== null,
+      c.last_sent?.connected ?? null,
+      c.session?.status ?? null,
+      c.session?.ended_at ?? null,
+      stateName(value) === "bound.backoff",
+    ],
+    publicEvent: ({ context: c }) => ({
+      bound: c.deptrans_id !== null,
+      connected: c.last_sent?.connected ?? null,
+      session_status: c.session?.status ?? null,
+      ended_at: c.session?.ended_at == null ? null : new Date(c.session.ended_at).toISOString(),
+    }),
   });
 }

@@ -11,7 +11,7 @@ import { jsonSchemaOf } from "../../services/publicEvents.ts";
 import { clusterHarness, type ClusterHarness } from "../support/cluster.ts";
 import { eventually } from "../support/harness.ts";
 import { TOKENS } from "../support/instance.ts";
-import { outcomeCount, statusNamespace, type StatusNamespace } from "../streams/statusStream.support.ts";
+import { outcomeCount, statusNamespace, type StatusNamespace } from "../streams/status/statusStream.support.ts";
 import { bindOn, startPartners, type Partners } from "../services/driverStatus.partners.ts";
 import { testDriver, type TestDriver } from "../services/driverStatus.support.ts";
 

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults, PartnerRejectedError, PartnerUnavailableError } from "../../integrations/index.ts";
 import { KrtClient, memoryTokenStore, startKrtSimulator, type KrtSimulator } from "../../integrations/krt/index.ts";
-import { postgresTokenStore } from "../../storage/driverStatusRepository.ts";
+import { postgresTokenStore } from "../../services/driverStatus/krtTokenStore.ts";
 import { testDatabase, type TestDatabase } from "../support/harness.ts";
 
 let sim: KrtSimulator;

@@ -1,11 +1,20 @@
 // The krt-session machine as a model: every simple path through it keeps the invariants; random
 // runs against a reference (what KRT must end up knowing); scenarios checking emitted effects.
+import { Result, Schema } from "effect";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getSimplePaths } from "xstate/graph";
 import { krtSessionKind } from "../../services/driverStatus/krtSessionKind.ts";
-import { krtSessionMachine, type KrtSessionContext, type KrtSessionEvent, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
+import {
+  BindEvent,
+  ConnectivityEvent,
+  krtSessionMachine,
+  type KrtSessionContext,
+  type KrtSessionEvent,
+  type SendInput,
+  type SendOutput,
+} from "../../machines/krtSession.machine.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
 // As the runtime hosts it (its invoke is not run by the traversal; completions are events below).
@@ -17,7 +26,6 @@ const machine = krtSessionKind({
 
 type Snapshot = SnapshotFrom<typeof krtSessionMachine>;
 const ID_A = "1111111111";
-const ID_B = "2222222222";
 
 const status = (driver: string, connected: boolean, status_at: number) =>
   ({ type: "connectivity", at: status_at, park_id: "p1", driver_id: driver, connected, status_at }) as const;
@@ -105,7 +113,7 @@ describe("krt-session machine (reference)", () => {
         let up = true;
         const reports: (SendInput & { ok: boolean })[] = [];
         const actor = createActor(
-          krtSessionMachine.provide({
+          machine.provide({
             actors: {
               sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
                 reports.push({ ...input, ok: up });
@@ -161,7 +169,10 @@ describe("krt-session machine (scenarios)", () => {
 
   it("bind - replies bound, and the connectivity that waited is reported to the new id", async () => {
     const sent: SendInput[] = [];
-    const { actor, effects } = run(async (input) => (sent.push(input), { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 }));
+    const { actor, effects } = run(async (input) => {
+      sent.push(input);
+      return { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 };
+    });
     actor.send(status("d1", true, 3));
     expect(actor.getSnapshot().value).toBe("unbound");
     actor.send(bind(ID_A));
@@ -173,7 +184,10 @@ describe("krt-session machine (scenarios)", () => {
 
   it("online and busy are both connected: the flip reports nothing", async () => {
     const sent: SendInput[] = [];
-    const { actor } = run(async (input) => (sent.push(input), { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 }));
+    const { actor } = run(async (input) => {
+      sent.push(input);
+      return { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 };
+    });
     actor.send(bind(ID_A));
     actor.send(status("d1", true, 1));
     await tick();
@@ -207,7 +221,10 @@ describe("krt-session machine (scenarios)", () => {
 
   it("a profile going offline keeps the person connected while another profile is online", async () => {
     const sent: SendInput[] = [];
-    const { actor } = run(async (input) => (sent.push(input), { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 }));
+    const { actor } = run(async (input) => {
+      sent.push(input);
+      return { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 };
+    });
     actor.send(bind(ID_A));
     actor.send(status("d1", true, 1));
     await tick();
@@ -215,5 +232,29 @@ describe("krt-session machine (scenarios)", () => {
     actor.send(status("d1", false, 3));
     await tick();
     expect(sent.map((s) => s.connected)).toEqual([true]);
+  });
+});
+
+describe("krt-session machine (input events and policy)", () => {
+  it("its input events decode with its Schemas; a KRT id is 10 to 20 digits", () => {
+    const decodeBind = Schema.decodeUnknownResult(BindEvent);
+    expect(Result.isSuccess(decodeBind({ type: "bind", deptrans_id: ID_A }))).toBe(true);
+    expect(Result.isFailure(decodeBind({ type: "bind", deptrans_id: "12345" }))).toBe(true);
+    expect(Result.isFailure(decodeBind({ type: "bind", deptrans_id: "1111111111x" }))).toBe(true);
+    const { at: _at, ...connectivity } = status("d1", true, 1);
+    expect(Result.isSuccess(Schema.decodeUnknownResult(ConnectivityEvent)(connectivity))).toBe(true);
+    expect(Result.isFailure(Schema.decodeUnknownResult(ConnectivityEvent)({ ...connectivity, driver_id: "" }))).toBe(true);
+  });
+
+  it("the backoff is the kind's alone: the bare machine has no retry policy of its own", async () => {
+    const actor = createActor(krtSessionMachine.provide({ actors: { sendConnectivity: fromPromise(() => Promise.reject(new Error("krt down"))) } }), {
+      input: { id: "lic-1" },
+    });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    actor.send(bind(ID_A));
+    actor.send(status("d1", true, 1));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(actor.getSnapshot().status).toBe("error");
   });
 });

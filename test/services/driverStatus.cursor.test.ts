@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
-import { projectKrtSessions } from "../../storage/driverStatusRepository.ts";
+import { projectKrtSessions } from "../../services/driverStatus/projection.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
 import { internal } from "./driverStatus.support.ts";
 
@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 /** A committed session actor as the projection sees it: bound to `deptrans`, with a session change `seq` at `at`. */
-function actor(id: string, deptrans: string, seq: number, at: number): ProjectedActor {
+function actor(id: string, deptrans: string, seq: number, at: number): ProjectedActor<KrtSessionContext> {
   const context: KrtSessionContext = {
     id,
     deptrans_id: deptrans,

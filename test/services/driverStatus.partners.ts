@@ -1,6 +1,6 @@
 // Partner simulators for driver-status suites whose instances run as child processes: started
 // here, passed to the instances by URL, so they outlive an instance killed mid-test.
-import { startDriverStatusPartners, type DriverStatusPartners } from "../../integrations/driverStatusPartners.ts";
+import { startDriverStatusPartners, type DriverStatusPartners } from "../support/driverStatusPartners.ts";
 import { pointIn } from "../../integrations/trackstory/index.ts";
 import { TOKENS } from "../support/instance.ts";
 import type { TestDriver } from "./driverStatus.support.ts";

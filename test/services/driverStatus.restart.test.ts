@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clusterHarness, type ClusterHarness } from "../support/cluster.ts";
 import { eventually } from "../support/harness.ts";
-import { statusNamespace, type StatusNamespace } from "../streams/statusStream.support.ts";
+import { statusNamespace, type StatusNamespace } from "../streams/status/statusStream.support.ts";
 import { bindOn, startPartners, type Partners } from "./driverStatus.partners.ts";
 import { testDriver, type TestDriver } from "./driverStatus.support.ts";
 

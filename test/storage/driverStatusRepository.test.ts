@@ -5,32 +5,41 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbedded, type Database, type Tx } from "../../storage/database.ts";
 import {
   findDriverStatus,
-  postgresTokenStore,
   profileChanges,
-  projectKrtSessions,
   pruneSessionHistory,
   sessionChanges,
   startOfFeed,
+  writeDriverStatusRows,
+  type DriverStatusRows,
 } from "../../storage/driverStatusRepository.ts";
-import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
-import type { ProjectedActor } from "../../actors/ActorKind.ts";
+import { postgresTokenStore } from "../../services/driverStatus/krtTokenStore.ts";
 import { testDatabase } from "../support/harness.ts";
 
-function actor(id: string, deptrans: string | null, session: { seq: number; status: "active" | "paused" | "ended"; at: number } | null): ProjectedActor {
-  const context: KrtSessionContext = {
-    id,
-    deptrans_id: deptrans,
-    bound_at: deptrans ? 1_000 : null,
-    profiles: {},
-    pending: null,
-    inflight: null,
-    last_sent: null,
-    session: session && { status: session.status, ended_at: session.at + 60_000, updated_at: session.at, seq: session.seq },
-    attempt: 0,
-    last_error: null,
+/** One person's rows: his KRT id (bound at 1,000) if any, and a session change `seq` at `at`. */
+function person(id: string, deptrans: string | null, session: { seq: number; status: "active" | "paused" | "ended"; at: number } | null): DriverStatusRows {
+  return {
+    krtIds: deptrans ? [{ driver_license_pd_id: id, deptrans_id: deptrans, updated_at: new Date(1_000) }] : [],
+    sessions: session
+      ? [
+          {
+            driver_license_pd_id: id,
+            session_seq: session.seq,
+            session_status: session.status,
+            updated_at: new Date(session.at),
+            ended_at: new Date(session.at + 60_000),
+          },
+        ]
+      : [],
   };
-  return { id, value: deptrans ? { bound: "idle" } : "unbound", context, at: 2_000 };
 }
+
+/** The rows of several persons, as one commit batch writes them. */
+const batchOf = (persons: DriverStatusRows[]): DriverStatusRows => ({
+  krtIds: persons.flatMap((p) => p.krtIds),
+  sessions: persons.flatMap((p) => p.sessions),
+});
+
+const write = (tx: Tx, ...persons: DriverStatusRows[]) => writeDriverStatusRows(tx, batchOf(persons));
 
 const backends: [string, () => Promise<Database & { drop?: () => Promise<void> }>][] = [
   ["postgres", async () => testDatabase("drvstat")],
@@ -48,14 +57,14 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("projection - binds and session changes are written once; an unchanged actor does not move in the feed", async () => {
-    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("a", "1000000001", { seq: 1, status: "active", at: 5_000 }), actor("b", null, null)]));
+    await db.sql.begin((tx) => write(tx, person("a", "1000000001", { seq: 1, status: "active", at: 5_000 }), person("b", null, null)));
     const first = await profileChanges(db.sql, startOfFeed, 10);
     expect(first.map((r) => [r.driver_license_pd_id, r.has_id])).toEqual([["a", true]]);
-    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("a", "1000000001", { seq: 1, status: "active", at: 5_000 })]));
+    await db.sql.begin((tx) => write(tx, person("a", "1000000001", { seq: 1, status: "active", at: 5_000 })));
     expect(await profileChanges(db.sql, first.at(-1)!.cursor, 10)).toEqual([]);
     expect(await sessionChanges(db.sql, startOfFeed, 10)).toHaveLength(1);
 
-    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("a", "1000000009", { seq: 2, status: "paused", at: 6_000 })]));
+    await db.sql.begin((tx) => write(tx, person("a", "1000000009", { seq: 2, status: "paused", at: 6_000 })));
     const moved = await profileChanges(db.sql, first.at(-1)!.cursor, 10);
     expect(moved.map((r) => r.driver_license_pd_id)).toEqual(["a"]);
     const sessions = await sessionChanges(db.sql, startOfFeed, 10);
@@ -65,8 +74,7 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("feeds - page by cursor in order, with no row twice and none skipped", async () => {
-    for (let i = 0; i < 7; i++)
-      await db.sql.begin((tx) => projectKrtSessions(tx, [actor(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })]));
+    for (let i = 0; i < 7; i++) await db.sql.begin((tx) => write(tx, person(`p${i}`, `20000000${i}0`, { seq: 1, status: "active", at: 10_000 + i })));
     const seen: string[] = [];
     let cursor = startOfFeed;
     for (;;) {
@@ -81,9 +89,9 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("history - rows older than the retention go, each person's latest stays", async () => {
-    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("h", "3000000001", { seq: 1, status: "active", at: Date.parse("2026-01-01T00:00:00Z") })]));
-    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("h", "3000000001", { seq: 2, status: "paused", at: Date.parse("2026-01-02T00:00:00Z") })]));
-    await db.sql.begin((tx) => projectKrtSessions(tx, [actor("old", "3000000002", { seq: 1, status: "ended", at: Date.parse("2026-01-01T00:00:00Z") })]));
+    await db.sql.begin((tx) => write(tx, person("h", "3000000001", { seq: 1, status: "active", at: Date.parse("2026-01-01T00:00:00Z") })));
+    await db.sql.begin((tx) => write(tx, person("h", "3000000001", { seq: 2, status: "paused", at: Date.parse("2026-01-02T00:00:00Z") })));
+    await db.sql.begin((tx) => write(tx, person("old", "3000000002", { seq: 1, status: "ended", at: Date.parse("2026-01-01T00:00:00Z") })));
     await pruneSessionHistory(db.sql, new Date("2026-01-05T00:00:00Z"));
     const rows = await db.sql<{ driver_license_pd_id: string; session_seq: number }[]>`
       select driver_license_pd_id, session_seq from session_statuses where driver_license_pd_id in ('h', 'old') order by 1, 2`;
@@ -112,7 +120,7 @@ describe("driver status storage on postgres, at scale", () => {
       await db.sql`insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at)
         select 'pd-' || g, 1, 'active', now() from generate_series(1, 20000) g`;
       const batch = (round: number) =>
-        Array.from({ length: 50 }, (_, i) => actor(`pd-${round * 50 + i + 1}`, String(round * 50 + i + 1), { seq: 2, status: "paused", at: 5_000 }));
+        Array.from({ length: 50 }, (_, i) => person(`pd-${round * 50 + i + 1}`, String(round * 50 + i + 1), { seq: 2, status: "paused", at: 5_000 }));
       // A prepared statement switches to its cached generic plan after a few runs: go well past that,
       // on one connection, and count the scans of each run (the counters are not flushed mid-transaction).
       const scans = await db.sql.reserve();
@@ -125,7 +133,7 @@ describe("driver status storage on postgres, at scale", () => {
         for (let round = 0; round < 12; round++) {
           await scans`begin`;
           const before = await seqScans();
-          await projectKrtSessions(scans as unknown as Tx, batch(round));
+          await writeDriverStatusRows(scans as unknown as Tx, batchOf(batch(round)));
           const after = await seqScans();
           await scans`commit`;
           expect({ round, scanned: after.map((n, i) => n - before[i]!) }).toEqual({ round, scanned: [0, 0] });

@@ -1,11 +1,11 @@
 // The five partners of the driver-status service as simulators in one bundle, with the settings
 // that point an instance at them. For runs whose instances are processes of their own (tests that
 // kill an instance mid-stream, the bench): the partners outlive any instance.
-import { startKrtSimulator, type KrtSimulator } from "./krt/index.ts";
-import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "./driverProfiles/index.ts";
-import { startDriverCategoriesSimulator, type DriverCategoriesSimulator } from "./driverCategories/index.ts";
-import { startTrackstorySimulator, type TrackstorySimulator } from "./trackstory/index.ts";
-import { startPersonalSimulator, type PersonalSimulator } from "./personal/index.ts";
+import { startKrtSimulator, type KrtSimulator } from "../../integrations/krt/index.ts";
+import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
+import { startDriverCategoriesSimulator, type DriverCategoriesSimulator } from "../../integrations/driverCategories/index.ts";
+import { startTrackstorySimulator, type TrackstorySimulator } from "../../integrations/trackstory/index.ts";
+import { startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
 
 /** The instance settings naming the partners' URLs. */
 export interface DriverStatusPartnerUrls {

@@ -2,9 +2,9 @@
 // subject reach KRT through the session actors, coalesced, filtered and in order; malformed
 // messages are dead-lettered; a KRT outage loses nothing and sends nothing stale.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../support/harness.ts";
-import { startTestInstance, type TestInstance } from "../support/instance.ts";
-import { addDrivers, bind, testDriver, type TestDriver } from "../services/driverStatus.support.ts";
+import { eventually } from "../../support/harness.ts";
+import { startTestInstance, type TestInstance } from "../../support/instance.ts";
+import { addDrivers, bind, testDriver, type TestDriver } from "../../services/driverStatus.support.ts";
 import { metricValue, outcomeCount, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
 // Wide enough that a stall of the loaded CI machine between two back-to-back statuses does not split them.

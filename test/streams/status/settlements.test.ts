@@ -2,8 +2,8 @@
 // settle every message once; a nak hands back what is still held; +WPI keeps a message alive.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AckPolicy, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
-import { commandWriter, Settlements } from "../../streams/statusConsumer.ts";
-import { eventually } from "../support/harness.ts";
+import { commandWriter, Settlements } from "../../../streams/status/settlements.ts";
+import { eventually } from "../../support/harness.ts";
 import { statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
 let ns: StatusNamespace;

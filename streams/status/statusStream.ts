@@ -1,5 +1,5 @@
 // The status stream (SPEC 3.2): driver statuses from JetStream into krt-session actors.
-//   [decode: the ingest, see statusConsumer] -> resolve licence -> category filter ->
+//   [decode: the ingest, see statusSource and statusIngest] -> resolve licence -> category filter ->
 //   region filter -> connectivity -> drop stale -> drop repeats -> coalesce(debounce, max delay)
 //   -> drop unchanged -> tell the session actor -> ack
 // Backpressure: every value in the pipeline holds an unacknowledged message, so the consumer's
@@ -7,8 +7,8 @@
 // stops delivering instead of the pipeline buffering.
 import { identity, type Observable, type SchedulerLike } from "rxjs";
 import { coalesce } from "./coalesce.ts";
-import type { DriverKey } from "../integrations/driverKey.ts";
-import { type ConnectivityChange, type CountOutcome, type DriverStatus } from "./statusMessages.ts";
+import type { DriverKey } from "../../integrations/driverKey.ts";
+import type { ConnectivityChange, CountOutcome, DriverStatus } from "./statusMessages.ts";
 import { dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity, type LicenceLookup } from "./statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "./keepInRegion.ts";
 import { tellSessions } from "./tellSessions.ts";

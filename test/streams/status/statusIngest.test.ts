@@ -4,10 +4,10 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, type Subscription } from "rxjs";
 import type { Worker } from "node:worker_threads";
-import { ingestWorker, startIngestWorker } from "../../streams/statusIngest.ts";
-import type { StatusSource, StatusSourceOptions } from "../../streams/statusConsumer.ts";
-import type { DriverStatus, StatusOutcome } from "../../streams/statusMessages.ts";
-import { eventually, silentLogger } from "../support/harness.ts";
+import { ingestWorker, startIngestWorker } from "../../../streams/status/statusIngest.ts";
+import type { StatusSource, StatusSourceOptions } from "../../../streams/status/statusSource.ts";
+import type { DriverStatus, StatusOutcome } from "../../../streams/status/statusMessages.ts";
+import { eventually, silentLogger } from "../../support/harness.ts";
 import { NATS_URL, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
 let ns: StatusNamespace;

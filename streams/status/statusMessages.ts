@@ -1,7 +1,7 @@
 // What flows through the status stream: raw JetStream messages, decoded driver statuses, and
 // connectivity changes, each carrying the handle that settles its message once we are done.
 import { Schema } from "effect";
-import type { DriverKey } from "../integrations/driverKey.ts";
+import type { DriverKey } from "../../integrations/driverKey.ts";
 
 /** How the pipeline settles the JetStream message a value came from. */
 export interface Settle {

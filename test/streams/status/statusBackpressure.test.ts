@@ -2,10 +2,10 @@
 // pipeline holds at most the consumer's ack limit and the rest stays in JetStream; once the
 // actors commit again everything is told and acknowledged.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runStatusStream, type RunningStatusStream } from "../../streams/statusConsumer.ts";
-import type { ConnectivityChange } from "../../streams/statusMessages.ts";
-import { pointIn } from "../../integrations/trackstory/index.ts";
-import { eventually, silentLogger } from "../support/harness.ts";
+import { runStatusStream, type RunningStatusStream } from "../../../streams/status/statusConsumer.ts";
+import type { ConnectivityChange } from "../../../streams/status/statusMessages.ts";
+import { pointIn } from "../../../integrations/trackstory/index.ts";
+import { eventually, silentLogger } from "../../support/harness.ts";
 import { NATS_URL, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
 describe.each(["worker", "main"] as const)("backpressure, ingest on the %s thread", (ingest) => {

@@ -3,8 +3,8 @@
 // handle here under a number until the main thread acks it (or asks for more time).
 import { parentPort, workerData } from "node:worker_threads";
 import type { Subscription } from "rxjs";
-import type { Logger } from "../actors/logger.ts";
-import { openStatusSource } from "./statusConsumer.ts";
+import type { Logger } from "../../actors/logger.ts";
+import { openStatusSource } from "./statusSource.ts";
 import type { Settle } from "./statusMessages.ts";
 import { STATUSES, type FromIngest, type IngestWorkerData, type ToIngest } from "./statusIngest.ts";
 

@@ -2,8 +2,8 @@
 // in batches that grow with the load (and gather for a few ms), at most a few lookups at once. A
 // driver found inside may be trusted to stay there for a short while (no lookup per status); one
 // found outside is always looked up again, so a driver entering the region is heard at once.
-import { asyncScheduler, from, Observable, Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
-import { regionOf } from "../integrations/trackstory/index.ts";
+import { asyncScheduler, from, Observable, type Subscription, type MonoTypeOperatorFunction, type ObservableInput, type SchedulerLike } from "rxjs";
+import { regionOf } from "../../integrations/trackstory/index.ts";
 import { DriverMemory, type CountOutcome, type LicencedStatus } from "./statusMessages.ts";
 
 /** Positions by `park_id/driver_id` (a promise, or an observable in virtual-time tests). */

@@ -4,9 +4,9 @@
 // in one batch per turn of its event loop, acks and +WPI go back in one batch per turn of ours.
 import { Worker } from "node:worker_threads";
 import { Observable, type Subscriber } from "rxjs";
-import { driverKey } from "../integrations/driverKey.ts";
+import { driverKey } from "../../integrations/driverKey.ts";
 import type { DriverStatus, Settle } from "./statusMessages.ts";
-import type { ConsumerLag, StatusSource, StatusSourceOptions } from "./statusConsumer.ts";
+import type { ConsumerLag, StatusSource, StatusSourceOptions } from "./statusSource.ts";
 
 /** `status` travels as its index here. */
 export const STATUSES = ["online", "busy", "offline"] as const satisfies readonly DriverStatus["status"][];
@@ -106,6 +106,62 @@ function started(worker: Worker): Promise<Worker> {
   });
 }
 
+/** The statuses of one batch from the worker, each with a settle handle going back through `outbox`. */
+function relayStatuses(m: Extract<FromIngest, { type: "statuses" }>, to: Subscriber<DriverStatus>, outbox: SettleOutbox): void {
+  for (let i = 0; i < m.ids.length; i++) {
+    const park = m.parks[i]!;
+    const driver = m.drivers[i]!;
+    to.next({
+      driver: driverKey(park, driver),
+      park_id: park,
+      driver_id: driver,
+      status: STATUSES[m.statuses[i]!]!,
+      at: m.at[i]!,
+      settle: new WorkerSettle(m.ids[i]!, outbox),
+    });
+  }
+}
+
+/** Lag requests waiting for the worker's answer, by number. */
+class LagRequests {
+  #waiting = new Map<number, { resolve: (lag: ConsumerLag) => void; reject: (error: Error) => void }>();
+  #last = 0;
+
+  ask(worker: Worker | undefined): Promise<ConsumerLag> {
+    return new Promise<ConsumerLag>((resolve, reject) => {
+      if (!worker) return reject(new Error("no status ingest worker is running"));
+      const request = ++this.#last;
+      this.#waiting.set(request, { resolve, reject });
+      worker.postMessage({ type: "lag", request } satisfies ToIngest);
+    });
+  }
+
+  answer(m: Extract<FromIngest, { type: "lag" }>): void {
+    const request = this.#waiting.get(m.request);
+    this.#waiting.delete(m.request);
+    if (m.lag) request?.resolve(m.lag);
+    else request?.reject(new Error(m.error ?? "no lag"));
+  }
+
+  /** The worker is gone: no answer will come. */
+  failAll(): void {
+    for (const request of this.#waiting.values()) request.reject(new Error("the status ingest worker exited"));
+    this.#waiting.clear();
+  }
+}
+
+/** Asks the worker to stop (it hands back what it holds and drains); terminates it if it does not in time. */
+async function stopWorker(w: Worker, logger: StatusSourceOptions["logger"]): Promise<void> {
+  const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
+  w.postMessage({ type: "stop" } satisfies ToIngest);
+  const timeout = setTimeout(() => {
+    logger.warn("status ingest worker did not stop in time; terminating it");
+    void w.terminate();
+  }, STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timeout);
+}
+
 /**
  * Opens the status source on a worker thread; resolves once it is connected and the consumer
  * exists (rejects like `openStatusSource` otherwise). A worker that dies fails the subscription;
@@ -118,9 +174,7 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
   let subscriber: Subscriber<DriverStatus> | undefined;
   let outstanding = 0;
   let stopping = false;
-  /** Lag requests waiting for the worker's answer. */
-  const lagRequests = new Map<number, { resolve: (lag: ConsumerLag) => void; reject: (error: Error) => void }>();
-  let lagRequest = 0;
+  const lagRequests = new LagRequests();
 
   const attach = (w: Worker) => {
     worker = w;
@@ -130,21 +184,8 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
         case "statuses": {
           outstanding = m.outstanding;
           if (m.deadLettered) count("dead_lettered", m.deadLettered);
-          const to = subscriber;
           // Not subscribed (paused): the messages stay held in the worker until handed back or redelivered.
-          if (!to) return;
-          for (let i = 0; i < m.ids.length; i++) {
-            const park = m.parks[i]!;
-            const driver = m.drivers[i]!;
-            to.next({
-              driver: driverKey(park, driver),
-              park_id: park,
-              driver_id: driver,
-              status: STATUSES[m.statuses[i]!]!,
-              at: m.at[i]!,
-              settle: new WorkerSettle(m.ids[i]!, outbox),
-            });
-          }
+          if (subscriber) relayStatuses(m, subscriber, outbox);
           return;
         }
         case "outstanding":
@@ -153,13 +194,9 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
         case "log":
           logger[m.level](m.msg, m.fields);
           return;
-        case "lag": {
-          const request = lagRequests.get(m.request);
-          lagRequests.delete(m.request);
-          if (m.lag) request?.resolve(m.lag);
-          else request?.reject(new Error(m.error ?? "no lag"));
+        case "lag":
+          lagRequests.answer(m);
           return;
-        }
         case "error":
           subscriber?.error(new Error(m.error));
           return;
@@ -169,8 +206,7 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
     w.on("exit", (code) => {
       if (worker === w) worker = undefined;
       outstanding = 0;
-      for (const request of lagRequests.values()) request.reject(new Error("the status ingest worker exited"));
-      lagRequests.clear();
+      lagRequests.failAll();
       if (!stopping) subscriber?.error(new Error(`the status ingest worker exited (${code})`));
     });
     return w;
@@ -206,25 +242,10 @@ export async function startIngestWorker(options: StatusSourceOptions, newWorker:
     statuses,
     outstanding: () => outstanding,
     handBack: () => worker?.postMessage({ type: "handBack" } satisfies ToIngest),
-    lag: () =>
-      new Promise<ConsumerLag>((resolve, reject) => {
-        if (!worker) return reject(new Error("no status ingest worker is running"));
-        const request = ++lagRequest;
-        lagRequests.set(request, { resolve, reject });
-        worker.postMessage({ type: "lag", request } satisfies ToIngest);
-      }),
+    lag: () => lagRequests.ask(worker),
     stop: async () => {
       stopping = true;
-      const w = worker;
-      if (!w) return;
-      const exited = new Promise<void>((resolve) => w.once("exit", () => resolve()));
-      w.postMessage({ type: "stop" } satisfies ToIngest);
-      const timeout = setTimeout(() => {
-        logger.warn("status ingest worker did not stop in time; terminating it");
-        void w.terminate();
-      }, STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timeout);
+      if (worker) await stopWorker(worker, logger);
     },
   };
 }

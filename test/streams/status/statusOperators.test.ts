@@ -2,12 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { from, lastValueFrom, tap, toArray } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
-import { coalesce } from "../../streams/coalesce.ts";
-import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../streams/statusOperators.ts";
-import { keepInRegion } from "../../streams/keepInRegion.ts";
-import { tellSessions } from "../../streams/tellSessions.ts";
-import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../streams/statusMessages.ts";
-import { pointIn } from "../../integrations/trackstory/index.ts";
+import { coalesce } from "../../../streams/status/coalesce.ts";
+import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../../streams/status/statusOperators.ts";
+import { keepInRegion } from "../../../streams/status/keepInRegion.ts";
+import { tellSessions } from "../../../streams/status/tellSessions.ts";
+import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../../streams/status/statusMessages.ts";
+import { pointIn } from "../../../integrations/trackstory/index.ts";
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -49,7 +49,6 @@ const licenced = (l: ReturnType<typeof ledger>, d: string, seq: number): Licence
   at: seq,
   settle: l.settle(seq),
 });
-const strip = (c: ConnectivityChange) => ({ driver: c.driver_id, connected: c.connected, at: c.at });
 
 describe("coalesce", () => {
   it("many flips inside the window let only the latest go, one window after the last", () => {
@@ -70,7 +69,9 @@ describe("coalesce", () => {
     scheduler().run(({ cold, expectObservable }) => {
       const flips: Record<string, ConnectivityChange> = {};
       const keys = "abcdefghijklmnopqrst".split("");
-      keys.forEach((key, i) => (flips[key] = change(l, i, "d1", i % 2 === 0, i)));
+      keys.forEach((key, i) => {
+        flips[key] = change(l, i, "d1", i % 2 === 0, i);
+      });
       // A value every 100 ms, window 300 ms, max delay 1000 ms: released at 1000 ms with what came then.
       const marble = keys.join(" 99ms ");
       const out = cold(marble, flips).pipe(coalesce({ windowMs: 300, maxDelayMs: 1_000, keyOf: (c) => c.driver_id }));

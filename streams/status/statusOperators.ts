@@ -4,7 +4,7 @@
 // after the session actor committed what it carried.
 import { Result, Schema, SchemaIssue } from "effect";
 import { filter, map, Observable, type MonoTypeOperatorFunction, type OperatorFunction } from "rxjs";
-import { driverKey, type DriverKey } from "../integrations/driverKey.ts";
+import { driverKey, type DriverKey } from "../../integrations/driverKey.ts";
 import {
   DriverMemory,
   StatusPayload,

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
-import type { StatusStreamNames } from "../../streams/statusConsumer.ts";
+import type { StatusStreamNames } from "../../../streams/status/statusSource.ts";
 
 export const NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 

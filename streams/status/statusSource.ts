@@ -1,6 +1,7 @@
 // The status stream's JetStream side: the stream and durable consumer for driver statuses (made
-// if absent), the dead-letter stream, messages as an Observable, and running the pipeline on
-// them. Every instance of a cluster consumes from the same durable consumer; JetStream hands each
+// if absent), the dead-letter stream, the messages as an Observable (settled by settlements.ts),
+// and the status source decoding them on this thread (statusIngest.ts runs it on a worker thread).
+// Every instance of a cluster consumes from the same durable consumer; JetStream hands each
 // message to one of them, and the runtime routes each tell to the instance hosting that actor.
 import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
 import {
@@ -15,12 +16,11 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { Observable, type Subscription } from "rxjs";
-import type { Logger } from "../actors/logger.ts";
+import { Observable } from "rxjs";
+import type { Logger } from "../../actors/logger.ts";
 import type { CountOutcome, DriverStatus, Settle, StatusMessage } from "./statusMessages.ts";
+import { Settlements } from "./settlements.ts";
 import { decodeStatuses } from "./statusOperators.ts";
-import { statusStream, type StatusStreamOptions, type StatusStreamSources } from "./statusStream.ts";
-import { startIngestWorker } from "./statusIngest.ts";
 
 export interface StatusStreamNames {
   /** JetStream stream holding `subject`. */
@@ -67,133 +67,6 @@ export async function ensureStatusStream(jsm: JetStreamManager, names: StatusStr
     });
   } else if (consumer.config.ack_wait !== config.ack_wait || consumer.config.max_ack_pending !== config.max_ack_pending) {
     await jsm.consumers.update(names.stream, names.consumer, config);
-  }
-}
-
-/** A protocol write straight to the NATS connection's outbound buffer. */
-type CommandWriter = (commands: string) => void;
-
-/**
- * nats-core keeps the connection's protocol writer as `protocol.sendCommand`: internal, so the
- * @nats-io packages are pinned and test/streams/settlements.test.ts fails if it moves.
- */
-export function commandWriter(nc: NatsConnection): CommandWriter {
-  const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown; noMorePublishing?: boolean } }).protocol;
-  if (!protocol || typeof protocol.sendCommand !== "function") {
-    throw new Error("this @nats-io/nats-core has no protocol.sendCommand: the status consumer's settlements need the pinned version");
-  }
-  const send = protocol.sendCommand.bind(protocol) as (command: string) => void;
-  return (commands) => {
-    // Closing or closed: the messages stay unacknowledged and come back, as after a crash.
-    if (nc.isClosed() || protocol.noMorePublishing) return;
-    send(commands);
-  };
-}
-
-/** The reply subject JetStream delivered a message with: where its ack, nak or +WPI goes. */
-const replyOf = (m: JsMsg): string => (m as JsMsg & { readonly reply: string }).reply;
-
-/**
- * The settle handle of one message held by the pipeline. It keeps only the reply subject, not
- * the message: held statuses wait out the coalescing window, and what they keep alive is what
- * every young-generation GC copies.
- */
-class JetStreamSettle implements Settle {
-  prev: JetStreamSettle | undefined;
-  next: JetStreamSettle | undefined;
-  settled = false;
-  constructor(
-    readonly reply: string,
-    private readonly settlements: Settlements,
-  ) {}
-  ack(): void {
-    this.settlements.ack(this);
-  }
-  working(): void {
-    this.settlements.working(this);
-  }
-}
-
-/**
- * How the messages taken from JetStream are settled. Acks (and +WPI, and naks) collect and leave
- * once per turn of the event loop as one protocol write: `ack()` per message would encode a
- * command into a fresh buffer each (about a tenth of the instance's time at 20,000 statuses/s),
- * and tells complete one promise chain at a time. The messages not settled yet are a linked list
- * through their handles (in and out in constant time, nothing to hash); on stop they are handed
- * back (nak) for redelivery at once.
- */
-export class Settlements {
-  #head: JetStreamSettle | undefined;
-  #size = 0;
-  #commands = "";
-  #scheduled = false;
-  readonly #write: CommandWriter;
-  constructor(nc: NatsConnection) {
-    this.#write = commandWriter(nc);
-  }
-
-  /** A handle for a message just delivered, held until settled. */
-  take(m: JsMsg): Settle {
-    const handle = new JetStreamSettle(replyOf(m), this);
-    handle.next = this.#head;
-    if (this.#head) this.#head.prev = handle;
-    this.#head = handle;
-    this.#size++;
-    return handle;
-  }
-
-  ack(handle: JetStreamSettle): void {
-    if (handle.settled) return;
-    handle.settled = true;
-    this.#unlink(handle);
-    this.#send(`PUB ${handle.reply} 4\r\n+ACK\r\n`);
-  }
-
-  working(handle: JetStreamSettle): void {
-    if (!handle.settled) this.#send(`PUB ${handle.reply} 4\r\n+WPI\r\n`);
-  }
-
-  /** Naks every message still held (they go to another instance, or the next start) and writes now. */
-  handBack(): number {
-    const n = this.#size;
-    for (let h = this.#head; h; ) {
-      const next = h.next;
-      h.prev = h.next = undefined;
-      h.settled = true;
-      this.#commands += `PUB ${h.reply} 4\r\n-NAK\r\n`;
-      h = next;
-    }
-    this.#head = undefined;
-    this.#size = 0;
-    this.flush();
-    return n;
-  }
-
-  get size(): number {
-    return this.#size;
-  }
-
-  readonly flush = (): void => {
-    this.#scheduled = false;
-    const commands = this.#commands;
-    this.#commands = "";
-    if (commands) this.#write(commands);
-  };
-
-  #send(command: string): void {
-    this.#commands += command;
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.flush);
-  }
-
-  #unlink(h: JetStreamSettle): void {
-    if (h.prev) h.prev.next = h.next;
-    else if (this.#head === h) this.#head = h.next;
-    else return; // handed back already
-    if (h.next) h.next.prev = h.prev;
-    h.prev = h.next = undefined;
-    this.#size--;
   }
 }
 
@@ -318,56 +191,4 @@ export async function openStatusSource(config: StatusSourceOptions): Promise<Sta
     await nc.close().catch(() => {});
     throw error;
   }
-}
-
-export interface RunningStatusStream {
-  /** Messages taken from JetStream and not yet settled. */
-  readonly outstanding: () => number;
-  readonly lag: () => Promise<ConsumerLag>;
-  stop(): Promise<void>;
-}
-
-export interface StatusConsumerOptions extends Omit<StatusSourceOptions, "count"> {
-  /**
-   * `worker`: JetStream and the decode run on a worker thread, the rest of the pipeline and the
-   * actors on this one (the default: the NATS protocol, the message buffers and the decode no
-   * longer compete with the actors for one event loop); `main`: everything on this thread.
-   */
-  readonly ingest: "worker" | "main";
-  readonly sources: Omit<StatusStreamSources, "statuses">;
-  readonly options: StatusStreamOptions;
-}
-
-/**
- * Opens the status source and runs the pipeline on it until `stop`.
- * @example const running = await runStatusStream({ natsUrl, names, limits, ingest: "worker", sources, options, logger, connectionName })
- */
-export async function runStatusStream(config: StatusConsumerOptions): Promise<RunningStatusStream> {
-  const { natsUrl, connectionName, names, limits, logger } = config;
-  const sourceOptions: StatusSourceOptions = { natsUrl, connectionName, names, limits, logger, count: config.options.count };
-  const source = config.ingest === "worker" ? await startIngestWorker(sourceOptions) : await openStatusSource(sourceOptions);
-  let subscription: Subscription | undefined;
-  let stopped = false;
-  const run = () => {
-    if (stopped) return;
-    subscription = statusStream({ ...config.sources, statuses: source.statuses }, config.options).subscribe({
-      error: (error) => {
-        // Operators retry their own failures; anything reaching here is a bug or a lost consumer: start over.
-        config.logger.error("status stream failed; restarting it", { error: String(error) });
-        source.handBack();
-        setTimeout(run, 1_000);
-      },
-    });
-  };
-  run();
-  return {
-    outstanding: () => source.outstanding(),
-    lag: () => source.lag(),
-    stop: async () => {
-      stopped = true;
-      subscription?.unsubscribe();
-      // What was taken but not told goes back to JetStream now, for another instance (or the next start).
-      await source.stop();
-    },
-  };
 }

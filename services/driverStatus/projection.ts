@@ -1,0 +1,29 @@
+// The krt-session actors as the driver-status tables' rows: a bound id is a `profiles` row, the
+// latest session change a `session_statuses` row (storage/driverStatusRepository.ts writes them).
+import type { ProjectedActor } from "../../actors/ActorKind.ts";
+import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
+import { writeDriverStatusRows, type DriverStatusRows, type KrtIdRow, type SessionStatusRow } from "../../storage/driverStatusRepository.ts";
+import type { Tx } from "../../storage/database.ts";
+
+/** The rows of the committed session actors: those bound, and those with a session. */
+export function driverStatusRows(actors: readonly ProjectedActor<KrtSessionContext>[]): DriverStatusRows {
+  const krtIds: KrtIdRow[] = [];
+  const sessions: SessionStatusRow[] = [];
+  for (const { context: c, at } of actors) {
+    if (c.deptrans_id !== null) krtIds.push({ driver_license_pd_id: c.id, deptrans_id: c.deptrans_id, updated_at: new Date(c.bound_at ?? at) });
+    if (c.session) {
+      sessions.push({
+        driver_license_pd_id: c.id,
+        session_seq: c.session.seq,
+        session_status: c.session.status,
+        updated_at: new Date(c.session.updated_at),
+        ended_at: c.session.ended_at === null ? null : new Date(c.session.ended_at),
+      });
+    }
+  }
+  return { krtIds, sessions };
+}
+
+/** The krt-session kind's projection: runs inside the group commit. */
+export const projectKrtSessions = (tx: Tx, actors: readonly ProjectedActor<KrtSessionContext>[]): Promise<void> =>
+  writeDriverStatusRows(tx, driverStatusRows(actors));

@@ -1,0 +1,70 @@
+// The driver-status service's pure parts: its settings (defaults, bad values named) and the
+// krt-session actors mapped to the driver-status tables' rows.
+import { describe, expect, it } from "vitest";
+import type { ProjectedActor } from "../../actors/ActorKind.ts";
+import { ConfigError } from "../../config.ts";
+import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
+import { driverStatusConfig } from "../../services/driverStatus/config.ts";
+import { driverStatusRows } from "../../services/driverStatus/projection.ts";
+
+describe("driverStatusConfig", () => {
+  it("defaults - simulators for every partner, KRT's limits and backoff, a week of history, not blocking", () => {
+    expect(driverStatusConfig({})).toEqual({
+      urls: { krt: undefined, driverProfiles: undefined, driverCategories: undefined, trackstory: undefined, personal: undefined },
+      krt: { clientId: "fleet", clientSecret: "fleet-secret", ratePerSecond: 200, refreshMarginMs: 60_000, retry: { baseMs: 1_000, maxMs: 60_000 } },
+      cacheRefreshMs: 5_000,
+      sessionHistoryDays: 7,
+      blocking: false,
+    });
+  });
+
+  it("set - the variables are read", () => {
+    const config = driverStatusConfig({ KRT_URL: "http://krt:1", KRT_RETRY_BASE_MS: "100", SESSION_HISTORY_DAYS: "30", CAN_TAKE_ORDERS_BLOCKING: "true" });
+    expect(config.urls.krt).toBe("http://krt:1");
+    expect(config.krt.retry).toEqual({ baseMs: 100, maxMs: 60_000 });
+    expect(config.sessionHistoryDays).toBe(30);
+    expect(config.blocking).toBe(true);
+  });
+
+  it("bad values - refused, naming the variable", () => {
+    expect(() => driverStatusConfig({ SESSION_HISTORY_DAYS: "31" })).toThrow(ConfigError);
+    expect(() => driverStatusConfig({ SESSION_HISTORY_DAYS: "31" })).toThrow(/SESSION_HISTORY_DAYS/);
+    expect(() => driverStatusConfig({ KRT_URL: "krt" })).toThrow(/KRT_URL: expected a URL/);
+  });
+});
+
+describe("driverStatusRows", () => {
+  const context = (over: Partial<KrtSessionContext>): KrtSessionContext => ({
+    id: "lic",
+    deptrans_id: null,
+    bound_at: null,
+    profiles: {},
+    pending: null,
+    inflight: null,
+    last_sent: null,
+    session: null,
+    attempt: 0,
+    last_error: null,
+    ...over,
+  });
+  const actor = (c: KrtSessionContext): ProjectedActor<KrtSessionContext> => ({ id: c.id, value: "unbound", context: c, at: 2_000 });
+
+  it("an unbound actor without a session has no rows", () => {
+    expect(driverStatusRows([actor(context({}))])).toEqual({ krtIds: [], sessions: [] });
+  });
+
+  it("a bound actor is a profiles row (bound at its bind, or the commit when unknown); its session a session_statuses row", () => {
+    const rows = driverStatusRows([
+      actor(context({ id: "a", deptrans_id: "1000000001", bound_at: 1_000, session: { status: "ended", ended_at: 9_000, updated_at: 5_000, seq: 3 } })),
+      actor(context({ id: "b", deptrans_id: "1000000002", session: { status: "active", ended_at: null, updated_at: 6_000, seq: 1 } })),
+    ]);
+    expect(rows.krtIds).toEqual([
+      { driver_license_pd_id: "a", deptrans_id: "1000000001", updated_at: new Date(1_000) },
+      { driver_license_pd_id: "b", deptrans_id: "1000000002", updated_at: new Date(2_000) },
+    ]);
+    expect(rows.sessions).toEqual([
+      { driver_license_pd_id: "a", session_seq: 3, session_status: "ended", updated_at: new Date(5_000), ended_at: new Date(9_000) },
+      { driver_license_pd_id: "b", session_seq: 1, session_status: "active", updated_at: new Date(6_000), ended_at: null },
+    ]);
+  });
+});
