@@ -35,7 +35,8 @@ afterAll(async () => {
   await broker?.close();
 });
 
-const call = (method: string, path: string, body?: unknown) => app.call(method, BASE + path, { token: TOKENS.internal, ...(body === undefined ? {} : { body }) });
+const call = (method: string, path: string, body?: unknown) =>
+  app.call(method, BASE + path, { token: TOKENS.internal, ...(body === undefined ? {} : { body }) });
 
 describe("cabinets: MQTT reconnect", () => {
   it("cell_closed published while the service is disconnected reaches the actor after it reconnects", async () => {
