@@ -35,6 +35,7 @@ const InstanceEnv = Schema.Struct({
   PARTNER_RETRIES: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 }))),
   DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
   STOP_TIMEOUT_MS: Schema.optional(PositiveInt),
+  IDEMPOTENCY_LEASE_MS: Schema.optional(PositiveInt),
 });
 
 export interface Config {
@@ -61,6 +62,8 @@ export interface Config {
   demoData: boolean;
   /** SIGTERM: how long the graceful stop may take before the process exits with code 1. */
   stopTimeoutMs: number;
+  /** How long a request holds its Idempotency-Key before a retry may take it over (a crashed attempt). */
+  idempotencyLeaseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -119,6 +122,7 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
     demoData: (e.DEMO_DATA ?? "true") === "true",
     stopTimeoutMs: e.STOP_TIMEOUT_MS ?? 20_000,
+    idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS ?? 30_000,
   };
 }
 

@@ -128,6 +128,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       sql: db.sql,
       tokens: config.tokens,
       bodyLimitBytes: config.bodyLimitBytes,
+      idempotencyLeaseMs: config.idempotencyLeaseMs,
       logger,
       registry,
       instanceId: config.instanceId,

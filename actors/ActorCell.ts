@@ -216,7 +216,9 @@ export class ActorCell {
     }
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
     const actor = this.#actor;
-    const wanted = actor.getSnapshot().can(event);
+    // A machine in a final state takes no events, even ones its root would accept.
+    const current = actor.getSnapshot();
+    const wanted = current.status === "active" && current.can(event);
     if (!wanted && !envelope.timer) {
       const rejected = new EventRejectedError(this.key, event.type, actor.getSnapshot().value);
       respond({ ok: false, code: rejected.code, message: rejected.message, details: { state: rejected.state, event: event.type } });

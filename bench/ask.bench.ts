@@ -63,6 +63,7 @@ const http = createHttpServer({
     ["admin", "bench-admin-token"],
   ]),
   bodyLimitBytes: 64 * 1024,
+  idempotencyLeaseMs: 30_000,
   logger,
   registry,
   instanceId: "bench",

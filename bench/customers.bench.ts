@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     sql: db.sql,
     tokens: new Map<Role, string>([["fleet", token]]),
     bodyLimitBytes: 64 * 1024,
+    idempotencyLeaseMs: 30_000,
     logger: createLogger({ level: "silent" }),
     registry: new Registry(),
     instanceId: "bench",

@@ -26,9 +26,9 @@ export interface RouteContext<P, Q, B> {
    * The id of the object this request creates. With an Idempotency-Key it derives from the
    * caller's scope and the key, so every attempt of one key names the same object (whose actor
    * answers a repeated create with its first result); without one it is random, and a retry
-   * creates a second object.
+   * creates a second object. `name` tells apart several objects one request creates.
    */
-  newId(): string;
+  newId(name?: string): string;
 }
 
 export interface RouteResult {
@@ -57,17 +57,15 @@ export interface RouteDeps {
   metrics: HttpMetrics;
   logger: Logger;
   /**
-   * How long an attempt holds its Idempotency-Key (default 30 s): a retry within it is 409
+   * How long an attempt holds its Idempotency-Key: a retry within it is 409
    * `request_in_progress`; after it (the attempt crashed), the retry runs the handler again.
    */
-  idempotencyLeaseMs?: number;
+  idempotencyLeaseMs: number;
 }
 
-const DEFAULT_IDEMPOTENCY_LEASE_MS = 30_000;
-
-/** A UUID (version 8, name-based on SHA-256) naming what `key` creates within `scope`. */
-export function idFromKey(scope: string, key: string): string {
-  const hex = createHash("sha256").update(scope).update("\n").update(key).digest("hex");
+/** A UUID (version 8, name-based on SHA-256) naming what `key` creates within `scope` (the one called `name`). */
+export function idFromKey(scope: string, key: string, name = ""): string {
+  const hex = createHash("sha256").update(scope).update("\n").update(key).update("\n").update(name).digest("hex");
   const variant = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
@@ -167,7 +165,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
         const hash = createHash("sha256")
           .update(JSON.stringify(raw ?? null))
           .digest("hex");
-        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs ?? DEFAULT_IDEMPOTENCY_LEASE_MS);
+        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
         if (claim.kind === "replay") {
           status = claim.status;
           res.header("Idempotent-Replayed", "true");
@@ -178,8 +176,9 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
         idempotency = { scope, key };
       }
 
-      const created = idempotency ? idFromKey(idempotency.scope, idempotency.key) : undefined;
-      const result = await spec.handle({ params, query, body, identity, req, newId: () => created ?? randomUUID() });
+      const keyed = idempotency;
+      const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
+      const result = await spec.handle({ params, query, body, identity, req, newId });
       status = result.status;
       if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
       send(res, result.status, result.body);

@@ -70,6 +70,9 @@ export interface BatchInput {
 /** What `countFailure` records of a failed invoke. */
 const failure = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
 
+/** The answer to `create`: the same for the first one and every repeat. */
+const createdReply = (context: MailingContext) => ({ mailing_id: context.id, template_id: context.template_id, status: "created" });
+
 export const mailingMachine = setup({
   types: {
     context: {} as MailingContext,
@@ -131,6 +134,11 @@ export const mailingMachine = setup({
     last_error: null,
   }),
   initial: "absent",
+  on: {
+    // A repeated create (a client's retry under its Idempotency-Key, which names this mailing)
+    // gets the first one's answer, whatever the mailing has done since; nothing happens again.
+    create: { actions: emit(({ context, event }) => reply(event.replyTo, createdReply(context))) },
+  },
   states: {
     /** Every address exists; this one has not been created yet. */
     absent: {
@@ -146,7 +154,7 @@ export const mailingMachine = setup({
               message: event.message,
               filter: event.filter,
             })),
-            emit(({ context, event }) => reply(event.replyTo, { mailing_id: context.id, template_id: event.template_id, status: "created" })),
+            emit(({ context, event }) => reply(event.replyTo, createdReply(context))),
           ],
         },
       },

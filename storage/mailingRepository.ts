@@ -40,13 +40,15 @@ export interface MailingRecord extends MailingRow {
   message: string;
 }
 
+/** Saves a new template; a repeat of the same id (a retried request) changes nothing. */
 export async function insertTemplate(sql: Queryable, t: Template): Promise<void> {
   await sql`insert into mailing_templates
     (id, park_id, work_rule, status, excl_contractor_ids, incl_contractor_ids, message, created_at, created_by, last_sent_at)
     values (${t.id}, ${t.park_id}, ${t.filter.work_rule ?? null}, ${t.filter.status ?? null},
             ${t.filter.exclude_contractor_ids ? [...t.filter.exclude_contractor_ids] : null},
             ${t.filter.include_contractor_ids ? [...t.filter.include_contractor_ids] : null},
-            ${t.message}, ${t.created_at}, ${t.created_by}, ${t.last_sent_at})`;
+            ${t.message}, ${t.created_at}, ${t.created_by}, ${t.last_sent_at})
+    on conflict (id) do nothing`;
 }
 
 interface TemplateRecord {

@@ -1,5 +1,4 @@
 // Mailings (SPEC 3.4), role fleet, prefix /fleet/communications/v1.
-import { randomUUID } from "node:crypto";
 import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
@@ -53,9 +52,9 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     role: "fleet",
     body: CreateMailing,
     idempotent: true,
-    handle: async ({ body, identity }) => {
+    handle: async ({ body, identity, newId }) => {
       const { park_id, uid } = identity as Fleet;
-      const template = await resolveTemplate(deps.sql, body, park_id, uid, new Date(deps.now()));
+      const template = await resolveTemplate(deps.sql, body, park_id, uid, new Date(deps.now()), newId("template"));
       const create: CreateMailingEvent = {
         type: "create",
         park_id,
@@ -64,8 +63,16 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
         message: template.message,
         filter: template.filter,
       };
-      const reply = await deps.system.ask(`mailing/${randomUUID()}`, create);
-      return { status: 202, body: reply };
+      const id = newId();
+      try {
+        return { status: 202, body: await deps.system.ask(`mailing/${id}`, create) };
+      } catch (error) {
+        // A retry under the same key after the first attempt's mailing already finished (a final
+        // state takes no events): the first answer again.
+        const first = error instanceof EventRejectedError ? await findMailing(deps.sql, park_id, id) : undefined;
+        if (!first) throw error;
+        return { status: 202, body: { mailing_id: first.id, template_id: first.template_id, status: "created" } };
+      }
     },
   });
 
@@ -130,7 +137,8 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
   });
 }
 
-async function resolveTemplate(sql: Sql, body: typeof CreateMailing.Type, parkId: string, uid: string, now: Date): Promise<Template> {
+/** `newTemplateId` names the template a message creates (from the Idempotency-Key: a retry saves it once). */
+async function resolveTemplate(sql: Sql, body: typeof CreateMailing.Type, parkId: string, uid: string, now: Date, newTemplateId: string): Promise<Template> {
   const { template_id, message, ...filter } = body;
   if (template_id !== undefined) {
     if (message !== undefined || Object.keys(filter).length) {
@@ -145,7 +153,7 @@ async function resolveTemplate(sql: Sql, body: typeof CreateMailing.Type, parkId
   if (message === undefined) {
     throw badRequest("invalid_request", "invalid body: body.message", { fields: [{ path: "body.message", message: "required when template_id is absent" }] });
   }
-  const template: Template = { id: randomUUID(), park_id: parkId, message, filter, created_at: now, created_by: uid, last_sent_at: now };
+  const template: Template = { id: newTemplateId, park_id: parkId, message, filter, created_at: now, created_by: uid, last_sent_at: now };
   await insertTemplate(sql, template);
   return template;
 }

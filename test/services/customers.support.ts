@@ -46,6 +46,7 @@ export async function startCustomerApp(options: { limits?: { locations: number; 
     sql: db.sql,
     tokens: new Map(Object.entries(TOKENS) as [Role, string][]),
     bodyLimitBytes: 64 * 1024,
+    idempotencyLeaseMs: 30_000,
     logger,
     registry,
     instanceId: "customers-test",

@@ -1,6 +1,5 @@
 // Bookings of a cabinet's cells: book, release, open. Refusals of an unresponsive cabinet, a
 // broker that is down or a device that did not answer become 503 / 504 in http/errors.ts.
-import { randomUUID } from "node:crypto";
 import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
 import { BookEvent, type BookingReply, type OpenReply } from "../../../machines/cabinet.machine.ts";
@@ -23,11 +22,12 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     params: CabinetParams,
     body: Book,
     idempotent: true,
-    handle: async ({ params, body }) => {
+    handle: async ({ params, body, newId }) => {
       await requireCabinet(sql, params.cabinet_id);
+      // From the Idempotency-Key: a retried book reaches the booking the first attempt made.
       const reply = await system.ask<BookingReply>(`cabinet/${params.cabinet_id}`, {
         type: "book",
-        booking_id: randomUUID(),
+        booking_id: newId(),
         kind: body.kind,
         count: body.count,
         contractor_id: body.contractor_id,
