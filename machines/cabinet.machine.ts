@@ -64,6 +64,8 @@ export interface UnlockInput {
   cabinet_id: string;
   request_id: string;
   cells: number[];
+  /** The booking's `reply_by`: the unlock must be answered by then, or not be sent at all. */
+  reply_by?: number;
 }
 
 /** The device's answer, with the runtime time it arrived (machines never read a clock). */
@@ -112,7 +114,12 @@ export const BookEvent = Schema.Struct({
 export const ReleaseEvent = Schema.Struct({ type: Schema.Literal("release"), booking_id: Id });
 
 /** Unlocks a booking's cells (once; repeats answer from the record). */
-export const OpenEvent = Schema.Struct({ type: Schema.Literal("open"), booking_id: Id });
+export const OpenEvent = Schema.Struct({
+  type: Schema.Literal("open"),
+  booking_id: Id,
+  /** Runtime-clock ms by which the caller needs the answer; an open still queued then is not sent. */
+  reply_by: Schema.optional(Schema.Number),
+});
 
 export type CabinetEvent =
   | (Delivered & typeof RegisterEvent.Type)
@@ -344,10 +351,11 @@ export const cabinetMachine = setup({
         return void enqueue.emit(replyError(e.replyTo, `booking_${b.status}`, `the booking was ${b.status}`));
       const waiting = e.replyTo ? [...b.waiting, e.replyTo] : b.waiting;
       if (b.status === "opening") {
-        // Joins the unlock in flight: one command, every caller gets its answer.
-        enqueue.assign({ bookings: withBooking(context.bookings, { ...b, waiting }) });
+        // Joins the unlock in flight: one command, every caller gets its answer (by the latest deadline).
+        const reply_by = b.reply_by === undefined || e.reply_by === undefined ? undefined : Math.max(b.reply_by, e.reply_by);
+        enqueue.assign({ bookings: withBooking(context.bookings, { ...b, waiting, reply_by }) });
       } else {
-        const next: Booking = { ...b, status: "opening", waiting, request_ids: [...b.request_ids, nextRequestId(b)] };
+        const next: Booking = { ...b, status: "opening", waiting, reply_by: e.reply_by, request_ids: [...b.request_ids, nextRequestId(b)] };
         enqueue.assign({ bookings: withBooking(context.bookings, next), queue: [...context.queue, b.booking_id] });
       }
       enqueue.emit(deferReply(e.replyTo));
@@ -519,7 +527,7 @@ export const cabinetMachine = setup({
                 src: "unlockCells",
                 input: ({ context }) => {
                   const b = bookingOf(context, context.unlocking)!;
-                  return { cabinet_id: context.id, request_id: b.request_ids.at(-1)!, cells: b.cells };
+                  return { cabinet_id: context.id, request_id: b.request_ids.at(-1)!, cells: b.cells, reply_by: b.reply_by };
                 },
                 onDone: { target: "idle", actions: ["unlocked", raise({ type: "device_heard" }), "replayClosures"] },
                 onError: { target: "idle", actions: ["noAnswer", "replayClosures"] },

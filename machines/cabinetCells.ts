@@ -53,6 +53,11 @@ export interface Booking {
   result: UnlockRecord | null;
   /** Asks waiting for the unlock in flight. */
   waiting: string[];
+  /**
+   * When the latest of those asks stops waiting (runtime clock); absent: no caller set one. An
+   * unlock that would end after it is not worth sending: its caller already heard "not done".
+   */
+  reply_by?: number;
   /** return: opened cells the device reported closed. */
   closed: number[];
   ended_at: number | null;

@@ -26,7 +26,8 @@ export interface CabinetDevices {
   /** Asks for the cells and charges; rejects with CabinetNotRespondingError / MqttUnavailableError. */
   inventory(cabinetId: string, options?: { timeoutMs?: number }): Promise<InventoryReport>;
   /** Opens cells; `requestId` is stable per attempt so a device can drop a repeat. */
-  unlock(cabinetId: string, requestId: string, cells: readonly number[], options?: { signal?: AbortSignal }): Promise<UnlockResult>;
+  /** `timeoutMs` shortens the command timeout (never lengthens it). */
+  unlock(cabinetId: string, requestId: string, cells: readonly number[], options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<UnlockResult>;
 }
 
 /** A device event no request was waiting for; `late` marks an answer whose request had timed out. */
@@ -127,8 +128,14 @@ export class CabinetGateway implements CabinetDevices {
     return (await this.#request(cabinetId, { type: "inventory", request_id: randomUUID() }, options.timeoutMs)) as InventoryReport;
   }
 
-  async unlock(cabinetId: string, requestId: string, cells: readonly number[], options: { signal?: AbortSignal } = {}): Promise<UnlockResult> {
-    return (await this.#request(cabinetId, { type: "unlock", request_id: requestId, cells: [...cells] }, undefined, options.signal)) as UnlockResult;
+  async unlock(
+    cabinetId: string,
+    requestId: string,
+    cells: readonly number[],
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<UnlockResult> {
+    const timeoutMs = options.timeoutMs === undefined ? undefined : Math.min(options.timeoutMs, this.#options.commandTimeoutMs);
+    return (await this.#request(cabinetId, { type: "unlock", request_id: requestId, cells: [...cells] }, timeoutMs, options.signal)) as UnlockResult;
   }
 
   /** For /ready: the broker link is up. */

@@ -49,7 +49,13 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
       // Restarted with the same request id if the actor is restored mid-unlock; the device drops the repeat.
       unlockCells: fromPromise<UnlockAnswer, UnlockInput>(async ({ input, signal }) => {
         try {
-          const result = await deps.devices.unlock(input.cabinet_id, input.request_id, input.cells, { signal });
+          // Waited in the queue past its callers' deadline: they heard "not done", so nothing is sent.
+          const left = input.reply_by === undefined ? undefined : input.reply_by - deps.now();
+          if (left !== undefined && left <= 0) throw new Error("the open waited in the queue past its caller's deadline; nothing was sent");
+          const result = await deps.devices.unlock(input.cabinet_id, input.request_id, input.cells, {
+            signal,
+            ...(left === undefined ? {} : { timeoutMs: left }),
+          });
           return { request_id: result.request_id, opened: [...result.opened], failed: [...result.failed], at: deps.now() };
         } catch (error) {
           const code = (error as { code?: string }).code === "mqtt_unavailable" ? "mqtt_unavailable" : "cabinet_not_responding";

@@ -12,6 +12,9 @@ const Book = BookEvent.mapFields((fields) => ({
   min_charge: Schema.optional(fields.min_charge),
 }));
 
+/** Time left between the cabinet's last possible answer and the ask's timeout, for the commit and the way back. */
+const OPEN_REPLY_MARGIN_MS = 500;
+
 export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
   const { system, sql, policy } = deps;
 
@@ -61,9 +64,12 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     idempotent: true,
     handle: async ({ params }) => {
       await requireCabinet(sql, params.cabinet_id);
-      // Room for one unlock queued ahead of this one, then this one's own command timeout.
+      // Room for one unlock queued ahead of this one, then this one's own command timeout. The
+      // cabinet answers before the ask gives up (`reply_by`): an unlock it could not finish by then
+      // is cut short or never sent, so a 504 here never hides a reassignment.
       const timeoutMs = 2 * policy.commandTimeoutMs + 2_000;
-      const reply = await system.ask<OpenReply>(`cabinet/${params.cabinet_id}`, { type: "open", booking_id: params.booking_id }, { timeoutMs });
+      const reply_by = deps.now() + timeoutMs - OPEN_REPLY_MARGIN_MS;
+      const reply = await system.ask<OpenReply>(`cabinet/${params.cabinet_id}`, { type: "open", booking_id: params.booking_id, reply_by }, { timeoutMs });
       await applyMoves(system, reply.moves);
       const { moves: _moves, opened_at, ...rest } = reply;
       return { status: 200, body: { cabinet_id: params.cabinet_id, ...rest, opened_at: iso(opened_at) } };

@@ -23,6 +23,8 @@ export interface CabinetRouteDeps extends RouteDeps {
   system: ActorSystem;
   sql: Sql;
   policy: CabinetPolicy;
+  /** The runtime clock, which the cabinet actors read their deadlines by. */
+  now(): number;
   /** A cabinet was registered here: poll it without waiting for the next refresh. */
   registered(cabinetId: string): void;
 }
