@@ -197,21 +197,28 @@ export async function deleteCustomer(tx: Tx, parkId: string, customerId: string)
 
 export type VectorWrite<T> = { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T; revisions: CustomerRevision[] };
 
-/** Adds a favourite location, refusing past `limit` per customer. */
+/**
+ * Adds a favourite location as `locationId`, refusing past `limit` per customer. A retry with the
+ * same id (a repeated request) finds the location it added and changes nothing.
+ */
 export async function addLocation(
   tx: Tx,
   parkId: string,
   customerId: string,
+  locationId: string,
   location: { label?: string; address: string; lat: number; lon: number },
   limit: number,
   at: Date,
 ): Promise<VectorWrite<CustomerLocation>> {
   const current = await lockCustomer(tx, parkId, customerId);
   if (!current) return { kind: "not_found" };
+  const [added] = await tx<CustomerLocation[]>`select location_id, label, address, lat, lon, created_at from customer_locations
+    where location_id = ${locationId} and customer_id = ${customerId}`;
+  if (added) return { kind: "done", item: added, revisions: [] };
   const [counted] = await tx<{ count: string }[]>`select count(*) from customer_locations where customer_id = ${customerId}`;
   if (Number(counted!.count) >= limit) return { kind: "limit", limit };
   const item: CustomerLocation = {
-    location_id: randomUUID(),
+    location_id: locationId,
     label: location.label ?? null,
     address: location.address,
     lat: location.lat,
@@ -222,21 +229,25 @@ export async function addLocation(
   return { kind: "done", item, revisions: await touch(tx, current, "locations", at) };
 }
 
-/** Adds a regular route, refusing past `limit` per customer. */
+/** Adds a regular route as `routeId`, refusing past `limit` per customer; a retry with the same id changes nothing. */
 export async function addRoute(
   tx: Tx,
   parkId: string,
   customerId: string,
+  routeId: string,
   route: { label?: string; points: readonly RoutePoint[]; schedule?: RouteSchedule },
   limit: number,
   at: Date,
 ): Promise<VectorWrite<CustomerRoute>> {
   const current = await lockCustomer(tx, parkId, customerId);
   if (!current) return { kind: "not_found" };
+  const [added] = await tx<CustomerRoute[]>`select route_id, label, points, schedule, created_at from customer_routes
+    where route_id = ${routeId} and customer_id = ${customerId}`;
+  if (added) return { kind: "done", item: added, revisions: [] };
   const [counted] = await tx<{ count: string }[]>`select count(*) from customer_routes where customer_id = ${customerId}`;
   if (Number(counted!.count) >= limit) return { kind: "limit", limit };
   const item: CustomerRoute = {
-    route_id: randomUUID(),
+    route_id: routeId,
     label: route.label ?? null,
     points: [...route.points],
     schedule: route.schedule ?? null,

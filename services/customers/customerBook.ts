@@ -115,20 +115,20 @@ export class CustomerBook {
   }
 
   /** Adds a favourite location, refusing past the limit. */
-  async addLocation(parkId: string, customerId: string, location: NewLocation): Promise<Added<CustomerLocation>> {
+  async addLocation(parkId: string, customerId: string, locationId: string, location: NewLocation): Promise<Added<CustomerLocation>> {
     return added(
       await this.#write(
-        (tx, at) => addLocation(tx, parkId, customerId, location, this.limits.locations, at),
+        (tx, at) => addLocation(tx, parkId, customerId, locationId, location, this.limits.locations, at),
         (r) => (r.kind === "done" ? r.revisions : []),
       ),
     );
   }
 
   /** Adds a regular route, refusing past the limit. */
-  async addRoute(parkId: string, customerId: string, route: NewRoute): Promise<Added<CustomerRoute>> {
+  async addRoute(parkId: string, customerId: string, routeId: string, route: NewRoute): Promise<Added<CustomerRoute>> {
     return added(
       await this.#write(
-        (tx, at) => addRoute(tx, parkId, customerId, route, this.limits.routes, at),
+        (tx, at) => addRoute(tx, parkId, customerId, routeId, route, this.limits.routes, at),
         (r) => (r.kind === "done" ? r.revisions : []),
       ),
     );

@@ -312,4 +312,25 @@ describe("customers", () => {
     expect(nested.body.details.fields.map((f: { path: string }) => f.path)).toEqual(["body.order_options.tarif"]);
     expect(await counts(app.db)).toEqual(before);
   });
+
+  it("retries - a location or route POST retried with its key after its answer was lost adds it once, under the same id", async () => {
+    const created = await upsert("park-a", { phone: "+79161000077", name: "Retry" });
+    const id = created.body.customer_id;
+    for (const [what, body] of [
+      ["locations", home],
+      ["routes", { points: [{ address: home.address, lat: home.lat, lon: home.lon }, work] }],
+    ] as const) {
+      const headers = { "idempotency-key": `add-${what}` };
+      const first = await app.call("POST", `${BASE}/customers/${id}/${what}`, { park: "park-a", headers, body });
+      expect(first.status).toBe(201);
+      // The commit landed but the answer was never recorded (a crash between the two): the retry runs again.
+      await app.db.sql`delete from idempotency_keys where key = ${`add-${what}`}`;
+      const retry = await app.call("POST", `${BASE}/customers/${id}/${what}`, { park: "park-a", headers, body });
+      expect(retry.status).toBe(201);
+      expect(retry.body).toEqual(first.body);
+    }
+    const view = (await customer("park-a", id)).body;
+    expect(view.locations).toHaveLength(1);
+    expect(view.routes).toHaveLength(1);
+  });
 });

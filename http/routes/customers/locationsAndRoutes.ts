@@ -41,7 +41,8 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     params: CustomerPath,
     body: Location,
     idempotent: true,
-    handle: async ({ params, body, identity }) => added(await customers.addLocation(parkOf(identity), params.customer_id, body), "location", locationView),
+    handle: async ({ params, body, identity, newId }) =>
+      added(await customers.addLocation(parkOf(identity), params.customer_id, newId(), body), "location", locationView),
   });
 
   route(app, deps, {
@@ -62,7 +63,8 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     params: CustomerPath,
     body: Route,
     idempotent: true,
-    handle: async ({ params, body, identity }) => added(await customers.addRoute(parkOf(identity), params.customer_id, body), "route", routeView),
+    handle: async ({ params, body, identity, newId }) =>
+      added(await customers.addRoute(parkOf(identity), params.customer_id, newId(), body), "route", routeView),
   });
 
   route(app, deps, {
