@@ -260,7 +260,7 @@ async function main(): Promise<void> {
     progress("stopping the instance before the baseline runs...");
     await instance.stop();
     stopped = true;
-    const limits = { maxAckPending, ackWaitMs: 30_000, pullBatch, maxAgeMs: 3_600_000 };
+    const limits = { maxAckPending, ackWaitMs: 30_000, pullBatch, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 };
     const raw = await startRawConsumer(natsUrl, rawNames, limits);
     const rawBest = await runSteps("raw", rawNames.subject, rawSteps, () => consumerLag(jsm, rawNames.stream, rawNames.consumer));
     const rawCounts = raw.counts();

@@ -31,6 +31,7 @@ const StatusStreamEnv = Schema.Struct({
   STATUS_PULL_BATCH: Schema.optional(PositiveInt),
   STATUS_TELL_CONCURRENCY: Schema.optional(PositiveInt),
   STATUS_INGEST: Schema.optional(Schema.Literals(["worker", "main"])),
+  STATUS_MAX_FUTURE_SKEW_MS: Schema.optional(Ms),
 });
 
 export interface StatusStreamConfig {
@@ -65,6 +66,7 @@ export function statusStreamConfig(env: Env): StatusStreamConfig {
       ackWaitMs: e.STATUS_ACK_WAIT_MS ?? 30_000,
       pullBatch: e.STATUS_PULL_BATCH ?? 1_000,
       maxAgeMs: 86_400_000,
+      maxFutureSkewMs: e.STATUS_MAX_FUTURE_SKEW_MS ?? 300_000,
     },
     options: {
       categories: (e.STATUS_CATEGORIES ?? "econom,comfort,comfort_plus").split(","),

@@ -19,8 +19,15 @@ const text = new TextDecoder("utf-8", { fatal: true });
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
 const decodePayload = Schema.decodeUnknownResult(StatusPayload, { errors: "all" });
 
-/** The status a message carries (with `updated_at` in epoch ms), or why it cannot be read. */
-export function readStatus(data: Uint8Array): { status: StatusPayload; at: number } | { reason: string } {
+/** Which times a status may carry: not too far ahead of the wall clock, not older than the stream keeps. */
+export interface Freshness {
+  now(): number;
+  maxFutureMs: number;
+  maxAgeMs: number;
+}
+
+/** The status a message carries (with `updated_at` in epoch ms), or why it cannot be read or trusted. */
+export function readStatus(data: Uint8Array, freshness?: Freshness): { status: StatusPayload; at: number } | { reason: string } {
   let json: unknown;
   try {
     json = JSON.parse(text.decode(data));
@@ -34,6 +41,12 @@ export function readStatus(data: Uint8Array): { status: StatusPayload; at: numbe
   }
   const at = Date.parse(decoded.success.updated_at);
   if (Number.isNaN(at)) return { reason: "updated_at: not a real time" };
+  if (freshness) {
+    // Stored as the newest, a time from the future would make every later real status look old.
+    const now = freshness.now();
+    if (at > now + freshness.maxFutureMs) return { reason: `updated_at: more than ${freshness.maxFutureMs} ms in the future` };
+    if (at < now - freshness.maxAgeMs) return { reason: `updated_at: older than the stream keeps (${freshness.maxAgeMs} ms)` };
+  }
   return { status: decoded.success, at };
 }
 
@@ -44,9 +57,10 @@ export function readStatus(data: Uint8Array): { status: StatusPayload; at: numbe
 export function decodeStatuses(
   deadLetter: (message: StatusMessage, reason: string) => Promise<void>,
   count: CountOutcome,
+  freshness?: Freshness,
 ): OperatorFunction<StatusMessage, DriverStatus> {
   return passOrSettle<StatusMessage, DriverStatus>((message, emit) => {
-    const read = readStatus(message.data);
+    const read = readStatus(message.data, freshness);
     if ("status" in read) {
       const s = read.status;
       emit({ driver: driverKey(s.park_id, s.driver_id), park_id: s.park_id, driver_id: s.driver_id, status: s.status, at: read.at, settle: message.settle });

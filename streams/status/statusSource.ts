@@ -40,8 +40,10 @@ export interface ConsumerLimits {
   readonly ackWaitMs: number;
   /** Messages per pull request. */
   readonly pullBatch: number;
-  /** How long the stream keeps statuses nobody consumed (when this service creates it). */
+  /** How long the stream keeps statuses nobody consumed (when this service creates it); an older status is dead-lettered. */
   readonly maxAgeMs: number;
+  /** A status dated further than this into the future (a wrong clock) is dead-lettered, never stored as the newest. */
+  readonly maxFutureSkewMs: number;
 }
 
 async function ensureStream(jsm: JetStreamManager, name: string, subject: string, maxAgeMs: number): Promise<void> {
@@ -175,7 +177,9 @@ export async function openStatusSource(config: StatusSourceOptions): Promise<Sta
         throw error;
       });
     return {
-      statuses: jetStreamMessages(consumer, config.limits.pullBatch, settlements).pipe(decodeStatuses(deadLetter, config.count)),
+      statuses: jetStreamMessages(consumer, config.limits.pullBatch, settlements).pipe(
+        decodeStatuses(deadLetter, config.count, { now: Date.now, maxFutureMs: config.limits.maxFutureSkewMs, maxAgeMs: config.limits.maxAgeMs }),
+      ),
       outstanding: () => settlements.size,
       handBack: () => void settlements.handBack(),
       lag: async () => {

@@ -29,7 +29,7 @@ describe.each(["worker", "main"] as const)("backpressure, ingest on the %s threa
       connectionName: "backpressure-test",
       ingest,
       names: ns.names,
-      limits: { maxAckPending: MAX_ACK_PENDING, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000 },
+      limits: { maxAckPending: MAX_ACK_PENDING, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 },
       sources: {
         profiles: { licenceOf: (driver) => `pd-${driver.split("/")[1]}`, refreshNow: async () => {} },
         categoriesOf: () => ["econom"],

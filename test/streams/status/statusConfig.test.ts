@@ -16,7 +16,7 @@ describe("statusStreamConfig", () => {
       deadLetterStream: "CONTRACTOR_STATUSES_DEAD",
       deadLetterSubject: "contractor.statuses.dead-letter",
     });
-    expect(config.limits).toEqual({ maxAckPending: 20_000, ackWaitMs: 30_000, pullBatch: 1_000, maxAgeMs: 86_400_000 });
+    expect(config.limits).toEqual({ maxAckPending: 20_000, ackWaitMs: 30_000, pullBatch: 1_000, maxAgeMs: 86_400_000, maxFutureSkewMs: 300_000 });
     expect(config.options).toMatchObject({
       categories: ["econom", "comfort", "comfort_plus"],
       regions: ["moscow"],

@@ -18,7 +18,7 @@ const options = (natsUrl = NATS_URL): StatusSourceOptions => ({
   natsUrl,
   connectionName: "ingest-test",
   names: ns.names,
-  limits: { maxAckPending: 100, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000 },
+  limits: { maxAckPending: 100, ackWaitMs: 30_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 },
   logger: silentLogger,
   count: (outcome, n = 1) => void counted.push({ outcome, n }),
 });
@@ -38,7 +38,7 @@ const take$ = (s: StatusSource, n: number) => firstValueFrom(s.statuses.pipe(tak
 describe("status ingest worker", () => {
   it("statuses arrive decoded with their driver key; malformed ones are dead-lettered in the worker and counted here; acks settle them", async () => {
     source = await startIngestWorker(options());
-    const at = Date.parse("2026-11-22T10:00:00.000Z");
+    const at = Date.now() - 60_000;
     await ns.publish({ park_id: "p1", driver_id: "d1", status: "online", updated_at: at });
     await ns.publishRaw("{not json");
     await ns.publish({ park_id: "p1", driver_id: "d2", status: "offline", updated_at: at + 1 });
@@ -80,7 +80,10 @@ describe("status ingest worker", () => {
   });
 
   it("keeping a message working stops its redelivery past the ack wait", async () => {
-    source = await startIngestWorker({ ...options(), limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000 } });
+    source = await startIngestWorker({
+      ...options(),
+      limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 },
+    });
     await ns.publish({ park_id: "p", driver_id: "d", status: "online", updated_at: Date.now() });
     const seen: DriverStatus[] = [];
     const subscription: Subscription = source.statuses.subscribe((s) => seen.push(s));
@@ -100,11 +103,14 @@ describe("status ingest worker", () => {
 
   it("a worker that dies fails the subscription; the next one starts a new worker, and what the dead one held comes again", async () => {
     const workers: Worker[] = [];
-    source = await startIngestWorker({ ...options(), limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000 } }, (data) => {
-      const worker = ingestWorker(data);
-      workers.push(worker);
-      return worker;
-    });
+    source = await startIngestWorker(
+      { ...options(), limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 } },
+      (data) => {
+        const worker = ingestWorker(data);
+        workers.push(worker);
+        return worker;
+      },
+    );
     const at = Date.now();
     for (let i = 0; i < 3; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
     const seen: DriverStatus[] = [];

@@ -199,6 +199,33 @@ describe("decode, licence, filters", () => {
     expect(l.acked.sort()).toEqual([2, 3, 4]);
   });
 
+  it("decodeStatuses - a status dated beyond the clock skew (2099) or older than the stream keeps is dead-lettered; the driver's real statuses pass", async () => {
+    const l = ledger();
+    const letters: { seq: number; reason: string }[] = [];
+    const now = Date.parse("2026-12-04T10:00:00Z");
+    const freshness = { now: () => now, maxFutureMs: 300_000, maxAgeMs: 86_400_000 };
+    const input = [
+      message(l, 1, { park_id: "p", driver_id: "d", status: "online", updated_at: "2099-01-01T00:00:00Z" }),
+      message(l, 2, { park_id: "p", driver_id: "d", status: "offline", updated_at: "2026-12-04T09:59:00Z" }),
+      message(l, 3, { park_id: "p", driver_id: "d", status: "online", updated_at: "2026-12-04T10:04:59Z" }), // within the skew
+      message(l, 4, { park_id: "p", driver_id: "d", status: "offline", updated_at: "2026-12-02T10:00:00Z" }),
+    ];
+    const out = await lastValueFrom(
+      from(input).pipe(
+        decodeStatuses(async (m, reason) => void letters.push({ seq: m.seq, reason }), l.count, freshness),
+        toArray(),
+      ),
+    );
+    expect(out.map((s) => [seqOf(s), s.status])).toEqual([
+      [2, "offline"],
+      [3, "online"],
+    ]);
+    expect(letters).toEqual([
+      { seq: 1, reason: "updated_at: more than 300000 ms in the future" },
+      { seq: 4, reason: "updated_at: older than the stream keeps (86400000 ms)" },
+    ]);
+  });
+
   it("decodeStatuses - a message whose dead letter cannot be written stays unacknowledged (it comes back)", async () => {
     const l = ledger();
     await lastValueFrom(
