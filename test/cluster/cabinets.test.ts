@@ -129,4 +129,31 @@ describe("cabinets in a cluster", () => {
       scooter_id: null,
     });
   });
+
+  it("cell_closed published while the cabinet's shard changes hands (its owner killed) reaches the actor on the new owner", async () => {
+    const id = "CAB-C6";
+    const hosts = async (node: string) =>
+      (await cluster.admin(cluster.nodes.get(node)!, "/admin/v1/actors?type=cabinet")).items.some((a: { id: string }) => a.id === id);
+    const owner = (await hosts("k1")) ? "k1" : "k2";
+    const survivor = owner === "k1" ? "k2" : "k1";
+    expect(await hosts(owner)).toBe(true);
+    const booking = await call(survivor, "POST", `/cabinets/${id}/bookings`, { kind: "return", count: 1, contractor_id: "tech-h" });
+    expect(booking.status).toBe(201);
+    const cell = booking.body.cells[0] as number;
+    expect((await call(survivor, "POST", `/cabinets/${id}/bookings/${booking.body.booking_id}/open`)).status).toBe(200);
+
+    await cluster.kill(owner);
+    // Nobody hosts the cabinet until the dead owner's lease runs out: the door shuts meanwhile.
+    await sim.cabinet(id).insert(cell, "RET-H", 20);
+
+    const closedInJournal = async () =>
+      (
+        await cluster.db.sql`select 1 from actor_journal where actor_type = 'cabinet' and actor_id = ${id}
+          and event->>'type' = 'cell_closed' and event->>'accumulator_id' = 'RET-H'`
+      ).length > 0;
+    await eventually(closedInJournal, 15_000, 200);
+    await eventually(async () => (await call(survivor, "GET", `/cabinets/${id}`)).body.bookings.length === 0, 10_000, 200);
+    const view = (await call(survivor, "GET", `/cabinets/${id}`)).body;
+    expect(view.cells.find((c: { cell: number }) => c.cell === cell), JSON.stringify(view)).toMatchObject({ accumulator_id: "RET-H" });
+  }, 60_000);
 });
