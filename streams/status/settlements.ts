@@ -46,7 +46,19 @@ class JetStreamSettle implements Settle {
   working(): void {
     this.settlements.working(this);
   }
+  reject(reason: string, detail?: unknown): void {
+    this.settlements.reject(this, reason, detail);
+  }
 }
+
+/** Writes a dead letter for the message at `streamSeq` in the status stream. */
+export type RejectWriter = (streamSeq: number, reason: string, detail: unknown) => Promise<void>;
+
+/** The stream sequence in a JetStream ack subject (`$JS.ACK.[domain.hash.]<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[.token]`). */
+const streamSeqOf = (reply: string): number => {
+  const tokens = reply.split(".");
+  return Number(tokens.length >= 12 ? tokens[tokens.length - 5] : tokens[tokens.length - 4]);
+};
 
 /**
  * How the messages taken from JetStream are settled. Acks (and +WPI, and naks) collect and leave
@@ -62,7 +74,11 @@ export class Settlements {
   #commands = "";
   #scheduled = false;
   readonly #write: CommandWriter;
-  constructor(nc: NatsConnection) {
+  /** Without `writeRejected`, a rejected message is left unacknowledged: it comes back. */
+  constructor(
+    nc: NatsConnection,
+    private readonly writeRejected: RejectWriter = () => Promise.reject(new Error("no dead-letter writer")),
+  ) {
     this.#write = commandWriter(nc);
   }
 
@@ -85,6 +101,14 @@ export class Settlements {
 
   working(handle: JetStreamSettle): void {
     if (!handle.settled) this.#send(`PUB ${handle.reply} 4\r\n+WPI\r\n`);
+  }
+
+  reject(handle: JetStreamSettle, reason: string, detail: unknown): void {
+    if (handle.settled) return;
+    this.writeRejected(streamSeqOf(handle.reply), reason, detail).then(
+      () => this.ack(handle),
+      () => {}, // stays unacknowledged: it comes back and is tried again
+    );
   }
 
   /** Naks every message still held (they go to another instance, or the next start) and writes now. */

@@ -37,7 +37,7 @@ export type FromIngest =
 export type ToIngest =
   | { type: "consume" }
   | { type: "pause" }
-  | { type: "settle"; acks: number[]; working: number[] }
+  | { type: "settle"; acks: number[]; working: number[]; rejects: { id: number; reason: string; detail: unknown }[] }
   | { type: "handBack" }
   | { type: "lag"; request: number }
   | { type: "stop" };
@@ -50,6 +50,7 @@ const BOOT = new URL("./statusIngest.boot.mjs", import.meta.url);
 class SettleOutbox {
   #acks: number[] = [];
   #working: number[] = [];
+  #rejects: { id: number; reason: string; detail: unknown }[] = [];
   #scheduled = false;
   constructor(private readonly post: (message: ToIngest) => void) {}
   ack(id: number): void {
@@ -60,14 +61,19 @@ class SettleOutbox {
     this.#working.push(id);
     this.#schedule();
   }
+  reject(id: number, reason: string, detail: unknown): void {
+    this.#rejects.push({ id, reason, detail });
+    this.#schedule();
+  }
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      const message: ToIngest = { type: "settle", acks: this.#acks, working: this.#working };
+      const message: ToIngest = { type: "settle", acks: this.#acks, working: this.#working, rejects: this.#rejects };
       this.#acks = [];
       this.#working = [];
+      this.#rejects = [];
       this.post(message);
     });
   }
@@ -83,6 +89,9 @@ class WorkerSettle implements Settle {
   }
   working(): void {
     this.outbox.working(this.id);
+  }
+  reject(reason: string, detail?: unknown): void {
+    this.outbox.reject(this.id, reason, detail);
   }
 }
 

@@ -84,7 +84,13 @@ function consume(): void {
   });
 }
 
-function settle(acks: readonly number[], working: readonly number[]): void {
+function settle(acks: readonly number[], working: readonly number[], rejects: Extract<ToIngest, { type: "settle" }>["rejects"]): void {
+  for (const { id, reason, detail } of rejects) {
+    const handle = held.get(id);
+    if (!handle) continue;
+    held.delete(id);
+    handle.reject(reason, detail);
+  }
   for (const id of acks) {
     const handle = held.get(id);
     if (!handle) continue; // handed back meanwhile
@@ -104,7 +110,7 @@ port.on("message", (m: ToIngest) => {
       subscription = undefined;
       return;
     case "settle":
-      return settle(m.acks, m.working);
+      return settle(m.acks, m.working, m.rejects);
     case "lag":
       source.lag().then(
         (lag) => post({ type: "lag", request: m.request, lag }),

@@ -9,6 +9,11 @@ export interface Settle {
   ack(): void;
   /** Still working on it: pushes its redelivery back (ack wait). */
   working(): void;
+  /**
+   * Gave up on it (poison): dead-letter it with the reason (and what became of it), then
+   * acknowledge; if the dead letter cannot be written it stays unacknowledged and comes back.
+   */
+  reject(reason: string, detail?: unknown): void;
 }
 
 export interface StatusMessage {

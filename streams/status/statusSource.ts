@@ -114,10 +114,21 @@ export function jetStreamMessages(consumer: Consumer, pullBatch: number, settlem
 }
 
 /** Writes a malformed message, with the reason, to the dead-letter subject (durably, via JetStream). */
-export function deadLetterWriter(js: JetStreamClient, names: StatusStreamNames): (message: StatusMessage, reason: string) => Promise<void> {
+export function deadLetterWriter(
+  js: JetStreamClient,
+  names: StatusStreamNames,
+): (message: Pick<StatusMessage, "seq" | "data">, reason: string, detail?: unknown) => Promise<void> {
   const text = new TextDecoder();
-  return async (message, reason) => {
-    const body = { reason, stream: names.stream, stream_seq: message.seq, subject: names.subject, data: text.decode(message.data) };
+  return async (message, reason, detail) => {
+    // A message given up on later (its tell kept failing) is still in the stream under its seq; `detail` says what it meant.
+    const body = {
+      reason,
+      stream: names.stream,
+      stream_seq: message.seq,
+      subject: names.subject,
+      ...(message.data.length ? { data: text.decode(message.data) } : {}),
+      ...(detail === undefined ? {} : { detail }),
+    };
     // The id makes a redelivered bad message one dead letter, not two.
     await js.publish(names.deadLetterSubject, JSON.stringify(body), { msgID: `${names.stream}:${message.seq}` });
   };
@@ -169,8 +180,16 @@ export async function openStatusSource(config: StatusSourceOptions): Promise<Sta
     await ensureStatusStream(jsm, config.names, config.limits);
     const js = jetstream(nc);
     const consumer = await js.consumers.get(config.names.stream, config.names.consumer);
-    const settlements = new Settlements(nc);
     const writeDeadLetter = deadLetterWriter(js, config.names);
+    const settlements = new Settlements(nc, (seq, reason, detail) =>
+      writeDeadLetter({ seq, data: new Uint8Array() }, reason, detail).then(
+        () => config.count("dead_lettered"),
+        (error: unknown) => {
+          config.logger.warn("dead letter not written; the message comes back", { seq, error: String(error) });
+          throw error;
+        },
+      ),
+    );
     const deadLetter = (message: StatusMessage, reason: string) =>
       writeDeadLetter(message, reason).catch((error: unknown) => {
         config.logger.warn("dead letter not written; the message comes back", { seq: message.seq, error: String(error) });

@@ -8,8 +8,21 @@ export interface TellOptions {
   readonly concurrency: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
+  /**
+   * Attempts after which a tell the actor keeps refusing for what it says (see `isPoison`) is
+   * given up: dead-lettered with the reason, then acknowledged. Failures of the way there (an
+   * actor moving, the database down) are retried for as long as they last. Default 5.
+   */
+  readonly maxPoisonAttempts?: number;
   readonly scheduler?: SchedulerLike;
 }
+
+/**
+ * Refusals no retry can change: the database refuses the change (`commit_rejected`), the actor's
+ * machine throws on it (`actor_failed`), or there is no such actor kind.
+ */
+export const isPoison = (error: unknown): boolean =>
+  ["commit_rejected", "actor_failed", "unknown_actor_kind"].includes(String((error as { code?: unknown })?.code));
 
 /**
  * Tell the session actor; acknowledge the message only once the tell resolved, which the runtime
@@ -32,6 +45,16 @@ export function tellSessions(
       let done = false;
       // A Set, not a parent Subscription: removing one of a thousand children must not scan them all.
       const live = new Set<{ unsubscribe(): void }>();
+      const giveUp = (change: ConnectivityChange, error: unknown, attempts: number) => {
+        change.settle.reject(`the session actor refused it ${attempts} times: ${(error as Error)?.message ?? String(error)}`, {
+          park_id: change.park_id,
+          driver_id: change.driver_id,
+          connected: change.connected,
+          at: new Date(change.at).toISOString(),
+        });
+        active--;
+        pump();
+      };
       const attempt = (change: ConnectivityChange, failures: number) => {
         let inner: Subscription | undefined;
         let finished = false;
@@ -40,8 +63,9 @@ export function tellSessions(
           if (inner) live.delete(inner);
         };
         inner = from(tell(change)).subscribe({
-          error: () => {
+          error: (error: unknown) => {
             end();
+            if (isPoison(error) && failures + 1 >= (options.maxPoisonAttempts ?? 5)) return giveUp(change, error, failures + 1);
             change.settle.working();
             const delay = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** failures);
             const retry = scheduler.schedule(() => {

@@ -154,6 +154,9 @@ describe("cabinets in a cluster", () => {
     await eventually(closedInJournal, 15_000, 200);
     await eventually(async () => (await call(survivor, "GET", `/cabinets/${id}`)).body.bookings.length === 0, 10_000, 200);
     const view = (await call(survivor, "GET", `/cabinets/${id}`)).body;
-    expect(view.cells.find((c: { cell: number }) => c.cell === cell), JSON.stringify(view)).toMatchObject({ accumulator_id: "RET-H" });
+    expect(
+      view.cells.find((c: { cell: number }) => c.cell === cell),
+      JSON.stringify(view),
+    ).toMatchObject({ accumulator_id: "RET-H" });
   }, 60_000);
 });

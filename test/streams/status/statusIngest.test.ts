@@ -62,6 +62,18 @@ describe("status ingest worker", () => {
     expect(await source.lag()).toEqual({ undelivered: 0, unacknowledged: 0 });
   });
 
+  it("a status given up on downstream (its tell kept failing) is dead-lettered with the reason and its stream seq, then acknowledged", async () => {
+    source = await startIngestWorker(options());
+    await ns.publish({ park_id: "p9", driver_id: "d9", status: "online", updated_at: Date.now() });
+    const [status] = await take$(source, 1);
+    status!.settle.reject("the session actor refused it 5 times: out of range", { connected: true });
+    await eventually(async () => (await ns.deadLetters()).length === 1);
+    const [letter] = await ns.deadLetters();
+    expect(letter).toMatchObject({ reason: "the session actor refused it 5 times: out of range", stream_seq: 1, detail: { connected: true } });
+    await eventually(() => ns.consumerDrained());
+    await eventually(() => counted.some((c) => c.outcome === "dead_lettered"));
+  });
+
   it("handed back, the messages held come again to the next subscription", async () => {
     source = await startIngestWorker(options());
     const at = Date.now();

@@ -15,12 +15,19 @@ const scheduler = () => new TestScheduler((actual, expected) => expect(actual).t
 function ledger() {
   const acked: number[] = [];
   const working: number[] = [];
+  const rejected: number[] = [];
   const outcomes: StatusOutcome[] = [];
   return {
     acked,
     working,
+    rejected,
     outcomes,
-    settle: (seq: number): Settle & { seq: number } => ({ seq, ack: () => void acked.push(seq), working: () => void working.push(seq) }),
+    settle: (seq: number): Settle & { seq: number } => ({
+      seq,
+      ack: () => void acked.push(seq),
+      working: () => void working.push(seq),
+      reject: () => void rejected.push(seq),
+    }),
     count: (o: StatusOutcome, n = 1) => {
       for (let i = 0; i < n; i++) outcomes.push(o);
     },
@@ -391,5 +398,36 @@ describe("tellSessions", () => {
       expectObservable(out).toBe("4ms (ab) 0ms (cd) 0ms (ef)", values);
     });
     expect(peak).toBe(2);
+  });
+
+  it("a tell the actor keeps refusing for what it says is given up after maxPoisonAttempts: dead-lettered with the reason, not acknowledged as told; the next tells go on", () => {
+    const l = ledger();
+    const refused = Object.assign(new Error("value out of range"), { code: "commit_rejected" });
+    let attempts = 0;
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d2", true, 1) };
+      const tell = (c: { driver_id: string }) => (c.driver_id === "d1" ? (attempts++, cold("-#", {}, refused)) : cold("-(x|)", { x: undefined }));
+      const out = cold("(ab)", values).pipe(tellSessions(tell, { concurrency: 1, retryBaseMs: 10, retryMaxMs: 10, maxPoisonAttempts: 3 }, l.count));
+      // d1 fails at 1, 12 and 23 ms and is given up; only then (concurrency 1) is d2 told.
+      expectObservable(out).toBe("24ms b", values);
+    });
+    expect(attempts).toBe(3);
+    expect(l.rejected).toEqual([1]);
+    expect(l.acked).toEqual([2]);
+  });
+
+  it("a tell failing on the way (actor moving, database down) is retried for as long as it lasts, never given up", () => {
+    const l = ledger();
+    const unavailable = Object.assign(new Error("database down"), { code: "actor_unavailable" });
+    let attempts = 0;
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: change(l, 1, "d1", true, 1) };
+      const tell = () => (++attempts <= 20 ? cold("-#", {}, unavailable) : cold("-(x|)", { x: undefined }));
+      const out = cold("a", values).pipe(tellSessions(tell, { concurrency: 1, retryBaseMs: 1, retryMaxMs: 1, maxPoisonAttempts: 3 }, l.count));
+      expectObservable(out).toBe("41ms a", values);
+    });
+    expect(attempts).toBe(21);
+    expect(l.rejected).toEqual([]);
+    expect(l.acked).toEqual([1]);
   });
 });

@@ -20,7 +20,7 @@ export interface StatusNamespace {
   /** True once the durable consumer has delivered and seen acknowledged every status. */
   consumerDrained(): Promise<boolean>;
   /** The dead letters written so far. */
-  deadLetters(): Promise<{ reason: string; data: string; stream_seq: number }[]>;
+  deadLetters(): Promise<{ reason: string; data?: string; stream_seq: number; detail?: unknown }[]>;
   close(): Promise<void>;
 }
 
