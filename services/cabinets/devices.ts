@@ -1,6 +1,6 @@
 // The cabinets' devices: the MQTT gateway (or, with MQTT_URL unset, an embedded broker with
 // simulated cabinets), device events forwarded to the cabinet actors, and the inventory polling.
-import { filter, interval, map, mergeMap, Observable, of, type Subject, take, tap } from "rxjs";
+import { type Subject, tap } from "rxjs";
 import { Counter, Gauge } from "prom-client";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import {
@@ -56,36 +56,51 @@ export async function connectDevices(ctx: ServiceContext, config: CabinetsConfig
  * a cluster every instance hears every cabinet and the one hosting the actor passes the event on;
  * while a shard changes hands nobody may host it, so an instance holds an event for a cabinet it
  * does not host for a lease and a margin, and passes it on if the cabinet comes to it meanwhile.
- * (The old owner may have passed it on already: these events state facts, applying one twice
- * changes nothing.)
+ * A cabinet's events pass on in the order they were heard (held ones first): these events state
+ * facts, so the old owner may have applied some already, but replayed in order they end where the
+ * device is.
  */
 export function forwardDeviceEvents(ctx: ServiceContext, system: ActorSystem, gateway: CabinetGateway, commandTimeoutMs: number): void {
-  const hosted = ({ cabinetId }: UnsolicitedEvent) => ctx.hostsHere({ type: "cabinet", id: cabinetId });
+  const hosted = (cabinetId: string) => ctx.hostsHere({ type: "cabinet", id: cabinetId });
   const handoverMs = (ctx.config.cluster?.leaseMs ?? 0) + 2_000;
-  const subscription = new Observable<{ heard: UnsolicitedEvent; at: number }>((subscriber) =>
-    gateway.onUnsolicited((heard) => subscriber.next({ heard, at: ctx.clock.now() })),
-  )
-    .pipe(
-      mergeMap(({ heard, at }) =>
-        hosted(heard)
-          ? of({ heard, at })
-          : interval(HANDOVER_RECHECK_MS).pipe(
-              take(Math.ceil(handoverMs / HANDOVER_RECHECK_MS)),
-              filter(() => hosted(heard)),
-              take(1),
-              map(() => ({ heard, at })),
-            ),
-      ),
-    )
-    .subscribe(({ heard, at }) => {
-      system
-        .tell(`cabinet/${heard.cabinetId}`, deviceMessage(heard, at, commandTimeoutMs))
-        .catch((error) => ctx.logger.warn("cabinet event not delivered", { cabinet_id: heard.cabinetId, type: heard.event.type, error: String(error) }));
-    });
-  ctx.onStop(async () => subscription.unsubscribe());
+  const pass = (heard: UnsolicitedEvent, at: number) =>
+    system
+      .tell(`cabinet/${heard.cabinetId}`, deviceMessage(heard, at, commandTimeoutMs))
+      .catch((error) => ctx.logger.warn("cabinet event not delivered", { cabinet_id: heard.cabinetId, type: heard.event.type, error: String(error) }));
+  let held: { heard: UnsolicitedEvent; at: number }[] = [];
+  const heldPer = new Map<string, number>();
+  const release = (cabinetId: string) => {
+    const left = (heldPer.get(cabinetId) ?? 1) - 1;
+    if (left > 0) heldPer.set(cabinetId, left);
+    else heldPer.delete(cabinetId);
+  };
+  const unsubscribe = gateway.onUnsolicited((heard) => {
+    const at = ctx.clock.now();
+    if (!heldPer.has(heard.cabinetId) && hosted(heard.cabinetId)) return void pass(heard, at);
+    held.push({ heard, at });
+    heldPer.set(heard.cabinetId, (heldPer.get(heard.cabinetId) ?? 0) + 1);
+  });
+  const recheck = setInterval(() => {
+    if (held.length === 0) return;
+    const now = ctx.clock.now();
+    const kept: typeof held = [];
+    for (const h of held) {
+      if (hosted(h.heard.cabinetId)) void pass(h.heard, h.at);
+      else if (now - h.at < handoverMs) {
+        kept.push(h);
+        continue;
+      }
+      release(h.heard.cabinetId);
+    }
+    held = kept;
+  }, HANDOVER_RECHECK_MS);
+  ctx.onStop(async () => {
+    clearInterval(recheck);
+    unsubscribe();
+  });
 }
 
-/** How often a held device event checks whether its cabinet has come to this instance. */
+/** How often held device events check whether their cabinet has come to this instance. */
 const HANDOVER_RECHECK_MS = 100;
 
 /** The cabinet actor's event for what a device said, heard at `at`. */

@@ -152,7 +152,10 @@ describe("cabinets in a cluster", () => {
           and event->>'type' = 'cell_closed' and event->>'accumulator_id' = 'RET-H'`
       ).length > 0;
     await eventually(closedInJournal, 15_000, 200);
-    // The return booking ended with its door: the device's event reached the actor, not only a poll.
     await eventually(async () => (await call(survivor, "GET", `/cabinets/${id}`)).body.bookings.length === 0, 10_000, 200);
+    // Events held through the handover pass on in the order heard: an earlier door closing of the
+    // same cell (replayed after the new one) would empty the cell again.
+    const view = (await call(survivor, "GET", `/cabinets/${id}`)).body;
+    expect(view.cells.find((c: { cell: number }) => c.cell === cell)).toMatchObject({ accumulator_id: "RET-H" });
   }, 60_000);
 });
