@@ -64,4 +64,12 @@ describe("stopping the process", () => {
     expect(run.output()).toContain("stop did not finish in time");
     expect(run.output()).toMatch(/"unflushedActors":\d+/);
   }, 90_000);
+
+  it("a start that fails (the database unreachable) logs why and exits 1, no unhandled rejection", async () => {
+    const run = start({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere", AUTH_TOKENS: "fleet=f,internal=i,driver=d,admin=a" });
+    const code = await new Promise<number | null>((resolve) => run.child.once("exit", (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(run.output()).toMatch(/"msg":"start failed"/);
+    expect(run.output()).not.toContain("UnhandledPromiseRejection");
+  }, 60_000);
 });

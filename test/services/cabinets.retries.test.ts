@@ -23,20 +23,20 @@ async function untilAcknowledged(method: string, path: string, body: unknown, ke
 }
 
 describe("cabinets: retries", () => {
-  it("20 bookings, every 5xx retried with its key under a 15 ms ask timeout: exactly one booking per key", async () => {
-    h.sim.add(cabinetSpec("CAB-RT", { cells: 24, charged: 24 }));
+  it("50 bookings, every 5xx retried with its key under a 15 ms ask timeout: exactly one booking per key", async () => {
+    h.sim.add(cabinetSpec("CAB-RT", { cells: 54, charged: 54 }));
     await untilAcknowledged("PUT", "/cabinets/CAB-RT", { lat: 55.7, lon: 37.6 });
-    await eventually(async () => (await h.call("GET", "/cabinets/CAB-RT")).body.cells?.length === 24, 10_000);
+    await eventually(async () => (await h.call("GET", "/cabinets/CAB-RT")).body.cells?.length === 54, 10_000);
 
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) =>
+      Array.from({ length: 50 }, (_, i) =>
         untilAcknowledged("POST", "/cabinets/CAB-RT/bookings", { kind: "issue", count: 1, contractor_id: `tech-${i}` }, `book-${i}`),
       ),
     );
     expect(results.some((r) => r.attempts > 1)).toBe(true); // the timeouts really happened
-    expect(new Set(results.map((r) => r.body.booking_id)).size).toBe(20);
+    expect(new Set(results.map((r) => r.body.booking_id)).size).toBe(50);
     const view = (await h.call("GET", "/cabinets/CAB-RT")).body;
-    expect(view.bookings).toHaveLength(20);
-    expect(view.cells.filter((c: { booking_id: string | null }) => c.booking_id !== null)).toHaveLength(20);
+    expect(view.bookings).toHaveLength(50);
+    expect(view.cells.filter((c: { booking_id: string | null }) => c.booking_id !== null)).toHaveLength(50);
   }, 60_000);
 });
