@@ -15,8 +15,8 @@ export class ActorError extends Error {
 
 /** Nobody answered before the caller's deadline. The event may still be applied later. */
 export class AskTimeoutError extends ActorError {
-  constructor(address: string, timeoutMs: number) {
-    super("actor_timeout", `${address} did not answer within ${timeoutMs} ms`);
+  constructor(address: string, timeoutMs: number, message = `${address} did not answer within ${timeoutMs} ms`) {
+    super("actor_timeout", message);
   }
 }
 
@@ -79,7 +79,8 @@ export class UnavailableError extends ActorError {
 export function errorFromReply(address: string, code: string, message: string, details?: unknown): ActorError {
   switch (code) {
     case "actor_timeout":
-      return new ActorError(code, message);
+      // The actor got the ask after its deadline and dropped it: a timeout like any other.
+      return new AskTimeoutError(address, 0, message);
     case "event_rejected":
       return new EventRejectedError(address, String((details as { event?: string })?.event ?? "event"), (details as { state?: unknown })?.state);
     case "stale_actor":

@@ -29,6 +29,9 @@ describe("toHttpError", () => {
   it("runtime, partner and unknown failures", () => {
     expect(toHttpError(new AskTimeoutError("cabinet/CAB-1", 100)).status).toBe(504);
     expect(toHttpError(errorFromReply("mailing/1", "commit_rejected", "out of range")).status).toBe(422);
+    // An ask its actor dropped for arriving after the deadline is a timeout like any other.
+    expect(errorFromReply("mailing/1", "actor_timeout", "got it too late")).toBeInstanceOf(AskTimeoutError);
+    expect(toHttpError(errorFromReply("mailing/1", "actor_timeout", "got it too late")).status).toBe(504);
     const own = new HttpError(418, "teapot", "short and stout");
     expect(toHttpError(own)).toBe(own);
     expect(toHttpError(Object.assign(new Error("down"), { code: "parks_unavailable" })).status).toBe(503);
