@@ -20,9 +20,13 @@ export function decodeCursor(cursor: string | undefined): PageCursor | undefined
   }
 }
 
-/** The page and, when it is full, the cursor of the next one. */
+/**
+ * A page of `limit` from `rows` read with `limit + 1` (the extra row only says there is more), and
+ * the cursor of the next page when there is one: a last page that is exactly full has none.
+ */
 export function page<T>(rows: readonly T[], limit: number, key: (row: T) => PageCursor) {
-  const last = rows.at(-1);
-  const cursor = rows.length === limit && last ? Buffer.from(JSON.stringify({ at: key(last).at.toISOString(), id: key(last).id })).toString("base64url") : null;
-  return { cursor, has_more: cursor !== null };
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  const cursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ at: key(last).at.toISOString(), id: key(last).id })).toString("base64url") : null;
+  return { items, cursor, has_more: cursor !== null };
 }

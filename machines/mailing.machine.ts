@@ -12,7 +12,8 @@ const ContractorIds = Schema.Array(Schema.NonEmptyString).check(Schema.isMaxLeng
 export const MailingFilter = Schema.Struct({
   work_rule: Schema.optional(Schema.NonEmptyString),
   status: Schema.optional(Schema.Literals(["working", "online"])),
-  include_contractor_ids: Schema.optional(ContractorIds),
+  // Empty would mean nobody; absent means everybody: an empty list is refused, never read as "all".
+  include_contractor_ids: Schema.optional(ContractorIds.check(Schema.isMinLength(1))),
   exclude_contractor_ids: Schema.optional(ContractorIds),
 });
 export type MailingFilter = typeof MailingFilter.Type;

@@ -83,8 +83,9 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     query: PageQuery,
     handle: async ({ query, identity }) => {
       const limit = query.limit ?? 50;
-      const rows = await listMailings(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit);
-      return { status: 200, body: { items: rows.map(mailingView), ...page(rows, limit, (r) => ({ at: r.created_at, id: r.id })) } };
+      const rows = await listMailings(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit + 1);
+      const { items, ...more } = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
+      return { status: 200, body: { items: items.map(mailingView), ...more } };
     },
   });
 
@@ -131,8 +132,9 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     query: PageQuery,
     handle: async ({ query, identity }) => {
       const limit = query.limit ?? 50;
-      const rows = await listTemplates(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit);
-      return { status: 200, body: { items: rows.map(templateView), ...page(rows, limit, (t) => ({ at: t.last_sent_at, id: t.id })) } };
+      const rows = await listTemplates(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit + 1);
+      const { items, ...more } = page(rows, limit, (t) => ({ at: t.last_sent_at, id: t.id }));
+      return { status: 200, body: { items: items.map(templateView), ...more } };
     },
   });
 }

@@ -143,6 +143,18 @@ describe("mailings", () => {
     expect(second.body.items.map((m: { message: string }) => m.message)).toEqual(["page 1"]);
     expect(second.body.has_more).toBe(false);
     expect((await app.call("GET", `${BASE}/mailings?cursor=garbage`, { park: "park-c" })).status).toBe(400);
+    // A last page that is exactly full says so: no cursor to an empty page.
+    const exact = await app.call("GET", `${BASE}/mailings?limit=3`, { park: "park-c" });
+    expect(exact.body.items).toHaveLength(3);
+    expect(exact.body).toMatchObject({ has_more: false, cursor: null });
+    const templates = await app.call("GET", `${BASE}/templates?limit=3`, { park: "park-c" });
+    expect(templates.body).toMatchObject({ has_more: false, cursor: null });
+  });
+
+  it("bad input - an empty include_contractor_ids is 400 (it would mean nobody, never the whole park)", async () => {
+    const res = await create("park-a", { message: "to nobody?", include_contractor_ids: [] });
+    expect(res.status).toBe(400);
+    expect(res.body.details.fields[0].path).toBe("body.include_contractor_ids");
   });
 
   it("bad input - neither template_id nor message, or both, is 400 naming the field", async () => {
