@@ -267,6 +267,7 @@ export const cabinetMachine = setup({
       return context.missed_polls + 1 >= event.limit;
     },
     hasQueued: ({ context }) => context.queue.length > 0,
+    neverHeard: ({ context }) => context.last_report_at === null,
     closesUnlockingCell: ({ context, event }) => {
       assertEvent(event, "cell_closed");
       return bookingOf(context, context.unlocking)?.cells.includes(event.cell) ?? false;
@@ -320,6 +321,10 @@ export const cabinetMachine = setup({
       return e.kind === "issue"
         ? replyError(e.replyTo, "not_enough_accumulators", `fewer than ${e.count} unbooked accumulators charged ${e.min_charge}% or more`)
         : replyError(e.replyTo, "not_enough_empty_cells", `fewer than ${e.count} unbooked empty cells`);
+    }),
+    refuseUnheard: emit(({ context, event }) => {
+      assertEvent(event, "book");
+      return replyError(event.replyTo, "cabinet_unresponsive", `cabinet ${context.id} has not reported its cells yet`);
     }),
     refuseUnresponsive: emit(({ context, event }) => {
       assertEvent(event, "book");
@@ -502,7 +507,8 @@ export const cabinetMachine = setup({
           states: {
             online: {
               on: {
-                book: [{ guard: "canReserve", actions: "reserve" }, { actions: "refuseBooking" }],
+                // Never heard: its cells are unknown, so "not enough" would be a guess; 503 like a silent one.
+                book: [{ guard: "neverHeard", actions: "refuseUnheard" }, { guard: "canReserve", actions: "reserve" }, { actions: "refuseBooking" }],
                 poll_missed: [{ guard: "missedTooMany", target: "unresponsive", actions: "countMiss" }, { actions: "countMiss" }],
                 device_heard: { actions: "heard" },
               },

@@ -61,6 +61,15 @@ describe("cabinets: bad input", () => {
     expect(charged.body.code).toBe("not_enough_accumulators");
   });
 
+  it("a cabinet registered but never heard from answers bookings 503 cabinet_unresponsive, not 409: its cells are unknown", async () => {
+    expect((await h.call("PUT", "/cabinets/CAB-UNHEARD", { lat: 55.7, lon: 37.6 })).status).toBe(201); // no device behind it
+    for (const kind of ["issue", "return"] as const) {
+      const res = await h.book("CAB-UNHEARD", { kind, count: 1, contractor_id: "t" });
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe("cabinet_unresponsive");
+    }
+  });
+
   it("swap of an accumulator the contractor does not hold is 409 and moves nothing", async () => {
     const notHeld = await h.call("POST", "/scooters/SC-9/swap", {
       contractor_id: "tech-x",
