@@ -25,6 +25,8 @@ export interface CellRow {
   charge: number | null;
   booking_id: string | null;
   open: boolean;
+  /** Epoch ms until which the door counts as open after an unlock (null: closed); such a cell is not bookable. */
+  open_until: number | null;
 }
 
 /** A `cabinets` row: what the projection writes and the reads return. */
@@ -109,9 +111,12 @@ export interface CabinetAvailability {
  * Cabinets with what can be booked in them now: unbooked accumulators charged `minCharge`% or
  * more, unbooked empty cells; nearest first when a point is given, else by id.
  */
+/** What a booking would take (machines/cabinetCells.ts `isHeld`): no booking on it, its door not open at `at`. */
+const bookable = (sql: Queryable, at: number) => sql`e->>'booking_id' is null and coalesce((e->>'open_until')::float8, 0) <= ${at}`;
+
 export async function listAvailability(
   sql: Queryable,
-  options: { minCharge: number; near?: { lat: number; lon: number }; limit: number },
+  options: { minCharge: number; near?: { lat: number; lon: number }; limit: number; at: number },
 ): Promise<CabinetAvailability[]> {
   const { near } = options;
   const distance = near
@@ -121,9 +126,9 @@ export async function listAvailability(
   return sql<CabinetAvailability[]>`
     select c.cabinet_id, c.lat, c.lon, c.state, c.last_report_at, ${distance} as distance_m,
       (select count(*)::int from jsonb_array_elements(c.cells) e
-        where e->>'accumulator_id' is not null and e->>'booking_id' is null and (e->>'charge')::float8 >= ${options.minCharge}) as charged_available,
+        where e->>'accumulator_id' is not null and ${bookable(sql, options.at)} and (e->>'charge')::float8 >= ${options.minCharge}) as charged_available,
       (select count(*)::int from jsonb_array_elements(c.cells) e
-        where e->>'accumulator_id' is null and e->>'booking_id' is null) as empty_cells_available
+        where e->>'accumulator_id' is null and ${bookable(sql, options.at)}) as empty_cells_available
     from cabinets c
     order by ${near ? sql`distance_m, c.cabinet_id` : sql`c.cabinet_id`}
     limit ${options.limit}`;

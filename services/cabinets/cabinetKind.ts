@@ -35,7 +35,7 @@ export function cabinetRow({ value, context: c, at }: ProjectedActor<CabinetCont
     lon: c.lon,
     state,
     // `open`: opened by an unlock and not yet reported closed.
-    cells: c.cells.map(({ open_until, ...cell }) => ({ ...cell, open: open_until !== null && open_until > at })),
+    cells: c.cells.map((cell) => ({ ...cell, open: cell.open_until !== null && cell.open_until > at })),
     bookings,
     last_report_at: c.last_report_at === null ? null : new Date(c.last_report_at),
     registered_at: new Date(c.registered_at),

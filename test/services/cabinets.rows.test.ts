@@ -52,9 +52,9 @@ describe("cabinet rows", () => {
       lon: 37.61,
       state: "unresponsive",
       cells: [
-        { cell: 1, accumulator_id: "ACC-1", charge: 90, booking_id: "b1", open: false },
-        { cell: 2, accumulator_id: null, charge: null, booking_id: null, open: true },
-        { cell: 3, accumulator_id: "ACC-3", charge: 40, booking_id: null, open: false },
+        { cell: 1, accumulator_id: "ACC-1", charge: 90, booking_id: "b1", open: false, open_until: null },
+        { cell: 2, accumulator_id: null, charge: null, booking_id: null, open: true, open_until: at + 1 },
+        { cell: 3, accumulator_id: "ACC-3", charge: 40, booking_id: null, open: false, open_until: at },
       ],
       bookings: [
         {

@@ -31,10 +31,11 @@ export const fastPolling = {
   CABINET_REPORT_HEARTBEAT_MS: "0",
 };
 
-export async function startCabinetHarness(env: Record<string, string> = {}): Promise<CabinetHarness> {
+/** `autoTake: false`: issued accumulators stay in their open cells until the test takes them. */
+export async function startCabinetHarness(env: Record<string, string> = {}, options: { autoTake?: boolean } = {}): Promise<CabinetHarness> {
   const broker = await startPrivateMosquitto();
   const prefix = `t${randomBytes(3).toString("hex")}/`;
-  const sim = await startCabinetSimulator({ url: broker.url, prefix });
+  const sim = await startCabinetSimulator({ url: broker.url, prefix, ...options });
   const fullEnv = { MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: prefix, ...fastPolling, ...env };
   const app = await startTestInstance(fullEnv);
   const call: CabinetHarness["call"] = (method, path, body, headers) =>

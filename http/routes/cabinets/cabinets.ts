@@ -46,6 +46,7 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
         minCharge,
         ...(query.lat !== undefined && query.lon !== undefined ? { near: { lat: query.lat, lon: query.lon } } : {}),
         limit: query.limit ?? 50,
+        at: deps.now(),
       });
       return {
         status: 200,

@@ -44,7 +44,7 @@ export const cabinetView = (c: CabinetRow) => ({
   state: c.state,
   last_report_at: c.last_report_at?.toISOString() ?? null,
   registered_at: c.registered_at.toISOString(),
-  cells: c.cells,
+  cells: c.cells.map(({ open_until: _openUntil, ...cell }) => cell),
   bookings: c.bookings,
 });
 
