@@ -1,6 +1,7 @@
 // mailing/<id> as hosted by the runtime: the machine's effects bound to parks and feeds, its
 // retry policy (only here), its `mailings` projection and its public event.
 import { emit, fromPromise } from "xstate";
+import { PartnerProtocolError, PartnerRejectedError } from "../../integrations/errors.ts";
 import { defineActorKind, topState, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
 import { mailingMachine, type BatchInput, type MailingContext, type MailingFilter } from "../../machines/mailing.machine.ts";
@@ -17,6 +18,9 @@ export interface MailingPolicy {
   retryBaseMs: number;
 }
 
+/** A partner's answer no retry changes: it refused the request (4xx but 429) or broke the contract. */
+const isPermanent = (error: unknown) => error instanceof PartnerRejectedError || error instanceof PartnerProtocolError;
+
 /**
  * The retry policy as the machine's `canRetry` guard and `scheduleRetry` action, which the
  * machine leaves to its kind.
@@ -25,8 +29,9 @@ export interface MailingPolicy {
 export function mailingRetry(policy: Pick<MailingPolicy, "maxAttempts" | "retryBaseMs">) {
   return {
     guards: {
-      // Evaluated before `countFailure`: with this failure, `attempt + 1` attempts have failed.
-      canRetry: ({ context }) => context.attempt + 1 < policy.maxAttempts,
+      // Evaluated before `countFailure`: with this failure, `attempt + 1` attempts have failed. A
+      // partner refusing the request itself (4xx) or answering off contract fails the step at once.
+      canRetry: ({ context, event }) => !isPermanent((event as { error?: unknown }).error) && context.attempt + 1 < policy.maxAttempts,
     },
     actions: {
       // After `countFailure`: the first retry waits the base delay, each next one twice as long.

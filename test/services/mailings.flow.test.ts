@@ -122,6 +122,15 @@ describe("mailings", () => {
     expect(await settled("park-a", res.body.mailing_id)).toMatchObject({ status: "failed", recipients_count: null });
   });
 
+  it("retries - a partner refusing the request itself (4xx) fails the step at once, without the retries a 5xx gets", async () => {
+    const feeds = app.simulators.feeds!;
+    feeds.faults.unauthorized = true; // 401: retrying the same request cannot help
+    const before = feeds.stats.requests;
+    const res = await create("park-a", { message: "Refused" });
+    expect(await settled("park-a", res.body.mailing_id)).toMatchObject({ status: "failed" });
+    expect(feeds.stats.requests - before).toBe(1);
+  });
+
   it("isolation - a park never sees another park's mailings or templates", async () => {
     const mine = await create("park-a", { message: "Private to A" });
     await settled("park-a", mine.body.mailing_id);
