@@ -13,6 +13,7 @@ import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import type { Krt } from "../../integrations/krt/index.ts";
+import { PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from "../../integrations/errors.ts";
 import { BindEvent } from "../../machines/krtSession.machine.ts";
 import type { Personal } from "../../integrations/personal/index.ts";
 import type { DriverProfilesCache } from "../../integrations/driverProfiles/index.ts";
@@ -93,7 +94,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
       const licence = await licenceOf(park_id, driver_id);
       const driverLicense = await deps.personal.retrieve("driver_licenses", licence);
       if (driverLicense === undefined) throw notFound("driver licence");
-      if (!(await deps.krt.checkId(body.deptrans_id, driverLicense))) {
+      if (!(await checkIdAtKrt(deps.krt, body.deptrans_id, driverLicense))) {
         throw conflict("id_license_mismatch", "KRT knows this id under another driver licence");
       }
       await deps.system.ask(`krt-session/${licence}`, { type: "bind", deptrans_id: body.deptrans_id } satisfies BindEvent);
@@ -161,4 +162,20 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
       return { status: 200, body: { allowed: reasons.length === 0, reasons, blocking: deps.blocking } };
     },
   });
+}
+
+/**
+ * KRT's id check, its failures as the bind's statuses: KRT unreachable or too slow is 503
+ * `krt_unavailable` (retry later), KRT refusing the check is 422 `krt_refused`, an answer off
+ * contract 502 `krt_protocol`.
+ */
+async function checkIdAtKrt(krt: Pick<Krt, "checkId">, id: string, driverLicense: string): Promise<boolean> {
+  try {
+    return await krt.checkId(id, driverLicense);
+  } catch (error) {
+    if (error instanceof PartnerTimeoutError) throw new HttpError(503, "krt_unavailable", "KRT did not answer in time; nothing was bound");
+    if (error instanceof PartnerRejectedError) throw new HttpError(422, "krt_refused", `KRT refused the id check (${error.status})`, { status: error.status });
+    if (error instanceof PartnerProtocolError) throw new HttpError(502, "krt_protocol", "KRT answered the id check off contract");
+    throw error;
+  }
 }

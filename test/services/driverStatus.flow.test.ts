@@ -55,6 +55,17 @@ describe("driver id", () => {
     expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
   });
 
+  it("bind - KRT too slow to answer the check is 503 krt_unavailable (retry later), not a 504, and nothing is bound", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    app.simulators.krt!.faults.slowMs = 600; // past PARTNER_TIMEOUT_MS
+    const res = await asDriver(app, d, "POST", { deptrans_id: d.krtId });
+    app.simulators.krt!.faults.slowMs = 0;
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe("krt_unavailable");
+    expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
+  });
+
   it("bind - a malformed id is 400 naming body.deptrans_id; an unknown profile is 404", async () => {
     const d = testDriver();
     await addDrivers(app, [d]);
