@@ -107,9 +107,17 @@ export async function findMailing(sql: Queryable, parkId: string, id: string): P
   return row;
 }
 
-export async function listMailings(sql: Queryable, parkId: string, after: PageCursor | undefined, limit: number): Promise<MailingRecord[]> {
+/** The park's mailings newest first (only those of `templateId` when given), after the cursor. */
+export async function listMailings(
+  sql: Queryable,
+  parkId: string,
+  after: PageCursor | undefined,
+  limit: number,
+  templateId?: string,
+): Promise<MailingRecord[]> {
   return sql<MailingRecord[]>`select ${mailingColumns(sql)} from mailings m join mailing_templates t on t.id = m.template_id
-    where m.park_id = ${parkId} ${after ? sql`and (m.created_at, m.id) < (${after.at}, ${after.id})` : sql``}
+    where m.park_id = ${parkId} ${templateId === undefined ? sql`` : sql`and m.template_id = ${templateId}`}
+    ${after ? sql`and (m.created_at, m.id) < (${after.at}, ${after.id})` : sql``}
     order by m.created_at desc, m.id desc limit ${limit}`;
 }
 

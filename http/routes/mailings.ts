@@ -91,6 +91,22 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
 
   route(app, deps, {
     method: "get",
+    path: `${prefix}/templates/:id/mailings`,
+    role: "fleet",
+    params: MailingId,
+    query: PageQuery,
+    handle: async ({ params, query, identity }) => {
+      const { park_id } = identity as Fleet;
+      if (!(await findTemplate(deps.sql, park_id, params.id))) throw notFound("template");
+      const limit = query.limit ?? 50;
+      const rows = await listMailings(deps.sql, park_id, decodeCursor(query.cursor), limit + 1, params.id);
+      const { items, ...more } = page(rows, limit, (r) => ({ at: r.created_at, id: r.id }));
+      return { status: 200, body: { items: items.map(mailingView), ...more } };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
     path: `${prefix}/mailings/:id`,
     role: "fleet",
     params: MailingId,

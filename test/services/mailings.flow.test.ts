@@ -160,6 +160,19 @@ describe("mailings", () => {
     expect(templates.body).toMatchObject({ has_more: false, cursor: null });
   });
 
+  it("a template's mailings - its own, newest first, paged; another park's template is 404", async () => {
+    const first = await create("park-d", { message: "weekly" });
+    const other = await create("park-d", { message: "another" });
+    const again = [await create("park-d", { template_id: first.body.template_id }), await create("park-d", { template_id: first.body.template_id })];
+    const page1 = await app.call("GET", `${BASE}/templates/${first.body.template_id}/mailings?limit=2`, { park: "park-d" });
+    expect(page1.status).toBe(200);
+    expect(page1.body.items.map((m: { mailing_id: string }) => m.mailing_id)).toEqual([again[1]!.body.mailing_id, again[0]!.body.mailing_id]);
+    const page2 = await app.call("GET", `${BASE}/templates/${first.body.template_id}/mailings?limit=2&cursor=${page1.body.cursor}`, { park: "park-d" });
+    expect(page2.body).toMatchObject({ items: [{ mailing_id: first.body.mailing_id }], has_more: false });
+    expect(page2.body.items.map((m: { mailing_id: string }) => m.mailing_id)).not.toContain(other.body.mailing_id);
+    expect((await app.call("GET", `${BASE}/templates/${first.body.template_id}/mailings`, { park: "park-b" })).status).toBe(404);
+  });
+
   it("bad input - an empty include_contractor_ids is 400 (it would mean nobody, never the whole park)", async () => {
     const res = await create("park-a", { message: "to nobody?", include_contractor_ids: [] });
     expect(res.status).toBe(400);
