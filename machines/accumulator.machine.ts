@@ -62,6 +62,17 @@ export const removedMove = (scooterId: string, contractorId: string, stamp: numb
   location: { kind: "contractor", contractor_id: contractorId, from: { scooter_id: scooterId } },
 });
 
+/**
+ * A move to a contractor "from a scooter" (the removed one of a swap) applies only to an
+ * accumulator in that scooter or not known anywhere: never one in a cabinet cell or another's hands.
+ */
+const takenFromWhereItIs = (context: AccumulatorContext, event: AccumulatorEvent): boolean => {
+  if (event.type !== "located" || event.location.kind !== "contractor") return true;
+  const from = event.location.from;
+  if (from === null || !("scooter_id" in from)) return true;
+  return context.location === null || (context.location.kind === "scooter" && context.location.scooter_id === from.scooter_id);
+};
+
 const locatedAs =
   (kind: Location["kind"]) =>
   ({ context, event }: { context: AccumulatorContext; event: AccumulatorEvent }) =>
@@ -76,7 +87,7 @@ export const accumulatorMachine = setup({
   },
   guards: {
     toCabinet: locatedAs("cabinet"),
-    toContractor: locatedAs("contractor"),
+    toContractor: (args) => locatedAs("contractor")(args) && takenFromWhereItIs(args.context, args.event),
     toScooter: locatedAs("scooter"),
     /** Only the cabinet (and cell) it is in may report it missing. */
     missingFromHere: ({ context, event }) => {

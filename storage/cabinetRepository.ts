@@ -140,6 +140,11 @@ export async function findAccumulator(sql: Queryable, accumulatorId: string): Pr
 }
 
 /** What a technician holds now. */
+/** The accumulators the projection has in `scooterId`. */
+export async function listScooterAccumulators(sql: Queryable, scooterId: string): Promise<AccumulatorRow[]> {
+  return sql<AccumulatorRow[]>`select * from accumulators where location = 'scooter' and scooter_id = ${scooterId} order by accumulator_id`;
+}
+
 export async function listContractorAccumulators(sql: Queryable, contractorId: string): Promise<AccumulatorRow[]> {
   return sql<AccumulatorRow[]>`select * from accumulators where location = 'contractor' and contractor_id = ${contractorId} order by accumulator_id`;
 }

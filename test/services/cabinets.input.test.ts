@@ -98,6 +98,36 @@ describe("cabinets: bad input", () => {
     expect((await h.call("POST", "/scooters/SC-2/swap", { contractor_id: "tech-a", ...swap })).status).toBe(409);
   });
 
+  it("a swap never takes the removed one out of a cabinet cell or another technician's hands, and a scooter never holds two", async () => {
+    await h.cabinet(cabinetSpec("CAB-SW", { cells: 4, charged: 3 }));
+    const take = async (contractor: string) => {
+      const booking = await h.book("CAB-SW", { kind: "issue", count: 1, contractor_id: contractor });
+      return (await h.open("CAB-SW", booking.body.booking_id)).body.cells[0].accumulator_id as string;
+    };
+    const x = await take("tech-c");
+    const z = await take("tech-d");
+    const inCabinet = (await h.call("GET", "/cabinets/CAB-SW")).body.cells.find((c: { accumulator_id: string | null }) => c.accumulator_id)
+      .accumulator_id as string;
+    const where = async (id: string) => (await h.call("GET", `/accumulators/${id}`)).body;
+
+    const fromCell = await h.call("POST", "/scooters/SC-5/swap", { contractor_id: "tech-c", installed_accumulator_id: x, removed_accumulator_id: inCabinet });
+    expect(fromCell.status).toBe(409);
+    expect(fromCell.body.code).toBe("removed_not_in_scooter");
+    expect(await where(inCabinet)).toMatchObject({ location: "cabinet", cabinet_id: "CAB-SW" });
+    const fromOther = await h.call("POST", "/scooters/SC-6/swap", { contractor_id: "tech-c", installed_accumulator_id: x, removed_accumulator_id: z });
+    expect(fromOther.status).toBe(409);
+    expect(await where(z)).toMatchObject({ location: "contractor", contractor_id: "tech-d" });
+    expect(await where(x)).toMatchObject({ location: "contractor", contractor_id: "tech-c" });
+
+    expect(
+      (await h.call("POST", "/scooters/SC-7/swap", { contractor_id: "tech-c", installed_accumulator_id: x, removed_accumulator_id: "OLD-7" })).status,
+    ).toBe(200);
+    const second = await h.call("POST", "/scooters/SC-7/swap", { contractor_id: "tech-d", installed_accumulator_id: z, removed_accumulator_id: "OLD-8" });
+    expect(second.status).toBe(409);
+    expect(second.body).toMatchObject({ code: "scooter_holds_another", details: { accumulator_id: x } });
+    expect(await where(z)).toMatchObject({ location: "contractor", contractor_id: "tech-d" });
+  });
+
   it("another role's token is 403, none is 401", async () => {
     const res = await h.app.call("GET", `${BASE}/cabinets`, { token: TOKENS.fleet });
     expect(res.status).toBe(403);

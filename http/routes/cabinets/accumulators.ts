@@ -2,8 +2,8 @@
 import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import { InstallEvent, type InstallReply } from "../../../machines/accumulator.machine.ts";
-import { findAccumulator, listContractorAccumulators } from "../../../storage/cabinetRepository.ts";
-import { badRequest, notFound } from "../../errors.ts";
+import { findAccumulator, listContractorAccumulators, listScooterAccumulators } from "../../../storage/cabinetRepository.ts";
+import { badRequest, conflict, notFound } from "../../errors.ts";
 import { route } from "../../route.ts";
 import { accumulatorView, applyMoves, type CabinetRouteDeps, Id, prefix } from "./common.ts";
 
@@ -30,6 +30,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
           fields: [{ path: "body.removed_accumulator_id", message: "the removed accumulator cannot be the one installed" }],
         });
       }
+      await checkSwapPlaces(sql, params.scooter_id, body);
       const reply = await system.ask<InstallReply>(`accumulator/${body.installed_accumulator_id}`, {
         type: "install",
         contractor_id: body.contractor_id,
@@ -64,4 +65,31 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
       return { status: 200, body: { contractor_id: params.contractor_id, items: rows.map(accumulatorView) } };
     },
   });
+}
+
+/**
+ * Before a swap: the removed accumulator is in that scooter or known nowhere (never in a cabinet
+ * cell or with a technician), and the scooter holds no other one. A repeat of a swap that went
+ * through (the installed one is in the scooter, put there by this contractor) passes as it is.
+ */
+async function checkSwapPlaces(
+  sql: CabinetRouteDeps["sql"],
+  scooterId: string,
+  body: { contractor_id: string; installed_accumulator_id: string; removed_accumulator_id: string },
+): Promise<void> {
+  const [installed, removed, inScooter] = await Promise.all([
+    findAccumulator(sql, body.installed_accumulator_id),
+    findAccumulator(sql, body.removed_accumulator_id),
+    listScooterAccumulators(sql, scooterId),
+  ]);
+  if (installed?.location === "scooter" && installed.scooter_id === scooterId && installed.contractor_id === body.contractor_id) return;
+  if (removed && removed.location !== "unknown" && !(removed.location === "scooter" && removed.scooter_id === scooterId)) {
+    throw conflict("removed_not_in_scooter", `accumulator ${body.removed_accumulator_id} is not in scooter ${scooterId}`, { location: removed.location });
+  }
+  const others = inScooter.filter((a) => a.accumulator_id !== body.removed_accumulator_id);
+  if (others.length > 0) {
+    throw conflict("scooter_holds_another", `scooter ${scooterId} holds ${others[0]!.accumulator_id}: swap that one out`, {
+      accumulator_id: others[0]!.accumulator_id,
+    });
+  }
 }
