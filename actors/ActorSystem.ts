@@ -6,6 +6,7 @@ import { Registry } from "prom-client";
 import type { Sql } from "../storage/database.ts";
 import { loadSnapshot, pruneJournal, type Commit, type OutboxMessage } from "../storage/actorStore.ts";
 import type { ActorKind } from "./ActorKind.ts";
+import { subjectToken } from "./publicEvent.ts";
 import { ActorHost } from "./ActorHost.ts";
 import { GroupCommit } from "./GroupCommit.ts";
 import { DurableTimers, timerMessageId } from "./DurableTimers.ts";
@@ -94,7 +95,7 @@ export class ActorSystem {
         const shard = options.placement?.shardOf(address) ?? 0;
         return { shard, epoch: options.placement?.epochOf(shard) ?? 0 };
       },
-      eventSubject: (a) => `${options.eventPrefix ?? "fleet.events"}.${a.type}.${a.id.replace(/[.\s*>]/g, "_")}`,
+      eventSubject: (a) => `${options.eventPrefix ?? "fleet.events"}.${a.type}.${subjectToken(a.id)}`,
       load: (a) => loadSnapshot(options.sql, a.type, a.id),
       submit: (c) => groupCommit.submit(c),
       dispatch: (messages) => this.outbox.dispatch(messages),

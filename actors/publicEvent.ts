@@ -14,3 +14,9 @@ export const actorEventFields = {
   state_path: Schema.String,
   at: IsoTime,
 };
+
+/**
+ * An id as one NATS subject token: `%`, `.`, `*`, `>` and whitespace are percent-escaped, so two
+ * different ids never share a subject (replacing them with `_` made `a.b` and `a_b` one).
+ */
+export const subjectToken = (id: string): string => id.replace(/[%.*>\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`) || "%";

@@ -172,7 +172,7 @@ export class CustomerBook {
       messages = events.map((e) => ({
         messageId: e.event_id,
         kind: "event",
-        target: customerSubject(this.#deps.eventPrefix ?? "fleet.events", e.park_id),
+        target: customerSubject(this.#deps.eventPrefix ?? "fleet.events", e.id),
         payload: e,
       }));
       await writeOutbox(tx, messages);

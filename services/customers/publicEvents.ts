@@ -1,6 +1,7 @@
-// The public event of park customers (`fleet.events.customer.<park_id>`), documented in
+// The public event of park customers (`fleet.events.customer.<customer_id>`), documented in
 // docs/events/customer.md.
 import { Schema } from "effect";
+import { subjectToken } from "../../actors/publicEvent.ts";
 import { customerParts } from "../../storage/customerRepository.ts";
 
 /** What changed in a customer, as named in the `changes` of an `updated` event. */
@@ -8,7 +9,7 @@ export const CustomerChange = Schema.Literals(customerParts);
 export type CustomerChange = typeof CustomerChange.Type;
 
 /**
- * The public event payload on `fleet.events.customer.<park_id>`: ids only, never personal data
+ * The public event payload on `fleet.events.customer.<customer_id>`: ids only, never personal data
  * or personal ids. Documented in docs/events/customer.md and customer.schema.json (generated from this).
  */
 export const CustomerPublicEvent = Schema.Struct({
@@ -29,12 +30,12 @@ export const CustomerPublicEvent = Schema.Struct({
 });
 export type CustomerPublicEvent = typeof CustomerPublicEvent.Type;
 
-/** `<prefix>.customer.<park_id>`; characters NATS gives a meaning to become `_`, as for actor ids. */
-export const customerSubject = (eventPrefix: string, parkId: string) => `${eventPrefix}.customer.${parkId.replace(/[.\s*>]/g, "_")}`;
+/** `<prefix>.customer.<customer_id>` (SPEC 5: `fleet.events.<type>.<id>`), the id as one subject token. */
+export const customerSubject = (eventPrefix: string, customerId: string) => `${eventPrefix}.customer.${subjectToken(customerId)}`;
 
 export const customerPublicEvents = {
   customer: {
-    subject: "fleet.events.customer.<park_id>",
+    subject: "fleet.events.customer.<customer_id>",
     summary: "A park's customer was created, updated or deleted; ids only, never personal data.",
     schema: CustomerPublicEvent,
   },

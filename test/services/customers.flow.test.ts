@@ -100,7 +100,7 @@ describe("customers", () => {
     ]);
   });
 
-  it("events - published on fleet.events.customer.<park_id> after commit, ids only, matching the documented schema", async () => {
+  it("events - published on fleet.events.customer.<customer_id> after commit, ids only, matching the documented schema", async () => {
     const created = await upsert("park-e", { phone: "+7 916 200-00-01", name: "Борис" });
     const id = created.body.customer_id;
     await upsert("park-e", { phone: "+79162000001", name: "Борис" }); // nothing changed: no event
@@ -109,7 +109,7 @@ describe("customers", () => {
       app.events.filter((e) => e.payload.id === id).length === 2 ? app.events.filter((e) => e.payload.id === id) : undefined,
     );
     for (const e of events) {
-      expect(e.subject).toBe("fleet.events.customer.park-e");
+      expect(e.subject).toBe(`fleet.events.customer.${id}`);
       expect(Result.isSuccess(Schema.decodeUnknownResult(CustomerPublicEvent, { onExcessProperty: "error" })(e.payload))).toBe(true);
       expect(JSON.stringify(e.payload)).not.toMatch(/9162000001|Борис/);
     }
@@ -121,9 +121,12 @@ describe("customers", () => {
     expect(doc).toEqual(Schema.toJsonSchemaDocument(CustomerPublicEvent));
   });
 
-  it("events - a cluster's own prefix is used, and characters NATS gives a meaning to in a park id become _", () => {
-    expect(customerSubject("fleet.events", "park-1")).toBe("fleet.events.customer.park-1");
-    expect(customerSubject("c7.events", "a.b c*>")).toBe("c7.events.customer.a_b_c__");
+  it("events - a cluster's own prefix is used, and characters NATS gives a meaning to are escaped so two ids never share a subject", () => {
+    const id = "6f1c0e7a-3b7e-4b8e-9c1d-2a3b4c5d6e7f";
+    expect(customerSubject("fleet.events", id)).toBe(`fleet.events.customer.${id}`);
+    expect(customerSubject("c7.events", "a.b c*>%")).toBe("c7.events.customer.a%2Eb%20c%2A%3E%25");
+    expect(customerSubject("c7.events", "a.b")).not.toBe(customerSubject("c7.events", "a_b"));
+    expect(customerSubject("c7.events", "a%2Eb")).not.toBe(customerSubject("c7.events", "a.b"));
   });
 
   it("events - a publish that fails stays in the outbox for the runtime's relay, and the write still succeeds", async () => {
@@ -140,7 +143,7 @@ describe("customers", () => {
         >`select target, payload from actor_outbox where payload->>'id' = ${created.body.customer_id}`;
         return rows.length && app.logs.some((l) => l.includes("outbox delivery failed")) ? rows : undefined;
       });
-      expect(row).toMatchObject({ target: "fleet.events.customer.park-e", payload: { state: "created", id: created.body.customer_id } });
+      expect(row).toMatchObject({ target: `fleet.events.customer.${created.body.customer_id}`, payload: { state: "created", id: created.body.customer_id } });
     } finally {
       app.publish = publish;
       await app.db.sql`delete from actor_outbox`;
@@ -229,9 +232,9 @@ describe("customers", () => {
     expect((await status(app.personal.preload("phones", other))).body).toMatchObject({ status: "not_requested", has_data: true });
 
     await eventually(() => app.events.filter((e) => e.payload.reason === "takeout").length === 3);
-    expect(new Set(app.events.filter((e) => e.payload.reason === "takeout").map((e) => e.subject))).toEqual(
-      new Set(["fleet.events.customer.park-t1", "fleet.events.customer.park-t2", "fleet.events.customer.park-t3"]),
-    );
+    const takeouts = app.events.filter((e) => e.payload.reason === "takeout");
+    expect(new Set(takeouts.map((e) => e.payload.park_id))).toEqual(new Set(["park-t1", "park-t2", "park-t3"]));
+    for (const e of takeouts) expect(e.subject).toBe(`fleet.events.customer.${e.payload.id}`);
     const repeat = await app.call("POST", `${BASE}/takeout/v1/delete`, { token: TOKENS.internal, body: { phone_pd_ids: [pd] } });
     expect(repeat.body.items).toEqual([{ phone_pd_id: pd, status: "done", customers_deleted: 0 }]);
   });
