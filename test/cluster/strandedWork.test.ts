@@ -24,7 +24,9 @@ beforeAll(async () => {
   feeds.faults.slowMs = 150;
   cluster = await clusterHarness({
     leaseMs: LEASE_MS,
-    env: { PARKS_URL: parks.url, FEEDS_URL: feeds.url, MAILING_BATCH_SIZE: "10", PARTNER_TIMEOUT_MS: "2000" },
+    // A killed attempt's Idempotency-Key claim lives its lease (409 to retries meanwhile): 3 s here,
+    // so the client's retries outlast it and every key ends acknowledged.
+    env: { PARKS_URL: parks.url, FEEDS_URL: feeds.url, MAILING_BATCH_SIZE: "10", PARTNER_TIMEOUT_MS: "2000", IDEMPOTENCY_LEASE_MS: "3000" },
   });
   await Promise.all(["s1", "s2"].map((id) => cluster.start(id)));
 }, 90_000);
