@@ -155,12 +155,20 @@ export interface CabinetStats {
   cabinets: { cabinet_id: string; state: Connectivity; cells: number; accumulators: number; charged: number; empty_cells: number; booked_cells: number }[];
 }
 
-/** Accumulators per location kind, the charge histogram (10% buckets) of those in cabinets, per cabinet counts. */
-export async function cabinetStats(sql: Queryable, chargedMin: number): Promise<CabinetStats> {
-  const [byLocation, histogram, cabinets] = await Promise.all([
+/** Accumulators per location kind, and the charge histogram (10% buckets) of those in cabinets. */
+export async function accumulatorCounts(sql: Queryable): Promise<Pick<CabinetStats, "by_location" | "charge_histogram">> {
+  const [byLocation, histogram] = await Promise.all([
     sql<{ location: string; count: number }[]>`select location, count(*)::int as count from accumulators group by location order by location`,
     sql<{ bucket: number; count: number }[]>`select least(floor(charge / 10), 9)::int as bucket, count(*)::int as count
       from accumulators where location = 'cabinet' and charge is not null group by 1 order by 1`,
+  ]);
+  return { by_location: byLocation, charge_histogram: histogram };
+}
+
+/** Accumulators per location kind, the charge histogram (10% buckets) of those in cabinets, per cabinet counts. */
+export async function cabinetStats(sql: Queryable, chargedMin: number): Promise<CabinetStats> {
+  const [counts, cabinets] = await Promise.all([
+    accumulatorCounts(sql),
     sql<CabinetStats["cabinets"]>`select c.cabinet_id, c.state, jsonb_array_length(c.cells) as cells,
         (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'accumulator_id' is not null) as accumulators,
         (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'accumulator_id' is not null and (e->>'charge')::float8 >= ${chargedMin}) as charged,
@@ -168,5 +176,5 @@ export async function cabinetStats(sql: Queryable, chargedMin: number): Promise<
         (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'booking_id' is not null) as booked_cells
       from cabinets c order by c.cabinet_id`,
   ]);
-  return { by_location: byLocation, charge_histogram: histogram, cabinets };
+  return { ...counts, cabinets };
 }

@@ -9,6 +9,7 @@ import { accumulatorKind } from "./accumulatorKind.ts";
 import { cabinetKind } from "./cabinetKind.ts";
 import { cabinetsConfig } from "./config.ts";
 import { type CabinetDevicesLink, connectDevices, forwardDeviceEvents, startPolling } from "./devices.ts";
+import { accumulatorGauges } from "./metrics.ts";
 
 export interface CabinetService extends Service {
   /** Started only when MQTT_URL is unset. */
@@ -34,6 +35,7 @@ export async function cabinetService(ctx: ServiceContext): Promise<CabinetServic
       cabinetRoutes(app, { ...deps, system, policy, now: () => ctx.clock.now(), registered: (id) => registered.next(id) });
       forwardDeviceEvents(ctx, system, gateway, commandTimeoutMs);
       startPolling(ctx, system, gateway, registered, config);
+      accumulatorGauges(ctx);
       if (simulators.cabinets) {
         for (const spec of simulators.cabinets.cabinets.values()) {
           await system.ask(`cabinet/${spec.id}`, { type: "register", lat: spec.spec.lat, lon: spec.spec.lon });

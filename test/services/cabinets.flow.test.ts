@@ -114,6 +114,16 @@ describe("cabinets: the seed's flow", () => {
     expect(stats.accumulators).toMatchObject({ cabinet: 5, contractor: 0, scooter: 2, unknown: 0, total: 7 });
     expect(stats.charge_histogram.find((b: { from: number }) => b.from === 90).count).toBe(2);
     expect(stats.charge_histogram.find((b: { from: number }) => b.from === 40).count).toBe(1);
+    // The same as Prometheus gauges (the seed's product metrics).
+    const metrics = await (await fetch(`${h.app.url}/metrics`)).text();
+    for (const line of [
+      'fleet_accumulators{location="cabinet"} 5',
+      'fleet_accumulators{location="contractor"} 0',
+      'fleet_accumulators{location="scooter"} 2',
+      'fleet_accumulators_in_cabinets_by_charge{band="90-100"} 2',
+      'fleet_accumulators_in_cabinets_by_charge{band="40-49"} 1',
+    ])
+      expect(metrics).toContain(line);
     expect(stats.cabinets.find((c: { cabinet_id: string }) => c.cabinet_id === "CAB-FAR")).toMatchObject({
       cells: 4,
       accumulators: 3,
