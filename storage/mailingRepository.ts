@@ -107,6 +107,15 @@ export async function findMailing(sql: Queryable, parkId: string, id: string): P
   return row;
 }
 
+/** Mailings per status across every park, and the recipients of those sent. */
+export async function mailingTotals(sql: Queryable): Promise<{ byStatus: { status: string; count: number }[]; recipientsReached: number }> {
+  const [byStatus, [reached]] = await Promise.all([
+    sql<{ status: string; count: number }[]>`select status::text, count(*)::int as count from mailings group by status`,
+    sql<{ n: string | null }[]>`select sum(recipients_count)::text as n from mailings where status = 'sent'`,
+  ]);
+  return { byStatus, recipientsReached: Number(reached?.n ?? 0) };
+}
+
 /** The park's mailings newest first (only those of `templateId` when given), after the cursor. */
 export async function listMailings(
   sql: Queryable,

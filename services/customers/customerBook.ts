@@ -25,6 +25,7 @@ import {
   type TakeoutStatus,
 } from "../../storage/customerRepository.ts";
 import type { Sql, Tx } from "../../storage/database.ts";
+import type { CustomerMetrics } from "./metrics.ts";
 import { customerSubject, type CustomerPublicEvent } from "./publicEvents.ts";
 
 export interface CustomerLimits {
@@ -45,6 +46,7 @@ export interface CustomerBookDeps {
   eventPrefix?: string;
   /** Per customer; adding past them is refused. Default `defaultCustomerLimits`. */
   limits?: CustomerLimits;
+  metrics?: CustomerMetrics;
 }
 
 /** Adding a location or a route: done, or why not. */
@@ -79,12 +81,18 @@ export class CustomerBook {
 
   /** The customer with this phone id in this park, with locations and routes. */
   findByPhone(parkId: string, phoneId: string): Promise<Customer | undefined> {
-    return findCustomerByPhone(this.#deps.sql, parkId, phoneId);
+    return this.#read(findCustomerByPhone(this.#deps.sql, parkId, phoneId));
   }
 
   /** The customer by id, only if it belongs to this park. */
   get(parkId: string, customerId: string): Promise<Customer | undefined> {
-    return getCustomer(this.#deps.sql, parkId, customerId);
+    return this.#read(getCustomer(this.#deps.sql, parkId, customerId));
+  }
+
+  async #read(found: Promise<Customer | undefined>): Promise<Customer | undefined> {
+    const customer = await found;
+    this.#deps.metrics?.read(customer !== undefined);
+    return customer;
   }
 
   /** Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one. */
@@ -178,7 +186,10 @@ export class CustomerBook {
       await writeOutbox(tx, messages);
       return { result: r };
     });
-    for (const e of events) this.#deps.logger.info(`customer ${e.state}`, { park_id: e.park_id, customer_id: e.id, seq: e.seq });
+    for (const e of events) {
+      this.#deps.logger.info(`customer ${e.state}`, { park_id: e.park_id, customer_id: e.id, seq: e.seq });
+      this.#deps.metrics?.changed(e.state);
+    }
     this.#deps.dispatch(messages);
     return result;
   }

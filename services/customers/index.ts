@@ -4,6 +4,7 @@ import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "
 import type { Service, ServiceContext } from "../Service.ts";
 import { customersConfig } from "./config.ts";
 import { CustomerBook } from "./customerBook.ts";
+import { customerMetrics } from "./metrics.ts";
 
 export interface CustomerService extends Service {
   simulators: { personal?: PersonalSimulator };
@@ -33,6 +34,7 @@ export async function customerService(ctx: ServiceContext): Promise<CustomerServ
           now: () => ctx.clock.now(),
           eventPrefix: ctx.eventPrefix,
           limits: config.limits,
+          metrics: customerMetrics(ctx.registry),
         }),
       }),
   };

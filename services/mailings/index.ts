@@ -1,6 +1,7 @@
 // Mailings (SPEC 3.4): mailing actors resolving audiences through parks and delivering through feeds.
 import { mailingsConfig } from "./config.ts";
 import { mailingKind } from "./mailingKind.ts";
+import { mailingGauges } from "./metrics.ts";
 import { mailingRoutes } from "../../http/routes/mailings.ts";
 import { demoParks, ParksClient, startParksSimulator, type ParksSimulator } from "../../integrations/parks/index.ts";
 import { FeedsClient, startFeedsSimulator, type FeedsSimulator } from "../../integrations/feeds/index.ts";
@@ -33,6 +34,9 @@ export async function mailingService(ctx: ServiceContext): Promise<MailingServic
     name: "mailings",
     kinds: [kind],
     simulators,
-    attach: (system, app, deps) => mailingRoutes(app, { ...deps, system, now: () => ctx.clock.now() }),
+    attach: (system, app, deps) => {
+      mailingRoutes(app, { ...deps, system, now: () => ctx.clock.now() });
+      mailingGauges(ctx);
+    },
   };
 }
