@@ -21,6 +21,11 @@ export interface JsonClientOptions {
   readonly maxDelayMs?: number;
   /** Keep-alive connections to the partner at most; further requests queue (inside their timeout). Default 32. */
   readonly connections?: number;
+  /**
+   * Waited for before every attempt, retries included, outside the attempt's timeout (a partner's
+   * rate limit: each attempt takes its own token).
+   */
+  readonly beforeAttempt?: () => Promise<void>;
   /** Told of every call once it ended, retries included: `ok` or the failure's kind (`unavailable`, `timeout`, `rejected`, `protocol`). */
   readonly observe?: (call: { system: string; outcome: string; seconds: number }) => void;
 }
@@ -113,8 +118,10 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
         }),
         Effect.flatMap((raw) => Effect.fromResult(classify(raw))),
       );
+      const beforeAttempt = options.beforeAttempt;
+      const attemptInTurn = beforeAttempt ? Effect.andThen(Effect.promise(beforeAttempt), attempt) : attempt;
       // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe.
-      const retried = attempt.pipe(Effect.retry({ schedule: backoff, times: retries, while: isTransient }));
+      const retried = attemptInTurn.pipe(Effect.retry({ schedule: backoff, times: retries, while: isTransient }));
       const observe = options.observe;
       if (!observe) return Effect.runPromise(retried);
       const started = performance.now();

@@ -57,9 +57,11 @@ export class KrtClient implements Krt {
   readonly #limiter: RateLimiter | undefined;
 
   constructor(options: KrtClientOptions) {
-    this.#http = createJsonClient({ ...options, system: "krt" });
     const now = options.now ?? Date.now;
     this.#limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond) : undefined;
+    const limiter = this.#limiter;
+    // Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx too.
+    this.#http = createJsonClient({ ...options, system: "krt", ...(limiter ? { beforeAttempt: () => limiter.take() } : {}) });
     this.#tokens = new KrtTokens(options.tokens, () => this.#obtainToken(options.clientId, options.clientSecret, now), {
       marginMs: options.refreshMarginMs ?? 60_000,
       now,
@@ -83,7 +85,6 @@ export class KrtClient implements Krt {
   async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S): Promise<S["Type"]> {
     const token = await this.#tokens.get();
     try {
-      await this.#limiter?.take();
       return await this.#http.request("POST", path, body, response, { authorization: `Bearer ${token}` });
     } catch (error) {
       if (!isUnauthorized(error)) throw error;
@@ -91,7 +92,6 @@ export class KrtClient implements Krt {
     // KRT dropped our token (expired early, revoked): one renewal shared with concurrent callers, one more try.
     const renewed = await this.#tokens.renew(token);
     try {
-      await this.#limiter?.take();
       return await this.#http.request("POST", path, body, response, { authorization: `Bearer ${renewed}` });
     } catch (error) {
       if (isUnauthorized(error)) throw new PartnerUnavailableError("krt", "krt refuses a freshly issued token", { status: 401 });

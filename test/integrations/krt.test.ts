@@ -118,4 +118,17 @@ describe("krt", () => {
     // 40 calls at 50/s with a burst of 5 take at least (40 - 5) / 50 s.
     expect(performance.now() - started).toBeGreaterThanOrEqual(600);
   });
+
+  it("rate limit - every attempt takes a token, the client's own retries included: under 5xx the calls stay within the cap", async () => {
+    const krt = client({ ratePerSecond: 20, retries: 2, retryBaseMs: 1, maxDelayMs: 1 });
+    await krt.checkId("1000000001", "77AA000001"); // token in hand
+    sim.faults.errorRate = 1; // every answer a 500: each call makes 3 attempts
+    const before = sim.stats.requests;
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 10 }, () => krt.checkId("1000000001", "77AA000001").catch(() => undefined)));
+    const attempts = sim.stats.requests - before;
+    expect(attempts).toBe(30);
+    // 30 attempts at 20/s with a burst of 2 take at least (30 - 2) / 20 s; with one token per call they took ~0.4 s.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_300);
+  });
 });
