@@ -221,7 +221,11 @@ export class ActorCell {
     const wanted = current.status === "active" && current.can(event);
     if (!wanted && !envelope.timer) {
       const rejected = new EventRejectedError(this.key, event.type, actor.getSnapshot().value);
-      respond({ ok: false, code: rejected.code, message: rejected.message, details: { state: rejected.state, event: event.type } });
+      const reply: Reply = { ok: false, code: rejected.code, message: rejected.message, details: { state: rejected.state, event: event.type } };
+      // The refusal names a state that may not be committed yet: it leaves after that commit, so
+      // nobody acts on a state a crash could still undo.
+      if (this.#committing) void this.flush().then(() => respond(reply));
+      else respond(reply);
       return;
     }
     const turns = this.#open();
