@@ -3,17 +3,13 @@
 // cabinets per 10% charge band. Every instance reports the same, cluster-wide, numbers.
 import { Gauge } from "prom-client";
 import { accumulatorCounts } from "../../storage/cabinetRepository.ts";
+import { oncePerScrape } from "../scrapeGauges.ts";
 import type { ServiceContext } from "../Service.ts";
 
 const LOCATIONS = ["cabinet", "contractor", "scooter", "unknown"] as const;
 
 export function accumulatorGauges(ctx: ServiceContext): void {
-  let last: Promise<Awaited<ReturnType<typeof accumulatorCounts>>> | undefined;
-  // One query pair per scrape for both gauges.
-  const counts = () => {
-    last ??= accumulatorCounts(ctx.db.sql).finally(() => setImmediate(() => (last = undefined)));
-    return last;
-  };
+  const counts = oncePerScrape(() => accumulatorCounts(ctx.db.sql));
   new Gauge({
     name: "fleet_accumulators",
     help: "Accumulators per location: in cabinets, held by technicians, in scooters, unknown",

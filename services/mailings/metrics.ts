@@ -3,16 +3,13 @@
 // drivers reached by those sent.
 import { Gauge } from "prom-client";
 import { mailingTotals } from "../../storage/mailingRepository.ts";
+import { oncePerScrape } from "../scrapeGauges.ts";
 import type { ServiceContext } from "../Service.ts";
 
 const STATUSES = ["created", "sending", "sent", "cancelled", "failed"] as const;
 
 export function mailingGauges(ctx: ServiceContext): void {
-  let last: ReturnType<typeof mailingTotals> | undefined;
-  const totals = () => {
-    last ??= mailingTotals(ctx.db.sql).finally(() => setImmediate(() => (last = undefined)));
-    return last;
-  };
+  const totals = oncePerScrape(() => mailingTotals(ctx.db.sql));
   new Gauge({
     name: "fleet_mailings",
     help: "Mailings per status, every park",
