@@ -3,7 +3,8 @@
 //
 // - GET never returns the raw KRT id, only whether there is one.
 // - POST checks the id against the driver's licence in KRT before binding it: 400 bad format,
-//   409 `id_license_mismatch`, 503 `krt_unavailable` (also when KRT refuses our credentials).
+//   409 `id_license_mismatch`, 503 `krt_unavailable` (down, too slow, or refusing our
+//   credentials), 422 `krt_refused` (KRT refused the check), 502 `krt_protocol`.
 // - Feeds: `cursor` absent is a full load; following the returned cursor never misses a change,
 //   also when writers commit out of order (storage/driverStatusRepository.ts). `limit` counts
 //   persons; each is listed once per park profile of his (profiles unknown to driver-profiles

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/simulator.ts";
 import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
+import { noKrtFaults } from "../../integrations/krt/index.ts";
 import { eventually } from "../support/harness.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
 import { addDrivers, asDriver, bind, internal, testDriver } from "./driverStatus.support.ts";
@@ -17,6 +18,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   Object.assign(app.simulators.krt!.faults, noFaults());
+  Object.assign(app.simulators.krt!.krtFaults, noKrtFaults());
 });
 
 const tellStatus = (licence: string, d: { park_id: string; driver_id: string }, connected: boolean, at: number) =>
@@ -63,6 +65,30 @@ describe("driver id", () => {
     app.simulators.krt!.faults.slowMs = 0;
     expect(res.status).toBe(503);
     expect(res.body.code).toBe("krt_unavailable");
+    expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
+  });
+
+  it("bind - KRT refusing the id check (a 4xx) is 422 krt_refused naming KRT's status; nothing is bound, and a retry once KRT checks again binds", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    for (const status of [403, 404, 400]) {
+      app.simulators.krt!.krtFaults.refuseChecks = status;
+      const res = await asDriver(app, d, "POST", { deptrans_id: d.krtId });
+      expect(res.status, String(status)).toBe(422);
+      expect(res.body).toMatchObject({ code: "krt_refused", details: { status } });
+    }
+    expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
+    app.simulators.krt!.krtFaults.refuseChecks = null;
+    expect((await asDriver(app, d, "POST", { deptrans_id: d.krtId })).status).toBe(200);
+  });
+
+  it("bind - KRT answering the id check off contract is 502 krt_protocol, never taken for a yes; nothing is bound", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    app.simulators.krt!.krtFaults.checksOffContract = true;
+    const res = await asDriver(app, d, "POST", { deptrans_id: d.krtId });
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe("krt_protocol");
     expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
   });
 
