@@ -52,7 +52,8 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
       // Give the first fill a moment so a healthy start is ready at once; a source that is down
       // does not hold the start up (the instance runs, not ready, until its caches are filled).
       await Promise.race([Promise.all([profiles.cache.refreshNow(), categories.cache.refreshNow()]), new Promise((r) => setTimeout(r, 1_500))]);
-      driverStatusRoutes(app, { ...deps, system, profiles, personal, krt, now, blocking: config.blocking });
+      const regions = new Set(streamConfig.options.regions);
+      driverStatusRoutes(app, { ...deps, system, profiles, personal, krt, trackstory: partners.trackstory, regions, now, blocking: config.blocking });
 
       const prune = setInterval(() => {
         pruneSessionHistory(ctx.db.sql, new Date(now() - config.sessionHistoryDays * 86_400_000)).catch((error) =>

@@ -27,7 +27,13 @@ describe("driver id: rebind", () => {
 
     const requests = krt.stats.requests;
     krt.faults.slowMs = 3_000;
-    await app.system.tell(`krt-session/${d.licence}`, { type: "connectivity", park_id: d.park_id, driver_id: d.driver_id, connected: true, status_at: Date.now() });
+    await app.system.tell(`krt-session/${d.licence}`, {
+      type: "connectivity",
+      park_id: d.park_id,
+      driver_id: d.driver_id,
+      connected: true,
+      status_at: Date.now(),
+    });
     await eventually(() => krt.stats.requests > requests); // the report to the old id has reached KRT and waits there
     krt.faults.slowMs = 0;
     const rebound = await asDriver(app, d, "POST", { deptrans_id: newId });
