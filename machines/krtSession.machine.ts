@@ -71,6 +71,13 @@ export type SendOutput =
 
 const profileKey = (e: { park_id: string; driver_id: string }) => `${e.park_id}/${e.driver_id}`;
 
+/**
+ * Whether the person works (is connected to order dispatch) as the service knows it: once bound,
+ * what KRT last confirmed; before, whether any of his profiles is online or busy.
+ */
+export const isConnected = (c: KrtSessionContext): boolean =>
+  c.deptrans_id === null ? Object.values(c.profiles).some((p) => p.connected) : c.last_sent?.connected === true;
+
 /** The connectivity KRT will have once everything pending lands. */
 const known = (c: KrtSessionContext): Connectivity | null => c.pending ?? c.inflight ?? c.last_sent;
 

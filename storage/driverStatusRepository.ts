@@ -57,14 +57,22 @@ export interface SessionStatusRow {
   ended_at: Date | null;
 }
 
+/** Whether a person is connected to order dispatch: a `krt_connectivity` row. */
+export interface ConnectivityRow {
+  driver_license_pd_id: string;
+  connected: boolean;
+  updated_at: Date;
+}
+
 /** What one commit batch of session actors projects. */
 export interface DriverStatusRows {
   readonly krtIds: readonly KrtIdRow[];
   readonly sessions: readonly SessionStatusRow[];
+  readonly connectivity: readonly ConnectivityRow[];
 }
 
 /** Writes the `profiles` and `session_statuses` rows of the committed session actors; runs inside the group commit. */
-export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: DriverStatusRows): Promise<void> {
+export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions, connectivity }: DriverStatusRows): Promise<void> {
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
@@ -87,6 +95,14 @@ export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: Driver
       where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
       on conflict (driver_license_pd_id, session_seq) do nothing`;
   }
+  if (connectivity.length) {
+    await tx`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
+      select i.driver_license_pd_id, i.connected, i.updated_at
+      from jsonb_to_recordset(${tx.json(connectivity.map((c) => ({ ...c, updated_at: c.updated_at.toISOString() })))}::jsonb)
+        as i(driver_license_pd_id text, connected boolean, updated_at timestamptz)
+      where not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
+      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at`;
+  }
 }
 
 /** A person's KRT id and latest session. */
@@ -102,6 +118,23 @@ export async function findDriverStatus(sql: Queryable, licencePdId: string): Pro
     deptrans_id: row?.deptrans_id ?? null,
     session: row?.status ? { status: row.status, ended_at: row.ended_at, updated_at: row.updated_at! } : null,
   };
+}
+
+/** The persons connected now, each with his KRT id and latest session (as `findDriverStatus`). */
+export async function connectedDriverStatuses(sql: Queryable): Promise<(DriverStatusRow & { driver_license_pd_id: string })[]> {
+  const rows = await sql<{ driver_license_pd_id: string; deptrans_id: string | null; status: string | null; ended_at: Date | null; updated_at: Date | null }[]>`
+    select c.driver_license_pd_id, p.deptrans_id, s.session_status as status, s.ended_at, s.updated_at
+    from krt_connectivity c
+    left join profiles p using (driver_license_pd_id)
+    left join lateral (
+      select session_status, ended_at, updated_at from session_statuses
+      where driver_license_pd_id = c.driver_license_pd_id order by session_seq desc limit 1) s on true
+    where c.connected`;
+  return rows.map((r) => ({
+    driver_license_pd_id: r.driver_license_pd_id,
+    deptrans_id: r.deptrans_id,
+    session: r.status ? { status: r.status, ended_at: r.ended_at, updated_at: r.updated_at! } : null,
+  }));
 }
 
 /** `profiles` rows changed after `after`, in commit-safe order (see the header). */

@@ -49,8 +49,26 @@ describe("driverStatusRows", () => {
   });
   const actor = (c: KrtSessionContext): ProjectedActor<KrtSessionContext> => ({ id: c.id, value: "unbound", context: c, at: 2_000 });
 
-  it("an unbound actor without a session has no rows", () => {
-    expect(driverStatusRows([actor(context({}))])).toEqual({ krtIds: [], sessions: [] });
+  it("an unbound actor without a session has no rows but his connectivity", () => {
+    expect(driverStatusRows([actor(context({}))])).toEqual({
+      krtIds: [],
+      sessions: [],
+      connectivity: [{ driver_license_pd_id: "lic", connected: false, updated_at: new Date(2_000) }],
+    });
+  });
+
+  it("connectivity - unbound: any profile online or busy; bound: what KRT last confirmed, not what waits to be sent", () => {
+    const online = { "p1/d1": { connected: false, at: 1 }, "p2/d2": { connected: true, at: 2 } };
+    const rows = driverStatusRows([
+      actor(context({ id: "u", profiles: online })),
+      actor(context({ id: "b", deptrans_id: "1000000001", profiles: online, pending: { connected: true, at: 2 } })),
+      actor(context({ id: "s", deptrans_id: "1000000002", last_sent: { connected: true, at: 2, sent_at: 3 } })),
+    ]);
+    expect(rows.connectivity.map((c) => [c.driver_license_pd_id, c.connected])).toEqual([
+      ["u", true],
+      ["b", false],
+      ["s", true],
+    ]);
   });
 
   it("a bound actor is a profiles row (bound at its bind, or the commit when unknown); its session a session_statuses row", () => {
