@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import { ConfigError } from "../../config.ts";
 import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
+import { refusals } from "../../services/driverStatus/canTakeOrders.ts";
 import { driverStatusConfig } from "../../services/driverStatus/config.ts";
 import { driverStatusRows } from "../../services/driverStatus/projection.ts";
 
@@ -84,5 +85,26 @@ describe("driverStatusRows", () => {
       { driver_license_pd_id: "a", session_seq: 3, session_status: "ended", updated_at: new Date(5_000), ended_at: new Date(9_000) },
       { driver_license_pd_id: "b", session_seq: 1, session_status: "active", updated_at: new Date(6_000), ended_at: null },
     ]);
+  });
+});
+
+describe("refusals (can-take-orders inside a region)", () => {
+  const now = 10_000;
+  const session = (status: string, ended_at: number | null) => ({ status, ended_at: ended_at === null ? null : new Date(ended_at), updated_at: new Date(0) });
+  const bound = "1000000001";
+
+  it("an open shift is KRT's last answer active or paused, ending after now", () => {
+    expect(refusals({ deptrans_id: bound, session: session("active", now + 1) }, now)).toEqual([]);
+    expect(refusals({ deptrans_id: bound, session: session("paused", now + 1) }, now)).toEqual([]);
+  });
+
+  it("each failed condition is named: no id, no shift KRT vouches for (never answered, none, no end), an ended one", () => {
+    expect(refusals({ deptrans_id: null, session: null }, now)).toEqual(["no_deptrans_id", "no_session"]);
+    expect(refusals({ deptrans_id: bound, session: null }, now)).toEqual(["no_session"]);
+    expect(refusals({ deptrans_id: bound, session: session("none", null) }, now)).toEqual(["no_session"]);
+    expect(refusals({ deptrans_id: bound, session: session("active", null) }, now)).toEqual(["no_session"]);
+    expect(refusals({ deptrans_id: bound, session: session("ended", now + 5_000) }, now)).toEqual(["session_ended"]);
+    expect(refusals({ deptrans_id: bound, session: session("active", now) }, now)).toEqual(["session_ended"]);
+    expect(refusals({ deptrans_id: null, session: session("paused", now - 1) }, now)).toEqual(["no_deptrans_id", "session_ended"]);
   });
 });
