@@ -26,7 +26,7 @@ describe("cabinets: MQTT broker down", () => {
     await h.broker.stop();
     const down = await eventually(async () => {
       const r = await ready();
-      return r.body.services.cabinets.mqtt.startsWith("down") && r;
+      return r.body.services.cabinets.mqtt.startsWith("down") ? r : undefined;
     });
     expect(down.status).toBe(200);
     expect(down.body).toMatchObject({ status: "ready", checks: { database: "ok" } });
@@ -64,12 +64,12 @@ describe("cabinets: MQTT broker down", () => {
     // cabinet may be unresponsive for a moment (503 cabinet_unresponsive), so retry the booking.
     const after = await eventually(async () => {
       const r = await h.book("CAB-OUT", { kind: "issue", count: 1, contractor_id: "tech-o" });
-      return r.status === 201 && r;
+      return r.status === 201 ? r : undefined;
     });
     expect(after.body.accumulators).toHaveLength(1);
     const opened = await eventually(async () => {
       const r = await h.open("CAB-OUT", before.body.booking_id);
-      return r.status === 200 && r;
+      return r.status === 200 ? r : undefined;
     });
     expect(opened.body.cells).toEqual([{ cell: 1, accumulator_id: "CAB-OUT-A1" }]);
     expect((await h.call("GET", "/accumulators/CAB-OUT-A1")).body).toMatchObject({ location: "contractor", contractor_id: "tech-o" });
