@@ -100,19 +100,12 @@ function mqttAuth(e: typeof CabinetEnv.Type): MqttAuth {
   } else if (tlsVars.length > 0 && !isTlsUrl(e.MQTT_URL!)) {
     problems.push(`MQTT_URL: expected an mqtts:// URL with ${tlsVars.join(", ")}`);
   }
+  // Readable: ReadableFile checked them.
   const auth: MqttAuth = {};
-  const read = (name: "MQTT_CA_FILE" | "MQTT_CERT_FILE" | "MQTT_KEY_FILE") => {
-    try {
-      return readFileSync(e[name]!);
-    } catch (error) {
-      problems.push(`${name}: cannot read the file (${errorCode(error)}) (got ${JSON.stringify(e[name])})`);
-      return undefined;
-    }
-  };
-  if (e.MQTT_CA_FILE !== undefined) auth.ca = read("MQTT_CA_FILE");
+  if (e.MQTT_CA_FILE !== undefined) auth.ca = readFileSync(e.MQTT_CA_FILE);
   if (e.MQTT_CERT_FILE !== undefined && e.MQTT_KEY_FILE !== undefined) {
-    auth.cert = read("MQTT_CERT_FILE");
-    auth.key = read("MQTT_KEY_FILE");
+    auth.cert = readFileSync(e.MQTT_CERT_FILE);
+    auth.key = readFileSync(e.MQTT_KEY_FILE);
   }
   if (auth.ca) {
     try {
@@ -139,10 +132,9 @@ function unreadable(path: string): string | undefined {
     accessSync(path, constants.R_OK);
     return statSync(path).isFile() ? undefined : "expected a file";
   } catch (error) {
-    return `cannot read the file (${errorCode(error)})`;
+    return `cannot read the file (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
   }
 }
 
-const errorCode = (error: unknown) => (error as NodeJS.ErrnoException).code ?? errorMessage(error);
 // OpenSSL's reasons name what is wrong with a PEM, never its contents.
 const errorMessage = (error: unknown) => (error as Error).message ?? String(error);
