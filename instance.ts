@@ -144,7 +144,8 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       checks: [
         { name: "database", check: async () => void (await db.sql`select 1`) },
         ...(cluster ? [{ name: "cluster", check: () => cluster.check() }] : []),
-        ...all.flatMap((s) => s.checks ?? []),
+        // A service's own dependencies are reported, and fail only that service's routes.
+        ...all.flatMap((s) => (s.checks ?? []).map((c) => ({ ...c, service: s.name }))),
       ],
       describe: () => (cluster ? { cluster: cluster.status() } : { mode: "embedded" }),
     });

@@ -42,6 +42,7 @@ export async function connectDevices(ctx: ServiceContext, config: CabinetsConfig
   }
   const gateway = await CabinetGateway.connect({
     url,
+    auth: config.mqttAuth,
     prefix,
     commandTimeoutMs,
     registry: ctx.registry,
