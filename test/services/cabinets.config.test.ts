@@ -66,7 +66,7 @@ describe("cabinetsConfig", () => {
     });
   });
 
-  it("refuses - a bad value names its variable and what was given; every bad one is listed", () => {
+  it("refuses - a bad value names its variable, never its value; every bad one is listed", () => {
     const attempt = () => cabinetsConfig({ CABINET_POLL_MS: "0", MQTT_TOPIC_PREFIX: "a/#", CHARGED_MIN_CHARGE: "101", MQTT_URL: "localhost" });
     expect(attempt).toThrow(ConfigError);
     const message = (() => {
@@ -76,10 +76,11 @@ describe("cabinetsConfig", () => {
         return (error as Error).message;
       }
     })();
-    expect(message).toMatch(/CABINET_POLL_MS: .*\(got "0"\)/);
-    expect(message).toMatch(/MQTT_TOPIC_PREFIX: expected a topic prefix without wildcards or spaces \(got "a\/#"\)/);
-    expect(message).toMatch(/CHARGED_MIN_CHARGE: .*\(got "101"\)/);
-    expect(message).toMatch(/MQTT_URL: expected a URL \(got "localhost"\)/);
+    expect(message).toMatch(/CABINET_POLL_MS: .*greater than 0/);
+    expect(message).toMatch(/MQTT_TOPIC_PREFIX: expected a topic prefix without wildcards or spaces/);
+    expect(message).toMatch(/CHARGED_MIN_CHARGE: .*between 0 and 100/);
+    expect(message).toMatch(/MQTT_URL: expected a URL/);
+    expect(message).not.toContain("localhost"); // values are never echoed: some are secrets
   });
 });
 
@@ -99,11 +100,11 @@ describe("cabinetsConfig: the broker's TLS and login", () => {
     expect(cabinetsConfig({ MQTT_URL: "mqtt://127.0.0.1:1883", MQTT_USERNAME: "u", MQTT_PASSWORD: "p" }).mqttAuth).toEqual({ username: "u", password: "p" });
   });
 
-  it("refuses - a missing or unreadable file names its variable and path", () => {
+  it("refuses - a missing or unreadable file names its variable and why", () => {
     const missing = path.join(certs.dir, "nope.pem");
     const message = refusal({ ...tls(), MQTT_CA_FILE: missing, MQTT_KEY_FILE: certs.dir });
-    expect(message).toContain(`MQTT_CA_FILE: cannot read the file (ENOENT) (got ${JSON.stringify(missing)})`);
-    expect(message).toContain(`MQTT_KEY_FILE: expected a file (got ${JSON.stringify(certs.dir)})`);
+    expect(message).toContain("MQTT_CA_FILE: cannot read the file (ENOENT)");
+    expect(message).toContain("MQTT_KEY_FILE: expected a file");
   });
 
   it("refuses - what only works together: a certificate and its key, a username and its password, TLS files and an mqtts:// MQTT_URL", () => {
