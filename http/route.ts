@@ -187,8 +187,9 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     } catch (error) {
       const httpError = toHttpError(error);
       status = httpError.status;
-      if (status >= 500 && httpError.code === "internal")
-        deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
+      // The client's body says little on purpose (http/errors.ts); the log keeps what happened.
+      if (status === 500) deps.logger.error("request failed", { route: label, code: httpError.code, error: String(error), stack: (error as Error)?.stack });
+      else if (status > 500) deps.logger.warn("request failed", { route: label, code: httpError.code, error: String(error) });
       if (idempotency) {
         // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
         // same objects (ids from the key), so whatever this attempt did is not done twice.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/simulator.ts";
 import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
 import { eventually } from "../support/harness.ts";
-import { startTestInstance, type TestInstance } from "../support/instance.ts";
+import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
 import { addDrivers, asDriver, bind, internal, testDriver } from "./driverStatus.support.ts";
 
 let app: TestInstance;
@@ -166,12 +166,15 @@ describe("caches", () => {
       CAN_TAKE_ORDERS_BLOCKING: "true",
     });
     // Only what every route needs (the database) fails /ready; this service's dependency is reported.
-    const ready = await other.call("GET", "/ready", { token: null });
+    const ready = await other.call("GET", "/ready", { token: TOKENS.admin });
     expect(ready.status).toBe(200);
     expect(ready.body.services.driverStatus.driver_profiles_cache).toMatch(/^down/);
     expect((await asDriver(other, { park_id: "park-c", driver_id: "d1" }, "GET")).status).toBe(503);
     profilesSim.faults.down = false;
-    await eventually(async () => (await other!.call("GET", "/ready", { token: null })).body.services.driverStatus.driver_profiles_cache === "ok", 5_000);
+    await eventually(
+      async () => (await other!.call("GET", "/ready", { token: TOKENS.admin })).body.services.driverStatus.driver_profiles_cache === "ok",
+      5_000,
+    );
     expect((await asDriver(other, { park_id: "park-c", driver_id: "d1" }, "GET")).body).toEqual({ bound: false, session: null });
     // This instance runs stage 2: consumers are told to block.
     expect((await internal(other, "/internal/v1/drivers/park-c/d1/can-take-orders")).body).toEqual({
@@ -184,7 +187,7 @@ describe("caches", () => {
   it("when driver-profiles goes down the filled cache keeps serving and the instance stays ready", async () => {
     profilesSim.faults.down = true;
     await new Promise((r) => setTimeout(r, 300));
-    expect((await other!.call("GET", "/ready", { token: null })).status).toBe(200);
+    expect((await other!.call("GET", "/ready", { token: TOKENS.admin })).status).toBe(200);
     expect((await asDriver(other!, { park_id: "park-c", driver_id: "d1" }, "GET")).status).toBe(200);
     profilesSim.faults.down = false;
   });
