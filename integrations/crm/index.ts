@@ -1,6 +1,6 @@
 // Public surface of the CRM integration: the tables port, its Postgres implementation and the simulator.
 export { DistributionRow, PromocodeRow, ResultDay, ResultRow, type CrmTables, type NewDriverRow } from "./tables.ts";
-export { createCrmSchema, postgresCrm } from "./postgres.ts";
+export { postgresCrm } from "./postgres.ts";
 export {
   crmSimulator,
   type CrmFaults,

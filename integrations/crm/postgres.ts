@@ -12,7 +12,7 @@ const system = "crm";
  * Creates the schema and its tables if absent. Idempotent, and safe when several instances start
  * at once (`create table if not exists` alone can race on the catalogue).
  */
-export async function createCrmSchema(sql: Sql, schema: string): Promise<void> {
+async function createCrmSchema(sql: Sql, schema: string): Promise<void> {
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext(${`${schema}.crm_tables`}))`;
     await tx`create schema if not exists ${tx(schema)}`;
@@ -129,6 +129,8 @@ function decodeRows<S extends Schema.Decoder<unknown>>(schema: S, rows: readonly
 
 /** SQLSTATE classes where the same statement fails the same way again: bad data (22), constraints (23), access or syntax (42). */
 const refusedClasses = new Set(["22", "23", "42"]);
+/** ...but a table or schema missing for a while (the CRM replacing or moving it) is an outage, worth retrying. */
+const missingTable = new Set(["42P01", "3F000"]);
 
 /**
  * Postgres' failures as partner errors: a refusal of the statement itself is `crm_rejected` (422,
@@ -137,7 +139,7 @@ const refusedClasses = new Set(["22", "23", "42"]);
 function crmError(what: string, error: unknown): PartnerError {
   if (error instanceof PartnerError) return error;
   const code = (error as { code?: unknown })?.code;
-  if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && refusedClasses.has(code.slice(0, 2))) {
+  if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && refusedClasses.has(code.slice(0, 2)) && !missingTable.has(code)) {
     return new PartnerRejectedError(system, 422, { sqlstate: code }, { cause: error });
   }
   return new PartnerUnavailableError(system, `crm failed ${what}`, { cause: error });

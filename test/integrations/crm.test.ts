@@ -275,6 +275,21 @@ describe("CRM failures", () => {
     expect(error).toMatchObject({ code: "crm_unavailable" });
   });
 
+  it("the CRM's tables gone for a while (moved away, then back) is crm_unavailable, and the calls work again after", async () => {
+    const crm = postgresCrm(sql, schema);
+    const row = application();
+    await crm.writeNewDriver(row);
+    await sql`alter schema ${sql(schema)} rename to ${sql(`${schema}_away`)}`;
+    try {
+      await expect(crm.readPromocodes([row.matching_id])).rejects.toMatchObject({ code: "crm_unavailable" });
+      await expect(crm.writeNewDriver(application())).rejects.toBeInstanceOf(PartnerUnavailableError);
+    } finally {
+      await sql`alter schema ${sql(`${schema}_away`)} rename to ${sql(schema)}`;
+    }
+    await crm.writeNewDriver(application());
+    expect(await sql`select 1 from ${sql(schema)}.new_drivers`).toHaveLength(2);
+  });
+
   it("data the CRM refuses is crm_rejected (not worth retrying), with the SQLSTATE and no row", async () => {
     const crm = postgresCrm(sql, schema);
     const error = await crm.writeNewDriver(application({ phone_pd_id: "bad\u0000id" })).catch((e: unknown) => e);
