@@ -1,7 +1,7 @@
 // The driver-profiles client against its simulator: each profile's name and phone personal id,
 // every binding of one person, and the client's failures when the partner is down, slow or refuses.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { noFaults, PartnerRejectedError, PartnerTimeoutError, PartnerUnavailableError } from "../../integrations/index.ts";
+import { noFaults, PartnerRejectedError, PartnerTimeoutError, PartnerUnavailableError, startSimulator } from "../../integrations/index.ts";
 import { DriverProfilesClient, startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
 import { postJson, until } from "./support.ts";
 
@@ -40,19 +40,33 @@ describe("driver-profiles", () => {
     expect(page.items).toContainEqual({ park_id: "park-a", driver_id: "boris", driver_license_pd_id: "lic-boris", phone_pd_id: null, name: "Борис" });
   });
 
-  it("updates - a profile written without name or phone (an older partner) reads as null for both, never undefined", async () => {
+  it("a partner that sends profiles without name or phone (an older driver-profiles) reads as null for both, never undefined", async () => {
+    const old = { park_id: "park-old", driver_id: "d1", driver_license_pd_id: "lic-old" };
+    const older = await startSimulator({
+      name: "driver_profiles",
+      routes: (app) => {
+        app.get("/v1/profiles/updates", (_req, res) => res.json({ profiles: [old], cursor: "1", has_more: false }));
+        app.post("/v1/profiles/bindings", (_req, res) => res.json({ profiles: [old] }));
+      },
+    });
+    try {
+      const client = new DriverProfilesClient({ baseUrl: older.url, timeoutMs: 500, retries: 0 });
+      const expected = { ...old, phone_pd_id: null, name: null };
+      expect((await client.updates(undefined, 10)).items).toEqual([expected]);
+      expect(await client.bindingsOf("park-old", "d1")).toEqual([expected]);
+    } finally {
+      await older.close();
+    }
+  });
+
+  it("the simulator takes profiles without name or phone from another process, as null", async () => {
     const written = await postJson(`${sim.url}/__driver-profiles/profiles`, {
-      profiles: [{ park_id: "park-old", driver_id: "d1", driver_license_pd_id: "lic-old" }],
+      profiles: [{ park_id: "park-old", driver_id: "d2", driver_license_pd_id: null }],
     });
     expect(written.status).toBe(200);
-    const page = await profiles.updates(undefined, 100);
-    expect(page.items.find((p) => p.park_id === "park-old")).toEqual({
-      park_id: "park-old",
-      driver_id: "d1",
-      driver_license_pd_id: "lic-old",
-      phone_pd_id: null,
-      name: null,
-    });
+    expect(await profiles.bindingsOf("park-old", "d2")).toEqual([
+      { park_id: "park-old", driver_id: "d2", driver_license_pd_id: null, phone_pd_id: null, name: null },
+    ]);
   });
 
   it("bindingsOf - from any one profile, every profile of the person (the same licence), that one included, in a stable order", async () => {
