@@ -88,6 +88,15 @@ const identityHeaders = {
 
 /** Ids of parks and drivers as partners issue them; no '/' (it would make composite keys ambiguous). */
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Every id in a path, before the route's own Schema: nothing a key, a subject or a log line could misread. */
+const PATH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function checkPathIds(params: Record<string, string>): void {
+  const fields = Object.entries(params)
+    .filter(([, value]) => !PATH_ID_PATTERN.test(value))
+    .map(([name]) => ({ path: `params.${name}`, message: "expected 1..128 letters, digits, '.', '_', ':' or '-'" }));
+  if (fields.length) throw badRequest("invalid_request", `invalid path: ${fields.map((f) => f.path).join(", ")}`, { fields });
+}
 const INT64_MAX = 9223372036854775807n;
 
 /** A decimal that fits Postgres' bigint, where uids are stored. */
@@ -152,6 +161,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     try {
       authenticate(spec.role, deps.tokens, req);
       const identity = identify(spec.role, req);
+      checkPathIds(req.path_parameters);
       const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
       const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
       const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
