@@ -209,6 +209,40 @@ describe("incremental feeds", () => {
     expect(next.body.items.map((i: { updated_at: string }) => i.updated_at)).toEqual([new Date(at + 504).toISOString(), new Date(at + 505).toISOString()]);
   });
 
+  it("a full load held before a person the profiles cache cannot place yet stays a full load when it goes on", async () => {
+    const profile = (id: string) => ({ park_id: "park-f", driver_id: `f-${id}`, driver_license_pd_id: id });
+    app.simulators.driverProfiles!.upsert([profile("pd-h1"), profile("pd-h3")]);
+    await app.services.driverStatus.refreshCaches();
+    const at = Date.now();
+    const write = (id: string, seq: number) => app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(id, "7500000001", seq, at + seq)]));
+    for (const [id, seq] of [
+      ["pd-h1", 1],
+      ["pd-h1", 2],
+      ["pd-h2", 1],
+      ["pd-h3", 1],
+      ["pd-h3", 2],
+      ["pd-h3", 3],
+    ] as const)
+      await write(id, seq);
+    const persons = (page: { body: { items: { driver_license_pd_id: string }[] } }) => page.body.items.map((i) => i.driver_license_pd_id);
+    const held = await internal(app, "/internal/v1/status/updates?limit=1000");
+    expect(held.body.has_more).toBe(false);
+    expect(persons(held)).toContain("pd-h1");
+    expect(persons(held)).not.toContain("pd-h2");
+
+    app.simulators.driverProfiles!.upsert([profile("pd-h2")]);
+    await app.services.driverStatus.refreshCaches();
+    const rest = await internal(app, `/internal/v1/status/updates?limit=1000&cursor=${held.body.cursor}`);
+    // Each person once, with his current status: not pd-h3's history.
+    expect(persons(rest)).toEqual(["pd-h2", "pd-h3"]);
+    expect(rest.body.items[1].updated_at).toBe(new Date(at + 3).toISOString());
+    // The full load reached the end: what follows is the history again.
+    await write("pd-h3", 4);
+    await write("pd-h3", 5);
+    const next = await internal(app, `/internal/v1/status/updates?limit=1000&cursor=${rest.body.cursor}`);
+    expect(next.body.items.map((i: { updated_at: string }) => i.updated_at)).toEqual([new Date(at + 4).toISOString(), new Date(at + 5).toISOString()]);
+  });
+
   it("a cursor that was not handed out is 400", async () => {
     expect((await internal(app, "/internal/v1/id/updates?cursor=nonsense")).status).toBe(400);
   });
