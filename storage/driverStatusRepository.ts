@@ -149,14 +149,24 @@ export async function profileChanges(sql: Queryable, after: FeedCursor, limit: n
   return rows.map(({ xid, seq, ...r }) => ({ ...r, cursor: { xid, seq } }));
 }
 
-/** `session_statuses` rows written after `after`, in commit-safe order (see the header). */
-export async function sessionChanges(sql: Queryable, after: FeedCursor, limit: number): Promise<SessionChange[]> {
+/**
+ * `session_statuses` rows written after `after`, in commit-safe order (see the header). With
+ * `latestOnly` (a full load), only each person's latest row that may be handed out: a later row
+ * of his comes later in this order, so skipping the older ones never skips the person.
+ */
+export async function sessionChanges(sql: Queryable, after: FeedCursor, limit: number, options: { latestOnly?: boolean } = {}): Promise<SessionChange[]> {
   const rows = await sql<{ driver_license_pd_id: string; session_status: string; ended_at: Date | null; updated_at: Date; xid: string; seq: string }[]>`
-    select driver_license_pd_id, session_status, ended_at, updated_at, change_xid::text as xid, id::text as seq
-    from session_statuses
-    where (change_xid, id) > (${after.xid}::xid8, ${after.seq}::bigint)
-      and change_xid < pg_snapshot_xmin(pg_current_snapshot())
-    order by change_xid, id
+    select s.driver_license_pd_id, s.session_status, s.ended_at, s.updated_at, s.change_xid::text as xid, s.id::text as seq
+    from session_statuses s
+    where (s.change_xid, s.id) > (${after.xid}::xid8, ${after.seq}::bigint)
+      and s.change_xid < pg_snapshot_xmin(pg_current_snapshot())
+      ${
+        options.latestOnly
+          ? sql`and not exists (select 1 from session_statuses n where n.driver_license_pd_id = s.driver_license_pd_id
+              and n.session_seq > s.session_seq and n.change_xid < pg_snapshot_xmin(pg_current_snapshot()) offset 0)`
+          : sql``
+      }
+    order by s.change_xid, s.id
     limit ${limit}`;
   return rows.map(({ xid, seq, ...r }) => ({ ...r, cursor: { xid, seq } }));
 }

@@ -6,6 +6,7 @@ import { defineActorKind, stateName, topState, type ActorKind } from "../../acto
 import { setTimer } from "../../actors/protocol.ts";
 import { isConnected, krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "./projection.ts";
+import { personalIdHash } from "../personalIdHash.ts";
 import { isTransient, PartnerError } from "../../integrations/index.ts";
 import type { Krt } from "../../integrations/krt/index.ts";
 
@@ -56,6 +57,8 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     // A redelivered status is refused by its own time (not newer than the profile's), whatever its
     // id; the few ids kept catch a timer fired twice. Every commit writes them: ~35 bytes each.
     rememberedIds: 4,
+    // KRT's id of a person stays in the session's snapshot and rows; its history keeps a hash.
+    journaled: (event) => (typeof event.deptrans_id === "string" ? { ...event, deptrans_id: personalIdHash(event.deptrans_id) } : event),
     project: projectKrtSessions,
     // Most turns only absorb a status: the bound id, the session and whether the person works are
     // all the projection reads. A bound person's connectivity is KRT's confirmed one: it changes

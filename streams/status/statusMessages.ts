@@ -47,9 +47,17 @@ export interface DriverStatus {
   readonly settle: Settle;
 }
 
+/**
+ * Which filter found the driver out of scope (not in a configured category or region). The filters
+ * decide who gets connected, never who gets disconnected: his status goes on as a disconnect, so
+ * KRT hears it if it holds him connected, and is counted under this outcome if it ends as a repeat.
+ */
+export type OutOfScope = "category_filtered" | "region_filtered";
+
 export interface LicencedStatus extends DriverStatus {
   /** The person behind the profile: `driver_license_pd_id`. */
   readonly licence: string;
+  readonly outOfScope?: OutOfScope;
 }
 
 export interface ConnectivityChange {
@@ -57,10 +65,11 @@ export interface ConnectivityChange {
   readonly licence: string;
   readonly park_id: string;
   readonly driver_id: string;
-  /** online and busy are connected, offline is not. */
+  /** online and busy are connected, offline (or out of scope) is not. */
   readonly connected: boolean;
   readonly at: number;
   readonly settle: Settle;
+  readonly outOfScope?: OutOfScope;
 }
 
 /** What became of a message; counted in `fleet_status_events_total{outcome}`. */
