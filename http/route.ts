@@ -2,6 +2,7 @@
 // query and body (400 naming the field), body limit, Idempotency-Key, metrics and errors.
 import { createHash, randomUUID } from "node:crypto";
 import type { Request, Response, Server } from "hyper-express";
+import type { JSONValue } from "postgres";
 import { Result, Schema, SchemaIssue } from "effect";
 import type { Role } from "../config.ts";
 import type { Sql } from "../storage/database.ts";
@@ -48,6 +49,16 @@ export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends A
   body?: B;
   /** Mutating POSTs: a repeat with the same Idempotency-Key returns the first result. */
   idempotent?: boolean;
+  /**
+   * For idempotent routes whose answer holds personal data (addresses, coordinates): the
+   * idempotency store keeps only `keep(body)` of a success (e.g. the new item's id), and a repeat
+   * rebuilds its answer with `replay` from what is stored now, so no copy outlives the data
+   * (a deleted item's repeat finds nothing).
+   */
+  personalAnswer?: {
+    keep(body: unknown): JSONValue;
+    replay(kept: any, ctx: Omit<RouteContext<P["Type"], Q["Type"], B["Type"]>, "newId">): Promise<RouteResult>;
+  };
   handle(ctx: RouteContext<P["Type"], Q["Type"], B["Type"]>): Promise<RouteResult>;
 }
 
@@ -179,9 +190,11 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
           .digest("hex");
         const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
         if (claim.kind === "replay") {
-          status = claim.status;
+          const first =
+            spec.personalAnswer && claim.status < 300 ? await spec.personalAnswer.replay(claim.body, { params, query, body, identity, req }) : claim;
+          status = first.status;
           res.header("Idempotent-Replayed", "true");
-          return send(res, claim.status, claim.body);
+          return send(res, first.status, first.body);
         }
         if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
         if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
@@ -192,7 +205,10 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
       const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
       const result = await spec.handle({ params, query, body, identity, req, newId });
       status = result.status;
-      if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
+      if (idempotency) {
+        const kept = spec.personalAnswer && result.status < 300 ? spec.personalAnswer.keep(result.body) : result.body;
+        await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, kept);
+      }
       send(res, result.status, result.body);
     } catch (error) {
       const httpError = toHttpError(error);
