@@ -11,6 +11,7 @@ import type { Logger } from "../actors/logger.ts";
 import { badRequest, HttpError, toHttpError } from "./errors.ts";
 import type { HttpMetrics } from "./metrics.ts";
 import type { TokenRoles } from "./tokens.ts";
+import { PARTNER_ID_PATTERN } from "../integrations/driverKey.ts";
 
 /** Identity vouched for by the role's proxy, from its headers. */
 export type Identity =
@@ -97,8 +98,6 @@ const identityHeaders = {
   driver: { park_id: "x-yataxi-park-id", driver_id: "x-yataxi-driver-profile-id" },
 } as const;
 
-/** Ids of parks and drivers as partners issue them; no '/' (it would make composite keys ambiguous). */
-const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Every id in a path, before the route's own Schema: nothing a key, a subject or a log line could misread. */
 const PATH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -128,7 +127,7 @@ function identify(role: Role, req: Request): Identity {
     if (value === undefined) continue;
     if (field === "uid") {
       if (!isInt64Id(value)) fields.push({ path: `headers.${header}`, message: "expected a numeric uid of at most 9223372036854775807" });
-    } else if (!ID_PATTERN.test(value)) fields.push({ path: `headers.${header}`, message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" });
+    } else if (!PARTNER_ID_PATTERN.test(value)) fields.push({ path: `headers.${header}`, message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" });
   }
   if (fields.length) throw badRequest("missing_identity", `identity headers missing or invalid: ${fields.map((f) => f.path).join(", ")}`, { fields });
   return { role, ...values } as Identity;
