@@ -1,7 +1,7 @@
 // What flows through the status stream: raw JetStream messages, decoded driver statuses, and
 // connectivity changes, each carrying the handle that settles its message once we are done.
 import { Schema } from "effect";
-import type { DriverKey } from "../../integrations/driverKey.ts";
+import { PARTNER_ID_PATTERN, type DriverKey } from "../../integrations/driverKey.ts";
 
 /** How the pipeline settles the JetStream message a value came from. */
 export interface Settle {
@@ -28,9 +28,11 @@ const Iso = Schema.String.check(
 );
 
 /** A message on `contractor.statuses.events`; unknown extra fields are ignored. */
+const PartnerId = Schema.String.check(Schema.isPattern(PARTNER_ID_PATTERN, { message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" }));
+
 export const StatusPayload = Schema.Struct({
-  park_id: Schema.NonEmptyString,
-  driver_id: Schema.NonEmptyString,
+  park_id: PartnerId,
+  driver_id: PartnerId,
   status: Schema.Literals(["online", "busy", "offline"]),
   updated_at: Iso,
 });

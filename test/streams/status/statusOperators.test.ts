@@ -190,6 +190,8 @@ describe("decode, licence, filters", () => {
       message(l, 3, { park_id: "p", driver_id: "d", status: "sleeping", updated_at: "2026-01-01T10:00:00Z" }),
       message(l, 4, { park_id: "p", status: "online", updated_at: "yesterday" }),
       message(l, 5, { park_id: "p", driver_id: "d", status: "offline", updated_at: "2026-01-01T10:00:01.250+03:00", extra: true }),
+      // "p/q" + "d" would share its driver key with "p" + "q/d".
+      message(l, 6, { park_id: "p/q", driver_id: "d", status: "online", updated_at: "2026-01-01T10:00:00Z" }),
     ];
     const out = await lastValueFrom(
       from(input).pipe(
@@ -201,12 +203,13 @@ describe("decode, licence, filters", () => {
       [1, "online", Date.parse("2026-01-01T10:00:00Z")],
       [5, "offline", Date.parse("2026-01-01T07:00:01.250Z")],
     ]);
-    expect(letters.map((x) => x.seq)).toEqual([2, 3, 4]);
+    expect(letters.map((x) => x.seq)).toEqual([2, 3, 4, 6]);
+    expect(letters[3]!.reason).toContain("park_id");
     expect(letters[0]!.reason).toBe("not JSON");
     expect(letters[1]!.reason).toContain("status");
     expect(letters[2]!.reason).toContain("driver_id");
     expect(letters[2]!.reason).toContain("updated_at");
-    expect(l.acked.sort()).toEqual([2, 3, 4]);
+    expect(l.acked.sort()).toEqual([2, 3, 4, 6]);
   });
 
   it("decodeStatuses - a status dated beyond the clock skew (2099) or older than the stream keeps is dead-lettered; the driver's real statuses pass", async () => {
