@@ -1,6 +1,6 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
 // client, the backoff policy (the only one: the machine leaves `scheduleRetry` to its kind), the
-// `profiles`/`session_statuses` projection and the public event.
+// `profiles`/`session_statuses`/`krt_connectivity` projection and the public event.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";

@@ -1,5 +1,6 @@
 // The krt-session actors as the driver-status tables' rows: a bound id is a `profiles` row, the
-// latest session change a `session_statuses` row (storage/driverStatusRepository.ts writes them).
+// latest session change a `session_statuses` row, whether the person works a `krt_connectivity`
+// row (storage/driverStatusRepository.ts writes them).
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import { isConnected, type KrtSessionContext } from "../../machines/krtSession.machine.ts";
 import {
