@@ -148,7 +148,8 @@ describe("driver status storage on postgres, at scale", () => {
       const seqScans = async () =>
         (
           await scans<{ relname: string; seq_scan: string }[]>`
-          select relname, seq_scan from pg_stat_xact_user_tables where relname in ('profiles', 'session_statuses') order by relname`
+          select relname, seq_scan from pg_stat_xact_user_tables
+          where schemaname = current_schema() and relname in ('profiles', 'session_statuses') order by relname`
         ).map((r) => Number(r.seq_scan));
       try {
         for (let round = 0; round < 12; round++) {
