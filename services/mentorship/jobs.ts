@@ -1,0 +1,62 @@
+// Mentorship's periodic jobs (SPEC 3.3 items 2 and 4, and retention), run by the
+// `mentorship-job/<name>` singletons. Each is idempotent across retries and restarts: a pairing
+// is marked imported only after its matching committed it, a promocode is offered only to a
+// matching still `finished`, and every message carries an id derived from what it says, so a
+// redelivery after a crash is dropped by the matching (or refused by its state).
+import type { ActorSystem } from "../../actors/ActorSystem.ts";
+import type { MatchedEvent, PromocodeEvent } from "../../machines/matching.machine.ts";
+import type { Sql } from "../../storage/database.ts";
+import { archiveEnded, matchingIdsInStatus, pruneArchive } from "../../storage/mentorshipRepository.ts";
+import type { Crm } from "./partners.ts";
+
+const DAY_MS = 86_400_000;
+const PAGE = 500;
+
+/** Pairings the CRM made since the last import -> `matched` (each matching then tells both drivers itself). */
+export async function importMatches(deps: { crm: Crm; system: ActorSystem }): Promise<number> {
+  const rows = await deps.crm.readDistribution();
+  for (const row of rows) {
+    const connectedAt = row.connected_dttm.getTime();
+    const event: MatchedEvent = { type: "matched", mentor_park_id: row.mentor_park_id, mentor_driver_id: row.mentor_driver_id, connected_at: connectedAt };
+    // A matching that is not `requested` (paired already, or unknown to us) refuses it; either way it is handled.
+    await deps.system.tell(`matching/${row.newbie_matching_id}`, event, { messageId: `matched:${row.newbie_matching_id}:${connectedAt}` });
+    await deps.crm.markDistributionImported(row.newbie_matching_id, row.connected_dttm);
+  }
+  return rows.length;
+}
+
+/** Promocodes the CRM issued for finished matchings -> `promocode` (the matching tells the mentor, then `succeed`). */
+export async function importPromocodes(deps: { crm: Crm; system: ActorSystem; sql: Sql }): Promise<number> {
+  let told = 0;
+  let after = "";
+  for (;;) {
+    const ids = await matchingIdsInStatus(deps.sql, "finished", PAGE, after);
+    if (ids.length === 0) return told;
+    for (const row of await deps.crm.readPromocodes(ids)) {
+      const event: PromocodeEvent = { type: "promocode", promocode: row.promocode, issued_at: row.issued_at.getTime() };
+      await deps.system.tell(`matching/${row.matching_id}`, event, { messageId: `promocode:${row.matching_id}:${row.promocode}` });
+      told++;
+    }
+    after = ids.at(-1)!;
+  }
+}
+
+export interface RetentionPolicy {
+  /** Ended (succeed, failed) matchings move to the archive this long after they end. */
+  archiveAfterDays: number;
+  /** Archived matchings are removed this long after they were archived. */
+  keepArchivedDays: number;
+}
+
+/** Moves matchings ended long enough ago to the archive, and removes old archived ones. */
+export async function sweepRetention(deps: { sql: Sql; now: () => number; policy: RetentionPolicy }): Promise<number> {
+  const now = deps.now();
+  let moved = 0;
+  for (;;) {
+    const n = await archiveEnded(deps.sql, new Date(now - deps.policy.archiveAfterDays * DAY_MS), new Date(now), PAGE);
+    moved += n;
+    if (n < PAGE) break;
+  }
+  await pruneArchive(deps.sql, new Date(now - deps.policy.keepArchivedDays * DAY_MS));
+  return moved;
+}
