@@ -9,6 +9,7 @@ import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } f
 import type { Logger } from "../actors/logger.ts";
 import { badRequest, HttpError, toHttpError } from "./errors.ts";
 import type { HttpMetrics } from "./metrics.ts";
+import type { TokenRoles } from "./tokens.ts";
 
 /** Identity vouched for by the role's proxy, from its headers. */
 export type Identity =
@@ -52,7 +53,7 @@ export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends A
 
 export interface RouteDeps {
   sql: Sql;
-  tokens: ReadonlyMap<Role, string>;
+  tokens: TokenRoles;
   bodyLimitBytes: number;
   metrics: HttpMetrics;
   logger: Logger;
@@ -113,12 +114,13 @@ function identify(role: Role, req: Request): Identity {
   return { role, ...values } as Identity;
 }
 
-function authenticate(role: Role, tokens: ReadonlyMap<Role, string>, req: Request): void {
+function authenticate(role: Role, tokens: TokenRoles, req: Request): void {
   const header = req.headers.authorization ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   if (!token) throw new HttpError(401, "unauthorized", "missing bearer token");
-  if (tokens.get(role) === token) return;
-  for (const t of tokens.values()) if (t === token) throw new HttpError(403, "forbidden", `this route needs the ${role} role`);
+  const holder = tokens.roleOf(token);
+  if (holder === role) return;
+  if (holder !== undefined) throw new HttpError(403, "forbidden", `this route needs the ${role} role`);
   throw new HttpError(401, "unauthorized", "unknown token");
 }
 
@@ -185,8 +187,9 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     } catch (error) {
       const httpError = toHttpError(error);
       status = httpError.status;
-      if (status >= 500 && httpError.code === "internal")
-        deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
+      // The client's body says little on purpose (http/errors.ts); the log keeps what happened.
+      if (status === 500) deps.logger.error("request failed", { route: label, code: httpError.code, error: String(error), stack: (error as Error)?.stack });
+      else if (status > 500) deps.logger.warn("request failed", { route: label, code: httpError.code, error: String(error) });
       if (idempotency) {
         // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
         // same objects (ids from the key), so whatever this attempt did is not done twice.

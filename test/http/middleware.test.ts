@@ -89,7 +89,7 @@ describe("http middleware", () => {
 
   it("ops - health, readiness and Prometheus metrics answer without auth", async () => {
     expect((await app.call("GET", "/health", { token: null })).body.status).toBe("ok");
-    const ready = await app.call("GET", "/ready", { token: null });
+    const ready = await app.call("GET", "/ready", { token: TOKENS.admin });
     expect(ready.status).toBe(200);
     expect(ready.body.checks.database).toBe("ok");
     const metrics = await fetch(`${app.url}/metrics`).then((r) => r.text());

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/simulator.ts";
 import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
 import { eventually } from "../support/harness.ts";
-import { startTestInstance, type TestInstance } from "../support/instance.ts";
+import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
 import { addDrivers, asDriver, bind, internal, testDriver } from "./driverStatus.support.ts";
 
 let app: TestInstance;
@@ -156,7 +156,7 @@ describe("caches", () => {
     await profilesSim.close();
   });
 
-  it("an instance started while driver-profiles is down is not ready; once it is back and filled, it is", async () => {
+  it("an instance started while driver-profiles is down is ready, reports the cache down and answers its driver routes 503; once it is back and filled, they serve", async () => {
     profilesSim.faults.down = true;
     profilesSim.upsert([{ park_id: "park-c", driver_id: "d1", driver_license_pd_id: "pd-c1" }]);
     other = await startTestInstance({
@@ -165,12 +165,16 @@ describe("caches", () => {
       PARTNER_RETRIES: "0",
       CAN_TAKE_ORDERS_BLOCKING: "true",
     });
-    const notReady = await other.call("GET", "/ready", { token: null });
-    expect(notReady.status).toBe(503);
-    expect(notReady.body.checks.driver_profiles_cache).toMatch(/^down/);
+    // Only what every route needs (the database) fails /ready; this service's dependency is reported.
+    const ready = await other.call("GET", "/ready", { token: TOKENS.admin });
+    expect(ready.status).toBe(200);
+    expect(ready.body.services.driverStatus.driver_profiles_cache).toMatch(/^down/);
     expect((await asDriver(other, { park_id: "park-c", driver_id: "d1" }, "GET")).status).toBe(503);
     profilesSim.faults.down = false;
-    await eventually(async () => (await other!.call("GET", "/ready", { token: null })).status === 200, 5_000);
+    await eventually(
+      async () => (await other!.call("GET", "/ready", { token: TOKENS.admin })).body.services.driverStatus.driver_profiles_cache === "ok",
+      5_000,
+    );
     expect((await asDriver(other, { park_id: "park-c", driver_id: "d1" }, "GET")).body).toEqual({ bound: false, session: null });
     // This instance runs stage 2: consumers are told to block.
     expect((await internal(other, "/internal/v1/drivers/park-c/d1/can-take-orders")).body).toEqual({
@@ -183,7 +187,7 @@ describe("caches", () => {
   it("when driver-profiles goes down the filled cache keeps serving and the instance stays ready", async () => {
     profilesSim.faults.down = true;
     await new Promise((r) => setTimeout(r, 300));
-    expect((await other!.call("GET", "/ready", { token: null })).status).toBe(200);
+    expect((await other!.call("GET", "/ready", { token: TOKENS.admin })).status).toBe(200);
     expect((await asDriver(other!, { park_id: "park-c", driver_id: "d1" }, "GET")).status).toBe(200);
     profilesSim.faults.down = false;
   });

@@ -11,7 +11,7 @@ describe("driverStatusConfig", () => {
   it("defaults - simulators for every partner, KRT's limits and backoff, a week of history, not blocking", () => {
     expect(driverStatusConfig({})).toEqual({
       urls: { krt: undefined, driverProfiles: undefined, driverCategories: undefined, trackstory: undefined, personal: undefined },
-      krt: { clientId: "fleet", clientSecret: "fleet-secret", ratePerSecond: 200, refreshMarginMs: 60_000, retry: { baseMs: 1_000, maxMs: 60_000 } },
+      krt: { clientId: "fleet", clientSecret: expect.any(String), ratePerSecond: 200, refreshMarginMs: 60_000, retry: { baseMs: 1_000, maxMs: 60_000 } },
       cacheRefreshMs: 5_000,
       sessionHistoryDays: 7,
       blocking: false,
@@ -19,7 +19,13 @@ describe("driverStatusConfig", () => {
   });
 
   it("set - the variables are read", () => {
-    const config = driverStatusConfig({ KRT_URL: "http://krt:1", KRT_RETRY_BASE_MS: "100", SESSION_HISTORY_DAYS: "30", CAN_TAKE_ORDERS_BLOCKING: "true" });
+    const config = driverStatusConfig({
+      KRT_URL: "http://krt:1",
+      KRT_CLIENT_SECRET: "s",
+      KRT_RETRY_BASE_MS: "100",
+      SESSION_HISTORY_DAYS: "30",
+      CAN_TAKE_ORDERS_BLOCKING: "true",
+    });
     expect(config.urls.krt).toBe("http://krt:1");
     expect(config.krt.retry).toEqual({ baseMs: 100, maxMs: 60_000 });
     expect(config.sessionHistoryDays).toBe(30);
@@ -30,6 +36,11 @@ describe("driverStatusConfig", () => {
     expect(() => driverStatusConfig({ SESSION_HISTORY_DAYS: "31" })).toThrow(ConfigError);
     expect(() => driverStatusConfig({ SESSION_HISTORY_DAYS: "31" })).toThrow(/SESSION_HISTORY_DAYS/);
     expect(() => driverStatusConfig({ KRT_URL: "krt" })).toThrow(/KRT_URL: expected a URL/);
+  });
+
+  it("a real KRT without its secret - refused: the secret has no default outside the simulator", () => {
+    expect(() => driverStatusConfig({ KRT_URL: "http://krt:1" })).toThrow(/KRT_CLIENT_SECRET: required when KRT_URL is set/);
+    expect(driverStatusConfig({}).krt.clientSecret).not.toBe(driverStatusConfig({}).krt.clientSecret);
   });
 });
 

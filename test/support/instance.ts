@@ -4,7 +4,20 @@ import { startInstance, type Instance } from "../../instance.ts";
 import type { Clock } from "../../actors/clock.ts";
 import { silentLogger, testDatabase, type TestDatabase } from "./harness.ts";
 
-export const TOKENS = { fleet: "fleet-token", internal: "internal-token", driver: "driver-token", admin: "admin-token" } as const;
+/** Long enough for production mode (32+ characters), which the cluster and process tests run in. */
+export const TOKENS = {
+  fleet: "fleet-token-for-tests-0000000000001",
+  internal: "internal-token-for-tests-00000000002",
+  driver: "driver-token-for-tests-000000000003",
+  admin: "admin-token-for-tests-0000000000004",
+} as const;
+/** What production-mode test processes need beside their backends: the tokens, and every partner simulated. */
+export const PRODUCTION_TEST_ENV = {
+  AUTH_TOKENS: Object.entries(TOKENS)
+    .map(([r, t]) => `${r}=${t}`)
+    .join(","),
+  SIMULATORS: "all",
+} as const;
 
 export interface TestInstance extends Instance {
   testDb: TestDatabase;
