@@ -9,7 +9,13 @@ import { driverStatusPublicEvents } from "./driverStatus/publicEvents.ts";
 import { mailingPublicEvents } from "./mailings/publicEvents.ts";
 import { mentorshipPublicEvents } from "./mentorship/publicEvents.ts";
 
-export const publicEvents = { ...mailingPublicEvents, ...cabinetPublicEvents, ...customerPublicEvents, ...driverStatusPublicEvents, ...mentorshipPublicEvents } as const;
+export const publicEvents = {
+  ...mailingPublicEvents,
+  ...cabinetPublicEvents,
+  ...customerPublicEvents,
+  ...driverStatusPublicEvents,
+  ...mentorshipPublicEvents,
+} as const;
 
 /** The JSON Schema document of one event, as written to docs/events/<type>.schema.json. */
 export function jsonSchemaOf(type: keyof typeof publicEvents): unknown {

@@ -7,7 +7,9 @@ import type { MatchingPolicy } from "./matchingKind.ts";
 
 const Days = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 3650 }));
 const Mentors = Schema.String.check(
-  Schema.isPattern(/^[A-Za-z0-9._:-]+\/[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+\/[A-Za-z0-9._:-]+)*$/, { message: "expected park_id/driver_id pairs separated by commas" }),
+  Schema.isPattern(/^[A-Za-z0-9._:-]+\/[A-Za-z0-9._:-]+(,[A-Za-z0-9._:-]+\/[A-Za-z0-9._:-]+)*$/, {
+    message: "expected park_id/driver_id pairs separated by commas",
+  }),
 );
 
 const MentorshipEnv = Schema.Struct({
@@ -51,9 +53,9 @@ export interface MentorshipConfig {
 
 /**
  * Decodes the mentorship variables; throws ConfigError naming every bad one.
- * @example const { policy } = mentorshipConfig(process.env, { demoData: true })
+ * @example const { policy } = mentorshipConfig(process.env, { demoData: true, simulateCrm: true })
  */
-export function mentorshipConfig(env: Env, options: { demoData: boolean }): MentorshipConfig {
+export function mentorshipConfig(env: Env, options: { demoData: boolean; simulateCrm: boolean }): MentorshipConfig {
   const e = decodeEnv(MentorshipEnv, env);
   const mentors = e.CRM_SIMULATOR_MENTORS ?? (options.demoData ? "park-1/mentor-1" : undefined);
   return {
@@ -66,7 +68,7 @@ export function mentorshipConfig(env: Env, options: { demoData: boolean }): Ment
     },
     crmSchema: e.CRM_SCHEMA ?? "crm",
     crmSimulator: {
-      enabled: (e.CRM_SIMULATOR ?? "true") === "true",
+      enabled: e.CRM_SIMULATOR === undefined ? options.simulateCrm : e.CRM_SIMULATOR === "true",
       mentors: (mentors?.split(",") ?? []).map((pair) => {
         const [park_id, driver_id] = pair.split("/") as [string, string];
         return { park_id, driver_id };

@@ -45,7 +45,13 @@ function textOf(status: string, role: Role, who: string, m: MatchingRecord, r: R
 }
 
 /** The messages of one matching for one side, oldest first: one per status change that tells that side something. */
-export function messagesOf(role: Role, m: MatchingRecord, transitions: readonly StatusTransitionRow[], result: ResultsRow | undefined, who: string | null): Message[] {
+export function messagesOf(
+  role: Role,
+  m: MatchingRecord,
+  transitions: readonly StatusTransitionRow[],
+  result: ResultsRow | undefined,
+  who: string | null,
+): Message[] {
   const name = who ?? (role === "newbie" ? "your mentor" : "your newbie");
   return transitions.flatMap((t) => {
     const text = textOf(t.to, role, name, m, result);

@@ -20,7 +20,8 @@ export interface MentorshipService extends Service {
 }
 
 export async function mentorshipService(ctx: ServiceContext): Promise<MentorshipService> {
-  const config = mentorshipConfig(ctx.config.env, { demoData: ctx.config.demoData });
+  const { simulators: allowed } = ctx.config;
+  const config = mentorshipConfig(ctx.config.env, { demoData: ctx.config.demoData, simulateCrm: allowed.all || allowed.names.has("crm") });
   const { partners, simulators } = await mentorshipPartners(ctx, config);
   const now = () => ctx.clock.now();
   if (ctx.config.demoData) seedMentorshipDemo(simulators);
@@ -42,7 +43,10 @@ export async function mentorshipService(ctx: ServiceContext): Promise<Mentorship
     now,
     jobs: {
       "match-import": { everyMs: config.every.matchImport, run: async () => importMatches({ crm: partners.crm, system: await systemReady }) },
-      "promocode-import": { everyMs: config.every.promocodeImport, run: async () => importPromocodes({ crm: partners.crm, system: await systemReady, sql: ctx.db.sql }) },
+      "promocode-import": {
+        everyMs: config.every.promocodeImport,
+        run: async () => importPromocodes({ crm: partners.crm, system: await systemReady, sql: ctx.db.sql }),
+      },
       retention: { everyMs: config.every.retention, run: () => sweepRetention({ sql: ctx.db.sql, now, policy: config.retention }) },
     },
   });

@@ -7,13 +7,13 @@ import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import type { MatchedEvent, PromocodeEvent } from "../../machines/matching.machine.ts";
 import type { Sql } from "../../storage/database.ts";
 import { archiveEnded, matchingIdsInStatus, pruneArchive } from "../../storage/mentorshipRepository.ts";
-import type { Crm } from "./partners.ts";
+import type { CrmTables } from "../../integrations/crm/index.ts";
 
 const DAY_MS = 86_400_000;
 const PAGE = 500;
 
 /** Pairings the CRM made since the last import -> `matched` (each matching then tells both drivers itself). */
-export async function importMatches(deps: { crm: Crm; system: ActorSystem }): Promise<number> {
+export async function importMatches(deps: { crm: CrmTables; system: ActorSystem }): Promise<number> {
   const rows = await deps.crm.readDistribution();
   for (const row of rows) {
     const connectedAt = row.connected_dttm.getTime();
@@ -26,7 +26,7 @@ export async function importMatches(deps: { crm: Crm; system: ActorSystem }): Pr
 }
 
 /** Promocodes the CRM issued for finished matchings -> `promocode` (the matching tells the mentor, then `succeed`). */
-export async function importPromocodes(deps: { crm: Crm; system: ActorSystem; sql: Sql }): Promise<number> {
+export async function importPromocodes(deps: { crm: CrmTables; system: ActorSystem; sql: Sql }): Promise<number> {
   let told = 0;
   let after = "";
   for (;;) {

@@ -1,6 +1,6 @@
 // Mentorship's partners: each at its URL or, when unset, a simulator started in-process (stopped
-// with the instance); the CRM tables through the CRM simulator or, with CRM_SIMULATOR=false,
-// straight over Postgres as the real CRM fills them.
+// with the instance); the CRM tables through the CRM simulator (CRM_SIMULATOR, by default when
+// SIMULATORS names `crm`) or straight over Postgres, as the real CRM fills them.
 import { clientEventsClient, startClientEventsSimulator, type ClientEventsSimulator } from "../../integrations/clientEvents/index.ts";
 import { crmSimulator, postgresCrm, type CrmSimulator } from "../../integrations/crm/index.ts";
 import { DriverProfilesClient, startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
@@ -24,17 +24,46 @@ export interface MentorshipSimulators {
 /**
  * @example const { partners, simulators } = await mentorshipPartners(ctx, config)
  */
-export async function mentorshipPartners(ctx: ServiceContext, config: MentorshipConfig): Promise<{ partners: MentorshipPartners; simulators: MentorshipSimulators }> {
+export async function mentorshipPartners(
+  ctx: ServiceContext,
+  config: MentorshipConfig,
+): Promise<{ partners: MentorshipPartners; simulators: MentorshipSimulators }> {
   const simulators: MentorshipSimulators = {};
   const { urls } = config;
   const url = {
-    profiles: await ctx.partnerUrl(urls.driverProfiles, () => startDriverProfilesSimulator(), (s) => (simulators.mentorProfiles = s)),
-    personal: await ctx.partnerUrl(urls.personal, () => startPersonalSimulator(), (s) => (simulators.mentorPersonal = s)),
-    trackstory: await ctx.partnerUrl(urls.trackstory, () => startTrackstorySimulator(), (s) => (simulators.mentorTrackstory = s)),
-    fleetRent: await ctx.partnerUrl(urls.fleetRent, () => startFleetRentSimulator(), (s) => (simulators.fleetRent = s)),
-    clientEvents: await ctx.partnerUrl(urls.clientEvents, () => startClientEventsSimulator(), (s) => (simulators.clientEvents = s)),
+    profiles: await ctx.partnerUrl(
+      "DRIVER_PROFILES_URL",
+      urls.driverProfiles,
+      () => startDriverProfilesSimulator(),
+      (s) => (simulators.mentorProfiles = s),
+    ),
+    personal: await ctx.partnerUrl(
+      "PERSONAL_URL",
+      urls.personal,
+      () => startPersonalSimulator(),
+      (s) => (simulators.mentorPersonal = s),
+    ),
+    trackstory: await ctx.partnerUrl(
+      "TRACKSTORY_URL",
+      urls.trackstory,
+      () => startTrackstorySimulator(),
+      (s) => (simulators.mentorTrackstory = s),
+    ),
+    fleetRent: await ctx.partnerUrl(
+      "FLEET_RENT_URL",
+      urls.fleetRent,
+      () => startFleetRentSimulator(),
+      (s) => (simulators.fleetRent = s),
+    ),
+    clientEvents: await ctx.partnerUrl(
+      "CLIENT_EVENTS_URL",
+      urls.clientEvents,
+      () => startClientEventsSimulator(),
+      (s) => (simulators.clientEvents = s),
+    ),
   };
   if (config.crmSimulator.enabled) {
+    if (ctx.config.mode === "production") ctx.logger.warn("starting the built-in CRM simulator over the CRM tables", { schema: config.crmSchema });
     const crm = crmSimulator({ sql: ctx.db.sql, schema: config.crmSchema, mentors: config.crmSimulator.mentors });
     simulators.crm = crm;
     ctx.onStop(() => crm.close());

@@ -17,8 +17,11 @@ beforeEach(() => t.resetFaults());
 
 const applicationsOf = async (app: MentorshipApp, id: string) => (await app.app.simulators.crm!.snapshot()).newDrivers.filter((r) => r.matching_id === id);
 const attemptsOf = async (app: MentorshipApp, id: string) =>
-  ((await app.app.db.sql`select snapshot from actor_snapshots where actor_type = 'matching' and actor_id = ${id}`)[0]?.snapshot as { context: { attempt: number } })
-    ?.context.attempt ?? 0;
+  (
+    (await app.app.db.sql`select snapshot from actor_snapshots where actor_type = 'matching' and actor_id = ${id}`)[0]?.snapshot as {
+      context: { attempt: number };
+    }
+  )?.context.attempt ?? 0;
 
 describe("application", () => {
   for (const source of ["fleetRent", "mentorTrackstory"] as const) {

@@ -29,10 +29,15 @@ async function pairedMatching(newbie: { park_id: string; driver_id: string }): P
 
 describe("mentorship programme", () => {
   it("succeeds: applied with city, rented car and phone id; paired; both told; day 7 and 14 reported to the mentor; promocode; archived after 21 days", async () => {
-    const newbie = t.person("Ivan Novikov", "+79161110001", [
-      ["park-a", "n1"],
-      ["park-b", "n1-b"],
-    ], { rented: true });
+    const newbie = t.person(
+      "Ivan Novikov",
+      "+79161110001",
+      [
+        ["park-a", "n1"],
+        ["park-b", "n1-b"],
+      ],
+      { rented: true },
+    );
     const mentor = t.person("Anna Mentorova", "+79162220002", [["park-m", "m1"]]);
     t.app.simulators.crm!.settings.promocodeShare = 1;
 
@@ -64,7 +69,14 @@ describe("mentorship programme", () => {
         matching_id: id,
         role: "newbie",
         status: "initialized",
-        counterpart: { park_id: "park-m", driver_id: "m1", name: "Anna Mentorova", phone: "+79162220002", whatsapp: "https://wa.me/79162220002", unavailable: [] },
+        counterpart: {
+          park_id: "park-m",
+          driver_id: "m1",
+          name: "Anna Mentorova",
+          phone: "+79162220002",
+          whatsapp: "https://wa.me/79162220002",
+          unavailable: [],
+        },
         messages: [{ status: "initialized", text: expect.stringContaining("Anna Mentorova"), at: expect.any(String) }],
         unread: 1,
       },

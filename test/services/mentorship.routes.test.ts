@@ -101,13 +101,27 @@ describe("contacts and read", () => {
     t.app.simulators.mentorPersonal!.faults.down = true;
     const noPhone = await t.call(newbie, "GET", "/contacts");
     expect(noPhone.status).toBe(200);
-    expect(noPhone.body.items[0].counterpart).toEqual({ park_id: "park-m", driver_id: "m1", name: "Anna Mentorova", phone: null, whatsapp: null, unavailable: ["phone"] });
+    expect(noPhone.body.items[0].counterpart).toEqual({
+      park_id: "park-m",
+      driver_id: "m1",
+      name: "Anna Mentorova",
+      phone: null,
+      whatsapp: null,
+      unavailable: ["phone"],
+    });
     t.app.simulators.mentorProfiles!.faults.down = true;
     const noProfiles = await t.call(newbie, "GET", "/contacts");
     expect(noProfiles.status).toBe(200);
     expect(noProfiles.body).toMatchObject({ role: "newbie", unavailable: ["bindings"] });
     expect(noProfiles.body.items[0]).toMatchObject({ status: "initialized", unread: 1 });
-    expect(noProfiles.body.items[0].counterpart).toEqual({ park_id: "park-m", driver_id: "m1", name: null, phone: null, whatsapp: null, unavailable: ["name", "phone"] });
+    expect(noProfiles.body.items[0].counterpart).toEqual({
+      park_id: "park-m",
+      driver_id: "m1",
+      name: null,
+      phone: null,
+      whatsapp: null,
+      unavailable: ["name", "phone"],
+    });
     expect(noProfiles.body.items[0].messages[0].text).toContain("your mentor");
   });
 });

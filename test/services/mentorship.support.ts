@@ -85,7 +85,8 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
     waitFor: async (id, status) => void (await eventually(async () => (await statusOf(id)) === status)),
     delivered: (key) => sims.clientEvents!.delivered().filter((n) => n.idempotency_key === key),
     resetFaults() {
-      for (const sim of [sims.mentorProfiles, sims.mentorPersonal, sims.mentorTrackstory, sims.fleetRent, sims.clientEvents]) Object.assign(sim!.faults, noFaults());
+      for (const sim of [sims.mentorProfiles, sims.mentorPersonal, sims.mentorTrackstory, sims.fleetRent, sims.clientEvents])
+        Object.assign(sim!.faults, noFaults());
       Object.assign(sims.crm!.faults, { unavailable: false, lostReplies: false });
     },
     close: () => app.close(),
