@@ -7,7 +7,9 @@ import type { Delivered, Effect } from "../actors/protocol.ts";
 export interface PeriodicContext {
   /** The job's name: the singleton's id. */
   id: string;
+  /** Runs so far, failed ones included. */
   runs: number;
+  /** When the last successful run ended. */
   last_run_at: number | null;
   /** What the last successful run handled (rows imported, matchings archived, ...). */
   last_count: number;
@@ -52,7 +54,7 @@ export const periodicMachine = setup({
             "scheduleNext",
           ],
         },
-        onError: { target: "idle", actions: [assign({ last_error: ({ event }) => String(event.error) }), "scheduleNext"] },
+        onError: { target: "idle", actions: [assign(({ context, event }) => ({ runs: context.runs + 1, last_error: String(event.error) })), "scheduleNext"] },
       },
     },
     idle: { on: { tick: "running" } },

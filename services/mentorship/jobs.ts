@@ -1,9 +1,12 @@
 // Mentorship's periodic jobs (SPEC 3.3 items 2 and 4, and retention), run by the
 // `mentorship-job/<name>` singletons. Each is idempotent across retries and restarts: a pairing
 // is marked imported only after its matching committed it, a promocode is offered only to a
-// matching still `finished`, and every message carries an id derived from what it says, so a
-// redelivery after a crash is dropped by the matching (or refused by its state).
+// matching still `finished`, and a repeat finds the matching moved on (refused by its state) or
+// is dropped by its message id.
+import type { StateValue } from "xstate";
+import { topState } from "../../actors/ActorKind.ts";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
+import { EventRejectedError } from "../../actors/errors.ts";
 import type { MatchedEvent, PromocodeEvent } from "../../machines/matching.machine.ts";
 import type { Sql } from "../../storage/database.ts";
 import { archiveEnded, matchingIdsInStatus, pruneArchive } from "../../storage/mentorshipRepository.ts";
@@ -12,17 +15,31 @@ import type { CrmTables } from "../../integrations/crm/index.ts";
 const DAY_MS = 86_400_000;
 const PAGE = 500;
 
-/** Pairings the CRM made since the last import -> `matched` (each matching then tells both drivers itself). */
+/**
+ * Pairings the CRM made since the last import -> `matched` (each matching then tells both drivers
+ * itself). A pairing is marked imported once its matching took it, or refused it for good (paired
+ * already, or unknown to us); one whose matching is still `created` (its application reached the
+ * CRM but the answer did not reach the matching yet) stays new for the next run.
+ */
 export async function importMatches(deps: { crm: CrmTables; system: ActorSystem }): Promise<number> {
-  const rows = await deps.crm.readDistribution();
-  for (const row of rows) {
-    const connectedAt = row.connected_dttm.getTime();
-    const event: MatchedEvent = { type: "matched", mentor_park_id: row.mentor_park_id, mentor_driver_id: row.mentor_driver_id, connected_at: connectedAt };
-    // A matching that is not `requested` (paired already, or unknown to us) refuses it; either way it is handled.
-    await deps.system.tell(`matching/${row.newbie_matching_id}`, event, { messageId: `matched:${row.newbie_matching_id}:${connectedAt}` });
+  let imported = 0;
+  for (const row of await deps.crm.readDistribution()) {
+    const event: MatchedEvent = {
+      type: "matched",
+      mentor_park_id: row.mentor_park_id,
+      mentor_driver_id: row.mentor_driver_id,
+      connected_at: row.connected_dttm.getTime(),
+    };
+    try {
+      await deps.system.ask(`matching/${row.newbie_matching_id}`, event);
+    } catch (error) {
+      if (!(error instanceof EventRejectedError)) throw error;
+      if (topState(error.state as StateValue) === "created") continue;
+    }
     await deps.crm.markDistributionImported(row.newbie_matching_id, row.connected_dttm);
+    imported++;
   }
-  return rows.length;
+  return imported;
 }
 
 /** Promocodes the CRM issued for finished matchings -> `promocode` (the matching tells the mentor, then `succeed`). */

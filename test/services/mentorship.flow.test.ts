@@ -22,7 +22,7 @@ async function pairedMatching(newbie: { park_id: string; driver_id: string }): P
   const id = confirm.body.matching_id as string;
   await t.waitFor(id, "requested");
   await t.crmTick();
-  t.advance(MATCH_IMPORT_MS);
+  await t.runJob("match-import", MATCH_IMPORT_MS);
   await t.waitFor(id, "initialized");
   return id;
 }
@@ -53,7 +53,7 @@ describe("mentorship programme", () => {
     expect(await t.app.services.mentorship.partners.personal.retrieve("phones", application[0]!.phone_pd_id)).toBe("+79161110001");
 
     await t.crmTick();
-    t.advance(MATCH_IMPORT_MS);
+    await t.runJob("match-import", MATCH_IMPORT_MS);
     await t.waitFor(id, "initialized");
     expect(t.delivered(`${id}:matched`).map((n) => [n.park_id, n.driver_id, n.event])).toEqual([
       ["park-a", "n1", "mentorship.mentor_assigned"],
@@ -103,7 +103,7 @@ describe("mentorship programme", () => {
     await t.crmTick(7 * DAY);
     t.advance(7 * DAY);
     await t.waitFor(id, "finished");
-    t.advance(PROMOCODE_IMPORT_MS);
+    await t.runJob("promocode-import", PROMOCODE_IMPORT_MS);
     await t.waitFor(id, "succeed");
     const [promo] = t.delivered(`${id}:promocode`);
     expect(promo).toMatchObject({ park_id: "park-m", driver_id: "m1", event: "mentorship.promocode" });

@@ -19,7 +19,7 @@ async function paired(newbie: { park_id: string; driver_id: string }): Promise<s
   const id = (await t.call(newbie, "POST", "/confirm")).body.matching_id as string;
   await t.waitFor(id, "requested");
   await t.crmTick();
-  t.advance(MATCH_IMPORT_MS);
+  await t.runJob("match-import", MATCH_IMPORT_MS);
   await t.waitFor(id, "initialized");
   return id;
 }

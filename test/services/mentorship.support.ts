@@ -42,6 +42,11 @@ export interface MentorshipApp {
   call(person: { park_id: string; driver_id: string }, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Moves the runtime clock; due durable timers fire at once. */
   advance(ms: number): void;
+  /**
+   * Runs a singleton job once more: waits for it to be idle (so its next tick is due within its
+   * period), moves the clock by that period and waits for the run to be committed.
+   */
+  runJob(name: "match-import" | "promocode-import", everyMs: number): Promise<void>;
   /** The CRM's own work as of `now + aheadMs` (pairing, progress, promocodes). */
   crmTick(aheadMs?: number): Promise<unknown>;
   statusOf(matchingId: string): Promise<string | undefined>;
@@ -80,6 +85,19 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
         ...(body === undefined ? {} : { body }),
       }),
     advance: (ms) => clock.advance(ms),
+    async runJob(name, everyMs) {
+      const job = async () =>
+        (
+          await app.db.sql<{ snapshot: { value: string; context: { runs: number } } }[]>`
+          select snapshot from actor_snapshots where actor_type = 'mentorship-job' and actor_id = ${name}`
+        )[0]?.snapshot;
+      const before = await eventually(async () => {
+        const s = await job();
+        return s?.value === "idle" ? { runs: s.context.runs } : undefined;
+      });
+      clock.advance(everyMs);
+      await eventually(async () => ((await job())?.context.runs ?? 0) > before.runs);
+    },
     crmTick: (aheadMs = 0) => sims.crm!.tick(new Date(clock.now() + aheadMs)),
     statusOf,
     waitFor: async (id, status) => void (await eventually(async () => (await statusOf(id)) === status)),
