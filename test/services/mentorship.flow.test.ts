@@ -3,8 +3,7 @@
 // told) -> day 7 in_progress -> day 14 finished -> promocode -> succeed -> archived 21 days on;
 // and the failing path.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { eventually } from "../support/harness.ts";
-import { DAY, MATCH_IMPORT_MS, PROMOCODE_IMPORT_MS, startMentorshipApp, type MentorshipApp } from "./mentorship.support.ts";
+import { DAY, MATCH_IMPORT_MS, PROMOCODE_IMPORT_MS, RETENTION_SWEEP_MS, startMentorshipApp, type MentorshipApp } from "./mentorship.support.ts";
 
 let t: MentorshipApp;
 beforeAll(async () => {
@@ -126,11 +125,12 @@ describe("mentorship programme", () => {
     expect(keys.map((n) => n.idempotency_key)).toEqual([`${id}:matched`, `${id}:matched`, `${id}:day7`, `${id}:day14`, `${id}:promocode`]);
 
     // Still live 20 days on; archived (and gone from the live tables) once 21 days have passed.
-    t.advance(20 * DAY);
-    await new Promise((r) => setTimeout(r, 200));
+    t.advance(20 * DAY - RETENTION_SWEEP_MS);
+    await t.runJob("retention", RETENTION_SWEEP_MS);
     expect(await t.statusOf(id)).toBe("succeed");
-    t.advance(DAY + 3_600_000);
-    await eventually(async () => (await t.statusOf(id)) === undefined);
+    t.advance(DAY);
+    await t.runJob("retention", RETENTION_SWEEP_MS);
+    expect(await t.statusOf(id)).toBeUndefined();
     const [archived] = await t.app.db.sql`select status, mentor_promocode from matchings_archive where id = ${id}`;
     expect(archived).toEqual({ status: "succeed", mentor_promocode: row!.mentor_promocode });
     expect((await t.app.db.sql`select count(*)::int as n from status_transitions_archive where matching_id = ${id}`)[0]!.n).toBe(7);
@@ -149,10 +149,12 @@ describe("mentorship programme", () => {
     await t.crmTick(7 * DAY);
     t.advance(7 * DAY);
     await t.waitFor(id, "finished");
-    t.advance(13 * DAY);
-    await new Promise((r) => setTimeout(r, 200));
-    expect(await t.statusOf(id)).toBe("finished");
-    t.advance(DAY);
+    // The deadline is a durable timer 14 days after finishing; the promocode import finds nothing meanwhile.
+    const [finished] = await t.app.db.sql`select created_at from status_transitions where matching_id = ${id} and "to" = 'finished'`;
+    const [deadline] = await t.app.db.sql`select due_at from actor_timers where actor_id = ${id} and timer_key = 'promocode_deadline'`;
+    expect(deadline!.due_at.getTime()).toBe(finished!.created_at.getTime() + 14 * DAY);
+    t.advance(14 * DAY - PROMOCODE_IMPORT_MS);
+    await t.runJob("promocode-import", PROMOCODE_IMPORT_MS);
     await t.waitFor(id, "failed");
     expect(t.delivered(`${id}:promocode`)).toEqual([]);
     const [last] = await t.app.db.sql`select "from", "to" from status_transitions where matching_id = ${id} order by seq desc limit 1`;

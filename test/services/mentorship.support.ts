@@ -11,6 +11,7 @@ export const DAY = 86_400_000;
 export const MATCH_IMPORT_MS = 60_000;
 export const PROMOCODE_IMPORT_MS = 3_600_000;
 export const RETRY_BASE_MS = 1_000;
+export const RETENTION_SWEEP_MS = 3_600_000;
 
 /** Mentorship's settings for tests: every job and retry on the test's clock, the CRM ticked by hand. */
 export const mentorshipEnv = {
@@ -24,7 +25,7 @@ export const mentorshipEnv = {
   MENTORSHIP_MATCH_IMPORT_MS: String(MATCH_IMPORT_MS),
   MENTORSHIP_PROMOCODE_IMPORT_MS: String(PROMOCODE_IMPORT_MS),
   MENTORSHIP_RECHECK_MS: "3600000",
-  MENTORSHIP_RETENTION_SWEEP_MS: "3600000",
+  MENTORSHIP_RETENTION_SWEEP_MS: String(RETENTION_SWEEP_MS),
 };
 
 export interface Person {
@@ -43,10 +44,10 @@ export interface MentorshipApp {
   /** Moves the runtime clock; due durable timers fire at once. */
   advance(ms: number): void;
   /**
-   * Runs a singleton job once more: waits for it to be idle (so its next tick is due within its
-   * period), moves the clock by that period and waits for the run to be committed.
+   * Runs a singleton job once more: waits for it to be idle with its next tick ahead (due within
+   * its period), moves the clock by that period and waits for the run to be committed.
    */
-  runJob(name: "match-import" | "promocode-import", everyMs: number): Promise<void>;
+  runJob(name: "match-import" | "promocode-import" | "retention", everyMs: number): Promise<void>;
   /** The CRM's own work as of `now + aheadMs` (pairing, progress, promocodes). */
   crmTick(aheadMs?: number): Promise<unknown>;
   statusOf(matchingId: string): Promise<string | undefined>;
@@ -91,9 +92,12 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
           await app.db.sql<{ snapshot: { value: string; context: { runs: number } } }[]>`
           select snapshot from actor_snapshots where actor_type = 'mentorship-job' and actor_id = ${name}`
         )[0]?.snapshot;
+      // Idle with its next tick still ahead: no run is under way or about to start at the old time.
       const before = await eventually(async () => {
         const s = await job();
-        return s?.value === "idle" ? { runs: s.context.runs } : undefined;
+        const [tick] = await app.db.sql<{ due_at: Date }[]>`
+          select due_at from actor_timers where actor_type = 'mentorship-job' and actor_id = ${name} and timer_key = 'tick'`;
+        return s?.value === "idle" && tick && tick.due_at.getTime() > clock.now() ? { runs: s.context.runs } : undefined;
       });
       clock.advance(everyMs);
       await eventually(async () => ((await job())?.context.runs ?? 0) > before.runs);
