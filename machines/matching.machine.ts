@@ -40,7 +40,6 @@ export type MatchedEvent = typeof MatchedEvent.Type;
 export const PromocodeEvent = Schema.Struct({
   type: Schema.Literal("promocode"),
   promocode: Schema.NonEmptyString,
-  issued_at: Schema.Number,
 });
 export type PromocodeEvent = typeof PromocodeEvent.Type;
 

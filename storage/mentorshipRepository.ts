@@ -2,7 +2,7 @@
 // from the matching actors in the same transaction as their snapshots (the service maps its actors
 // to these rows); the read markers the contacts routes write; and the retention that moves ended
 // matchings to the archive.
-import type { Queryable, Tx } from "./database.ts";
+import type { Queryable, Sql, Tx } from "./database.ts";
 
 /** A row of `matchings`: one matching actor's committed state (read markers excepted). */
 export interface MatchingRow {
@@ -113,8 +113,8 @@ export async function matchingIdsInStatus(sql: Queryable, status: string, limit:
  * history and results: copied first, then deleted from the live tables, in one transaction, so a
  * matching is always in exactly one of the two. Returns how many moved.
  */
-export async function archiveEnded(sql: Queryable, endedBefore: Date, archivedAt: Date, limit: number): Promise<number> {
-  const run = async (tx: Queryable) => {
+export async function archiveEnded(sql: Sql, endedBefore: Date, archivedAt: Date, limit: number): Promise<number> {
+  return sql.begin(async (tx) => {
     const ids = (
       await tx<{ id: string }[]>`select id from matchings where status in ('succeed', 'failed') and completed_at < ${endedBefore}
         order by completed_at limit ${limit} for update skip locked`
@@ -126,24 +126,16 @@ export async function archiveEnded(sql: Queryable, endedBefore: Date, archivedAt
     await tx`insert into results_archive select * from results where matching_id = any(${list}::uuid[])`;
     await tx`delete from matchings where id = any(${list}::uuid[])`;
     return ids.length;
-  };
-  return "begin" in sql ? sql.begin(run) : run(sql);
+  });
 }
 
 /** Removes archived matchings archived before `before`, with their history and results. */
-export async function pruneArchive(sql: Queryable, before: Date): Promise<number> {
-  const run = async (tx: Queryable) => {
+export async function pruneArchive(sql: Sql, before: Date): Promise<number> {
+  return sql.begin(async (tx) => {
     const ids = (await tx<{ id: string }[]>`delete from matchings_archive where archived_at < ${before} returning id`).map((r) => r.id);
     if (ids.length === 0) return 0;
     await tx`delete from status_transitions_archive where matching_id = any(${tx.array(ids)}::uuid[])`;
     await tx`delete from results_archive where matching_id = any(${tx.array(ids)}::uuid[])`;
     return ids.length;
-  };
-  return "begin" in sql ? sql.begin(run) : run(sql);
-}
-
-/** An archived matching, by id (undefined when not archived). */
-export async function archivedMatching(sql: Queryable, id: string): Promise<(MatchingRecord & { archived_at: Date }) | undefined> {
-  const [row] = await sql<(MatchingRecord & { archived_at: Date })[]>`select * from matchings_archive where id = ${id}`;
-  return row;
+  });
 }

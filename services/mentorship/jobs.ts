@@ -50,7 +50,7 @@ export async function importPromocodes(deps: { crm: CrmTables; system: ActorSyst
     const ids = await matchingIdsInStatus(deps.sql, "finished", PAGE, after);
     if (ids.length === 0) return told;
     for (const row of await deps.crm.readPromocodes(ids)) {
-      const event: PromocodeEvent = { type: "promocode", promocode: row.promocode, issued_at: row.issued_at.getTime() };
+      const event: PromocodeEvent = { type: "promocode", promocode: row.promocode };
       await deps.system.tell(`matching/${row.matching_id}`, event, { messageId: `promocode:${row.matching_id}:${row.promocode}` });
       told++;
     }

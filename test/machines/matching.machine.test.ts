@@ -48,7 +48,7 @@ function eventsFor(snapshot: Snapshot): MatchingEvent[] {
   const events: unknown[] = [
     { type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1" },
     { type: "matched", at: T0, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: T0 },
-    { type: "promocode", at: late, promocode: "MENTOR-1", issued_at: late },
+    { type: "promocode", at: late, promocode: "MENTOR-1" },
     { type: "retry", at: late },
     // Timers firing too early (a clock set back, a stale row) and in time.
     ...[early, late].flatMap((at) => [
