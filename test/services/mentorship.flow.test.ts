@@ -27,7 +27,7 @@ async function pairedMatching(newbie: { park_id: string; driver_id: string }): P
 }
 
 describe("mentorship programme", () => {
-  it("succeeds: applied with city, rented car and phone id; paired; both told; day 7 and 14 reported to the mentor; promocode; archived after 21 days", async () => {
+  it("succeeds: applied with city, rented car and phone id; paired; both told; day 7 and 14 reported to the mentor; promocode; archived after 21 days, removed 90 days later", async () => {
     const newbie = t.person(
       "Ivan Novikov",
       "+79161110001",
@@ -137,6 +137,21 @@ describe("mentorship programme", () => {
     expect((await t.app.db.sql`select count(*)::int as n from results_archive where matching_id = ${id}`)[0]!.n).toBe(1);
     expect((await t.app.db.sql`select count(*)::int as n from status_transitions where matching_id = ${id}`)[0]!.n).toBe(0);
     expect((await t.call(mentor, "GET", "/contacts")).body.items).toEqual([]);
+    // The programme is once per newbie: his ended matching answers a new confirm, from any binding.
+    const again = await t.call({ park_id: "park-b", driver_id: "n1-b" }, "POST", "/confirm");
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe("programme_completed");
+
+    // The archive keeps it for 90 days, then it is removed with its history and results.
+    t.advance(89 * DAY);
+    await t.runJob("retention", RETENTION_SWEEP_MS);
+    expect((await t.app.db.sql`select count(*)::int as n from matchings_archive where id = ${id}`)[0]!.n).toBe(1);
+    t.advance(DAY);
+    await t.runJob("retention", RETENTION_SWEEP_MS);
+    for (const table of ["matchings_archive", "status_transitions_archive", "results_archive"]) {
+      const column = table === "matchings_archive" ? "id" : "matching_id";
+      expect((await t.app.db.sql`select count(*)::int as n from ${t.app.db.sql(table)} where ${t.app.db.sql(column)} = ${id}`)[0]!.n).toBe(0);
+    }
   });
 
   it("fails: finished and no promocode for 14 days; the mentor is told nothing more", async () => {
