@@ -139,3 +139,10 @@ export async function pruneArchive(sql: Sql, before: Date): Promise<number> {
     return ids.length;
   });
 }
+
+/** Matchings per status, live and archived together: every application still on record. */
+export async function matchingTotals(sql: Queryable): Promise<{ status: string; count: number }[]> {
+  return sql<{ status: string; count: number }[]>`
+    select status::text, count(*)::int as count
+    from (select status from matchings union all select status from matchings_archive) m group by status`;
+}

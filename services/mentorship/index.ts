@@ -10,6 +10,7 @@ import { seedMentorshipDemo } from "./demo.ts";
 import { importMatches, importPromocodes, sweepRetention } from "./jobs.ts";
 import { mentorshipJobsKind } from "./jobsKind.ts";
 import { matchingKind } from "./matchingKind.ts";
+import { mentorshipGauges } from "./metrics.ts";
 import { mentorshipPartners, type MentorshipSimulators } from "./partnerClients.ts";
 import type { MentorshipPartners } from "./partners.ts";
 
@@ -59,6 +60,7 @@ export async function mentorshipService(ctx: ServiceContext): Promise<Mentorship
     attach: (system, app, deps) => {
       attached(system);
       mentorshipRoutes(app, { ...deps, system, sql: ctx.db.sql, partners, now });
+      mentorshipGauges(ctx);
       simulators.crm?.start(config.crmSimulator.tickMs, now);
     },
   };
