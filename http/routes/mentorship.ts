@@ -36,6 +36,20 @@ export function mentorshipRoutes(app: Server, deps: MentorshipRouteDeps): void {
     return bindings;
   }
 
+  /**
+   * The caller's bindings for reading contacts: with driver-profiles unreachable, only the profile
+   * he asks from (his matchings under other parks' profiles are missing, and the answer says so).
+   */
+  async function readableBindings(identity: Identity): Promise<{ bindings: readonly Binding[]; complete: boolean }> {
+    try {
+      return { bindings: await bindingsOf(identity), complete: true };
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      const { park_id, driver_id } = identity as Driver;
+      return { bindings: [{ park_id, driver_id, driver_license_pd_id: null, phone_pd_id: null, name: null }], complete: false };
+    }
+  }
+
   /** The caller's live matchings with his role in each. */
   async function matchingsOf(bindings: readonly Binding[]) {
     return (await matchingsOfDrivers(deps.sql, bindings)).map((m) => ({ m, role: roleIn(m, bindings)! }));
@@ -63,20 +77,6 @@ export function mentorshipRoutes(app: Server, deps: MentorshipRouteDeps): void {
       }
     },
   });
-
-  /**
-   * The caller's bindings for reading contacts: with driver-profiles unreachable, only the profile
-   * he asks from (his matchings under other parks' profiles are missing, and the answer says so).
-   */
-  async function readableBindings(identity: Identity): Promise<{ bindings: readonly Binding[]; complete: boolean }> {
-    try {
-      return { bindings: await bindingsOf(identity), complete: true };
-    } catch (error) {
-      if (!isTransient(error)) throw error;
-      const { park_id, driver_id } = identity as Driver;
-      return { bindings: [{ park_id, driver_id, driver_license_pd_id: null, phone_pd_id: null, name: null }], complete: false };
-    }
-  }
 
   route(app, deps, {
     method: "get",
