@@ -1,7 +1,7 @@
 // Driver statuses' query tables (seed 003): `profiles` (KRT ids) and `session_statuses` (KRT
 // session history), written from the krt-session actors in the same transaction as their
 // snapshots (the service maps its actors to these rows), and read by the driver routes and the
-// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares.
+// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares (and the claim of its refresh).
 //
 // Incremental feeds and writers that commit out of order: a sequence number alone is not a safe
 // cursor, because numbers are taken when a row is written, not when its transaction commits; a
@@ -11,7 +11,7 @@
 // (`pg_snapshot_xmin(pg_current_snapshot())`): all those transactions have ended, so no row can
 // appear later below the cursor. Rows of transactions still open wait for the next poll. The
 // cost is lag, not loss: the feed trails the oldest open transaction (ours are short group commits).
-import type { Queryable, Sql, Tx } from "./database.ts";
+import type { Queryable, Tx } from "./database.ts";
 
 /** Position in a feed: the transaction id and sequence number of the last row returned. */
 export interface FeedCursor {
