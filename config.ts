@@ -45,6 +45,9 @@ const InstanceEnv = Schema.Struct({
   DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
   STOP_TIMEOUT_MS: Schema.optional(PositiveInt),
   IDEMPOTENCY_LEASE_MS: Schema.optional(PositiveInt),
+  REQUEST_TIMEOUT_MS: Schema.optional(PositiveInt),
+  DB_STATEMENT_TIMEOUT_MS: Schema.optional(PositiveInt),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: Schema.optional(PositiveInt),
   SIMULATORS: Schema.optional(Simulators),
 });
 
@@ -82,6 +85,10 @@ export interface Config {
   stopTimeoutMs: number;
   /** How long a request holds its Idempotency-Key before a retry may take it over (a crashed attempt). */
   idempotencyLeaseMs: number;
+  /** A request not answered by then is 504 `request_timeout`; longer than askTimeoutMs. */
+  requestTimeoutMs: number;
+  /** Postgres ends a statement running longer, and a session idle inside a transaction longer. */
+  databaseTimeouts: { statementMs: number; idleInTransactionMs: number };
 }
 
 export class ConfigError extends Error {
@@ -119,6 +126,13 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     throw new ConfigError(
       "invalid configuration:\n  AUTH_TOKENS: required when DATABASE_URL or NATS_URL is set (role=token pairs, tokens of at least 32 characters)",
     );
+  const askTimeoutMs = e.ASK_TIMEOUT_MS ?? 5_000;
+  const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? Math.max(10_000, askTimeoutMs * 2);
+  // An ask that times out answers 504 actor_timeout within the request's deadline, never after it.
+  if (requestTimeoutMs <= askTimeoutMs)
+    throw new ConfigError(
+      "invalid configuration:\n  REQUEST_TIMEOUT_MS: must be longer than ASK_TIMEOUT_MS (a route waits for an actor's answer up to ASK_TIMEOUT_MS)",
+    );
   const simulators = e.SIMULATORS ?? (mode === "embedded" ? "all" : "none");
   return {
     mode,
@@ -138,12 +152,14 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     partnerRetries: e.PARTNER_RETRIES ?? 2,
     logLevel: e.LOG_LEVEL ?? "info",
     bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES ?? 256 * 1024,
-    askTimeoutMs: e.ASK_TIMEOUT_MS ?? 5_000,
+    askTimeoutMs,
+    requestTimeoutMs,
     passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
     demoData: (e.DEMO_DATA ?? "true") === "true",
     stopTimeoutMs: e.STOP_TIMEOUT_MS ?? 20_000,
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS ?? 30_000,
+    databaseTimeouts: { statementMs: e.DB_STATEMENT_TIMEOUT_MS ?? 30_000, idleInTransactionMs: e.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS ?? 60_000 },
   };
 }
 

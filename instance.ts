@@ -138,6 +138,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       tokens: new TokenRoles(config.tokens),
       bodyLimitBytes: config.bodyLimitBytes,
       idempotencyLeaseMs: config.idempotencyLeaseMs,
+      requestTimeoutMs: config.requestTimeoutMs,
       logger,
       registry,
       instanceId: config.instanceId,
@@ -182,7 +183,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
 }
 
 async function openDatabase(config: Config): Promise<Database> {
-  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl });
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl, timeouts: config.databaseTimeouts });
   const dir = path.resolve(config.dataDir, "pglite");
   mkdirSync(dir, { recursive: true });
   return openEmbedded({ dataDir: dir });

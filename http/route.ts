@@ -62,6 +62,8 @@ export interface RouteDeps {
    * `request_in_progress`; after it (the attempt crashed), the retry runs the handler again.
    */
   idempotencyLeaseMs: number;
+  /** REQUEST_TIMEOUT_MS: a request not answered by then is 504 `request_timeout`. */
+  requestTimeoutMs: number;
 }
 
 /** A UUID (version 8, name-based on SHA-256) naming what `key` creates within `scope` (the one called `name`). */
@@ -142,63 +144,99 @@ function send(res: Response, status: number, body: unknown): void {
   else res.status(status).json(body);
 }
 
-/** Registers one route on the server with the whole middleware chain. */
+/** What one request answers. */
+interface Answer {
+  status: number;
+  body: unknown;
+  replayed?: boolean;
+}
+
+/** Registers one route on the server with the whole middleware chain, answering within `requestTimeoutMs`. */
 export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(app: Server, deps: RouteDeps, spec: RouteSpec<P, Q, B>): void {
   const label = spec.path;
   app[spec.method](spec.path, async (req, res) => {
     const started = performance.now();
     let status = 500;
-    let idempotency: { scope: string; key: string } | undefined;
     try {
-      authenticate(spec.role, deps.tokens, req);
-      const identity = identify(spec.role, req);
-      const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
-      const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
-      const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
-      const body = spec.body ? decode(spec.body, raw ?? {}, "body") : undefined;
-
-      const key = spec.idempotent ? req.headers["idempotency-key"] : undefined;
-      if (key !== undefined) {
-        if (key.length === 0 || key.length > 128)
-          throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", {
-            fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }],
-          });
-        const scope = `${JSON.stringify(identity)} ${spec.method} ${req.path}`;
-        const hash = createHash("sha256")
-          .update(JSON.stringify(raw ?? null))
-          .digest("hex");
-        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
-        if (claim.kind === "replay") {
-          status = claim.status;
-          res.header("Idempotent-Replayed", "true");
-          return send(res, claim.status, claim.body);
-        }
-        if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
-        if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
-        idempotency = { scope, key };
-      }
-
-      const keyed = idempotency;
-      const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
-      const result = await spec.handle({ params, query, body, identity, req, newId });
-      status = result.status;
-      if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
-      send(res, result.status, result.body);
-    } catch (error) {
-      const httpError = toHttpError(error);
-      status = httpError.status;
-      if (status >= 500 && httpError.code === "internal")
-        deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
-      if (idempotency) {
-        // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
-        // same objects (ids from the key), so whatever this attempt did is not done twice.
-        if (status < 500) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, status, httpError.body()).catch(() => {});
-        else await expireIdempotencyClaim(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
-      }
-      send(res, status, httpError.body());
+      const answer = await withinDeadline(respond(deps, spec, req), deps.requestTimeoutMs);
+      status = answer.status;
+      if (answer.replayed) res.header("Idempotent-Replayed", "true");
+      send(res, answer.status, answer.body);
     } finally {
       deps.metrics.requests.inc({ method: spec.method, route: label, status: String(status) });
       deps.metrics.duration.observe({ method: spec.method, route: label }, (performance.now() - started) / 1000);
     }
   });
+}
+
+/**
+ * 504 `request_timeout` once `ms` passed. The work goes on to its end: an actor's turn commits
+ * whole or not at all, and an Idempotency-Key stays claimed until then and records that end, so a
+ * retry with the key meanwhile is 409 `request_in_progress` and afterwards replays the outcome.
+ */
+async function withinDeadline(work: Promise<Answer>, ms: number): Promise<Answer> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Answer>((resolve) => {
+    timer = setTimeout(
+      () => resolve(new HttpError(504, "request_timeout", `no answer within ${ms} ms; retry with the same Idempotency-Key to learn the outcome`).answer()),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The whole chain for one request; never throws, a failure is its answer. */
+async function respond<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(
+  deps: RouteDeps,
+  spec: RouteSpec<P, Q, B>,
+  req: Request,
+): Promise<Answer> {
+  let idempotency: { scope: string; key: string } | undefined;
+  try {
+    authenticate(spec.role, deps.tokens, req);
+    const identity = identify(spec.role, req);
+    const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
+    const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
+    const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
+    const body = spec.body ? decode(spec.body, raw ?? {}, "body") : undefined;
+
+    const key = spec.idempotent ? req.headers["idempotency-key"] : undefined;
+    if (key !== undefined) {
+      if (key.length === 0 || key.length > 128)
+        throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", {
+          fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }],
+        });
+      const scope = `${JSON.stringify(identity)} ${spec.method} ${req.path}`;
+      const hash = createHash("sha256")
+        .update(JSON.stringify(raw ?? null))
+        .digest("hex");
+      const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
+      if (claim.kind === "replay") return { status: claim.status, body: claim.body, replayed: true };
+      if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
+      if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
+      idempotency = { scope, key };
+    }
+
+    const keyed = idempotency;
+    const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
+    const result = await spec.handle({ params, query, body, identity, req, newId });
+    if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
+    return result;
+  } catch (error) {
+    const httpError = toHttpError(error);
+    if (httpError.status >= 500 && httpError.code === "internal")
+      deps.logger.error("request failed", { route: spec.path, error: String(error), stack: (error as Error)?.stack });
+    if (idempotency) {
+      // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
+      // same objects (ids from the key), so whatever this attempt did is not done twice.
+      if (httpError.status < 500)
+        await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, httpError.status, httpError.body()).catch(() => {});
+      else await expireIdempotencyClaim(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
+    }
+    return httpError.answer();
+  }
 }
