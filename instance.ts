@@ -67,6 +67,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     const cluster = config.cluster
       ? await ClusterMember.connect({
           natsUrl: config.cluster.natsUrl,
+          natsAuth: config.natsAuth,
           cluster: config.cluster.name,
           instanceId: config.instanceId,
           shardCount: config.cluster.shardCount,
