@@ -23,6 +23,7 @@ import { mailingService, type MailingService } from "./services/mailings/index.t
 import { customerService, type CustomerService } from "./services/customers/index.ts";
 import { driverStatusService, type DriverStatusService } from "./services/driverStatus/index.ts";
 import { cabinetService, type CabinetService } from "./services/cabinets/index.ts";
+import { mentorshipService, type MentorshipService } from "./services/mentorship/index.ts";
 
 export interface Instance {
   url: string;
@@ -33,9 +34,19 @@ export interface Instance {
   registry: Registry;
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
-  services: { mailings: MailingService; customers: CustomerService; driverStatus: DriverStatusService; cabinets: CabinetService };
+  services: {
+    mailings: MailingService;
+    customers: CustomerService;
+    driverStatus: DriverStatusService;
+    cabinets: CabinetService;
+    mentorship: MentorshipService;
+  };
   /** The simulators this instance started because their URL was unset. */
-  simulators: MailingService["simulators"] & CustomerService["simulators"] & DriverStatusService["simulators"] & CabinetService["simulators"];
+  simulators: MailingService["simulators"] &
+    CustomerService["simulators"] &
+    DriverStatusService["simulators"] &
+    CabinetService["simulators"] &
+    MentorshipService["simulators"];
   stop(): Promise<void>;
 }
 
@@ -111,6 +122,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       customers: await customerService(context),
       driverStatus: await driverStatusService(context),
       cabinets: await cabinetService(context),
+      mentorship: await mentorshipService(context),
     };
     const all = Object.values(services);
 
@@ -173,7 +185,13 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       registry,
       cluster,
       services,
-      simulators: { ...services.mailings.simulators, ...services.customers.simulators, ...services.driverStatus.simulators, ...services.cabinets.simulators },
+      simulators: {
+        ...services.mailings.simulators,
+        ...services.customers.simulators,
+        ...services.driverStatus.simulators,
+        ...services.cabinets.simulators,
+        ...services.mentorship.simulators,
+      },
       // Reverse order: stop taking requests first, then commit actors, then close storage.
       stop: () => runAll(cleanups.reverse()),
     };

@@ -1,6 +1,8 @@
-// /health (alive), /ready (dependencies reachable), /metrics (Prometheus text). No auth.
-import type { Server } from "hyper-express";
+// /health (alive), /ready (dependencies reachable), /metrics (Prometheus text). No auth needed;
+// /ready tells why only to the admin role (its reasons name hosts, errors and member instances).
+import type { Request, Server } from "hyper-express";
 import type { Registry } from "prom-client";
+import type { TokenRoles } from "../tokens.ts";
 
 export interface ReadinessCheck {
   name: string;
@@ -17,16 +19,18 @@ export interface OpsDeps {
   registry: Registry;
   checks: readonly ReadinessCheck[];
   instanceId: string;
+  /** Who may read /ready's details. */
+  tokens: TokenRoles;
   /** Extra facts for /ready, e.g. cluster membership and owned shards. */
   describe?: () => Record<string, unknown>;
 }
 
 export function opsRoutes(app: Server, deps: OpsDeps): void {
   app.get("/health", (_req, res) => {
-    res.json({ status: "ok", instance: deps.instanceId });
+    res.json({ status: "ok" });
   });
 
-  app.get("/ready", async (_req, res) => {
+  app.get("/ready", async (req, res) => {
     const results = await Promise.all(deps.checks.map(async (c) => ({ check: c, state: await checkState(c) })));
     const checks: Record<string, string> = {};
     const services: Record<string, Record<string, string>> = {};
@@ -35,6 +39,7 @@ export function opsRoutes(app: Server, deps: OpsDeps): void {
       else services[check.service] = { ...services[check.service], [check.name]: state };
     }
     const ready = Object.values(checks).every((state) => state === "ok");
+    if (!isAdmin(req, deps.tokens)) return void res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready" });
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
       instance: deps.instanceId,
@@ -47,6 +52,11 @@ export function opsRoutes(app: Server, deps: OpsDeps): void {
   app.get("/metrics", async (_req, res) => {
     res.header("Content-Type", deps.registry.contentType).send(await deps.registry.metrics());
   });
+}
+
+function isAdmin(req: Request, tokens: TokenRoles): boolean {
+  const header = req.headers.authorization ?? "";
+  return header.startsWith("Bearer ") && tokens.roleOf(header.slice(7).trim()) === "admin";
 }
 
 /** `ok`, or `down: <why>`. */

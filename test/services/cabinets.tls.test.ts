@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCertificates, type TestCertificates } from "../support/certificates.ts";
 import { eventually } from "../support/harness.ts";
+import { TOKENS } from "../support/instance.ts";
 import { cabinetSpec, startCabinetHarness, type CabinetHarness } from "./cabinets.support.ts";
 
 let certs: TestCertificates;
@@ -27,13 +28,13 @@ async function roundTrip(h: CabinetHarness, id: string) {
   const open = await h.open(id, booking.body.booking_id);
   expect(open.status).toBe(200);
   expect(open.body.cells).toEqual([{ cell: 1, accumulator_id: `${id}-A1` }]);
-  expect((await h.app.call("GET", "/ready", { token: null })).body.services.cabinets).toEqual({ mqtt: "ok" });
+  expect((await h.app.call("GET", "/ready", { token: TOKENS.admin })).body.services.cabinets).toEqual({ mqtt: "ok" });
 }
 
 /** The cabinets' MQTT state in /ready once it says down; /ready itself stays 200. */
 async function mqttDown(h: CabinetHarness): Promise<string> {
   const ready = await eventually(async () => {
-    const r = await h.app.call("GET", "/ready", { token: null });
+    const r = await h.app.call("GET", "/ready", { token: TOKENS.admin });
     return r.body.services.cabinets.mqtt.startsWith("down: ") ? r : undefined;
   });
   expect(ready.status).toBe(200);

@@ -45,7 +45,11 @@ describe("krt token store", () => {
     const refreshing = postgresTokenStore(db.sql, { name: "slow" }).replace(undefined, Date.now(), krt.obtain);
     await krt.calls.called;
     await other.sql.begin((tx) =>
-      writeDriverStatusRows(tx, { krtIds: [{ driver_license_pd_id: "bound-meanwhile", deptrans_id: "1000000001", updated_at: new Date() }], sessions: [] }),
+      writeDriverStatusRows(tx, {
+        krtIds: [{ driver_license_pd_id: "bound-meanwhile", deptrans_id: "1000000001", updated_at: new Date() }],
+        sessions: [],
+        connectivity: [],
+      }),
     );
     // The feed shows only rows below every open transaction's xid: a refresh holding one hid it.
     await eventually(async () => (await profileChanges(other.sql, startOfFeed, 100)).some((r) => r.driver_license_pd_id === "bound-meanwhile"));
