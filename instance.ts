@@ -78,6 +78,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     const cluster = config.cluster
       ? await ClusterMember.connect({
           natsUrl: config.cluster.natsUrl,
+          natsAuth: config.natsAuth,
           cluster: config.cluster.name,
           instanceId: config.instanceId,
           shardCount: config.cluster.shardCount,
@@ -150,6 +151,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       tokens: new TokenRoles(config.tokens),
       bodyLimitBytes: config.bodyLimitBytes,
       idempotencyLeaseMs: config.idempotencyLeaseMs,
+      requestTimeoutMs: config.requestTimeoutMs,
       logger,
       registry,
       instanceId: config.instanceId,
@@ -200,7 +202,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
 }
 
 async function openDatabase(config: Config): Promise<Database> {
-  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl });
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl, timeouts: config.databaseTimeouts });
   const dir = path.resolve(config.dataDir, "pglite");
   mkdirSync(dir, { recursive: true });
   return openEmbedded({ dataDir: dir });

@@ -1,7 +1,7 @@
 // Driver statuses' query tables (seed 003): `profiles` (KRT ids) and `session_statuses` (KRT
 // session history), written from the krt-session actors in the same transaction as their
 // snapshots (the service maps its actors to these rows), and read by the driver routes and the
-// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares.
+// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares (and the claim of its refresh).
 //
 // Incremental feeds and writers that commit out of order: a sequence number alone is not a safe
 // cursor, because numbers are taken when a row is written, not when its transaction commits; a
@@ -11,7 +11,7 @@
 // (`pg_snapshot_xmin(pg_current_snapshot())`): all those transactions have ended, so no row can
 // appear later below the cursor. Rows of transactions still open wait for the next poll. The
 // cost is lag, not loss: the feed trails the oldest open transaction (ours are short group commits).
-import type { Queryable, Sql, Tx } from "./database.ts";
+import type { Queryable, Tx } from "./database.ts";
 
 /** Position in a feed: the transaction id and sequence number of the last row returned. */
 export interface FeedCursor {
@@ -184,23 +184,39 @@ export interface KrtTokenRow {
   expires_at: Date;
 }
 
+/** The stored token of `name`, or null when none was obtained yet. */
+export async function readKrtToken(sql: Queryable, name: string): Promise<KrtTokenRow | null> {
+  const [row] = await sql<{ access_token: string | null; expires_at: Date | null }[]>`
+    select access_token, expires_at from krt_tokens where name = ${name}`;
+  return row?.access_token && row.expires_at ? { access_token: row.access_token, expires_at: row.expires_at } : null;
+}
+
 /**
- * Runs `decide` under the lock of the `krt_tokens` row `name` (made if absent): it gets the stored
- * token (null when there is none yet) and returns the token to keep, which is stored unless it is
- * the very row it was given. Instances refreshing at once queue on the lock, so all but the first
- * find the fresh token there.
+ * Claims the refresh of `name` for `claim` until `leaseMs` from now, unless another unexpired
+ * claim holds it; true when this one got it. One statement: no lock outlives it, so nothing is
+ * held while the claimer calls KRT, and a claimer that died lets go when its lease runs out.
  */
-export function lockedKrtToken(sql: Sql, name: string, decide: (stored: KrtTokenRow | null) => Promise<KrtTokenRow>): Promise<KrtTokenRow> {
-  return sql.begin(async (tx) => {
-    await tx`insert into krt_tokens (name) values (${name}) on conflict (name) do nothing`;
-    const [row] = await tx<{ access_token: string | null; expires_at: Date | null }[]>`
-      select access_token, expires_at from krt_tokens where name = ${name} for update`;
-    const stored = row?.access_token && row.expires_at ? { access_token: row.access_token, expires_at: row.expires_at } : null;
-    const kept = await decide(stored);
-    if (kept !== stored) {
-      await tx`update krt_tokens set access_token = ${kept.access_token}, expires_at = ${kept.expires_at}, updated_at = now()
-        where name = ${name}`;
-    }
-    return kept;
-  }) as Promise<KrtTokenRow>;
+export async function claimKrtTokenRefresh(sql: Queryable, name: string, claim: string, leaseMs: number): Promise<boolean> {
+  const rows = await sql`
+    insert into krt_tokens (name, refresh_claim, refresh_claim_until)
+    values (${name}, ${claim}, now() + ${leaseMs} * interval '1 millisecond')
+    on conflict (name) do update set refresh_claim = excluded.refresh_claim, refresh_claim_until = excluded.refresh_claim_until
+      where krt_tokens.refresh_claim_until is null or krt_tokens.refresh_claim_until < now()
+    returning name`;
+  return rows.length === 1;
+}
+
+/** Stores the token `claim` obtained and ends the claim; false (nothing stored) when the claim was lost meanwhile. */
+export async function storeKrtToken(sql: Queryable, name: string, claim: string, token: KrtTokenRow): Promise<boolean> {
+  const rows = await sql`
+    update krt_tokens set access_token = ${token.access_token}, expires_at = ${token.expires_at}, updated_at = now(),
+      refresh_claim = null, refresh_claim_until = null
+    where name = ${name} and refresh_claim = ${claim}
+    returning name`;
+  return rows.length === 1;
+}
+
+/** Ends `claim` without a token (the refresh failed), so the next caller may try at once. */
+export async function releaseKrtTokenClaim(sql: Queryable, name: string, claim: string): Promise<void> {
+  await sql`update krt_tokens set refresh_claim = null, refresh_claim_until = null where name = ${name} and refresh_claim = ${claim}`;
 }

@@ -12,7 +12,14 @@ describe("driverStatusConfig", () => {
   it("defaults - simulators for every partner, KRT's limits and backoff, a week of history, not blocking", () => {
     expect(driverStatusConfig({})).toEqual({
       urls: { krt: undefined, driverProfiles: undefined, driverCategories: undefined, trackstory: undefined, personal: undefined },
-      krt: { clientId: "fleet", clientSecret: expect.any(String), ratePerSecond: 200, refreshMarginMs: 60_000, retry: { baseMs: 1_000, maxMs: 60_000 } },
+      krt: {
+        clientId: "fleet",
+        clientSecret: expect.any(String),
+        ratePerSecond: 200,
+        rateQueue: { maxQueue: 1_000, maxWaitMs: 5_000 },
+        refreshMarginMs: 60_000,
+        retry: { baseMs: 1_000, maxMs: 60_000 },
+      },
       cacheRefreshMs: 5_000,
       sessionHistoryDays: 7,
       blocking: false,
@@ -24,11 +31,14 @@ describe("driverStatusConfig", () => {
       KRT_URL: "http://krt:1",
       KRT_CLIENT_SECRET: "s",
       KRT_RETRY_BASE_MS: "100",
+      KRT_QUEUE_MAX: "50",
+      KRT_QUEUE_WAIT_MS: "250",
       SESSION_HISTORY_DAYS: "30",
       CAN_TAKE_ORDERS_BLOCKING: "true",
     });
     expect(config.urls.krt).toBe("http://krt:1");
     expect(config.krt.retry).toEqual({ baseMs: 100, maxMs: 60_000 });
+    expect(config.krt.rateQueue).toEqual({ maxQueue: 50, maxWaitMs: 250 });
     expect(config.sessionHistoryDays).toBe(30);
     expect(config.blocking).toBe(true);
   });

@@ -102,7 +102,7 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("token - the stored token is reused until stale; a rejected one is replaced once", async () => {
-    const store = postgresTokenStore(db.sql, "contract");
+    const store = postgresTokenStore(db.sql, { name: "contract" });
     let obtained = 0;
     const obtain = async () => ({ accessToken: `t${++obtained}`, expiresAt: Date.now() + 60_000 });
     expect((await store.replace(undefined, Date.now(), obtain)).accessToken).toBe("t1");
