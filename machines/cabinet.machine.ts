@@ -436,8 +436,11 @@ export const cabinetMachine = setup({
       assertEvent(e, "inventory_reported");
       enqueue.assign({ last_report_at: e.at });
       // A report of a poll sent before the last device change, or while an unlock is under way,
-      // may predate that change: it proves the cabinet alive, its cells are not taken.
-      if (e.polled_at < context.cells_changed_at || context.unlocking !== null || context.queue.length > 0) return;
+      // may predate that change: it proves the cabinet alive, its cells are not taken. The poller
+      // hears so, and tells the same cells again rather than take them for a repeat.
+      const stale = e.polled_at < context.cells_changed_at || context.unlocking !== null || context.queue.length > 0;
+      enqueue.emit(reply(e.replyTo, { applied: !stale }));
+      if (stale) return;
       const { cells, moves } = applyInventory(context.id, context.cells, e.cells, e.at);
       enqueue.assign({ cells, bookings: followCells(context.bookings, cells) });
       for (const m of moves) enqueue.emit(tellActor(m.to, m.event));

@@ -349,12 +349,29 @@ describe("cabinet machine (scenarios)", () => {
     expect(actor.getSnapshot().context.missed_polls).toBe(0);
   });
 
-  it("inventory - a report of a poll sent before the last device change proves life but changes no cell", () => {
-    const { actor, send } = run();
+  it("inventory - a report of a poll sent before the last device change proves life but changes no cell, and says it was not applied", () => {
+    const { actor, send, effects } = run();
     send({ type: "cell_closed", at: at + 100, cell: 3, accumulator_id: "E" });
-    send({ ...report(at + 50), at: at + 200 });
+    send({ ...report(at + 50), at: at + 200, replyTo: "p1" });
     expect(actor.getSnapshot().context.cells[2]!.accumulator_id).toBe("E");
     expect(actor.getSnapshot().context.last_report_at).toBe(at + 200);
+    expect(replyTo(effects, "p1")?.reply).toEqual({ ok: true, value: { applied: false } });
+    send({ ...report(at + 300), at: at + 300, replyTo: "p2" });
+    expect(replyTo(effects, "p2")?.reply).toEqual({ ok: true, value: { applied: true } });
+  });
+
+  it("inventory - a report mid-unlock is not applied and says so (the poller tells the same cells again)", () => {
+    const { actor, send, effects } = run();
+    send(book("b1", "issue", 1));
+    send({ type: "open", at, booking_id: "b1" });
+    const changed = { ...report(), cells: [...(report() as { cells: object[] }).cells.slice(0, 2), { cell: 3, accumulator_id: "HAND", charge: 70 }] };
+    send({ ...changed, replyTo: "p1" });
+    expect(replyTo(effects, "p1")?.reply).toEqual({ ok: true, value: { applied: false } });
+    expect(actor.getSnapshot().context.cells[2]!.accumulator_id).toBeNull();
+    send(silence());
+    send({ ...changed, replyTo: "p2" });
+    expect(replyTo(effects, "p2")?.reply).toEqual({ ok: true, value: { applied: true } });
+    expect(actor.getSnapshot().context.cells[2]!.accumulator_id).toBe("HAND");
   });
 
   it("inventory - moved, recharged and vanished accumulators are told; unchanged ones are not", () => {
