@@ -113,7 +113,7 @@ describe("accumulators: write-off", () => {
     expect((await h.call("GET", "/cabinets/CAB-WO")).body.cells[0]).toMatchObject({ written_off: true });
   });
 
-  it("with a technician or in a scooter - written off at once; a swap may still take it out of the scooter, and it stays written off", async () => {
+  it("with a technician or in a scooter - written off at once; never installed again, but a swap may take it out of the scooter, and it stays written off", async () => {
     await h.cabinet(cabinetSpec("CAB-WS", { cells: 4, charged: 2 }));
     const booking = await h.book("CAB-WS", { kind: "issue", count: 2, contractor_id: "tech-x" });
     expect((await h.open("CAB-WS", booking.body.booking_id)).status).toBe(200);
@@ -129,6 +129,15 @@ describe("accumulators: write-off", () => {
     expect((await h.call("POST", "/accumulators/CAB-WS-A2/write-off")).body).toMatchObject({ location: "written_off", contractor_id: null });
     expect(await metric('fleet_accumulators{location="contractor"}')).toBe(contractors - 1);
     expect((await h.call("GET", "/contractors/tech-x/accumulators")).body.items.map((a: { accumulator_id: string }) => a.accumulator_id)).toEqual(["OLD-WS"]);
+
+    // A written-off one is never installed again.
+    const reinstall = await h.call("POST", "/scooters/S-WO2/swap", {
+      contractor_id: "tech-x",
+      installed_accumulator_id: "CAB-WS-A2",
+      removed_accumulator_id: "OLD-WS2",
+    });
+    expect(reinstall.status).toBe(409);
+    expect(reinstall.body.code).toBe("accumulator_written_off");
 
     // The broken one comes out of the scooter in the next swap; it does not come back to life.
     const out = await h.call("POST", "/scooters/S-WO/swap", {

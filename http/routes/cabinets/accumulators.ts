@@ -31,12 +31,15 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
         });
       }
       await checkSwapPlaces(sql, params.scooter_id, body);
-      const reply = await system.ask<InstallReply>(`accumulator/${body.installed_accumulator_id}`, {
-        type: "install",
-        contractor_id: body.contractor_id,
-        scooter_id: params.scooter_id,
-        removed_accumulator_id: body.removed_accumulator_id,
-      });
+      const writtenOff = conflict("accumulator_written_off", `accumulator ${body.installed_accumulator_id} is written off: it is not installed again`);
+      const reply = await system
+        .ask<InstallReply>(`accumulator/${body.installed_accumulator_id}`, {
+          type: "install",
+          contractor_id: body.contractor_id,
+          scooter_id: params.scooter_id,
+          removed_accumulator_id: body.removed_accumulator_id,
+        })
+        .catch(finalAs(writtenOff));
       await applyMoves(system, [{ to: `accumulator/${reply.removed.accumulator_id}`, event: reply.removed.event }]);
       const [installed, removed] = await Promise.all([findAccumulator(sql, body.installed_accumulator_id), findAccumulator(sql, body.removed_accumulator_id)]);
       return { status: 200, body: { scooter_id: params.scooter_id, installed: accumulatorView(installed!), removed: accumulatorView(removed!) } };

@@ -3,9 +3,9 @@ import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
 import { RegisterEvent } from "../../../machines/cabinet.machine.ts";
 import { findCabinet, listAvailability } from "../../../storage/cabinetRepository.ts";
-import { badRequest, conflict, notFound } from "../../errors.ts";
+import { badRequest, conflict } from "../../errors.ts";
 import { route } from "../../route.ts";
-import { CabinetParams, type CabinetRouteDeps, cabinetView, prefix, requireCabinet, finalAs } from "./common.ts";
+import { askCabinet, CabinetParams, type CabinetRouteDeps, cabinetView, prefix, requireCabinet, finalAs } from "./common.ts";
 
 const Register = RegisterEvent.mapFields((fields) => Struct.omit(fields, ["type"]));
 const ListQuery = Schema.Struct({
@@ -86,8 +86,8 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     params: CabinetParams,
     handle: async ({ params }) => {
       await requireCabinet(sql, params.cabinet_id);
-      // Decommissioned meanwhile by a concurrent call: gone all the same.
-      await system.ask(`cabinet/${params.cabinet_id}`, { type: "decommission" }).catch(finalAs(notFound("cabinet")));
+      // Decommissioned meanwhile by a concurrent call: gone all the same (404).
+      await askCabinet(system, params.cabinet_id, { type: "decommission" });
       return { status: 204, body: null };
     },
   });

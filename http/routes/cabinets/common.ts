@@ -82,6 +82,10 @@ export const finalAs =
     throw error instanceof EventRejectedError ? instead : error;
   };
 
+/** Asks the cabinet's actor; one decommissioned since the route looked it up takes no events: 404, as it would be now. */
+export const askCabinet = <T>(system: ActorSystem, cabinetId: string, event: { type: string; [field: string]: unknown }, options?: { timeoutMs?: number }) =>
+  system.ask<T>(`cabinet/${cabinetId}`, event, options).catch(finalAs(notFound("cabinet")));
+
 /** For `.catch`: the actor is in a final state already, the one a repeat of this request wants. */
 export const alreadyFinal = (error: unknown): void => {
   if (!(error instanceof EventRejectedError)) throw error;
