@@ -12,9 +12,8 @@
 // the next inventory report reconciles them with what the device holds.
 //
 // Decommissioned (`DELETE /cabinets/{id}`) is final: refused while a booking is active or an unlock
-// is under way; the
-// accumulators still in its cells become `unknown`, since nobody watches that cabinet any more.
-// An accumulator written off in a cell (unbooked only) is never offered again by this cabinet.
+// is under way; the accumulators still in its cells become `unknown`, since nobody watches that
+// cabinet any more. An accumulator written off in a cell (unbooked only) is never booked again here.
 import { Schema } from "effect";
 import { assertEvent, assign, emit, enqueueActions, fromPromise, raise, setup, type StateValue } from "xstate";
 import { cancelTimer, deferReply, reply, replyError, setTimer, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
@@ -522,6 +521,7 @@ export const cabinetMachine = setup({
     writeOff: enqueueActions(({ context, event: e, enqueue }) => {
       assertEvent(e, "write_off");
       const cell = context.cells.find((c) => c.accumulator_id === e.accumulator_id)?.cell ?? null;
+      // Kept also when not in its cells now: a later report may show it back in one.
       if (!context.written_off.includes(e.accumulator_id)) enqueue.assign({ written_off: [...context.written_off, e.accumulator_id] });
       enqueue.emit(tellActor(`accumulator/${e.accumulator_id}`, { type: "write_off", cabinet_id: context.id }));
       const value: WriteOffReply = { accumulator_id: e.accumulator_id, cabinet_id: context.id, cell };
