@@ -8,11 +8,20 @@ export const Url = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9+.-]*:\/\/
 const Role = Schema.Literals(["fleet", "internal", "driver", "admin"]);
 export type Role = typeof Role.Type;
 
-/** `fleet=abc,internal=def`: every pair role=token, roles from the known set, tokens non-empty. */
+/**
+ * `fleet=abc,internal=def`: every pair role=token, roles from the known set, tokens non-empty;
+ * several tokens of one role (while rotating) joined with `|`: `fleet=new|old`.
+ */
 const AuthTokens = Schema.String.check(
-  Schema.isPattern(/^(fleet|internal|driver|admin)=[^,=\s]+(,(fleet|internal|driver|admin)=[^,=\s]+)*$/, {
-    message: "expected comma-separated role=token pairs with roles fleet, internal, driver, admin",
+  Schema.isPattern(/^(fleet|internal|driver|admin)=[^,=|\s]+(\|[^,=|\s]+)*(,(fleet|internal|driver|admin)=[^,=|\s]+(\|[^,=|\s]+)*)*$/, {
+    message: "expected comma-separated role=token pairs with roles fleet, internal, driver, admin (several tokens of a role joined with |)",
   }),
+);
+/** Outside embedded mode a token is a secret: long enough not to be guessed. */
+export const MIN_TOKEN_LENGTH = 32;
+/** `all`, `none`, or the partners whose built-in simulator may start when their URL is unset. */
+const Simulators = Schema.String.check(
+  Schema.isPattern(/^(all|none|[a-z][a-z-]*(,[a-z][a-z-]*)*)$/, { message: "expected all, none, or comma-separated partner names like krt,personal" }),
 );
 
 const InstanceEnv = Schema.Struct({
@@ -36,6 +45,7 @@ const InstanceEnv = Schema.Struct({
   DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
   STOP_TIMEOUT_MS: Schema.optional(PositiveInt),
   IDEMPOTENCY_LEASE_MS: Schema.optional(PositiveInt),
+  SIMULATORS: Schema.optional(Simulators),
 });
 
 export interface Config {
@@ -47,9 +57,17 @@ export interface Config {
   dataDir: string;
   /** Set: join the cluster over NATS; unset: embedded, in-process transport. */
   cluster: { natsUrl: string; name: string; shardCount: number; leaseMs: number } | undefined;
-  /** Role -> token. `generatedTokens` says they were made up at start (embedded, AUTH_TOKENS unset). */
-  tokens: Map<Role, string>;
+  /**
+   * `embedded`: no DATABASE_URL and no NATS_URL, a friendly local run (generated tokens, every
+   * partner simulated). `production`: any real backend, safe by default (AUTH_TOKENS required and
+   * never printed, simulators only when named in SIMULATORS).
+   */
+  mode: "embedded" | "production";
+  /** Role -> its tokens (several while rotating). `generatedTokens`: made up at start (embedded, AUTH_TOKENS unset). */
+  tokens: ReadonlyMap<Role, readonly string[]>;
   generatedTokens: boolean;
+  /** Partners (by name, e.g. `krt`) whose simulator starts when their URL is unset. */
+  simulators: { readonly all: boolean; readonly names: ReadonlySet<string> };
   /** The whole environment, for services decoding their own variables (`decodeEnv`). */
   env: Env;
   partnerTimeoutMs: number;
@@ -82,7 +100,8 @@ export function decodeEnv<S extends Schema.Decoder<unknown> & { readonly fields:
   const decoded = Schema.decodeUnknownResult(schema, { errors: "all" })(present);
   if (Result.isFailure(decoded)) {
     const issues = SchemaIssue.makeFormatterStandardSchemaV1()(decoded.failure.issue).issues;
-    const lines = issues.map((i) => `${i.path?.join(".")}: ${i.message} (got ${JSON.stringify(present[String(i.path?.[0])])})`);
+    // The value is never echoed: it may be a secret (a password in DATABASE_URL, a token).
+    const lines = issues.map((i) => `${i.path?.join(".")}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   return decoded.success as S["Type"];
@@ -94,14 +113,18 @@ export function decodeEnv<S extends Schema.Decoder<unknown> & { readonly fields:
  */
 export function loadConfig(env: Env, makeToken: () => string = randomToken): Config {
   const e = decodeEnv(InstanceEnv, env);
-  const tokens = new Map<Role, string>();
-  for (const pair of e.AUTH_TOKENS?.split(",") ?? []) {
-    const [role, token] = pair.split("=") as [Role, string];
-    tokens.set(role, token);
-  }
-  const generatedTokens = tokens.size === 0;
-  if (generatedTokens) for (const role of Role.literals) tokens.set(role, makeToken());
+  const mode = e.DATABASE_URL || e.NATS_URL ? "production" : "embedded";
+  const tokens = e.AUTH_TOKENS ? parseTokens(e.AUTH_TOKENS, mode) : undefined;
+  if (!tokens && mode === "production")
+    throw new ConfigError(
+      "invalid configuration:\n  AUTH_TOKENS: required when DATABASE_URL or NATS_URL is set (role=token pairs, tokens of at least 32 characters)",
+    );
+  const simulators = e.SIMULATORS ?? (mode === "embedded" ? "all" : "none");
   return {
+    mode,
+    tokens: tokens ?? new Map(Role.literals.map((role) => [role, [makeToken()]])),
+    generatedTokens: !tokens,
+    simulators: { all: simulators === "all", names: new Set(simulators === "all" || simulators === "none" ? [] : simulators.split(",")) },
     port: e.PORT ?? 8080,
     host: e.HOST ?? "127.0.0.1",
     instanceId: e.INSTANCE_ID ?? `fleet-${process.pid}`,
@@ -110,8 +133,6 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     cluster: e.NATS_URL
       ? { natsUrl: e.NATS_URL, name: e.CLUSTER_NAME ?? "fleet", shardCount: e.SHARD_COUNT ?? 256, leaseMs: e.CLUSTER_LEASE_MS ?? 5_000 }
       : undefined,
-    tokens,
-    generatedTokens,
     env,
     partnerTimeoutMs: e.PARTNER_TIMEOUT_MS ?? 2_000,
     partnerRetries: e.PARTNER_RETRIES ?? 2,
@@ -124,6 +145,42 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     stopTimeoutMs: e.STOP_TIMEOUT_MS ?? 20_000,
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS ?? 30_000,
   };
+}
+
+/** Unique tokens, across roles too (one token, one role); outside embedded mode each at least MIN_TOKEN_LENGTH long. */
+function parseTokens(spec: string, mode: Config["mode"]): Map<Role, string[]> {
+  const tokens = new Map<Role, string[]>();
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  for (const pair of spec.split(",")) {
+    const [role, list] = pair.split("=") as [Role, string];
+    if (tokens.has(role)) problems.push(`role ${role} is given twice (join its tokens with |)`);
+    const own = list.split("|");
+    own.forEach((token, i) => {
+      if (seen.has(token)) problems.push(`token ${i + 1} of ${role} is used more than once`);
+      seen.add(token);
+      if (mode === "production" && token.length < MIN_TOKEN_LENGTH) problems.push(`token ${i + 1} of ${role} is shorter than ${MIN_TOKEN_LENGTH} characters`);
+    });
+    tokens.set(role, [...(tokens.get(role) ?? []), ...own]);
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.map((p) => `AUTH_TOKENS: ${p}`).join("\n  ")}`);
+  return tokens;
+}
+
+/**
+ * hyper-express serves HTTP through uWebSockets binaries that the pinned build ships for Node 20
+ * (ABI 115) and older; on any other Node it silently falls back to a JS server on a `ws` with
+ * known CVEs, so a start there is refused. Returns why, or undefined when the runtime is the tested one.
+ */
+export function unsupportedRuntime(versions: { node: string; modules: string } = process.versions): string | undefined {
+  return versions.modules === "115"
+    ? undefined
+    : `fleet-actors runs on Node 20 (ABI 115), the one its HTTP server's native binaries are built and tested for; this is Node ${versions.node} (ABI ${versions.modules})`;
+}
+
+/** The partner a URL variable names, as SIMULATORS spells it: DRIVER_PROFILES_URL -> driver-profiles. */
+export function simulatedPartner(variable: string): string {
+  return variable.replace(/_URL$/, "").toLowerCase().replaceAll("_", "-");
 }
 
 function randomToken(): string {

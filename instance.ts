@@ -4,7 +4,7 @@ import path from "node:path";
 import { mkdirSync } from "node:fs";
 import type { Server } from "hyper-express";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Config } from "./config.ts";
+import { ConfigError, simulatedPartner, type Config } from "./config.ts";
 import { openEmbedded, openPostgres, type Database } from "./storage/database.ts";
 import { pruneIdempotencyKeys } from "./storage/idempotencyStore.ts";
 import { ActorSystem } from "./actors/ActorSystem.ts";
@@ -14,6 +14,7 @@ import { ClusterMember } from "./actors/cluster/ClusterMember.ts";
 import { systemClock, type Clock } from "./actors/clock.ts";
 import { createLogger, type Logger } from "./actors/logger.ts";
 import { createHttpServer } from "./http/server.ts";
+import { TokenRoles } from "./http/tokens.ts";
 import { partnerCallMetrics } from "./integrations/partnerMetrics.ts";
 import type { RouteDeps } from "./http/route.ts";
 import { adminRoutes } from "./http/routes/admin.ts";
@@ -22,6 +23,7 @@ import { mailingService, type MailingService } from "./services/mailings/index.t
 import { customerService, type CustomerService } from "./services/customers/index.ts";
 import { driverStatusService, type DriverStatusService } from "./services/driverStatus/index.ts";
 import { cabinetService, type CabinetService } from "./services/cabinets/index.ts";
+import { mentorshipService, type MentorshipService } from "./services/mentorship/index.ts";
 
 export interface Instance {
   url: string;
@@ -32,9 +34,19 @@ export interface Instance {
   registry: Registry;
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
-  services: { mailings: MailingService; customers: CustomerService; driverStatus: DriverStatusService; cabinets: CabinetService };
+  services: {
+    mailings: MailingService;
+    customers: CustomerService;
+    driverStatus: DriverStatusService;
+    cabinets: CabinetService;
+    mentorship: MentorshipService;
+  };
   /** The simulators this instance started because their URL was unset. */
-  simulators: MailingService["simulators"] & CustomerService["simulators"] & DriverStatusService["simulators"] & CabinetService["simulators"];
+  simulators: MailingService["simulators"] &
+    CustomerService["simulators"] &
+    DriverStatusService["simulators"] &
+    CabinetService["simulators"] &
+    MentorshipService["simulators"];
   stop(): Promise<void>;
 }
 
@@ -78,6 +90,12 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     if (cluster) cleanups.push(() => cluster.close());
 
     const eventPrefix = `${config.cluster?.name ?? "fleet"}.events`;
+    const allowSimulator = (variable: string) => {
+      const partner = simulatedPartner(variable);
+      if (!config.simulators.all && !config.simulators.names.has(partner))
+        throw new ConfigError(`invalid configuration:\n  ${variable}: required (or SIMULATORS=${partner} to run its built-in simulator)`);
+      if (config.mode === "production") logger.warn("starting a built-in simulator in place of a partner", { partner, variable });
+    };
     const context: ServiceContext = {
       config,
       db,
@@ -88,8 +106,10 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       hostsHere: (address) => (cluster ? cluster.placement.owns(cluster.placement.shardOf(address)) : true),
       partner: { timeoutMs: config.partnerTimeoutMs, retries: config.partnerRetries, observe: partnerCallMetrics(registry) },
       onStop: (step) => void cleanups.push(step),
-      partnerUrl: async (url, start, register) => {
+      allowSimulator,
+      partnerUrl: async (variable, url, start, register) => {
         if (url) return url;
+        allowSimulator(variable);
         const simulator = await start();
         cleanups.push(() => simulator.close());
         register(simulator);
@@ -101,6 +121,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       customers: await customerService(context),
       driverStatus: await driverStatusService(context),
       cabinets: await cabinetService(context),
+      mentorship: await mentorshipService(context),
     };
     const all = Object.values(services);
 
@@ -126,7 +147,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
 
     const http = createHttpServer({
       sql: db.sql,
-      tokens: config.tokens,
+      tokens: new TokenRoles(config.tokens),
       bodyLimitBytes: config.bodyLimitBytes,
       idempotencyLeaseMs: config.idempotencyLeaseMs,
       logger,
@@ -135,7 +156,8 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       checks: [
         { name: "database", check: async () => void (await db.sql`select 1`) },
         ...(cluster ? [{ name: "cluster", check: () => cluster.check() }] : []),
-        ...all.flatMap((s) => s.checks ?? []),
+        // A service's own dependencies are reported, and fail only that service's routes.
+        ...all.flatMap((s) => (s.checks ?? []).map((c) => ({ ...c, service: s.name }))),
       ],
       describe: () => (cluster ? { cluster: cluster.status() } : { mode: "embedded" }),
     });
@@ -161,7 +183,13 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       registry,
       cluster,
       services,
-      simulators: { ...services.mailings.simulators, ...services.customers.simulators, ...services.driverStatus.simulators, ...services.cabinets.simulators },
+      simulators: {
+        ...services.mailings.simulators,
+        ...services.customers.simulators,
+        ...services.driverStatus.simulators,
+        ...services.cabinets.simulators,
+        ...services.mentorship.simulators,
+      },
       // Reverse order: stop taking requests first, then commit actors, then close storage.
       stop: () => runAll(cleanups.reverse()),
     };

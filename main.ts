@@ -1,8 +1,14 @@
 // `npm start`: one instance from the environment. Without DATABASE_URL and partner URLs it runs
 // embedded: PGlite under ./.data, in-process transport, built-in simulators and demo data.
-import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { ConfigError, loadConfig, unsupportedRuntime, type Config, type Role } from "./config.ts";
 import { startInstance, type Instance } from "./instance.ts";
 import { createLogger } from "./actors/logger.ts";
+
+const runtimeProblem = unsupportedRuntime();
+if (runtimeProblem) {
+  process.stderr.write(`${runtimeProblem}\n`);
+  process.exit(1);
+}
 
 let config: Config;
 try {
@@ -25,7 +31,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => vo
 try {
   instance = await startInstance(config, { logger });
 } catch (error) {
-  logger.error("start failed", { error: String(error), stack: (error as Error)?.stack });
+  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+  else logger.error("start failed", { error: String(error), stack: (error as Error)?.stack });
   process.exit(1);
 }
 process.stdout.write(banner(config, instance.url));
@@ -63,28 +70,29 @@ async function stop(code: number): Promise<void> {
   process.exit(code);
 }
 
+/** Tokens are printed only when this start generated them; tokens from AUTH_TOKENS stay unnamed. */
 function banner(config: Config, url: string): string {
-  const fleet = config.tokens.get("fleet");
-  const tokens = [...config.tokens].map(([role, token]) => `    ${role.padEnd(9)} ${token}`).join("\n");
-  const curl = fleet
-    ? `curl -s -X POST ${url}/fleet/communications/v1/mailings -H 'Authorization: Bearer ${fleet}' ` +
-      `-H 'X-Park-Id: park-1' -H 'X-Yandex-UID: 1001' -H 'Content-Type: application/json' ` +
-      `-d '{"message":"Hello from the dispatcher","status":"online"}'`
-    : "(no fleet token configured)";
+  const token = (role: Role) => (config.generatedTokens ? config.tokens.get(role)?.[0] : `$${role.toUpperCase()}_TOKEN`);
+  const tokens = config.generatedTokens
+    ? ["  tokens (generated; set AUTH_TOKENS to choose them):", ...[...config.tokens].map(([role, [first]]) => `    ${role.padEnd(9)} ${first}`)]
+    : ["  tokens: from AUTH_TOKENS (not printed; the commands below read them from $FLEET_TOKEN, $INTERNAL_TOKEN, $DRIVER_TOKEN)"];
+  const mentorshipCurl = (method: string, path: string) =>
+    `curl -s ${method}${url}/driver/v1/contractor-mentorship/v1${path} -H "Authorization: Bearer ${token("driver")}" ` +
+    `-H 'X-YaTaxi-Park-Id: park-1' -H 'X-YaTaxi-Driver-Profile-Id: newbie-1'`;
   return [
     "",
-    `fleet-actors ready at ${url}`,
+    `fleet-actors ready at ${url} (${config.mode} mode)`,
     `  database: ${config.databaseUrl ? "postgres" : `embedded PGlite in ${config.dataDir}/pglite`}`,
-    `  tokens${config.generatedTokens ? " (generated; set AUTH_TOKENS to choose them)" : ""}:`,
-    tokens,
+    ...tokens,
     "  create a mailing:",
-    `    ${curl}`,
-    ...(config.tokens.get("internal")
-      ? [
-          "  charged accumulators in cabinets near the Kremlin (embedded: simulated cabinets over MQTT):",
-          `    curl -s '${url}/scooter-accumulator/v1/cabinets?lat=55.75&lon=37.61' -H 'Authorization: Bearer ${config.tokens.get("internal")}'`,
-        ]
-      : []),
+    `    curl -s -X POST ${url}/fleet/communications/v1/mailings -H "Authorization: Bearer ${token("fleet")}" ` +
+      `-H 'X-Park-Id: park-1' -H 'X-Yandex-UID: 1001' -H 'Content-Type: application/json' ` +
+      `-d '{"message":"Hello from the dispatcher","status":"online"}'`,
+    "  charged accumulators in cabinets near the Kremlin (embedded: simulated cabinets over MQTT):",
+    `    curl -s '${url}/scooter-accumulator/v1/cabinets?lat=55.75&lon=37.61' -H "Authorization: Bearer ${token("internal")}"`,
+    "  join the mentorship programme as the demo newbie, then watch his contacts (the CRM simulator pairs him with mentor-1 within seconds):",
+    `    ${mentorshipCurl("-X POST ", "/confirm")}`,
+    `    ${mentorshipCurl("", "/contacts")}`,
     "",
     "",
   ].join("\n");

@@ -2,7 +2,7 @@
 // before any reply, ack, timer or outbox message of those turns is released.
 import { createActor, type AnyActor, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
-import { sameState, stateName, topState, type ActorKind, type StatePart } from "./ActorKind.ts";
+import { sameState, stateName, topState, type ActorKind, type JournaledEvent, type StatePart } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
 import { ActorFailedError, CommitRejectedError, EventRejectedError, StaleActorError } from "./errors.ts";
@@ -304,7 +304,8 @@ export class ActorCell {
     const snapshot = event.snapshot as unknown as { value: unknown; context: unknown };
     const init = event.event.type === "xstate.init";
     if (this.#restoring && init) return;
-    const { replyTo: _replyTo, ...journalEvent } = event.event as { replyTo?: string };
+    const { replyTo: _replyTo, ...received } = event.event as JournaledEvent & { replyTo?: string };
+    const journalEvent = this.kind.journaled && !init ? this.kind.journaled(received) : received;
     const at = this.host.now();
     this.#open().journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
     this.host.inspect(this.address, event);

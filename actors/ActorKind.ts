@@ -52,11 +52,20 @@ export interface ActorKind<Context = unknown> {
    */
   published?(actor: { value: StateValue; context: Context }): StatePart;
   /**
+   * What the journal keeps of an event (its `type` stays); without it, the whole event. The
+   * journal outlives the snapshot's reasons to hold personal data, so a kind whose events carry
+   * some (a partner's id of a person, a text written to people) keeps a hash or nothing of it.
+   */
+  journaled?(event: JournaledEvent): JournaledEvent;
+  /**
    * Cluster singletons of this kind (pollers, importers): ids that always run on exactly one
    * instance, woken where their shard lives and never passivated.
    */
   readonly singletons?: readonly string[];
 }
+
+/** An event as the journal stores it. */
+export type JournaledEvent = { readonly type: string } & Readonly<Record<string, unknown>>;
 
 export function defineActorKind<Context>(kind: ActorKind<Context>): ActorKind<Context> {
   return kind;

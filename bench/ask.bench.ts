@@ -9,6 +9,7 @@ import { ActorSystem } from "../actors/ActorSystem.ts";
 import { InProcessTransport } from "../actors/transport/InProcessTransport.ts";
 import { createLogger } from "../actors/logger.ts";
 import { createHttpServer } from "../http/server.ts";
+import { TokenRoles } from "../http/tokens.ts";
 import { route } from "../http/route.ts";
 import { counterKind } from "../test/support/counterKind.ts";
 import { measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
@@ -58,10 +59,12 @@ const registry = new Registry();
 const system = new ActorSystem({ sql: db.sql, kinds: [counterKind()], transport: new InProcessTransport(), logger, registry });
 const http = createHttpServer({
   sql: db.sql,
-  tokens: new Map<Role, string>([
-    ["internal", token],
-    ["admin", "bench-admin-token"],
-  ]),
+  tokens: new TokenRoles(
+    new Map<Role, string[]>([
+      ["internal", [token]],
+      ["admin", ["bench-admin-token"]],
+    ]),
+  ),
   bodyLimitBytes: 64 * 1024,
   idempotencyLeaseMs: 30_000,
   logger,

@@ -12,6 +12,7 @@ import { createLogger } from "../actors/logger.ts";
 import { InProcessTransport } from "../actors/transport/InProcessTransport.ts";
 import { OutboxRelay } from "../actors/OutboxRelay.ts";
 import { createHttpServer } from "../http/server.ts";
+import { TokenRoles } from "../http/tokens.ts";
 import { customerRoutes } from "../http/routes/customers.ts";
 import { PersonalClient, startPersonalSimulator } from "../integrations/personal/index.ts";
 import { CustomerBook } from "../services/customers/customerBook.ts";
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
   const relay = new OutboxRelay(db.sql, (m) => transport.publish(m.target, m.payload), createLogger({ level: "silent" }));
   const server = createHttpServer({
     sql: db.sql,
-    tokens: new Map<Role, string>([["fleet", token]]),
+    tokens: new TokenRoles(new Map<Role, string[]>([["fleet", [token]]])),
     bodyLimitBytes: 64 * 1024,
     idempotencyLeaseMs: 30_000,
     logger: createLogger({ level: "silent" }),

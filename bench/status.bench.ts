@@ -283,7 +283,14 @@ async function main(): Promise<void> {
       profiles: { licenceOf: profiles.licenceOf, refreshNow: () => profiles.cache.refreshNow() },
       categoriesOf: categories.categoriesOf,
       positions: (ds) => trackstory.positions(ds),
-      krt: new KrtClient({ baseUrl: krtUrl, ...partner, clientId: "fleet", clientSecret: "fleet-secret", tokens: memoryTokenStore(), ratePerSecond: krtRate }),
+      krt: new KrtClient({
+        baseUrl: krtUrl,
+        ...partner,
+        clientId: "fleet",
+        clientSecret: partners.urls.KRT_CLIENT_SECRET,
+        tokens: memoryTokenStore(),
+        ratePerSecond: krtRate,
+      }),
       upsertConcurrency: 16,
       drainEveryMs: 1_000,
     });

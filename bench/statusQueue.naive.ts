@@ -11,7 +11,7 @@ import type { Sql } from "../storage/database.ts";
 import type { Krt } from "../integrations/krt/index.ts";
 import { ensureStatusStream, jetStreamMessages, type ConsumerLimits, type StatusStreamNames } from "../streams/status/statusSource.ts";
 import { Settlements } from "../streams/status/settlements.ts";
-import { decodeStatuses, keepCategories, resolveLicences, type LicenceLookup } from "../streams/status/statusOperators.ts";
+import { decodeStatuses, isDisconnect, keepCategories, resolveLicences, type LicenceLookup } from "../streams/status/statusOperators.ts";
 import { keepInRegion, type PositionLookup } from "../streams/status/keepInRegion.ts";
 
 export interface NaiveOptions {
@@ -40,13 +40,13 @@ export async function startNaiveStatusQueue(o: NaiveOptions): Promise<{ drainedR
     .pipe(
       decodeStatuses(async () => {}, ignore),
       resolveLicences(o.profiles, ignore, { missRefreshMs: 1_000, now: Date.now }),
-      keepCategories(o.categoriesOf, ["econom", "comfort", "comfort_plus"], ignore),
-      keepInRegion(o.positions, { regions: ["moscow"], concurrency: 4, batchSize: 1_000, gatherMs: 10, retryBaseMs: 200, retryMaxMs: 5_000 }, ignore),
+      keepCategories(o.categoriesOf, ["econom", "comfort", "comfort_plus"]),
+      keepInRegion(o.positions, { regions: ["moscow"], concurrency: 4, batchSize: 1_000, gatherMs: 10, retryBaseMs: 200, retryMaxMs: 5_000 }),
       mergeMap(
         (s) =>
           from(
             o.sql`insert into status_queue (park_id, driver_id, status, updated_at)
-              values (${s.park_id}, ${s.driver_id}, ${s.status}, ${new Date(s.at)})
+              values (${s.park_id}, ${s.driver_id}, ${isDisconnect(s) ? "offline" : s.status}, ${new Date(s.at)})
               on conflict (park_id, driver_id) do update set status = excluded.status, updated_at = excluded.updated_at
               where status_queue.updated_at < excluded.updated_at`.then(() => s.settle.ack()),
           ),

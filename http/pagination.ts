@@ -11,10 +11,10 @@ export const PageQuery = Schema.Struct({
 export function decodeCursor(cursor: string | undefined): PageCursor | undefined {
   if (cursor === undefined || cursor === "") return undefined;
   try {
-    const { at, id } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { at: string; id: string };
+    const { at, id, sent } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { at: string; id: string; sent?: boolean };
     const date = new Date(at);
-    if (typeof id !== "string" || Number.isNaN(date.getTime())) throw new Error("bad cursor");
-    return { at: date, id };
+    if (typeof id !== "string" || Number.isNaN(date.getTime()) || (sent !== undefined && typeof sent !== "boolean")) throw new Error("bad cursor");
+    return { at: date, id, ...(sent === undefined ? {} : { sent }) };
   } catch {
     throw badRequest("invalid_request", "invalid query: query.cursor", { fields: [{ path: "query.cursor", message: "not a cursor returned by this route" }] });
   }
@@ -27,6 +27,6 @@ export function decodeCursor(cursor: string | undefined): PageCursor | undefined
 export function page<T>(rows: readonly T[], limit: number, key: (row: T) => PageCursor) {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
-  const cursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ at: key(last).at.toISOString(), id: key(last).id })).toString("base64url") : null;
+  const cursor = rows.length > limit && last ? Buffer.from(JSON.stringify({ ...key(last), at: key(last).at.toISOString() })).toString("base64url") : null;
   return { items, cursor, has_more: cursor !== null };
 }

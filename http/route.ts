@@ -2,6 +2,7 @@
 // query and body (400 naming the field), body limit, Idempotency-Key, metrics and errors.
 import { createHash, randomUUID } from "node:crypto";
 import type { Request, Response, Server } from "hyper-express";
+import type { JSONValue } from "postgres";
 import { Result, Schema, SchemaIssue } from "effect";
 import type { Role } from "../config.ts";
 import type { Sql } from "../storage/database.ts";
@@ -9,6 +10,8 @@ import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } f
 import type { Logger } from "../actors/logger.ts";
 import { badRequest, HttpError, toHttpError } from "./errors.ts";
 import type { HttpMetrics } from "./metrics.ts";
+import type { TokenRoles } from "./tokens.ts";
+import { PARTNER_ID_PATTERN } from "../integrations/driverKey.ts";
 
 /** Identity vouched for by the role's proxy, from its headers. */
 export type Identity =
@@ -47,12 +50,22 @@ export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends A
   body?: B;
   /** Mutating POSTs: a repeat with the same Idempotency-Key returns the first result. */
   idempotent?: boolean;
+  /**
+   * For idempotent routes whose answer holds personal data (addresses, coordinates): the
+   * idempotency store keeps only `keep(body)` of a success (e.g. the new item's id), and a repeat
+   * rebuilds its answer with `replay` from what is stored now, so no copy outlives the data
+   * (a deleted item's repeat finds nothing).
+   */
+  personalAnswer?: {
+    keep(body: unknown): JSONValue;
+    replay(kept: any, ctx: Omit<RouteContext<P["Type"], Q["Type"], B["Type"]>, "newId">): Promise<RouteResult>;
+  };
   handle(ctx: RouteContext<P["Type"], Q["Type"], B["Type"]>): Promise<RouteResult>;
 }
 
 export interface RouteDeps {
   sql: Sql;
-  tokens: ReadonlyMap<Role, string>;
+  tokens: TokenRoles;
   bodyLimitBytes: number;
   metrics: HttpMetrics;
   logger: Logger;
@@ -85,8 +98,15 @@ const identityHeaders = {
   driver: { park_id: "x-yataxi-park-id", driver_id: "x-yataxi-driver-profile-id" },
 } as const;
 
-/** Ids of parks and drivers as partners issue them; no '/' (it would make composite keys ambiguous). */
-const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+/** Every id in a path, before the route's own Schema: nothing a key, a subject or a log line could misread. */
+const PATH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function checkPathIds(params: Record<string, string>): void {
+  const fields = Object.entries(params)
+    .filter(([, value]) => !PATH_ID_PATTERN.test(value))
+    .map(([name]) => ({ path: `params.${name}`, message: "expected 1..128 letters, digits, '.', '_', ':' or '-'" }));
+  if (fields.length) throw badRequest("invalid_request", `invalid path: ${fields.map((f) => f.path).join(", ")}`, { fields });
+}
 const INT64_MAX = 9223372036854775807n;
 
 /** A decimal that fits Postgres' bigint, where uids are stored. */
@@ -107,18 +127,19 @@ function identify(role: Role, req: Request): Identity {
     if (value === undefined) continue;
     if (field === "uid") {
       if (!isInt64Id(value)) fields.push({ path: `headers.${header}`, message: "expected a numeric uid of at most 9223372036854775807" });
-    } else if (!ID_PATTERN.test(value)) fields.push({ path: `headers.${header}`, message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" });
+    } else if (!PARTNER_ID_PATTERN.test(value)) fields.push({ path: `headers.${header}`, message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" });
   }
   if (fields.length) throw badRequest("missing_identity", `identity headers missing or invalid: ${fields.map((f) => f.path).join(", ")}`, { fields });
   return { role, ...values } as Identity;
 }
 
-function authenticate(role: Role, tokens: ReadonlyMap<Role, string>, req: Request): void {
+function authenticate(role: Role, tokens: TokenRoles, req: Request): void {
   const header = req.headers.authorization ?? "";
   const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   if (!token) throw new HttpError(401, "unauthorized", "missing bearer token");
-  if (tokens.get(role) === token) return;
-  for (const t of tokens.values()) if (t === token) throw new HttpError(403, "forbidden", `this route needs the ${role} role`);
+  const holder = tokens.roleOf(token);
+  if (holder === role) return;
+  if (holder !== undefined) throw new HttpError(403, "forbidden", `this route needs the ${role} role`);
   throw new HttpError(401, "unauthorized", "unknown token");
 }
 
@@ -150,6 +171,7 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     try {
       authenticate(spec.role, deps.tokens, req);
       const identity = identify(spec.role, req);
+      checkPathIds(req.path_parameters);
       const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
       const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
       const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
@@ -167,9 +189,11 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
           .digest("hex");
         const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
         if (claim.kind === "replay") {
-          status = claim.status;
+          const first =
+            spec.personalAnswer && claim.status < 300 ? await spec.personalAnswer.replay(claim.body, { params, query, body, identity, req }) : claim;
+          status = first.status;
           res.header("Idempotent-Replayed", "true");
-          return send(res, claim.status, claim.body);
+          return send(res, first.status, first.body);
         }
         if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
         if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
@@ -180,13 +204,17 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
       const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
       const result = await spec.handle({ params, query, body, identity, req, newId });
       status = result.status;
-      if (idempotency) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, result.body);
+      if (idempotency) {
+        const kept = spec.personalAnswer && result.status < 300 ? spec.personalAnswer.keep(result.body) : result.body;
+        await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, kept);
+      }
       send(res, result.status, result.body);
     } catch (error) {
       const httpError = toHttpError(error);
       status = httpError.status;
-      if (status >= 500 && httpError.code === "internal")
-        deps.logger.error("request failed", { route: label, error: String(error), stack: (error as Error)?.stack });
+      // The client's body says little on purpose (http/errors.ts); the log keeps what happened.
+      if (status === 500) deps.logger.error("request failed", { route: label, code: httpError.code, error: String(error), stack: (error as Error)?.stack });
+      else if (status > 500) deps.logger.warn("request failed", { route: label, code: httpError.code, error: String(error) });
       if (idempotency) {
         // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
         // same objects (ids from the key), so whatever this attempt did is not done twice.

@@ -4,6 +4,7 @@ import HyperExpress from "hyper-express";
 import type { RouteDeps } from "./route.ts";
 import { httpMetrics } from "./metrics.ts";
 import { opsRoutes, type OpsDeps } from "./routes/ops.ts";
+import { limitRequestHead } from "./requestLimits.ts";
 
 export interface HttpServer {
   app: HyperExpress.Server;
@@ -19,6 +20,7 @@ export function createHttpServer(options: Omit<RouteDeps, "metrics"> & OpsDeps):
   // five process listeners per server that are never removed.
   const app = new HyperExpress.Server({ max_body_length: options.bodyLimitBytes * 16, auto_close: false });
   const deps: RouteDeps = { ...options, metrics: httpMetrics(options.registry) };
+  app.use(limitRequestHead);
   opsRoutes(app, options);
   app.set_not_found_handler((_req, res) => {
     res.status(404).json({ code: "not_found", message: "no such route" });

@@ -3,4 +3,10 @@
 // so every lookup hashes the same string instead of concatenating a new one.
 export type DriverKey = string;
 
+/**
+ * Ids of parks and drivers as partners issue them. No '/', or `driverKey` would be ambiguous
+ * ("a/b" + "c" and "a" + "b/c"); nothing a subject, a log line or a column could misread.
+ */
+export const PARTNER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
 export const driverKey = (parkId: string, driverId: string): DriverKey => `${parkId}/${driverId}`;

@@ -35,6 +35,12 @@ export type PartnerClientOptions = Omit<JsonClientOptions, "system">;
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
+export interface RequestOptions {
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Aborting it ends the call at once (between attempts too) and rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 export interface JsonClient {
   /**
    * Sends `body` as JSON and decodes the answer with `response`.
@@ -46,7 +52,7 @@ export interface JsonClient {
     path: string,
     body: unknown | undefined,
     response: S,
-    headers?: Readonly<Record<string, string>>,
+    options?: RequestOptions,
   ): Promise<S["Type"]>;
   /**
    * Closes the client's connections; later requests fail. Optional to call: idle connections do not
@@ -58,11 +64,11 @@ export interface JsonClient {
 type RawAnswer = { readonly status: number; readonly retryAfter: string | null; readonly text: string };
 
 /** @example const feeds = createJsonClient({ system: "feeds", baseUrl, timeoutMs: 2000, retries: 3 }) */
-export function createJsonClient(options: JsonClientOptions): JsonClient {
-  const { system, timeoutMs, retries } = options;
-  const baseUrl = options.baseUrl.replace(/\/+$/, "");
-  const maxDelayMs = options.maxDelayMs ?? 5_000;
-  const backoff = Schedule.exponential(options.retryBaseMs ?? 100).pipe(
+export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
+  const { system, timeoutMs, retries } = clientOptions;
+  const baseUrl = clientOptions.baseUrl.replace(/\/+$/, "");
+  const maxDelayMs = clientOptions.maxDelayMs ?? 5_000;
+  const backoff = Schedule.exponential(clientOptions.retryBaseMs ?? 100).pipe(
     Schedule.jittered,
     Schedule.modifyDelay(({ input, duration }) => Effect.succeed(Math.min(maxDelayMs, retryAfterOf(input) ?? Duration.toMillis(duration)))),
   );
@@ -76,7 +82,7 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
     if (closed) throw new Error(`the ${system} client is closed`);
     const url = new URL(baseUrl);
     basePath = url.pathname.replace(/\/+$/, "");
-    pool = new Pool(url.origin, { connections: options.connections ?? 32, pipelining: 1 });
+    pool = new Pool(url.origin, { connections: clientOptions.connections ?? 32, pipelining: 1 });
     return pool;
   };
 
@@ -87,7 +93,8 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
       pool = undefined;
       await p?.close();
     },
-    request(method, path, body, response, headers) {
+    request(method, path, body, response, options = {}) {
+      const { headers, signal } = options;
       const decode = Schema.decodeUnknownResult(response, { errors: "all" });
       const attempt = Effect.tryPromise({
         try: async (signal): Promise<RawAnswer> => {
@@ -118,21 +125,22 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
         }),
         Effect.flatMap((raw) => Effect.fromResult(classify(raw))),
       );
-      const beforeAttempt = options.beforeAttempt;
+      const beforeAttempt = clientOptions.beforeAttempt;
       const attemptInTurn = beforeAttempt ? Effect.andThen(Effect.promise(beforeAttempt), attempt) : attempt;
       // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe.
       const retried = attemptInTurn.pipe(Effect.retry({ schedule: backoff, times: retries, while: isTransient }));
-      const observe = options.observe;
-      if (!observe) return Effect.runPromise(retried);
+      const run = signal === undefined ? Effect.runPromise(retried) : runAbortable(retried, signal);
+      const observe = clientOptions.observe;
+      if (!observe) return run;
       const started = performance.now();
       const ended = (outcome: string) => observe({ system, outcome, seconds: (performance.now() - started) / 1000 });
-      return Effect.runPromise(retried).then(
+      return run.then(
         (value) => {
           ended("ok");
           return value;
         },
         (error: unknown) => {
-          ended(error instanceof PartnerError && error.code.startsWith(`${system}_`) ? error.code.slice(system.length + 1) : "error");
+          ended(outcomeOf(error, system, signal));
           throw error;
         },
       );
@@ -159,6 +167,21 @@ export function createJsonClient(options: JsonClientOptions): JsonClient {
       }
     },
   };
+}
+
+/** Runs the call until `signal` aborts it; an aborted call rejects with the signal's reason, whatever it was doing. */
+async function runAbortable<A>(call: Effect.Effect<A, PartnerError>, signal: AbortSignal): Promise<A> {
+  try {
+    return await Effect.runPromise(call, { signal });
+  } catch (error) {
+    if (signal.aborted) throw signal.reason;
+    throw error;
+  }
+}
+
+function outcomeOf(error: unknown, system: string, signal: AbortSignal | undefined): string {
+  if (signal?.aborted) return "aborted";
+  return error instanceof PartnerError && error.code.startsWith(`${system}_`) ? error.code.slice(system.length + 1) : "error";
 }
 
 const acceptOnly: Readonly<Record<string, string>> = { accept: "application/json" };

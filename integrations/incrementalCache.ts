@@ -37,6 +37,8 @@ interface CacheContext<T> {
   /** A sync has reached the end of the partner's data at least once. */
   filled: boolean;
   syncedAt: number | null;
+  /** When the last sync that reached the end began: every change made before then is in the copy. */
+  syncedFrom: number | null;
   failures: number;
   lastError: string | null;
 }
@@ -46,6 +48,11 @@ export interface IncrementalCache<T> {
   /** Keys of the entries whose secondary key is `indexKey`. */
   keysBy(indexKey: string): readonly string[];
   readonly size: number;
+  /**
+   * Every change the partner made before this time (epoch ms) is in the copy: when the last sync
+   * that reached the end of the partner's data began; null before the first.
+   */
+  syncedFrom(): number | null;
   /** Readiness: throws until the first full fill has completed. */
   check(): Promise<void>;
   /** Resolves once the first full fill has completed. */
@@ -72,11 +79,12 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
       cursor: undefined,
       filled: false,
       syncedAt: null,
+      syncedFrom: null,
       failures: 0,
       lastError: null,
     } as CacheContext<T>,
     on: {
-      pageLoaded: (ctx, event: { items: readonly T[]; cursor: string; complete: boolean; at: number }) => {
+      pageLoaded: (ctx, event: { items: readonly T[]; cursor: string; complete: boolean; from: number; at: number }) => {
         for (const item of event.items) {
           const key = keyOf(item);
           unindex(ctx, key);
@@ -97,6 +105,7 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
           cursor: event.cursor,
           filled: ctx.filled || event.complete,
           syncedAt: event.complete ? event.at : ctx.syncedAt,
+          syncedFrom: event.complete ? event.from : ctx.syncedFrom,
           failures: 0,
           lastError: null,
         };
@@ -120,10 +129,11 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
   let running = false;
 
   async function syncOnce(): Promise<void> {
+    const from = options.now();
     try {
       for (;;) {
         const page = await options.source.updates(context().cursor, options.pageSize ?? 1000);
-        store.trigger.pageLoaded({ items: page.items, cursor: page.cursor, complete: !page.hasMore, at: options.now() });
+        store.trigger.pageLoaded({ items: page.items, cursor: page.cursor, complete: !page.hasMore, from, at: options.now() });
         if (!page.hasMore) return;
       }
     } catch (error) {
@@ -161,6 +171,7 @@ export function createIncrementalCache<T>(options: IncrementalCacheOptions<T>): 
     get size() {
       return context().entries.size;
     },
+    syncedFrom: () => context().syncedFrom,
     check: async () => {
       const c = context();
       if (!c.filled) throw new Error(`${options.name} cache not filled yet${c.lastError ? `: ${c.lastError}` : ""}`);

@@ -31,8 +31,14 @@ export interface ServiceContext {
   partner: Pick<PartnerClientOptions, "timeoutMs" | "retries" | "observe">;
   /** Registers a step run on stop, last registered first. */
   onStop(step: () => Promise<void>): void;
-  /** The partner URL, or the URL of a simulator started (and stopped) for it when unset. */
-  partnerUrl<S extends Simulator>(url: string | undefined, start: () => Promise<S>, register: (sim: S) => void): Promise<string>;
+  /**
+   * The partner URL read from `variable`, or, when it is unset, the URL of a simulator started
+   * (and stopped) for it if SIMULATORS allows; else start-up fails naming the variable.
+   * @example await ctx.partnerUrl("FEEDS_URL", config.feedsUrl, () => startFeedsSimulator(), (s) => (simulators.feeds = s))
+   */
+  partnerUrl<S extends Simulator>(variable: string, url: string | undefined, start: () => Promise<S>, register: (sim: S) => void): Promise<string>;
+  /** Throws a ConfigError unless SIMULATORS lets this instance simulate the partner behind `variable` (e.g. MQTT_URL); warns outside embedded mode. */
+  allowSimulator(variable: string): void;
 }
 
 export interface Service {

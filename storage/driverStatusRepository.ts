@@ -57,14 +57,22 @@ export interface SessionStatusRow {
   ended_at: Date | null;
 }
 
+/** Whether a person is connected to order dispatch: a `krt_connectivity` row. */
+export interface ConnectivityRow {
+  driver_license_pd_id: string;
+  connected: boolean;
+  updated_at: Date;
+}
+
 /** What one commit batch of session actors projects. */
 export interface DriverStatusRows {
   readonly krtIds: readonly KrtIdRow[];
   readonly sessions: readonly SessionStatusRow[];
+  readonly connectivity: readonly ConnectivityRow[];
 }
 
 /** Writes the `profiles` and `session_statuses` rows of the committed session actors; runs inside the group commit. */
-export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: DriverStatusRows): Promise<void> {
+export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions, connectivity }: DriverStatusRows): Promise<void> {
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
@@ -87,6 +95,14 @@ export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: Driver
       where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
       on conflict (driver_license_pd_id, session_seq) do nothing`;
   }
+  if (connectivity.length) {
+    await tx`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
+      select i.driver_license_pd_id, i.connected, i.updated_at
+      from jsonb_to_recordset(${tx.json(connectivity.map((c) => ({ ...c, updated_at: c.updated_at.toISOString() })))}::jsonb)
+        as i(driver_license_pd_id text, connected boolean, updated_at timestamptz)
+      where not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
+      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at`;
+  }
 }
 
 /** A person's KRT id and latest session. */
@@ -104,6 +120,23 @@ export async function findDriverStatus(sql: Queryable, licencePdId: string): Pro
   };
 }
 
+/** The persons connected now, each with his KRT id and latest session (as `findDriverStatus`). */
+export async function connectedDriverStatuses(sql: Queryable): Promise<(DriverStatusRow & { driver_license_pd_id: string })[]> {
+  const rows = await sql<{ driver_license_pd_id: string; deptrans_id: string | null; status: string | null; ended_at: Date | null; updated_at: Date | null }[]>`
+    select c.driver_license_pd_id, p.deptrans_id, s.session_status as status, s.ended_at, s.updated_at
+    from krt_connectivity c
+    left join profiles p using (driver_license_pd_id)
+    left join lateral (
+      select session_status, ended_at, updated_at from session_statuses
+      where driver_license_pd_id = c.driver_license_pd_id order by session_seq desc limit 1) s on true
+    where c.connected`;
+  return rows.map((r) => ({
+    driver_license_pd_id: r.driver_license_pd_id,
+    deptrans_id: r.deptrans_id,
+    session: r.status ? { status: r.status, ended_at: r.ended_at, updated_at: r.updated_at! } : null,
+  }));
+}
+
 /** `profiles` rows changed after `after`, in commit-safe order (see the header). */
 export async function profileChanges(sql: Queryable, after: FeedCursor, limit: number): Promise<ProfileChange[]> {
   const rows = await sql<{ driver_license_pd_id: string; has_id: boolean; updated_at: Date; xid: string; seq: string }[]>`
@@ -116,14 +149,24 @@ export async function profileChanges(sql: Queryable, after: FeedCursor, limit: n
   return rows.map(({ xid, seq, ...r }) => ({ ...r, cursor: { xid, seq } }));
 }
 
-/** `session_statuses` rows written after `after`, in commit-safe order (see the header). */
-export async function sessionChanges(sql: Queryable, after: FeedCursor, limit: number): Promise<SessionChange[]> {
+/**
+ * `session_statuses` rows written after `after`, in commit-safe order (see the header). With
+ * `latestOnly` (a full load), only each person's latest row that may be handed out: a later row
+ * of his comes later in this order, so skipping the older ones never skips the person.
+ */
+export async function sessionChanges(sql: Queryable, after: FeedCursor, limit: number, options: { latestOnly?: boolean } = {}): Promise<SessionChange[]> {
   const rows = await sql<{ driver_license_pd_id: string; session_status: string; ended_at: Date | null; updated_at: Date; xid: string; seq: string }[]>`
-    select driver_license_pd_id, session_status, ended_at, updated_at, change_xid::text as xid, id::text as seq
-    from session_statuses
-    where (change_xid, id) > (${after.xid}::xid8, ${after.seq}::bigint)
-      and change_xid < pg_snapshot_xmin(pg_current_snapshot())
-    order by change_xid, id
+    select s.driver_license_pd_id, s.session_status, s.ended_at, s.updated_at, s.change_xid::text as xid, s.id::text as seq
+    from session_statuses s
+    where (s.change_xid, s.id) > (${after.xid}::xid8, ${after.seq}::bigint)
+      and s.change_xid < pg_snapshot_xmin(pg_current_snapshot())
+      ${
+        options.latestOnly
+          ? sql`and not exists (select 1 from session_statuses n where n.driver_license_pd_id = s.driver_license_pd_id
+              and n.session_seq > s.session_seq and n.change_xid < pg_snapshot_xmin(pg_current_snapshot()) offset 0)`
+          : sql``
+      }
+    order by s.change_xid, s.id
     limit ${limit}`;
   return rows.map(({ xid, seq, ...r }) => ({ ...r, cursor: { xid, seq } }));
 }

@@ -45,6 +45,15 @@ export async function expireIdempotencyClaim(sql: Queryable, scope: string, key:
   await sql`update idempotency_keys set claimed_until = now() where scope = ${scope} and key = ${key} and status is null`;
 }
 
+/**
+ * Forgets every request whose path holds one of `pathParts` (a scope ends with its request's
+ * path): when what they created is deleted, not even a fingerprint of their bodies stays.
+ */
+export async function forgetRequestsUnder(sql: Queryable, pathParts: readonly string[]): Promise<void> {
+  if (pathParts.length === 0) return;
+  await sql`delete from idempotency_keys where scope like any(${pathParts.map((p) => `%${p.replace(/[\\%_]/g, "\\$&")}%`)})`;
+}
+
 export async function pruneIdempotencyKeys(sql: Queryable, olderThan: Date): Promise<number> {
   return (await sql`delete from idempotency_keys where created_at < ${olderThan}`).count;
 }

@@ -18,7 +18,8 @@ export interface Template {
   filter: TemplateFilter;
   created_at: Date;
   created_by: string;
-  last_sent_at: Date;
+  /** When a mailing of it was last sent; null until one is. */
+  last_sent_at: Date | null;
 }
 
 /** A row of `mailings`: one mailing actor's committed state. */
@@ -61,7 +62,7 @@ interface TemplateRecord {
   message: string;
   created_at: Date;
   created_by: string;
-  last_sent_at: Date;
+  last_sent_at: Date | null;
 }
 
 const toTemplate = (r: TemplateRecord): Template => ({
@@ -89,12 +90,21 @@ export async function findTemplate(sql: Queryable, parkId: string, id: string): 
 export interface PageCursor {
   at: Date;
   id: string;
+  /** Templates only: whether `at` is a send time (sent templates list before those never sent). */
+  sent?: boolean;
 }
+
+/** Where a template sorts in its park's list: sent ones by last send, then the others by creation. */
+export const templateListing = (t: Pick<Template, "id" | "created_at" | "last_sent_at">): Required<PageCursor> => ({
+  sent: t.last_sent_at !== null,
+  at: t.last_sent_at ?? t.created_at,
+  id: t.id,
+});
 
 export async function listTemplates(sql: Queryable, parkId: string, after: PageCursor | undefined, limit: number): Promise<Template[]> {
   const rows = await sql<TemplateRecord[]>`select * from mailing_templates where park_id = ${parkId}
-    ${after ? sql`and (last_sent_at, id) < (${after.at}, ${after.id})` : sql``}
-    order by last_sent_at desc, id desc limit ${limit}`;
+    ${after ? sql`and (last_sent_at is not null, coalesce(last_sent_at, created_at), id) < (${after.sent ?? true}, ${after.at}, ${after.id})` : sql``}
+    order by last_sent_at is not null desc, coalesce(last_sent_at, created_at) desc, id desc limit ${limit}`;
   return rows.map(toTemplate);
 }
 

@@ -3,11 +3,15 @@
 //
 // - GET never returns the raw KRT id, only whether there is one.
 // - POST checks the id against the driver's licence in KRT before binding it: 400 bad format,
-//   409 `id_license_mismatch`, 503 `krt_unavailable` (also when KRT refuses our credentials).
-// - Feeds: `cursor` absent is a full load; following the returned cursor never misses a change,
-//   also when writers commit out of order (storage/driverStatusRepository.ts). `limit` counts
-//   persons; each is listed once per park profile of his (profiles unknown to driver-profiles
-//   are left out until they appear there).
+//   409 `id_license_mismatch`, 503 `krt_unavailable` (down, too slow, or refusing our
+//   credentials), 422 `krt_refused` (KRT refused the check), 502 `krt_protocol`.
+// - Feeds: `cursor` absent is a full load (of session statuses: each person's latest only);
+//   following the returned cursor never misses a change, also when writers commit out of order
+//   (storage/driverStatusRepository.ts). `limit` counts persons; each is listed once per park
+//   profile of his (a person the profiles cache cannot place yet waits for a later page: `perProfile`).
+// - can-take-orders: inside a configured region (by the driver's last position) only with a KRT
+//   id and an open KRT shift; outside them, or with no known position, always. `region` says
+//   which region applied (null: none); trackstory down is 503, too slow 504.
 import { driverKey } from "../../integrations/driverKey.ts";
 import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
@@ -16,7 +20,9 @@ import type { Krt } from "../../integrations/krt/index.ts";
 import { PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from "../../integrations/errors.ts";
 import { BindEvent } from "../../machines/krtSession.machine.ts";
 import type { Personal } from "../../integrations/personal/index.ts";
-import type { DriverProfilesCache } from "../../integrations/driverProfiles/index.ts";
+import type { DriverProfilesCache, ProfileRef } from "../../integrations/driverProfiles/index.ts";
+import type { Trackstory } from "../../integrations/trackstory/index.ts";
+import { refusals, regionOfDriver } from "../../services/driverStatus/canTakeOrders.ts";
 import { findDriverStatus, profileChanges, sessionChanges, startOfFeed, type DriverStatusRow, type FeedCursor } from "../../storage/driverStatusRepository.ts";
 import type { Sql } from "../../storage/database.ts";
 import { badRequest, conflict, HttpError, notFound } from "../errors.ts";
@@ -40,6 +46,9 @@ export interface DriverStatusRouteDeps extends RouteDeps {
   profiles: DriverProfilesCache;
   personal: Personal;
   krt: Krt;
+  trackstory: Trackstory;
+  /** STATUS_REGIONS: where a driver needs a KRT id and an open shift to take orders. */
+  regions: ReadonlySet<string>;
   now: () => number;
   /** Stage 2: consumers block drivers who may not take orders; stage 1 only shows it. */
   blocking: boolean;
@@ -49,16 +58,49 @@ const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 const sessionView = (row: DriverStatusRow) => (row.session ? { status: row.session.status, ended_at: iso(row.session.ended_at) } : null);
 
-function encodeCursor(c: FeedCursor): string {
-  return Buffer.from(`${c.xid}.${c.seq}`).toString("base64url");
+/** Where a poll of a feed starts; `fullLoad`: in a full load (no cursor) that has not reached the end yet. */
+interface FeedPosition {
+  after: FeedCursor;
+  fullLoad: boolean;
 }
 
-function decodeCursor(cursor: string | undefined): FeedCursor {
-  if (cursor === undefined || cursor === "") return startOfFeed;
-  const m = /^(\d{1,20})\.(\d{1,19})$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
+function encodeCursor(c: FeedCursor, fullLoad = false): string {
+  return Buffer.from(`${c.xid}.${c.seq}${fullLoad ? ".full" : ""}`).toString("base64url");
+}
+
+function decodeCursor(cursor: string | undefined): FeedPosition {
+  if (cursor === undefined || cursor === "") return { after: startOfFeed, fullLoad: true };
+  const m = /^(\d{1,20})\.(\d{1,19})(\.full)?$/.exec(Buffer.from(cursor, "base64url").toString("utf8"));
   if (!m)
     throw badRequest("invalid_request", "invalid query: query.cursor", { fields: [{ path: "query.cursor", message: "not a cursor returned by this route" }] });
-  return { xid: m[1]!, seq: m[2]! };
+  return { after: { xid: m[1]!, seq: m[2]! }, fullLoad: m[3] !== undefined };
+}
+
+/** How much later than a row a profiles sync must begin to count as later: instances' clocks differ. */
+const CLOCK_SKEW_MS = 1_000;
+
+/**
+ * A feed page: an item per park profile of each row's person, in row order, up to the first person
+ * the profiles cache cannot place. He had a profile when his row was written (the status stream or
+ * the bind found him in some instance's cache), so a cache not synced since is behind: the page
+ * ends before him (`held`) and a later poll lists him (before the first fill, everyone unknown
+ * waits). Once a sync begun after his row still finds no profile, he has none left and is passed.
+ */
+function perProfile<R extends { driver_license_pd_id: string; updated_at: Date; cursor: FeedCursor }, I>(
+  rows: readonly R[],
+  profiles: DriverProfilesCache,
+  item: (row: R, profile: ProfileRef) => I,
+): { items: I[]; through: FeedCursor | undefined; held: boolean } {
+  const items: I[] = [];
+  let through: FeedCursor | undefined;
+  for (const row of rows) {
+    const refs = profiles.profilesOf(row.driver_license_pd_id);
+    const synced = profiles.cache.syncedFrom() ?? Number.NEGATIVE_INFINITY;
+    if (refs.length === 0 && synced <= row.updated_at.getTime() + CLOCK_SKEW_MS) return { items, through, held: true };
+    for (const p of refs) items.push(item(row, p));
+    through = row.cursor;
+  }
+  return { items, through, held: false };
 }
 
 export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): void {
@@ -109,19 +151,17 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     role: "internal",
     query: FeedQuery,
     handle: async ({ query }) => {
-      const after = decodeCursor(query.cursor);
+      const { after } = decodeCursor(query.cursor); // one row per person: a full load is the whole feed
       const limit = query.limit ?? 100;
       const rows = await profileChanges(deps.sql, after, limit);
-      const items = rows.flatMap((r) =>
-        deps.profiles.profilesOf(r.driver_license_pd_id).map((p) => ({
-          park_id: p.park_id,
-          driver_id: p.driver_id,
-          driver_license_pd_id: r.driver_license_pd_id,
-          has_id: r.has_id,
-          updated_at: r.updated_at.toISOString(),
-        })),
-      );
-      return { status: 200, body: { items, cursor: encodeCursor(rows.at(-1)?.cursor ?? after), has_more: rows.length === limit } };
+      const page = perProfile(rows, deps.profiles, (r, p) => ({
+        park_id: p.park_id,
+        driver_id: p.driver_id,
+        driver_license_pd_id: r.driver_license_pd_id,
+        has_id: r.has_id,
+        updated_at: r.updated_at.toISOString(),
+      }));
+      return { status: 200, body: { items: page.items, cursor: encodeCursor(page.through ?? after), has_more: !page.held && rows.length === limit } };
     },
   });
 
@@ -131,20 +171,20 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     role: "internal",
     query: FeedQuery,
     handle: async ({ query }) => {
-      const after = decodeCursor(query.cursor);
+      const { after, fullLoad } = decodeCursor(query.cursor);
       const limit = query.limit ?? 100;
-      const rows = await sessionChanges(deps.sql, after, limit);
-      const items = rows.flatMap((r) =>
-        deps.profiles.profilesOf(r.driver_license_pd_id).map((p) => ({
-          park_id: p.park_id,
-          driver_id: p.driver_id,
-          driver_license_pd_id: r.driver_license_pd_id,
-          session_status: r.session_status,
-          ended_at: iso(r.ended_at),
-          updated_at: r.updated_at.toISOString(),
-        })),
-      );
-      return { status: 200, body: { items, cursor: encodeCursor(rows.at(-1)?.cursor ?? after), has_more: rows.length === limit } };
+      const rows = await sessionChanges(deps.sql, after, limit, { latestOnly: fullLoad });
+      const page = perProfile(rows, deps.profiles, (r, p) => ({
+        park_id: p.park_id,
+        driver_id: p.driver_id,
+        driver_license_pd_id: r.driver_license_pd_id,
+        session_status: r.session_status,
+        ended_at: iso(r.ended_at),
+        updated_at: r.updated_at.toISOString(),
+      }));
+      const hasMore = !page.held && rows.length === limit;
+      // A full load lists each person's current status until it reaches the end; the history follows.
+      return { status: 200, body: { items: page.items, cursor: encodeCursor(page.through ?? after, fullLoad && (hasMore || page.held)), has_more: hasMore } };
     },
   });
 
@@ -154,12 +194,10 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     role: "internal",
     params: DriverParams,
     handle: async ({ params }) => {
-      const row = await findDriverStatus(deps.sql, await licenceOf(params.park_id, params.driver_id));
-      const reasons: string[] = [];
-      if (row.deptrans_id === null) reasons.push("no_deptrans_id");
-      const s = row.session;
-      if (s && (s.status === "ended" || (s.ended_at !== null && s.ended_at.getTime() <= deps.now()))) reasons.push("session_ended");
-      return { status: 200, body: { allowed: reasons.length === 0, reasons, blocking: deps.blocking } };
+      const licence = await licenceOf(params.park_id, params.driver_id);
+      const [row, region] = await Promise.all([findDriverStatus(deps.sql, licence), regionOfDriver(deps.trackstory, deps.regions, params)]);
+      const reasons = region === null ? [] : refusals(row, deps.now());
+      return { status: 200, body: { allowed: reasons.length === 0, reasons, blocking: deps.blocking, region } };
     },
   });
 }

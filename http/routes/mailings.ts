@@ -4,7 +4,16 @@ import type { Server } from "hyper-express";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import { EventRejectedError } from "../../actors/errors.ts";
 import { type CancelMailingEvent, CreateMailingEvent } from "../../machines/mailing.machine.ts";
-import { findMailing, findTemplate, insertTemplate, listMailings, listTemplates, type MailingRecord, type Template } from "../../storage/mailingRepository.ts";
+import {
+  findMailing,
+  findTemplate,
+  insertTemplate,
+  listMailings,
+  listTemplates,
+  type MailingRecord,
+  type Template,
+  templateListing,
+} from "../../storage/mailingRepository.ts";
 import type { Sql } from "../../storage/database.ts";
 import { badRequest, conflict, notFound } from "../errors.ts";
 import { decodeCursor, page, PageQuery } from "../pagination.ts";
@@ -42,7 +51,7 @@ const templateView = (t: Template) => ({
   ...t.filter,
   created_at: t.created_at.toISOString(),
   created_by: t.created_by,
-  last_sent_at: t.last_sent_at.toISOString(),
+  last_sent_at: t.last_sent_at?.toISOString() ?? null,
 });
 
 export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSystem; sql: Sql; now: () => number }): void {
@@ -149,7 +158,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     handle: async ({ query, identity }) => {
       const limit = query.limit ?? 50;
       const rows = await listTemplates(deps.sql, (identity as Fleet).park_id, decodeCursor(query.cursor), limit + 1);
-      const { items, ...more } = page(rows, limit, (t) => ({ at: t.last_sent_at, id: t.id }));
+      const { items, ...more } = page(rows, limit, templateListing);
       return { status: 200, body: { items: items.map(templateView), ...more } };
     },
   });
@@ -171,7 +180,7 @@ async function resolveTemplate(sql: Sql, body: typeof CreateMailing.Type, parkId
   if (message === undefined) {
     throw badRequest("invalid_request", "invalid body: body.message", { fields: [{ path: "body.message", message: "required when template_id is absent" }] });
   }
-  const template: Template = { id: newTemplateId, park_id: parkId, message, filter, created_at: now, created_by: uid, last_sent_at: now };
+  const template: Template = { id: newTemplateId, park_id: parkId, message, filter, created_at: now, created_by: uid, last_sent_at: null };
   await insertTemplate(sql, template);
   return template;
 }

@@ -1,41 +1,50 @@
-// /health (alive), /ready (dependencies reachable), /metrics (Prometheus text). No auth.
-import type { Server } from "hyper-express";
+// /health (alive), /ready (dependencies reachable), /metrics (Prometheus text). No auth needed;
+// /ready tells why only to the admin role (its reasons name hosts, errors and member instances).
+import type { Request, Server } from "hyper-express";
 import type { Registry } from "prom-client";
+import type { TokenRoles } from "../tokens.ts";
 
 export interface ReadinessCheck {
   name: string;
   check(): Promise<void>;
+  /**
+   * The one service that needs this dependency (e.g. `cabinets` for MQTT). Such a check is
+   * reported under `services` and never fails /ready: that service's routes answer 503 on their
+   * own while it is down, and every other route keeps serving. Unset: every route needs it.
+   */
+  service?: string;
 }
 
 export interface OpsDeps {
   registry: Registry;
   checks: readonly ReadinessCheck[];
   instanceId: string;
+  /** Who may read /ready's details. */
+  tokens: TokenRoles;
   /** Extra facts for /ready, e.g. cluster membership and owned shards. */
   describe?: () => Record<string, unknown>;
 }
 
 export function opsRoutes(app: Server, deps: OpsDeps): void {
   app.get("/health", (_req, res) => {
-    res.json({ status: "ok", instance: deps.instanceId });
+    res.json({ status: "ok" });
   });
 
-  app.get("/ready", async (_req, res) => {
-    const results = await Promise.all(
-      deps.checks.map(async (c) => {
-        try {
-          await withTimeout(c.check(), 2_000);
-          return [c.name, "ok"] as const;
-        } catch (error) {
-          return [c.name, `down: ${(error as Error).message ?? String(error)}`] as const;
-        }
-      }),
-    );
-    const ready = results.every(([, state]) => state === "ok");
+  app.get("/ready", async (req, res) => {
+    const results = await Promise.all(deps.checks.map(async (c) => ({ check: c, state: await checkState(c) })));
+    const checks: Record<string, string> = {};
+    const services: Record<string, Record<string, string>> = {};
+    for (const { check, state } of results) {
+      if (check.service === undefined) checks[check.name] = state;
+      else services[check.service] = { ...services[check.service], [check.name]: state };
+    }
+    const ready = Object.values(checks).every((state) => state === "ok");
+    if (!isAdmin(req, deps.tokens)) return void res.status(ready ? 200 : 503).json({ status: ready ? "ready" : "not_ready" });
     res.status(ready ? 200 : 503).json({
       status: ready ? "ready" : "not_ready",
       instance: deps.instanceId,
-      checks: Object.fromEntries(results),
+      checks,
+      services,
       ...deps.describe?.(),
     });
   });
@@ -43,6 +52,21 @@ export function opsRoutes(app: Server, deps: OpsDeps): void {
   app.get("/metrics", async (_req, res) => {
     res.header("Content-Type", deps.registry.contentType).send(await deps.registry.metrics());
   });
+}
+
+function isAdmin(req: Request, tokens: TokenRoles): boolean {
+  const header = req.headers.authorization ?? "";
+  return header.startsWith("Bearer ") && tokens.roleOf(header.slice(7).trim()) === "admin";
+}
+
+/** `ok`, or `down: <why>`. */
+async function checkState(c: ReadinessCheck): Promise<string> {
+  try {
+    await withTimeout(c.check(), 2_000);
+    return "ok";
+  } catch (error) {
+    return `down: ${(error as Error).message ?? String(error)}`;
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

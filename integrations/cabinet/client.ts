@@ -7,6 +7,7 @@ import type { Socket } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../actors/logger.ts";
+import { describeConnectError, type MqttAuth, mqttConnectionOptions } from "./connection.ts";
 import { CabinetNotRespondingError, CommandAbortedError, MqttUnavailableError } from "./errors.ts";
 import {
   allEvents,
@@ -40,6 +41,8 @@ export interface CabinetGatewayOptions {
   commandTimeoutMs: number;
   /** Keep it stable per instance (e.g. its INSTANCE_ID): the broker keeps the session under it. Random by default. */
   clientId?: string;
+  /** TLS (CA, client certificate) and login; none by default. */
+  auth?: MqttAuth;
   registry: Registry;
   logger: Logger;
   /** How long `connect` waits for the broker before carrying on (it keeps reconnecting). */
@@ -66,6 +69,8 @@ export class CabinetGateway implements CabinetDevices {
   readonly #listeners = new Set<(e: UnsolicitedEvent) => void>();
   readonly #metrics: ReturnType<typeof gatewayMetrics>;
   readonly #logLimiter = new Map<string, { until: number; suppressed: number }>();
+  /** Why the last connection attempt failed; cleared once connected. */
+  #connectError: string | undefined;
 
   private constructor(client: MqttClient, options: CabinetGatewayOptions) {
     this.#client = client;
@@ -75,10 +80,16 @@ export class CabinetGateway implements CabinetDevices {
     client.on("connect", () => {
       // Nagle's algorithm turns each small request/reply into a ~40 ms wait.
       (client.stream as Socket | undefined)?.setNoDelay?.(true);
+      this.#connectError = undefined;
       options.logger.info("mqtt connected", { url: redact(options.url) });
     });
     client.on("offline", () => options.logger.warn("mqtt offline; reconnecting", { url: redact(options.url) }));
-    client.on("error", (error) => options.logger.warn("mqtt error", { error: String(error) }));
+    client.on("error", (error) => {
+      const why = describeConnectError(error);
+      // A broken certificate or login fails every reconnect the same way: logged once, not each second.
+      if (why !== this.#connectError) options.logger.error("mqtt connection failed", { url: redact(options.url), error: why });
+      this.#connectError = why;
+    });
     client.on("message", (topic, payload) => this.#receive(topic, payload));
   }
 
@@ -89,8 +100,7 @@ export class CabinetGateway implements CabinetDevices {
    */
   static async connect(options: CabinetGatewayOptions): Promise<CabinetGateway> {
     const client = mqtt.connect(options.url, {
-      protocolVersion: 4, // 3.1.1: what every broker here speaks (aedes has no MQTT 5)
-      clientId: options.clientId ?? `fleet-cabinets-${randomUUID().slice(0, 8)}`,
+      ...mqttConnectionOptions(options.clientId ?? `fleet-cabinets-${randomUUID().slice(0, 8)}`, options.auth),
       // A persistent session: with a stable client id the broker keeps the QoS 1 events that
       // arrive while the service reconnects or restarts, and hands them over when it is back.
       clean: false,
@@ -138,9 +148,9 @@ export class CabinetGateway implements CabinetDevices {
     return (await this.#request(cabinetId, { type: "unlock", request_id: requestId, cells: [...cells] }, timeoutMs, options.signal)) as UnlockResult;
   }
 
-  /** For /ready: the broker link is up. */
+  /** For /ready and the routes that need the devices: the broker link is up, else MqttUnavailableError saying why. */
   async check(): Promise<void> {
-    if (!this.#client.connected) throw new MqttUnavailableError();
+    if (!this.#client.connected) throw this.#unavailable();
   }
 
   async close(): Promise<void> {
@@ -155,7 +165,7 @@ export class CabinetGateway implements CabinetDevices {
   #request(cabinetId: string, command: Command, timeoutMs = this.#options.commandTimeoutMs, signal?: AbortSignal): Promise<DeviceEvent> {
     if (!this.#client.connected) {
       this.#metrics.commands.inc({ command: command.type, outcome: "unavailable" });
-      return Promise.reject(new MqttUnavailableError());
+      return Promise.reject(this.#unavailable());
     }
     const existing = this.#pending.get(command.request_id);
     if (existing) {
@@ -249,6 +259,10 @@ export class CabinetGateway implements CabinetDevices {
         this.#options.logger.error("cabinet event listener failed", { cabinet_id: cabinetId, error: String(error) });
       }
     }
+  }
+
+  #unavailable(): MqttUnavailableError {
+    return new MqttUnavailableError(`the MQTT broker is not reachable${this.#connectError ? `: ${this.#connectError}` : ""}`);
   }
 
   #rememberTimeout(requestId: string, cabinetId: string): void {

@@ -14,3 +14,4 @@ export {
   type SimulatedCabinet,
 } from "./simulator.ts";
 export { startEmbeddedBroker, type EmbeddedBroker } from "./broker.ts";
+export { isTlsUrl, mqttConnectionOptions, type MqttAuth } from "./connection.ts";

@@ -4,6 +4,7 @@
 // dropping a share of commands, refusing cells. One MQTT connection carries every cabinet.
 import type { Socket } from "node:net";
 import mqtt, { type MqttClient } from "mqtt";
+import { type MqttAuth, mqttConnectionOptions } from "./connection.ts";
 import { allCommands, cabinetOfTopic, decodeCommand, eventsTopic, isMalformed, type Command, type DeviceEvent } from "./protocol.ts";
 
 export interface CabinetFaults {
@@ -51,6 +52,8 @@ export interface SimulatedCabinet {
 
 export interface CabinetSimulatorOptions {
   url: string;
+  /** TLS and login of the devices' connection, as the service's. */
+  auth?: MqttAuth;
   prefix?: string;
   cabinets?: readonly CabinetSpec[];
   /** Issued accumulators are taken out at once and the door shut (`cell_closed` empty). Default true. */
@@ -78,8 +81,7 @@ export async function startCabinetSimulator(options: CabinetSimulatorOptions): P
   const prefix = options.prefix ?? "";
   const autoTake = options.autoTake ?? true;
   const client: MqttClient = await mqtt.connectAsync(options.url, {
-    protocolVersion: 4,
-    clientId: `cabinet-sim-${Math.random().toString(16).slice(2, 10)}`,
+    ...mqttConnectionOptions(`cabinet-sim-${Math.random().toString(16).slice(2, 10)}`, options.auth),
     reconnectPeriod: 500,
   });
   const setNoDelay = () => (client.stream as Socket | undefined)?.setNoDelay?.(true);

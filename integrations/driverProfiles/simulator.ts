@@ -1,24 +1,35 @@
-// A fake driver-profiles service: profiles in a change log, served as incremental updates.
+// A fake driver-profiles service: profiles in a change log, served as incremental updates and as
+// the bindings of one person (the profiles sharing a licence).
 import { Schema } from "effect";
 import { ChangeLog } from "../changeLog.ts";
 import { decodeBody, startSimulator, type Simulator } from "../simulator.ts";
-import { DriverProfile } from "./client.ts";
+import { BindingsRequest, DriverProfile, type DriverProfileInput } from "./client.ts";
 
 export interface DriverProfilesSimulator extends Simulator {
-  /** Adds or changes profiles (a new licence, or null to unlink one). */
-  upsert(profiles: readonly DriverProfile[]): void;
+  /** Adds or changes profiles (a new licence, or null to unlink one; `phone_pd_id` and `name` default to null). */
+  upsert(profiles: readonly DriverProfileInput[]): void;
 }
 
 const UpsertRequest = Schema.Struct({ profiles: Schema.Array(DriverProfile) });
+const decodeProfile = Schema.decodeSync(DriverProfile);
+const byParkThenDriver = (a: DriverProfile, b: DriverProfile) => a.park_id.localeCompare(b.park_id) || a.driver_id.localeCompare(b.driver_id);
 
 /**
- * Serves `GET /v1/profiles/updates`, plus `POST /__driver-profiles/profiles` `{profiles}` for other processes.
- * @example const sim = await startDriverProfilesSimulator(); sim.upsert([{ park_id, driver_id, driver_license_pd_id }])
+ * Serves `GET /v1/profiles/updates` and `POST /v1/profiles/bindings`, plus
+ * `POST /__driver-profiles/profiles` `{profiles}` for other processes.
+ * @example const sim = await startDriverProfilesSimulator(); sim.upsert([{ park_id, driver_id, driver_license_pd_id, phone_pd_id, name }])
  */
 export async function startDriverProfilesSimulator(options: { readonly port?: number } = {}): Promise<DriverProfilesSimulator> {
   const log = new ChangeLog<DriverProfile>();
-  const upsert = (profiles: readonly DriverProfile[]) => {
-    for (const p of profiles) log.put(`${p.park_id}/${p.driver_id}`, p);
+  const upsert = (profiles: readonly DriverProfileInput[]) => {
+    for (const p of profiles) log.put(`${p.park_id}/${p.driver_id}`, decodeProfile(p));
+  };
+  const bindingsOf = (parkId: string, driverId: string): DriverProfile[] => {
+    const profile = log.get(`${parkId}/${driverId}`);
+    if (profile === undefined) return [];
+    const licence = profile.driver_license_pd_id;
+    if (licence === null) return [profile];
+    return [...log.values()].filter((p) => p.driver_license_pd_id === licence).sort(byParkThenDriver);
   };
   const sim = await startSimulator({
     name: "driver_profiles",
@@ -29,6 +40,11 @@ export async function startDriverProfilesSimulator(options: { readonly port?: nu
         const page = Number.isInteger(limit) && limit > 0 ? log.after(req.query_parameters.cursor, limit) : undefined;
         if (!page) return res.status(400).json({ code: "invalid_request", message: "bad cursor or limit" });
         res.json({ profiles: page.items, cursor: page.cursor, has_more: page.hasMore });
+      });
+      app.post("/v1/profiles/bindings", async (req, res) => {
+        const body = await decodeBody(req, res, BindingsRequest);
+        if (!body) return;
+        res.json({ profiles: bindingsOf(body.park_id, body.driver_id) });
       });
       app.post("/__driver-profiles/profiles", async (req, res) => {
         const body = await decodeBody(req, res, UpsertRequest);

@@ -85,14 +85,14 @@ export class KrtClient implements Krt {
   async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S): Promise<S["Type"]> {
     const token = await this.#tokens.get();
     try {
-      return await this.#http.request("POST", path, body, response, { authorization: `Bearer ${token}` });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` } });
     } catch (error) {
       if (!isUnauthorized(error)) throw error;
     }
     // KRT dropped our token (expired early, revoked): one renewal shared with concurrent callers, one more try.
     const renewed = await this.#tokens.renew(token);
     try {
-      return await this.#http.request("POST", path, body, response, { authorization: `Bearer ${renewed}` });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${renewed}` } });
     } catch (error) {
       if (isUnauthorized(error)) throw new PartnerUnavailableError("krt", "krt refuses a freshly issued token", { status: 401 });
       throw error;

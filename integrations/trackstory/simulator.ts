@@ -6,6 +6,8 @@ import { Position, PositionsRequest } from "./client.ts";
 export interface TrackstorySimulator extends Simulator {
   /** Sets drivers' last positions. */
   move(positions: readonly Position[]): void;
+  /** Drops drivers' positions: trackstory knows none of theirs. */
+  forget(drivers: readonly { park_id: string; driver_id: string }[]): void;
 }
 
 const MoveRequest = Schema.Struct({ positions: Schema.Array(Position) });
@@ -36,5 +38,8 @@ export async function startTrackstorySimulator(options: { readonly port?: number
       });
     },
   });
-  return { ...sim, move };
+  const forget = (drivers: readonly { park_id: string; driver_id: string }[]) => {
+    for (const d of drivers) last.delete(`${d.park_id}/${d.driver_id}`);
+  };
+  return { ...sim, move, forget };
 }

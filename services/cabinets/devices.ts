@@ -29,6 +29,7 @@ export async function connectDevices(ctx: ServiceContext, config: CabinetsConfig
   const simulators: CabinetDevicesLink["simulators"] = {};
   let url = config.mqttUrl;
   if (!url) {
+    ctx.allowSimulator("MQTT_URL");
     const broker = await startEmbeddedBroker();
     ctx.onStop(() => broker.close());
     simulators.mqttBroker = broker;
@@ -41,6 +42,7 @@ export async function connectDevices(ctx: ServiceContext, config: CabinetsConfig
   }
   const gateway = await CabinetGateway.connect({
     url,
+    auth: config.mqttAuth,
     prefix,
     commandTimeoutMs,
     registry: ctx.registry,

@@ -32,7 +32,7 @@ export async function cabinetService(ctx: ServiceContext): Promise<CabinetServic
     checks: [{ name: "mqtt", check: () => gateway.check() }],
     attach: async (system, app, deps) => {
       const registered = new Subject<string>();
-      cabinetRoutes(app, { ...deps, system, policy, now: () => ctx.clock.now(), registered: (id) => registered.next(id) });
+      cabinetRoutes(app, { ...deps, system, policy, now: () => ctx.clock.now(), registered: (id) => registered.next(id), broker: gateway });
       forwardDeviceEvents(ctx, system, gateway, commandTimeoutMs);
       startPolling(ctx, system, gateway, registered, config);
       accumulatorGauges(ctx);

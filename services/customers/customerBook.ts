@@ -25,6 +25,7 @@ import {
   type TakeoutStatus,
 } from "../../storage/customerRepository.ts";
 import type { Sql, Tx } from "../../storage/database.ts";
+import { forgetRequestsUnder } from "../../storage/idempotencyStore.ts";
 import type { CustomerMetrics } from "./metrics.ts";
 import { customerSubject, type CustomerPublicEvent } from "./publicEvents.ts";
 
@@ -116,7 +117,7 @@ export class CustomerBook {
   /** Deletes the customer with its locations and routes; false when this park has no such customer. */
   async delete(parkId: string, customerId: string): Promise<boolean> {
     const revisions = await this.#write(
-      (tx) => deleteCustomer(tx, parkId, customerId),
+      async (tx) => forgettingRequests(tx, await deleteCustomer(tx, parkId, customerId)),
       (r) => r ?? [],
     );
     return revisions !== undefined;
@@ -154,7 +155,11 @@ export class CustomerBook {
   /** Erases every customer with these phone ids, in every park, and records the requests as done. */
   async erase(phoneIds: readonly string[]): Promise<{ results: TakeoutResult[]; customersDeleted: number }> {
     const { results, revisions } = await this.#write(
-      (tx, at) => eraseByPhoneIds(tx, phoneIds, at),
+      async (tx, at) => {
+        const erased = await eraseByPhoneIds(tx, phoneIds, at);
+        await forgettingRequests(tx, erased.revisions);
+        return erased;
+      },
       (r) => r.revisions,
     );
     return { results, customersDeleted: revisions.length };
@@ -212,4 +217,16 @@ function publicEvent(r: CustomerRevision, at: Date): CustomerPublicEvent {
 
 function added<T>(result: { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T }): Added<T> {
   return result.kind === "done" ? { kind: "done", item: result.item } : result;
+}
+
+/**
+ * A deleted customer's requests go with it: the idempotency store keeps fingerprints of their
+ * bodies (addresses, coordinates) and the paths name the customer.
+ */
+async function forgettingRequests<T extends readonly CustomerRevision[] | undefined>(tx: Tx, revisions: T): Promise<T> {
+  await forgetRequestsUnder(
+    tx,
+    (revisions ?? []).map((r) => `/customers/${r.customer_id}/`),
+  );
+  return revisions;
 }

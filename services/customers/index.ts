@@ -14,6 +14,7 @@ export async function customerService(ctx: ServiceContext): Promise<CustomerServ
   const config = customersConfig(ctx.config.env);
   const simulators: CustomerService["simulators"] = {};
   const personalUrl = await ctx.partnerUrl(
+    "PERSONAL_URL",
     config.personalUrl,
     () => startPersonalSimulator(),
     (s) => (simulators.personal = s),

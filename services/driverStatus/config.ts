@@ -1,7 +1,8 @@
 // The driver-status service's own settings (partners, KRT, caches, history, blocking), decoded
 // with Schema from the environment; the status stream's STATUS_* are streams/status/config.ts's.
 import { Schema } from "effect";
-import { decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
+import { randomUUID } from "node:crypto";
+import { ConfigError, decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
 
 const Ms = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
 
@@ -51,6 +52,8 @@ export interface DriverStatusConfig {
  */
 export function driverStatusConfig(env: Env): DriverStatusConfig {
   const e = decodeEnv(DriverStatusEnv, env);
+  // A real KRT needs the secret it issued; a simulated one is started with whatever secret this is.
+  if (e.KRT_URL && !e.KRT_CLIENT_SECRET) throw new ConfigError("invalid configuration:\n  KRT_CLIENT_SECRET: required when KRT_URL is set");
   return {
     urls: {
       krt: e.KRT_URL,
@@ -61,7 +64,7 @@ export function driverStatusConfig(env: Env): DriverStatusConfig {
     },
     krt: {
       clientId: e.KRT_CLIENT_ID ?? "fleet",
-      clientSecret: e.KRT_CLIENT_SECRET ?? "fleet-secret",
+      clientSecret: e.KRT_CLIENT_SECRET ?? randomUUID(),
       ratePerSecond: e.KRT_RATE_LIMIT_PER_S ?? 200,
       refreshMarginMs: e.KRT_TOKEN_REFRESH_MARGIN_MS ?? 60_000,
       retry: { baseMs: e.KRT_RETRY_BASE_MS ?? 1_000, maxMs: e.KRT_RETRY_MAX_MS ?? 60_000 },

@@ -46,26 +46,31 @@ async function partnerUrls(ctx: ServiceContext, config: DriverStatusConfig, simu
   const { urls, krt } = config;
   return {
     krt: await ctx.partnerUrl(
+      "KRT_URL",
       urls.krt,
       () => startKrtSimulator({ clientId: krt.clientId, clientSecret: krt.clientSecret }),
       (s) => (simulators.krt = s),
     ),
     driverProfiles: await ctx.partnerUrl(
+      "DRIVER_PROFILES_URL",
       urls.driverProfiles,
       () => startDriverProfilesSimulator(),
       (s) => (simulators.driverProfiles = s),
     ),
     driverCategories: await ctx.partnerUrl(
+      "DRIVER_CATEGORIES_URL",
       urls.driverCategories,
       () => startDriverCategoriesSimulator(),
       (s) => (simulators.driverCategories = s),
     ),
     trackstory: await ctx.partnerUrl(
+      "TRACKSTORY_URL",
       urls.trackstory,
       () => startTrackstorySimulator(),
       (s) => (simulators.trackstory = s),
     ),
     personal: await ctx.partnerUrl(
+      "PERSONAL_URL",
       urls.personal,
       () => startPersonalSimulator(),
       (s) => (simulators.driverPersonal = s),

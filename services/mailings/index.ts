@@ -15,11 +15,13 @@ export async function mailingService(ctx: ServiceContext): Promise<MailingServic
   const config = mailingsConfig(ctx.config.env);
   const simulators: MailingService["simulators"] = {};
   const parksUrl = await ctx.partnerUrl(
+    "PARKS_URL",
     config.parksUrl,
     () => startParksSimulator({ parks: ctx.config.demoData ? demoParks() : {} }),
     (s) => (simulators.parks = s),
   );
   const feedsUrl = await ctx.partnerUrl(
+    "FEEDS_URL",
     config.feedsUrl,
     () => startFeedsSimulator(),
     (s) => (simulators.feeds = s),

@@ -2,7 +2,7 @@
 // retry policy (only here), its `mailings` projection and its public event.
 import { emit, fromPromise } from "xstate";
 import { PartnerProtocolError, PartnerRejectedError } from "../../integrations/errors.ts";
-import { defineActorKind, topState, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
+import { defineActorKind, topState, type ActorKind, type JournaledEvent, type ProjectedActor } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
 import { mailingMachine, type BatchInput, type MailingContext, type MailingFilter } from "../../machines/mailing.machine.ts";
 import { upsertMailingRows, type MailingRow } from "../../storage/mailingRepository.ts";
@@ -94,5 +94,7 @@ export function mailingKind(deps: { parks: Parks; feeds: Feeds; now: () => numbe
     version: 1,
     project: (tx, actors) => upsertMailingRows(tx, actors.filter((a) => a.value !== "absent").map(mailingRow)),
     publicEvent: ({ context: c }) => ({ park_id: c.park_id, template_id: c.template_id, recipients_count: c.recipients_count }),
+    // The text written to drivers lives in its template; the journal names the template only.
+    journaled: ({ message: _message, ...event }) => event as JournaledEvent,
   });
 }

@@ -1,7 +1,7 @@
 // What flows through the status stream: raw JetStream messages, decoded driver statuses, and
 // connectivity changes, each carrying the handle that settles its message once we are done.
 import { Schema } from "effect";
-import type { DriverKey } from "../../integrations/driverKey.ts";
+import { PARTNER_ID_PATTERN, type DriverKey } from "../../integrations/driverKey.ts";
 
 /** How the pipeline settles the JetStream message a value came from. */
 export interface Settle {
@@ -28,9 +28,11 @@ const Iso = Schema.String.check(
 );
 
 /** A message on `contractor.statuses.events`; unknown extra fields are ignored. */
+const PartnerId = Schema.String.check(Schema.isPattern(PARTNER_ID_PATTERN, { message: "expected 1..64 letters, digits, '.', '_', ':' or '-'" }));
+
 export const StatusPayload = Schema.Struct({
-  park_id: Schema.NonEmptyString,
-  driver_id: Schema.NonEmptyString,
+  park_id: PartnerId,
+  driver_id: PartnerId,
   status: Schema.Literals(["online", "busy", "offline"]),
   updated_at: Iso,
 });
@@ -47,9 +49,17 @@ export interface DriverStatus {
   readonly settle: Settle;
 }
 
+/**
+ * Which filter found the driver out of scope (not in a configured category or region). The filters
+ * decide who gets connected, never who gets disconnected: his status goes on as a disconnect, so
+ * KRT hears it if it holds him connected, and is counted under this outcome if it ends as a repeat.
+ */
+export type OutOfScope = "category_filtered" | "region_filtered";
+
 export interface LicencedStatus extends DriverStatus {
   /** The person behind the profile: `driver_license_pd_id`. */
   readonly licence: string;
+  readonly outOfScope?: OutOfScope;
 }
 
 export interface ConnectivityChange {
@@ -57,10 +67,11 @@ export interface ConnectivityChange {
   readonly licence: string;
   readonly park_id: string;
   readonly driver_id: string;
-  /** online and busy are connected, offline is not. */
+  /** online and busy are connected, offline (or out of scope) is not. */
   readonly connected: boolean;
   readonly at: number;
   readonly settle: Settle;
+  readonly outOfScope?: OutOfScope;
 }
 
 /** What became of a message; counted in `fleet_status_events_total{outcome}`. */

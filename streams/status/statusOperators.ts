@@ -12,6 +12,7 @@ import {
   type CountOutcome,
   type DriverStatus,
   type LicencedStatus,
+  type OutOfScope,
   type StatusMessage,
 } from "./statusMessages.ts";
 
@@ -153,31 +154,32 @@ export function resolveLicences(
   });
 }
 
-/** Keep only drivers working in at least one of the configured categories. */
-export function keepCategories(
-  categoriesOf: (driver: DriverKey) => readonly string[],
-  wanted: readonly string[],
-  count: CountOutcome,
-): MonoTypeOperatorFunction<LicencedStatus> {
+/** A status that can only end a connection: offline, or of a driver out of scope. Never filtered. */
+export const isDisconnect = (s: LicencedStatus): boolean => s.status === "offline" || s.outOfScope !== undefined;
+
+/** The status as a disconnect of a driver the filter `by` found out of scope (see `OutOfScope`). */
+export const markOutOfScope = (s: LicencedStatus, by: OutOfScope): LicencedStatus => ({ ...s, outOfScope: by });
+
+/**
+ * Connect only drivers working in at least one of the configured categories: another driver's
+ * online or busy goes on as a disconnect (he may have lost his category while connected).
+ */
+export function keepCategories(categoriesOf: (driver: DriverKey) => readonly string[], wanted: readonly string[]): MonoTypeOperatorFunction<LicencedStatus> {
   const set = new Set(wanted);
-  return filter((s) => {
-    if (categoriesOf(s.driver).some((c) => set.has(c))) return true;
-    s.settle.ack();
-    count("category_filtered");
-    return false;
-  });
+  return map((s) => (isDisconnect(s) || categoriesOf(s.driver).some((c) => set.has(c)) ? s : markOutOfScope(s, "category_filtered")));
 }
 
-/** Project to connectivity: online and busy are connected, offline is not. */
+/** Project to connectivity: online and busy are connected, offline and out of scope are not. */
 export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityChange> {
   return map((s) => ({
     driver: s.driver,
     licence: s.licence,
     park_id: s.park_id,
     driver_id: s.driver_id,
-    connected: s.status !== "offline",
+    connected: !isDisconnect(s),
     at: s.at,
     settle: s.settle,
+    outOfScope: s.outOfScope, // always set, if undefined: one object shape on the hot path
   }));
 }
 
@@ -205,6 +207,7 @@ export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOp
  * after the coalescing window, `unchanged`: flips inside it that ended where they began). Only
  * sound when this instance sees every status of the driver (one consumer); in a cluster the
  * statuses of one driver are spread over instances and the session actor drops repeats instead.
+ * A dropped status of a driver out of scope counts as filtered: the filter dropped it in effect.
  */
 export function dropRepeats(
   count: CountOutcome,
@@ -216,7 +219,7 @@ export function dropRepeats(
     const key = c.driver;
     if (last.get(key) === c.connected) {
       c.settle.ack();
-      count(outcome);
+      count(c.outOfScope ?? outcome);
       return false;
     }
     last.set(key, c.connected);

@@ -2,6 +2,9 @@
 //   [decode: the ingest, see statusSource and statusIngest] -> resolve licence -> category filter ->
 //   region filter -> connectivity -> drop stale -> drop repeats -> coalesce(debounce, max delay)
 //   -> drop unchanged -> tell the session actor -> ack
+// The filters decide who gets connected, never who gets disconnected: an offline passes them, and
+// a driver out of scope goes on as a disconnect; the repeat filters (one instance) or the session
+// actor (a cluster) drop it when he is not connected.
 // Backpressure: every value in the pipeline holds an unacknowledged message, so the consumer's
 // `max_ack_pending` bounds what is in flight; when actors or Postgres fall behind, JetStream
 // stops delivering instead of the pipeline buffering.
@@ -64,20 +67,16 @@ export function statusStream(sources: StatusStreamSources, options: StatusStream
   // Two pipes: RxJS types a pipe of at most nine steps.
   const changes = sources.statuses.pipe(
     resolveLicences(sources.profiles, count, { missRefreshMs: options.missRefreshMs, now: options.now }),
-    keepCategories((driver) => sources.categoriesOf(driver), options.categories, count),
-    keepInRegion(
-      sources.positions,
-      {
-        regions: options.regions,
-        concurrency: options.lookupConcurrency,
-        batchSize: options.lookupBatchSize,
-        ...(options.lookupGatherMs ? { gatherMs: options.lookupGatherMs } : {}),
-        insideTtlMs: options.insideRegionTtlMs ?? 0,
-        memoryCapacity: options.memoryCapacity,
-        ...retry,
-      },
-      count,
-    ),
+    keepCategories((driver) => sources.categoriesOf(driver), options.categories),
+    keepInRegion(sources.positions, {
+      regions: options.regions,
+      concurrency: options.lookupConcurrency,
+      batchSize: options.lookupBatchSize,
+      ...(options.lookupGatherMs ? { gatherMs: options.lookupGatherMs } : {}),
+      insideTtlMs: options.insideRegionTtlMs ?? 0,
+      memoryCapacity: options.memoryCapacity,
+      ...retry,
+    }),
     toConnectivity(),
   );
   return changes.pipe(

@@ -1,7 +1,7 @@
 // toHttpError: the one place failures become statuses, including the cabinet refusals that are
 // not conflicts (an unresponsive cabinet or broker: 503; a cabinet that did not answer: 504).
 import { describe, expect, it } from "vitest";
-import { ActorRefusalError, AskTimeoutError, errorFromReply } from "../../actors/errors.ts";
+import { ActorRefusalError, AskTimeoutError, CommitRejectedError, errorFromReply, EventRejectedError } from "../../actors/errors.ts";
 import { HttpError, toHttpError } from "../../http/errors.ts";
 
 const refusal = (code: string) => new ActorRefusalError(code, `refused: ${code}`);
@@ -37,5 +37,19 @@ describe("toHttpError", () => {
     expect(toHttpError(Object.assign(new Error("down"), { code: "parks_unavailable" })).status).toBe(503);
     expect(toHttpError(Object.assign(new Error("slow"), { code: "parks_timeout" })).status).toBe(504);
     expect(toHttpError(new Error("boom")).body()).toEqual({ code: "internal", message: "internal error" });
+  });
+
+  it("runtime failures never show actor addresses, machine states or database errors: they stay in the log", () => {
+    const failures = [
+      new AskTimeoutError("mailing/secret-id-1", 100),
+      new EventRejectedError("mailing/secret-id-1", "cancel", { sending: "delivering" }),
+      new CommitRejectedError("mailing/secret-id-1", new Error('value "9999999999999999999" is out of range for type bigint')),
+      errorFromReply("krt-session/secret-id-1", "actor_failed", "krt-session/secret-id-1 failed"),
+    ];
+    for (const failure of failures) {
+      const body = JSON.stringify(toHttpError(failure).body());
+      for (const internal of ["secret-id-1", "mailing/", "krt-session", "delivering", "9999", "bigint"]) expect(body).not.toContain(internal);
+    }
+    expect(toHttpError(failures[1]).body()).toEqual({ code: "event_rejected", message: "this request does not apply in the current state" });
   });
 });

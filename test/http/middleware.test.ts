@@ -89,13 +89,35 @@ describe("http middleware", () => {
 
   it("ops - health, readiness and Prometheus metrics answer without auth", async () => {
     expect((await app.call("GET", "/health", { token: null })).body.status).toBe("ok");
-    const ready = await app.call("GET", "/ready", { token: null });
+    const ready = await app.call("GET", "/ready", { token: TOKENS.admin });
     expect(ready.status).toBe(200);
     expect(ready.body.checks.database).toBe("ok");
     const metrics = await fetch(`${app.url}/metrics`).then((r) => r.text());
     expect(metrics).toContain("fleet_http_requests_total");
     expect(metrics).toContain("fleet_snapshot_commit_seconds");
     expect(metrics).toContain('fleet_actors_active{type="mailing"}');
+  });
+
+  it("path ids - too long, or holding what a key or subject could misread, are 400 naming the parameter", async () => {
+    for (const id of ["m".repeat(129), "a%20b", "a%2Fb", "%00", "a*b", "%D0%B8%D0%B4"]) {
+      const res = await app.call("GET", `${MAILINGS}/${id}`, { park: "park-a" });
+      expect(res.status, id).toBe(400);
+      expect(res.body.details.fields).toEqual([{ path: "params.id", message: expect.any(String) }]);
+    }
+    expect((await app.call("GET", `${MAILINGS}/${"m".repeat(128)}`, { park: "park-a" })).status).toBe(404);
+  });
+
+  it("request head - a URL over 8 KB is 414, headers over 16 KB are 431, both in the JSON error format", async () => {
+    const longUrl = await app.call("GET", `${MAILINGS}?cursor=${"c".repeat(9_000)}`, { park: "park-a" });
+    expect(longUrl.status).toBe(414);
+    expect(longUrl.body.code).toBe("uri_too_long");
+    const bigHeaders = await app.call("GET", MAILINGS, { park: "park-a", headers: { "x-filler": "h".repeat(17_000) } });
+    expect(bigHeaders.status).toBe(431);
+    expect(bigHeaders.body.code).toBe("request_header_fields_too_large");
+    expect((await app.call("GET", "/nope", { headers: { "x-filler": "h".repeat(17_000) } })).status).toBe(431);
+    const overlongCursor = await app.call("GET", `${MAILINGS}?cursor=${"c".repeat(3_000)}`, { park: "park-a" });
+    expect(overlongCursor.status).toBe(400);
+    expect(overlongCursor.body.details.fields[0].path).toBe("query.cursor");
   });
 
   it("routing - an unknown route is a JSON 404", async () => {

@@ -89,6 +89,38 @@ describe("incremental cache", () => {
     expect(cache.get("b")).toEqual({ key: "b" });
     expect(reads).toBe(2);
   });
+
+  it("syncedFrom is when the last sync that reached the end began: a failed sync does not move it", async () => {
+    const log = new ChangeLog<{ key: string }>();
+    for (const key of ["a", "b", "c"]) log.put(key, { key });
+    let clock = 1_000;
+    let down = false;
+    const cache = createIncrementalCache({
+      name: "test",
+      source: {
+        updates: async (cursor, limit) => {
+          clock += 10; // each page takes a while
+          if (down) throw new Error("down");
+          return log.after(cursor, limit)!;
+        },
+      },
+      keyOf: (item) => item.key,
+      refreshMs: 60_000,
+      pageSize: 1,
+      logger: silentLogger,
+      now: () => clock,
+    });
+    expect(cache.syncedFrom()).toBeNull();
+    await cache.refreshNow(); // four pages, begun at 1000
+    expect(cache.syncedFrom()).toBe(1_000);
+    down = true;
+    await cache.refreshNow();
+    expect(cache.syncedFrom()).toBe(1_000);
+    down = false;
+    const begins = clock;
+    await cache.refreshNow();
+    expect(cache.syncedFrom()).toBe(begins);
+  });
 });
 
 describe("driver-profiles cache", () => {

@@ -160,6 +160,26 @@ describe("createJsonClient", () => {
     await one.close();
   });
 
+  it("an aborted call stops retrying at once and rejects with the signal's reason, even while it waits out a backoff", async () => {
+    sim.faults.down = true;
+    const calls: string[] = [];
+    const patient = client({ retries: 1_000, retryBaseMs: 60_000, maxDelayMs: 60_000, observe: (c) => calls.push(c.outcome) });
+    const caller = new AbortController();
+    const answer = patient.request("POST", "/v1/echo", { text: "never" }, Echo, { signal: caller.signal }).catch((e: unknown) => e);
+    await until(() => sim.stats.requests === 1);
+    const reason = new Error("the actor stopped");
+    caller.abort(reason);
+    expect(await answer).toBe(reason);
+    expect(calls).toEqual(["aborted"]);
+    expect(sim.stats.requests).toBe(1);
+  });
+
+  it("a call given an already aborted signal sends nothing", async () => {
+    const answer = client().request("POST", "/v1/echo", { text: "late" }, Echo, { signal: AbortSignal.abort() });
+    await expect(answer).rejects.toMatchObject({ name: "AbortError" });
+    expect(sim.stats.requests).toBe(0);
+  });
+
   it("keeps the path of a baseUrl that has one", async () => {
     const prefixed = client({ baseUrl: `${sim.url}/v1/` });
     await expect(prefixed.request("POST", "/echo", { text: "p" }, Echo)).resolves.toEqual({ echoed: "p" });

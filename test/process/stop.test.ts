@@ -1,10 +1,11 @@
 // `npm start` as a process: SIGTERM ends it within STOP_TIMEOUT_MS even when the database hangs.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASE_URL, eventually } from "../support/harness.ts";
+import { PRODUCTION_TEST_ENV, TOKENS } from "../support/instance.ts";
+import { spawnMain } from "../support/mainProcess.ts";
 import { startTcpProxy, type TcpProxy } from "../support/tcpProxy.ts";
 
 const database = `stop_${randomBytes(4).toString("hex")}`;
@@ -23,21 +24,11 @@ afterAll(async () => {
   await admin.end();
 });
 
-function start(env: Record<string, string>): { child: ChildProcess; output: () => string } {
-  const full: NodeJS.ProcessEnv = { ...process.env, PORT: "0", LOG_LEVEL: "info", DEMO_DATA: "false", ...env };
-  for (const key of ["PARKS_URL", "FEEDS_URL", "NATS_URL"]) delete full[key];
-  const spawned = spawn(process.execPath, ["--import", "tsx", "main.ts"], { cwd: path.resolve(import.meta.dirname, "../.."), env: full });
-  let output = "";
-  spawned.stdout!.on("data", (chunk) => (output += chunk));
-  spawned.stderr!.on("data", (chunk) => (output += chunk));
-  return { child: spawned, output: () => output };
-}
-
 describe("stopping the process", () => {
   it("SIGTERM with the database hanging exits within STOP_TIMEOUT_MS, code 1, saying how many actors it could not flush", async () => {
-    const run = start({
+    const run = spawnMain({
       DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/${database}`,
-      AUTH_TOKENS: "fleet=fleet-token,internal=internal-token,driver=driver-token,admin=admin-token",
+      ...PRODUCTION_TEST_ENV,
       STOP_TIMEOUT_MS: "1500",
       ASK_TIMEOUT_MS: "500",
     });
@@ -47,15 +38,14 @@ describe("stopping the process", () => {
     proxy.freeze(); // connections stay open, nothing comes back: every query hangs
     const pending = fetch(`${url}/fleet/communications/v1/mailings`, {
       method: "POST",
-      headers: { authorization: "Bearer fleet-token", "x-park-id": "park-1", "x-yandex-uid": "1001", "content-type": "application/json" },
+      headers: { authorization: `Bearer ${TOKENS.fleet}`, "x-park-id": "park-1", "x-yandex-uid": "1001", "content-type": "application/json" },
       body: JSON.stringify({ message: "stuck" }),
     }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300)); // let the request reach its actor
 
-    const exited = new Promise<number | null>((resolve) => run.child.once("exit", (code) => resolve(code)));
     const signalled = Date.now();
     run.child.kill("SIGTERM");
-    const code = await exited;
+    const code = await run.exited;
     const tookMs = Date.now() - signalled;
     await pending;
 
@@ -66,9 +56,8 @@ describe("stopping the process", () => {
   }, 90_000);
 
   it("a start that fails (the database unreachable) logs why and exits 1, no unhandled rejection", async () => {
-    const run = start({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere", AUTH_TOKENS: "fleet=f,internal=i,driver=d,admin=a" });
-    const code = await new Promise<number | null>((resolve) => run.child.once("exit", (c) => resolve(c)));
-    expect(code).toBe(1);
+    const run = spawnMain({ DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere", ...PRODUCTION_TEST_ENV });
+    expect(await run.exited).toBe(1);
     expect(run.output()).toMatch(/"msg":"start failed"/);
     expect(run.output()).not.toContain("UnhandledPromiseRejection");
   }, 60_000);

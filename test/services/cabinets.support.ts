@@ -1,10 +1,17 @@
 // Cabinet suites' harness: a Mosquitto of their own, simulated cabinets on it, and a whole instance
 // (real Postgres) polling them; plus the routes as small helpers.
 import { randomBytes } from "node:crypto";
-import { cabinetSpec, startCabinetSimulator, type CabinetSimulator, type CabinetSpec, type SimulatedCabinet } from "../../integrations/cabinet/index.ts";
+import {
+  cabinetSpec,
+  startCabinetSimulator,
+  type CabinetSimulator,
+  type CabinetSpec,
+  type MqttAuth,
+  type SimulatedCabinet,
+} from "../../integrations/cabinet/index.ts";
 import { eventually } from "../support/harness.ts";
 import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
-import { startPrivateMosquitto, type PrivateMosquitto } from "../support/privateMosquitto.ts";
+import { startPrivateMosquitto, type PrivateMosquitto, type PrivateMosquittoOptions } from "../support/privateMosquitto.ts";
 
 export const BASE = "/scooter-accumulator/v1";
 
@@ -31,11 +38,24 @@ export const fastPolling = {
   CABINET_REPORT_HEARTBEAT_MS: "0",
 };
 
-/** `autoTake: false`: issued accumulators stay in their open cells until the test takes them. */
-export async function startCabinetHarness(env: Record<string, string> = {}, options: { autoTake?: boolean } = {}): Promise<CabinetHarness> {
-  const broker = await startPrivateMosquitto();
+export interface CabinetHarnessOptions {
+  /** false: issued accumulators stay in their open cells until the test takes them. */
+  autoTake?: boolean;
+  /** The Mosquitto's listener (TLS, logins). */
+  broker?: PrivateMosquittoOptions;
+  /** How the simulated cabinets log in to it. */
+  deviceAuth?: MqttAuth;
+}
+
+export async function startCabinetHarness(env: Record<string, string> = {}, options: CabinetHarnessOptions = {}): Promise<CabinetHarness> {
+  const broker = await startPrivateMosquitto(options.broker);
   const prefix = `t${randomBytes(3).toString("hex")}/`;
-  const sim = await startCabinetSimulator({ url: broker.url, prefix, ...options });
+  const sim = await startCabinetSimulator({
+    url: broker.url,
+    prefix,
+    ...(options.autoTake === undefined ? {} : { autoTake: options.autoTake }),
+    ...(options.deviceAuth ? { auth: options.deviceAuth } : {}),
+  });
   const fullEnv = { MQTT_URL: broker.url, MQTT_TOPIC_PREFIX: prefix, ...fastPolling, ...env };
   const app = await startTestInstance(fullEnv);
   const call: CabinetHarness["call"] = (method, path, body, headers) =>

@@ -81,7 +81,7 @@ describe("customers personal data", () => {
     const metrics = await app.registry.metrics();
     const events = JSON.stringify(app.events);
     // The haystacks are not empty: the scenario did write, log, count and publish.
-    expect(dump).toContain(ids[1]);
+    expect(dump).toContain(ids[3]);
     expect(dump).toContain("Arbat 10");
     expect(logs).toContain("customer created");
     expect(logs).toContain("outbox delivery failed");
@@ -98,5 +98,38 @@ describe("customers personal data", () => {
     expect(row).toBeUndefined(); // erased by the takeout above
     const [kept] = await app.db.sql<{ personal_phone_id: string }[]>`select personal_phone_id from customers where customer_id = ${ids[3]!}`;
     expect(kept!.personal_phone_id).toBe(app.personal.preload("phones", people[1]!.e164));
+  });
+
+  it("addresses and coordinates: the idempotency store keeps only the new item's id, a repeat answers from the customer; deleting the customer forgets its requests", async () => {
+    const created = await app.call("PUT", `${BASE}/customers`, { park: "park-x", body: { phone: "+79991112233", name: "Addr Test" } });
+    const customer = created.body.customer_id as string;
+    const home = { label: "home", address: "Prechistenka 17, flat 23", lat: 55.741234, lon: 37.594321 };
+    const commute = {
+      points: [
+        { address: home.address, lat: home.lat, lon: home.lon },
+        { address: "Tverskaya 7, office 5", lat: 55.761111, lon: 37.611111 },
+      ],
+    };
+    const key = { "idempotency-key": "addr-1" };
+    const first = await app.call("POST", `${BASE}/customers/${customer}/locations`, { park: "park-x", body: home, headers: key });
+    expect(first.status).toBe(201);
+    const firstRoute = await app.call("POST", `${BASE}/customers/${customer}/routes`, { park: "park-x", body: commute, headers: key });
+    expect(firstRoute.status).toBe(201);
+    const needles = [home.address, commute.points[1]!.address, "55.741234", "37.594321", "55.761111"];
+    const stored = JSON.stringify(await app.db.sql`select * from idempotency_keys where key = 'addr-1'`);
+    expect(stored).toContain(first.body.location_id); // the rows are there, holding the id only
+    for (const needle of needles) expect(stored, needle).not.toContain(needle);
+
+    const again = await app.call("POST", `${BASE}/customers/${customer}/locations`, { park: "park-x", body: home, headers: key });
+    expect(again).toMatchObject({ status: 201, body: first.body });
+    expect((await app.call("POST", `${BASE}/customers/${customer}/routes`, { park: "park-x", body: commute, headers: key })).body).toEqual(firstRoute.body);
+    // The item removed since: its repeat finds nothing, it does not bring the address back.
+    await app.call("DELETE", `${BASE}/customers/${customer}/locations/${first.body.location_id}`, { park: "park-x" });
+    expect((await app.call("POST", `${BASE}/customers/${customer}/locations`, { park: "park-x", body: home, headers: key })).status).toBe(404);
+
+    expect((await app.call("DELETE", `${BASE}/customers/${customer}`, { park: "park-x" })).status).toBe(204);
+    const dump = await dumpSchema();
+    expect(dump).not.toContain(customer);
+    for (const needle of needles) expect(dump, needle).not.toContain(needle);
   });
 });

@@ -5,13 +5,15 @@ import { createLogger } from "../../actors/logger.ts";
 import { OutboxRelay } from "../../actors/OutboxRelay.ts";
 import type { Role } from "../../config.ts";
 import { createHttpServer } from "../../http/server.ts";
+import { TokenRoles } from "../../http/tokens.ts";
 import { customerRoutes } from "../../http/routes/customers.ts";
 import { PersonalClient, startPersonalSimulator, type PersonalSimulator } from "../../integrations/personal/index.ts";
 import { CustomerBook } from "../../services/customers/customerBook.ts";
 import { testDatabase, type TestDatabase } from "../support/harness.ts";
+import { TOKENS } from "../support/instance.ts";
 
 export const BASE = "/fleet/customers/v1";
-export const TOKENS = { fleet: "fleet-token", internal: "internal-token", driver: "driver-token", admin: "admin-token" } as const;
+export { TOKENS };
 
 export interface CustomerApp {
   url: string;
@@ -44,7 +46,7 @@ export async function startCustomerApp(options: { limits?: { locations: number; 
   const registry = new Registry();
   const http = createHttpServer({
     sql: db.sql,
-    tokens: new Map(Object.entries(TOKENS) as [Role, string][]),
+    tokens: new TokenRoles(new Map(Object.entries(TOKENS).map(([role, token]) => [role as Role, [token]]))),
     bodyLimitBytes: 64 * 1024,
     idempotencyLeaseMs: 30_000,
     logger,

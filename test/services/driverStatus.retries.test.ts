@@ -2,7 +2,7 @@
 // retried with the same Idempotency-Key. A bind sets a value, so a repeat changes nothing: every
 // driver ends bound once, to his own id, each key answered 200.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestInstance, type TestInstance } from "../support/instance.ts";
+import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
 import { addDrivers, asDriver, testDriver } from "./driverStatus.support.ts";
 
 let app: TestInstance;
@@ -21,7 +21,7 @@ describe("driver id: retries", () => {
       drivers.map(async (d) => {
         for (let attempt = 1; attempt <= 300; attempt++) {
           const res = await app.call("POST", "/driver/v1/deptrans-status/v1/id", {
-            token: "driver-token",
+            token: TOKENS.driver,
             headers: { "x-yataxi-park-id": d.park_id, "x-yataxi-driver-profile-id": d.driver_id, "idempotency-key": `bind-${d.driver_id}` },
             body: { deptrans_id: d.krtId },
           });

@@ -27,6 +27,7 @@ describe("mailings config", () => {
     ["PARKS_URL", "parks.local"],
   ])("a bad %s (%s) is refused naming the variable", (name, value) => {
     expect(() => mailingsConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => mailingsConfig({ [name]: value })).toThrow(new RegExp(`${name}: .*\\(got "${value.replace(".", "\\.")}"\\)`));
+    expect(() => mailingsConfig({ [name]: value })).toThrow(new RegExp(`${name}: `));
+    expect(() => mailingsConfig({ [name]: value })).not.toThrow(/\(got /); // values are never echoed: some are secrets
   });
 });

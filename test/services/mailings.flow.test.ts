@@ -75,6 +75,37 @@ describe("mailings", () => {
     expect(templates.body.items[0].template_id).toBe(first.body.template_id); // newest last_sent_at first
   });
 
+  it("templates - one never sent has no last_sent_at and lists after the sent ones; pages of one walk the list once", async () => {
+    app.simulators.parks!.addDrivers("park-t", [{ driverId: "t1", workRule: "day", status: "online" }]);
+    app.simulators.parks!.faults.down = true; // the first two never get sent: cancelled while their audience is unknown
+    const neverSent = [];
+    for (const message of ["Draft one", "Draft two"]) {
+      const res = await create("park-t", { message });
+      expect((await app.call("POST", `${BASE}/mailings/${res.body.mailing_id}/cancel`, { park: "park-t" })).status).toBe(200);
+      neverSent.push(res.body.template_id);
+    }
+    app.simulators.parks!.faults.down = false;
+    const sent = [];
+    for (const message of ["Sent one", "Sent two"]) {
+      const res = await create("park-t", { message });
+      await settled("park-t", res.body.mailing_id);
+      sent.push(res.body.template_id);
+    }
+    const all = await app.call("GET", `${BASE}/templates`, { park: "park-t" });
+    expect(all.body.items.map((t: { template_id: string }) => t.template_id)).toEqual([sent[1], sent[0], neverSent[1], neverSent[0]]);
+    expect(all.body.items.map((t: { last_sent_at: string | null }) => t.last_sent_at === null)).toEqual([false, false, true, true]);
+    const walked: string[] = [];
+    let cursor = "";
+    for (let pages = 0; pages < 10; pages++) {
+      const res = await app.call("GET", `${BASE}/templates?limit=1${cursor ? `&cursor=${cursor}` : ""}`, { park: "park-t" });
+      expect(res.status).toBe(200);
+      walked.push(...res.body.items.map((t: { template_id: string }) => t.template_id));
+      if (!res.body.has_more) break;
+      cursor = res.body.cursor;
+    }
+    expect(walked).toEqual(all.body.items.map((t: { template_id: string }) => t.template_id));
+  });
+
   it("delivery - feeds down then up: every recipient gets the message exactly once", async () => {
     const feeds = app.simulators.feeds!;
     feeds.faults.down = true;

@@ -6,7 +6,7 @@ import path from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { DATABASE_URL, testDatabase, type TestDatabase } from "./harness.ts";
-import { TOKENS } from "./instance.ts";
+import { PRODUCTION_TEST_ENV, TOKENS } from "./instance.ts";
 
 export interface Node {
   id: string;
@@ -49,9 +49,7 @@ export async function clusterHarness(
       CLUSTER_NAME: name,
       CLUSTER_LEASE_MS: String(options.leaseMs ?? 2_000),
       SHARD_COUNT: String(options.shardCount ?? 64),
-      AUTH_TOKENS: Object.entries(TOKENS)
-        .map(([r, t]) => `${r}=${t}`)
-        .join(","),
+      ...PRODUCTION_TEST_ENV,
       DEMO_DATA: "false",
       TEST_DATABASE_URL: DATABASE_URL,
       TEST_DB_SCHEMA: db.schema,

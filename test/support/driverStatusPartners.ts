@@ -10,6 +10,7 @@ import { startPersonalSimulator, type PersonalSimulator } from "../../integratio
 /** The instance settings naming the partners' URLs. */
 export interface DriverStatusPartnerUrls {
   KRT_URL: string;
+  KRT_CLIENT_SECRET: string;
   DRIVER_PROFILES_URL: string;
   DRIVER_CATEGORIES_URL: string;
   TRACKSTORY_URL: string;
@@ -26,12 +27,14 @@ export interface DriverStatusPartners {
   close(): Promise<void>;
 }
 
+const KRT_SECRET = "partners-krt-secret";
+
 /**
  * @example const partners = await startDriverStatusPartners(); spawnInstance({ ...partners.env }); ...; await partners.close()
  */
 export async function startDriverStatusPartners(): Promise<DriverStatusPartners> {
   const [krt, profiles, categories, trackstory, personal] = await Promise.all([
-    startKrtSimulator(),
+    startKrtSimulator({ clientSecret: KRT_SECRET }),
     startDriverProfilesSimulator(),
     startDriverCategoriesSimulator(),
     startTrackstorySimulator(),
@@ -45,6 +48,7 @@ export async function startDriverStatusPartners(): Promise<DriverStatusPartners>
     personal,
     env: {
       KRT_URL: krt.url,
+      KRT_CLIENT_SECRET: KRT_SECRET,
       DRIVER_PROFILES_URL: profiles.url,
       DRIVER_CATEGORIES_URL: categories.url,
       TRACKSTORY_URL: trackstory.url,

@@ -1,9 +1,23 @@
 // Boots a whole instance on a private Postgres schema with its simulators, and a small client.
 import { loadConfig } from "../../config.ts";
 import { startInstance, type Instance } from "../../instance.ts";
+import type { Clock } from "../../actors/clock.ts";
 import { silentLogger, testDatabase, type TestDatabase } from "./harness.ts";
 
-export const TOKENS = { fleet: "fleet-token", internal: "internal-token", driver: "driver-token", admin: "admin-token" } as const;
+/** Long enough for production mode (32+ characters), which the cluster and process tests run in. */
+export const TOKENS = {
+  fleet: "fleet-token-for-tests-0000000000001",
+  internal: "internal-token-for-tests-00000000002",
+  driver: "driver-token-for-tests-000000000003",
+  admin: "admin-token-for-tests-0000000000004",
+} as const;
+/** What production-mode test processes need beside their backends: the tokens, and every partner simulated. */
+export const PRODUCTION_TEST_ENV = {
+  AUTH_TOKENS: Object.entries(TOKENS)
+    .map(([r, t]) => `${r}=${t}`)
+    .join(","),
+  SIMULATORS: "all",
+} as const;
 
 export interface TestInstance extends Instance {
   testDb: TestDatabase;
@@ -21,8 +35,15 @@ export interface CallOptions {
   uid?: string;
 }
 
-export async function startTestInstance(env: Record<string, string> = {}): Promise<TestInstance> {
-  const testDb = await testDatabase("inst");
+export interface TestInstanceOptions {
+  /** The runtime's clock (a ManualClock moves days in a millisecond). */
+  clock?: Clock;
+  /** Another instance's database: this one shares its schema (and its CRM tables). */
+  db?: TestDatabase;
+}
+
+export async function startTestInstance(env: Record<string, string> = {}, options: TestInstanceOptions = {}): Promise<TestInstance> {
+  const testDb = options.db ?? (await testDatabase("inst"));
   const config = loadConfig({
     PORT: "0",
     AUTH_TOKENS: Object.entries(TOKENS)
@@ -30,9 +51,11 @@ export async function startTestInstance(env: Record<string, string> = {}): Promi
       .join(","),
     DEMO_DATA: "false",
     MAILING_RETRY_BASE_MS: "50",
+    // The CRM tables live in the test's own schema, dropped with it.
+    CRM_SCHEMA: testDb.schema,
     ...env,
   });
-  const instance = await startInstance(config, { db: testDb, logger: silentLogger });
+  const instance = await startInstance(config, { db: testDb, logger: silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     ...instance,
     testDb,
@@ -49,7 +72,7 @@ export async function startTestInstance(env: Record<string, string> = {}): Promi
     },
     close: async () => {
       await instance.stop();
-      await testDb.drop();
+      if (!options.db) await testDb.drop();
     },
   };
 }

@@ -15,13 +15,20 @@ export interface PrivateMosquitto {
   close(): Promise<void>;
 }
 
+export interface PrivateMosquittoOptions {
+  /** Lines for the listener (e.g. `cafile`, `certfile`, `keyfile`, `password_file`). */
+  listener?: string[];
+  /** `mqtts` for a TLS listener; `mqtt` by default. */
+  scheme?: "mqtt" | "mqtts";
+}
+
 /** @example const broker = await startPrivateMosquitto(); env.MQTT_URL = broker.url */
-export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
+export async function startPrivateMosquitto(options: PrivateMosquittoOptions = {}): Promise<PrivateMosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(tmpdir(), "fleet-mosquitto-"));
   const config = path.join(dir, "mosquitto.conf");
   const base = readFileSync(path.join(import.meta.dirname, "mosquitto.conf"), "utf8");
-  writeFileSync(config, `${base}\nlistener ${port} 127.0.0.1\n`);
+  writeFileSync(config, [base, `listener ${port} 127.0.0.1`, ...(options.listener ?? []), ""].join("\n"));
   let proc: ChildProcess | undefined;
   const start = async () => {
     proc = spawn("/usr/sbin/mosquitto", ["-c", config], { stdio: "ignore" });
@@ -35,7 +42,7 @@ export async function startPrivateMosquitto(): Promise<PrivateMosquitto> {
   };
   await start();
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${options.scheme ?? "mqtt"}://127.0.0.1:${port}`,
     port,
     stop,
     start,

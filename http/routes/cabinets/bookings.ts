@@ -27,6 +27,8 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     idempotent: true,
     handle: async ({ params, body, newId }) => {
       await requireCabinet(sql, params.cabinet_id);
+      // No broker, no issue or return (seed): the cells could not be opened.
+      await deps.broker.check();
       // From the Idempotency-Key: a retried book reaches the booking the first attempt made.
       const reply = await askCabinet<BookingReply>(system, params.cabinet_id, {
         type: "book",

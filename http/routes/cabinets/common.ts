@@ -28,6 +28,8 @@ export interface CabinetRouteDeps extends RouteDeps {
   now(): number;
   /** A cabinet was registered here: poll it without waiting for the next refresh. */
   registered(cabinetId: string): void;
+  /** The MQTT link to the cabinets: `check` rejects with MqttUnavailableError (503) while it is down. */
+  broker: { check(): Promise<void> };
 }
 
 /** An id in a path: accumulators, contractors, scooters. */

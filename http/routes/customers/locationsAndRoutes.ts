@@ -3,7 +3,8 @@ import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import type { Added } from "../../../services/customers/customerBook.ts";
 import { conflict, notFound } from "../../errors.ts";
-import { route } from "../../route.ts";
+import { route, type Identity } from "../../route.ts";
+import type { Customer } from "../../../storage/customerRepository.ts";
 import { CustomerPath, locationView, parkOf, prefix, routeView, Text, Uuid, type CustomerRouteDeps } from "./common.ts";
 
 const Lat = Schema.Finite.check(Schema.isBetween({ minimum: -90, maximum: 90 }));
@@ -34,6 +35,17 @@ function added<T>(result: Added<T>, what: "location" | "route", show: (item: T) 
 export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): void {
   const { customers } = deps;
 
+  /** A repeated add answers from the customer as stored now (the idempotency store keeps only the id). */
+  const fromStore = <T>(what: "location" | "route", items: (c: Customer) => T[], idOf: (item: T) => string, show: (item: T) => unknown) => ({
+    keep: (body: unknown) => ({ id: idOf(body as T) }),
+    replay: async (kept: { id: string }, { params, identity }: { params: { customer_id: string }; identity: Identity }) => {
+      const customer = await customers.get(parkOf(identity), params.customer_id);
+      const item = customer && items(customer).find((i) => idOf(i) === kept.id);
+      if (!item) throw notFound(what);
+      return { status: 201, body: show(item) };
+    },
+  });
+
   route(app, deps, {
     method: "post",
     path: `${prefix}/customers/:customer_id/locations`,
@@ -41,6 +53,12 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     params: CustomerPath,
     body: Location,
     idempotent: true,
+    personalAnswer: fromStore(
+      "location",
+      (c) => c.locations,
+      (l) => l.location_id,
+      locationView,
+    ),
     handle: async ({ params, body, identity, newId }) =>
       added(await customers.addLocation(parkOf(identity), params.customer_id, newId(), body), "location", locationView),
   });
@@ -63,6 +81,12 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     params: CustomerPath,
     body: Route,
     idempotent: true,
+    personalAnswer: fromStore(
+      "route",
+      (c) => c.routes,
+      (r) => r.route_id,
+      routeView,
+    ),
     handle: async ({ params, body, identity, newId }) =>
       added(await customers.addRoute(parkOf(identity), params.customer_id, newId(), body), "route", routeView),
   });

@@ -6,7 +6,8 @@ import { coalesce } from "../../../streams/status/coalesce.ts";
 import { decodeStatuses, dropRepeats, dropStale, keepCategories, resolveLicences, toConnectivity } from "../../../streams/status/statusOperators.ts";
 import { keepInRegion } from "../../../streams/status/keepInRegion.ts";
 import { tellSessions } from "../../../streams/status/tellSessions.ts";
-import type { ConnectivityChange, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../../streams/status/statusMessages.ts";
+import type { ConnectivityChange, DriverStatus, LicencedStatus, Settle, StatusMessage, StatusOutcome } from "../../../streams/status/statusMessages.ts";
+import { statusStream } from "../../../streams/status/statusStream.ts";
 import { pointIn } from "../../../integrations/trackstory/index.ts";
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -46,6 +47,8 @@ const change = (l: ReturnType<typeof ledger>, seq: number, driver: string, conne
   at,
   settle: l.settle(seq),
 });
+/** The status as the region filter passes on that of a driver outside the regions. */
+const outside = (s: LicencedStatus): LicencedStatus => ({ ...s, outOfScope: "region_filtered" });
 /** An online status of driver `d` in park `p`, licence resolved, as the region filter receives it. */
 const licenced = (l: ReturnType<typeof ledger>, d: string, seq: number): LicencedStatus => ({
   driver: `p/${d}`,
@@ -187,6 +190,8 @@ describe("decode, licence, filters", () => {
       message(l, 3, { park_id: "p", driver_id: "d", status: "sleeping", updated_at: "2026-01-01T10:00:00Z" }),
       message(l, 4, { park_id: "p", status: "online", updated_at: "yesterday" }),
       message(l, 5, { park_id: "p", driver_id: "d", status: "offline", updated_at: "2026-01-01T10:00:01.250+03:00", extra: true }),
+      // "p/q" + "d" would share its driver key with "p" + "q/d".
+      message(l, 6, { park_id: "p/q", driver_id: "d", status: "online", updated_at: "2026-01-01T10:00:00Z" }),
     ];
     const out = await lastValueFrom(
       from(input).pipe(
@@ -198,12 +203,13 @@ describe("decode, licence, filters", () => {
       [1, "online", Date.parse("2026-01-01T10:00:00Z")],
       [5, "offline", Date.parse("2026-01-01T07:00:01.250Z")],
     ]);
-    expect(letters.map((x) => x.seq)).toEqual([2, 3, 4]);
+    expect(letters.map((x) => x.seq)).toEqual([2, 3, 4, 6]);
+    expect(letters[3]!.reason).toContain("park_id");
     expect(letters[0]!.reason).toBe("not JSON");
     expect(letters[1]!.reason).toContain("status");
     expect(letters[2]!.reason).toContain("driver_id");
     expect(letters[2]!.reason).toContain("updated_at");
-    expect(l.acked.sort()).toEqual([2, 3, 4]);
+    expect(l.acked.sort()).toEqual([2, 3, 4, 6]);
   });
 
   it("decodeStatuses - a status dated beyond the clock skew (2099) or older than the stream keeps is dead-lettered; the driver's real statuses pass", async () => {
@@ -270,23 +276,39 @@ describe("decode, licence, filters", () => {
     expect(l.outcomes).toEqual(["unknown_driver", "unknown_driver"]);
   });
 
-  it("keepCategories - only drivers with a configured category pass", async () => {
+  it("keepCategories - only drivers with a configured category are connected; another's online goes on as a disconnect, an offline always passes", async () => {
     const l = ledger();
     const categories: Record<string, string[]> = { d1: ["econom"], d2: ["cargo"], d3: ["cargo", "comfort_plus"] };
-    const statuses = ["d1", "d2", "d3", "d4"].map(
-      (d, i): LicencedStatus => ({ driver: `p/${d}`, park_id: "p", driver_id: d, licence: d, status: "online", at: i, settle: l.settle(i) }),
+    const statuses = (["d1", "d2", "d3", "d4", "d2"] as const).map(
+      (d, i): LicencedStatus => ({
+        driver: `p/${d}`,
+        park_id: "p",
+        driver_id: d,
+        licence: d,
+        status: i === 4 ? "offline" : "online",
+        at: i,
+        settle: l.settle(i),
+      }),
     );
     const out = await lastValueFrom(
       from(statuses).pipe(
-        keepCategories((driver) => categories[driver.slice(2)] ?? [], ["econom", "comfort", "comfort_plus"], l.count),
+        keepCategories((driver) => categories[driver.slice(2)] ?? [], ["econom", "comfort", "comfort_plus"]),
+        toConnectivity(),
         toArray(),
       ),
     );
-    expect(out.map((s) => s.driver_id)).toEqual(["d1", "d3"]);
-    expect(l.acked).toEqual([1, 3]);
+    // Before: d2 and d4 (a driver who lost his category while online) were dropped, so KRT kept them connected.
+    expect(out.map((c) => [c.driver_id, c.connected, c.outOfScope])).toEqual([
+      ["d1", true, undefined],
+      ["d2", false, "category_filtered"],
+      ["d3", true, undefined],
+      ["d4", false, "category_filtered"],
+      ["d2", false, undefined],
+    ]);
+    expect(l.acked).toEqual([]);
   });
 
-  it("keepInRegion - keeps Moscow; statuses arriving during a lookup form the next batch; while trackstory is down it waits instead of dropping", () => {
+  it("keepInRegion - connects Moscow, disconnects the others; statuses arriving during a lookup form the next batch; while trackstory is down it waits instead of dropping", () => {
     const l = ledger();
     const moscow = pointIn("moscow");
     const spb = pointIn("saint_petersburg");
@@ -301,15 +323,14 @@ describe("decode, licence, filters", () => {
           m: new Map(drivers.flatMap((d) => (where[d.driver_id] ? [[`${d.park_id}/${d.driver_id}`, where[d.driver_id]!] as const] : []))),
         });
       };
-      const out = cold("a b c x", values).pipe(
-        keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 50, retryMaxMs: 50 }, l.count),
-      );
-      // a's lookup fails at once and is retried at 50 ms, answered at 51; b, c, x waited and go together.
-      expectObservable(out).toBe("51ms a c", values);
+      const out = cold("a b c x", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 50, retryMaxMs: 50 }));
+      // a's lookup fails at once and is retried at 50 ms, answered at 51; b, c, x waited and go
+      // together at 52, b (Saint Petersburg) and x (no position) as disconnects.
+      expectObservable(out).toBe("51ms a (BcX)", { ...values, B: outside(values.b), X: outside(values.x) });
     });
     expect(batches).toEqual([["d1"], ["d1"], ["d2", "d3", "nowhere"]]);
     expect(l.working).toEqual([1]);
-    expect(l.acked).toEqual([2, 4]);
+    expect(l.acked).toEqual([]);
   });
 
   it("keepInRegion - a driver found inside passes without lookups for the TTL; one found outside is looked up every time", () => {
@@ -324,12 +345,12 @@ describe("decode, licence, filters", () => {
       };
       // TTL 100 ms: c (50 ms) passes on the memory; e (150 ms) is looked up again.
       const out = cold("(ab) 46ms (cd) 96ms e", values).pipe(
-        keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1, insideTtlMs: 100 }, l.count),
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1, insideTtlMs: 100 }),
       );
-      expectObservable(out).toBe("a 49ms c 99ms e", values);
+      expectObservable(out).toBe("(aB) 46ms (cD) 96ms e", { ...values, B: outside(values.b), D: outside(values.d) });
     });
     expect(lookups).toEqual([["in"], ["out"], ["out"], ["in"]]);
-    expect(l.acked).toEqual([2, 4]);
+    expect(l.acked).toEqual([]);
   });
 
   it("keepInRegion - an idle slot gathers statuses for gatherMs: one lookup for those arriving meanwhile", () => {
@@ -343,7 +364,7 @@ describe("decode, licence, filters", () => {
       };
       // a, b, c within the 10 ms window go together at 10 ms (answered at 11); d, later, gathers on its own.
       const out = cold("a 3ms b 3ms c 20ms d", values).pipe(
-        keepInRegion(lookup, { regions: ["moscow"], concurrency: 4, batchSize: 100, gatherMs: 10, retryBaseMs: 1, retryMaxMs: 1 }, l.count),
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 4, batchSize: 100, gatherMs: 10, retryBaseMs: 1, retryMaxMs: 1 }),
       );
       expectObservable(out).toBe("11ms (abc) 24ms d", values);
     });
@@ -358,11 +379,120 @@ describe("decode, licence, filters", () => {
         const m = new Map(drivers.map((d) => [`${d.park_id}/${d.driver_id}`, pointIn("moscow")] as const));
         return drivers[0]!.driver_id === "slow" ? cold("----(m|)", { m }) : cold("-(m|)", { m });
       };
-      const out = cold("ab", values).pipe(
-        keepInRegion(lookup, { regions: ["moscow"], concurrency: 2, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1 }, l.count),
-      );
+      const out = cold("ab", values).pipe(keepInRegion(lookup, { regions: ["moscow"], concurrency: 2, batchSize: 100, retryBaseMs: 1, retryMaxMs: 1 }));
       expectObservable(out).toBe("4ms (ab)", values);
     });
+  });
+});
+
+describe("scope: the filters decide who gets connected, never who gets disconnected", () => {
+  it("keepInRegion - an offline is never looked up: with nothing ahead it passes at once, else it keeps its place behind its driver's earlier statuses", () => {
+    const l = ledger();
+    const offline = (seq: number): LicencedStatus => ({ ...licenced(l, "d1", seq), status: "offline" });
+    const asked: string[][] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      const values = { a: offline(1), b: licenced(l, "d1", 2), c: offline(3) };
+      // trackstory is down for b's first lookup.
+      const lookup = (drivers: readonly { park_id: string; driver_id: string }[]) => {
+        asked.push(drivers.map((d) => d.driver_id));
+        if (asked.length === 1) return cold<Map<string, { lat: number; lon: number }>>("#", {}, new Error("trackstory down"));
+        return cold("-(m|)", { m: new Map([["p/d1", pointIn("moscow")]]) });
+      };
+      const out = cold("abc", values).pipe(
+        keepInRegion(lookup, { regions: ["moscow"], concurrency: 1, batchSize: 100, retryBaseMs: 1_000, retryMaxMs: 1_000 }),
+      );
+      // Before: a waited for a lookup too (and was dropped had d1 been outside). c passing ahead
+      // of b would make b look stale and c a repeat of a: the disconnect would be sent as of a.
+      expectObservable(out).toBe("a 1001ms (bc)", values);
+    });
+    expect(asked).toEqual([["d1"], ["d1"]]); // b's twice; never a's or c's
+  });
+
+  /**
+   * The whole stream on virtual time: five drivers online at 0 ms (n only ever in cargo), then at
+   * 100 ms each leaves the scope in another way, and n's statuses come again at 200 ms.
+   */
+  async function leaveScope(dropRepeats: boolean) {
+    const l = ledger();
+    const ts = scheduler();
+    /** What each driver's actor was told, in order. */
+    const told: Record<string, boolean[]> = {};
+    const left = () => ts.now() >= 50;
+    ts.run(({ cold }) => {
+      const status = (d: string, status: "online" | "busy" | "offline", seq: number): DriverStatus => ({
+        driver: `p/${d}`,
+        park_id: "p",
+        driver_id: d,
+        status,
+        at: seq,
+        settle: l.settle(seq),
+      });
+      const statuses = cold("(abcdn) 93ms (ABCDN) 93ms (mo)", {
+        ...{ a: status("a", "online", 1), b: status("b", "online", 2), c: status("c", "online", 3), d: status("d", "online", 4) },
+        n: status("n", "online", 5),
+        A: status("a", "offline", 11), // after leaving the region
+        B: status("b", "online", 12), // now outside the region
+        C: status("c", "online", 13), // lost his category
+        D: status("d", "busy", 14), // trackstory has no position of his
+        N: status("n", "offline", 15),
+        m: status("n", "online", 21),
+        o: status("n", "busy", 22),
+      });
+      const positions = (drivers: readonly { park_id: string; driver_id: string }[]) =>
+        cold("(m|)", {
+          m: new Map(
+            drivers.flatMap((d) => {
+              if (d.driver_id === "d" && left()) return [];
+              return [[`p/${d.driver_id}`, pointIn(left() && ["a", "b"].includes(d.driver_id) ? "saint_petersburg" : "moscow")] as const];
+            }),
+          ),
+        });
+      statusStream(
+        {
+          statuses,
+          profiles: { licenceOf: (driver) => `lic-${driver}`, refreshNow: async () => {} },
+          categoriesOf: (driver) => (driver === "p/n" || (driver === "p/c" && left()) ? ["cargo"] : ["econom"]),
+          positions,
+          tell: async () => {},
+        },
+        {
+          categories: ["econom"],
+          regions: ["moscow"],
+          debounceMs: 10,
+          maxDelayMs: 50,
+          dropRepeats,
+          tellConcurrency: 10,
+          lookupConcurrency: 4,
+          lookupBatchSize: 100,
+          retryBaseMs: 1,
+          retryMaxMs: 1,
+          memoryCapacity: 1_000,
+          missRefreshMs: 1_000,
+          count: l.count,
+          now: () => ts.now(),
+          scheduler: ts,
+        },
+      ).subscribe((c) => {
+        told[c.driver_id] = [...(told[c.driver_id] ?? []), c.connected];
+      });
+    });
+    await new Promise((r) => setTimeout(r, 0)); // the tells resolve (a promise each) after virtual time ran
+    return { told, l };
+  }
+
+  it("a driver connected in scope is disconnected when he goes offline outside, leaves the region, loses his category or his position", async () => {
+    const { told, l } = await leaveScope(true);
+    // Before: a's offline, b's, c's and d's statuses were dropped by the filters: KRT kept all four connected.
+    expect(told).toEqual({ a: [true, false], b: [true, false], c: [true, false], d: [true, false], n: [false] });
+    // n was never connected: his first status tells his actor he is not (reported to KRT once, if
+    // bound); his later ones are repeats, the out-of-scope ones counted as filtered.
+    expect(l.outcomes.filter((o) => o !== "told").sort()).toEqual(["category_filtered", "category_filtered", "repeat"]);
+    expect(l.acked.sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 21, 22]);
+  });
+
+  it("in a cluster (no repeat filters) every disconnect of an out-of-scope driver reaches his actor, which orders them", async () => {
+    const { told } = await leaveScope(false);
+    expect(told).toEqual({ a: [true, false], b: [true, false], c: [true, false], d: [true, false], n: [false, false, false] });
   });
 });
 

@@ -1,9 +1,11 @@
 // The status stream end to end on real JetStream and Postgres: statuses published on the
-// subject reach KRT through the session actors, coalesced, filtered and in order; malformed
-// messages are dead-lettered; a KRT outage loses nothing and sends nothing stale.
+// subject reach KRT through the session actors, coalesced, filtered and in order; a driver
+// leaving the scope is disconnected; malformed messages are dead-lettered; a KRT outage loses
+// nothing and sends nothing stale.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../support/harness.ts";
 import { startTestInstance, type TestInstance } from "../../support/instance.ts";
+import { pointIn } from "../../../integrations/trackstory/index.ts";
 import { addDrivers, bind, testDriver, type TestDriver } from "../../services/driverStatus.support.ts";
 import { metricValue, outcomeCount, statusNamespace, type StatusNamespace } from "./statusStream.support.ts";
 
@@ -23,6 +25,9 @@ beforeAll(async () => {
     KRT_RETRY_MAX_MS: "300",
     PARTNER_TIMEOUT_MS: "500",
     PARTNER_RETRIES: "0",
+    // Shorter than the debounce: a driver heard connected was looked up longer ago than this, so
+    // his next status is looked up again (one leaving the region is disconnected on it).
+    STATUS_REGION_TTL_MS: "200",
   });
   await eventually(() => app.services.driverStatus.statusStream(), 10_000);
 }, 60_000);
@@ -109,27 +114,64 @@ describe("coalescing", () => {
 });
 
 describe("filters", () => {
-  it("drivers outside the categories or the region are not sent; a driver entering the region is", async () => {
+  it("drivers outside the categories or the region are never connected; a driver entering the region is", async () => {
     const cargo = await readyDriver({ categories: ["cargo"] });
     const away = await readyDriver({ region: "saint_petersburg" });
     const control = await readyDriver();
     const before = await metrics();
     const t = Date.now();
-    await publish(cargo, "online", t);
-    await publish(away, "online", t);
+    for (const d of [cargo, away]) {
+      await publish(d, "online", t);
+      await publish(d, "busy", t + 1);
+    }
     await publish(control, "online", t);
     await eventually(() => calls(control).length === 1);
-    expect(calls(cargo)).toEqual([]);
-    expect(calls(away)).toEqual([]);
-    const after = await metrics();
-    expect(outcomeCount(after, "category_filtered") - outcomeCount(before, "category_filtered")).toBe(1);
-    expect(outcomeCount(after, "region_filtered") - outcomeCount(before, "region_filtered")).toBe(1);
+    // Each one's first status tells his actor he is not connected (KRT holds him so, or hears it
+    // once: he is bound); the next, a repeat of it, is counted as filtered.
+    await eventually(async () => {
+      const after = await metrics();
+      const delta = (outcome: string) => outcomeCount(after, outcome) - outcomeCount(before, outcome);
+      return delta("category_filtered") === 1 && delta("region_filtered") === 1;
+    });
+    await sleep(DEBOUNCE_MS * 2);
+    expect([...calls(cargo), ...calls(away)].filter((c) => c.connected)).toEqual([]);
 
     app.simulators.trackstory!.move([{ park_id: away.park_id, driver_id: away.driver_id, lat: 55.75, lon: 37.62 }]);
-    await publish(away, "offline", t + 1);
-    await publish(away, "online", t + 2);
-    await eventually(() => calls(away).length === 1);
-    expect(calls(away)[0]).toMatchObject({ connected: true, at: t + 2 });
+    await publish(away, "offline", t + 2);
+    await publish(away, "online", t + 3);
+    await eventually(() => calls(away).some((c) => c.connected));
+    expect(calls(away).filter((c) => c.connected)).toMatchObject([{ at: t + 3 }]);
+  });
+});
+
+describe("disconnects: the filters decide who gets connected, never who gets disconnected", () => {
+  const sims = () => app.simulators;
+  const toPetersburg = (d: TestDriver) => sims().trackstory!.move([{ park_id: d.park_id, driver_id: d.driver_id, ...pointIn("saint_petersburg") }]);
+  // Before: the region and category filters dropped each of these statuses, and KRT kept the driver connected.
+  it.each([
+    ["goes offline outside the region", "offline", toPetersburg],
+    ["is online, but outside the region now", "online", toPetersburg],
+    [
+      "loses his category while online",
+      "busy",
+      async (d: TestDriver) => {
+        sims().driverCategories!.set([{ park_id: d.park_id, driver_id: d.driver_id, categories: ["cargo"] }]);
+        await app.services.driverStatus.refreshCaches();
+      },
+    ],
+    ["has no position in trackstory any more", "online", (d: TestDriver) => sims().trackstory!.forget([d])],
+  ] as const)("a driver connected in Moscow who %s is disconnected in KRT", async (_, status, leave) => {
+    const d = await readyDriver();
+    const t = Date.now();
+    await publish(d, "online", t);
+    await eventually(() => calls(d).length === 1);
+    await leave(d);
+    await publish(d, status, t + 1);
+    await eventually(() => calls(d).length === 2);
+    expect(calls(d).map((c) => [c.connected, c.at - t])).toEqual([
+      [true, 0],
+      [false, 1],
+    ]);
   });
 });
 

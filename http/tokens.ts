@@ -1,0 +1,24 @@
+// Bearer tokens to roles, compared in constant time: each presented token is hashed to a
+// fixed-length digest and checked against every configured digest, with no early exit, so neither
+// the length nor the prefix of a configured token leaks through response times.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Role } from "../config.ts";
+
+const digest = (token: string) => createHash("sha256").update(token).digest();
+
+export class TokenRoles {
+  readonly #entries: { role: Role; digest: Buffer }[];
+
+  /** @example new TokenRoles(new Map([["fleet", ["current", "previous"]]])) */
+  constructor(tokens: ReadonlyMap<Role, readonly string[]>) {
+    this.#entries = [...tokens].flatMap(([role, list]) => list.map((token) => ({ role, digest: digest(token) })));
+  }
+
+  /** The role a token belongs to, or undefined for an unknown one. */
+  roleOf(token: string): Role | undefined {
+    const presented = digest(token);
+    let found: Role | undefined;
+    for (const entry of this.#entries) if (timingSafeEqual(entry.digest, presented) && found === undefined) found = entry.role;
+    return found;
+  }
+}
