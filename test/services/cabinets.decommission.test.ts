@@ -3,6 +3,7 @@
 // offered again, out of the product gauges).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/harness.ts";
+import { TOKENS } from "../support/instance.ts";
 import { cabinetSpec, startCabinetHarness, type CabinetHarness } from "./cabinets.support.ts";
 
 let h: CabinetHarness;
@@ -65,7 +66,7 @@ describe("cabinets: decommission", () => {
     for (const r of both) expect([204, 404]).toContain(r.status);
     await eventually(async () => (await accumulator("CAB-TWICE-A1")).location === "unknown", 5_000);
     expect((await h.call("DELETE", "/cabinets/CAB-NEVER")).status).toBe(404);
-    const other = await h.app.call("DELETE", "/scooter-accumulator/v1/cabinets/CAB-NEVER", { token: "fleet-token" });
+    const other = await h.app.call("DELETE", "/scooter-accumulator/v1/cabinets/CAB-NEVER", { token: TOKENS.fleet });
     expect(other.status).toBe(403);
   });
 });
@@ -100,7 +101,7 @@ describe("accumulators: write-off", () => {
 
     // Repeats: the same answer, by key or without; the device reporting it in its cell changes nothing.
     const replayed = await h.app.call("POST", "/scooter-accumulator/v1/accumulators/CAB-WO-A1/write-off", {
-      token: "internal-token",
+      token: TOKENS.internal,
       headers: { "idempotency-key": "wo-1" },
     });
     expect(replayed.headers.get("idempotent-replayed")).toBe("true");
@@ -152,6 +153,6 @@ describe("accumulators: write-off", () => {
 
   it("unknown accumulator is 404, another role 403", async () => {
     expect((await h.call("POST", "/accumulators/NO-SUCH/write-off")).status).toBe(404);
-    expect((await h.app.call("POST", "/scooter-accumulator/v1/accumulators/NO-SUCH/write-off", { token: "driver-token" })).status).toBe(403);
+    expect((await h.app.call("POST", "/scooter-accumulator/v1/accumulators/NO-SUCH/write-off", { token: TOKENS.driver })).status).toBe(403);
   });
 });

@@ -36,6 +36,8 @@ describe("cabinets: polling", () => {
     // The device reports the same cells as before; the actor has not taken them yet, so they pass.
     await eventually(async () => (await cellsOf("CAB-MID")).cells[3]?.accumulator_id === "HAND-1", 5_000);
     expect((await cellsOf("CAB-MID")).cells[3]).toMatchObject({ cell: 4, accumulator_id: "HAND-1", charge: 70 });
+    // The accumulator follows through the outbox.
+    await eventually(async () => (await h.call("GET", "/accumulators/HAND-1")).body.location === "cabinet", 5_000);
     expect((await h.call("GET", "/accumulators/HAND-1")).body).toMatchObject({ location: "cabinet", cabinet_id: "CAB-MID", cell: 4 });
   });
 });
