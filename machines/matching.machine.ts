@@ -2,9 +2,10 @@
 // application is written to the CRM, `requested` until the CRM pairs a mentor, `matched` while
 // both are told, `initialized` until the day-7 progress, `in_progress` until the day-14 result,
 // `finished` until the mentor's promocode (`succeed`) or 14 days without one (`failed`).
-// Day 7, day 14 and the promocode deadline are durable timers (the runtime's clock); every status
-// change is appended to `transitions`, which the kind projects to `status_transitions`. The
-// effects and the retry policy are the kind's: the machine names them.
+// The day-7 and day-14 results come from the progress import (`progress`, taken once that day has
+// come), the promocode from the promocode import; the promocode deadline is a durable timer (the
+// runtime's clock). Every status change is appended to `transitions`, which the kind projects to
+// `status_transitions`. The effects and the retry policy are the kind's: the machine names them.
 import { Schema } from "effect";
 import { assertEvent, assign, emit, fromPromise, setup } from "xstate";
 import { cancelTimer, reply, setTimer, type Delivered, type Effect } from "../actors/protocol.ts";
@@ -36,6 +37,14 @@ export const MatchedEvent = Schema.Struct({
 });
 export type MatchedEvent = typeof MatchedEvent.Type;
 
+/** `progress`: the CRM's figures of that day, from the progress import. */
+export const ProgressEvent = Schema.Struct({
+  type: Schema.Literal("progress"),
+  day: Schema.Literals(PROGRESS_DAYS),
+  result: Schema.Record(Schema.String, Schema.Unknown),
+});
+export type ProgressEvent = typeof ProgressEvent.Type;
+
 /** `promocode`: the CRM issued the mentor's promocode, from the promocode import. */
 export const PromocodeEvent = Schema.Struct({
   type: Schema.Literal("promocode"),
@@ -43,10 +52,10 @@ export const PromocodeEvent = Schema.Struct({
 });
 export type PromocodeEvent = typeof PromocodeEvent.Type;
 
-/** Durable timers: a failed step's retry, a progress day come (or its recheck), the promocode deadline. */
-const TimerEvent = Schema.Struct({ type: Schema.Literals(["retry", "progress_due", "promocode_deadline"]) });
+/** Durable timers: a failed step's retry, the promocode deadline. */
+const TimerEvent = Schema.Struct({ type: Schema.Literals(["retry", "promocode_deadline"]) });
 
-export type MatchingEvent = Delivered & (ConfirmEvent | MatchedEvent | PromocodeEvent | typeof TimerEvent.Type);
+export type MatchingEvent = Delivered & (ConfirmEvent | MatchedEvent | ProgressEvent | PromocodeEvent | typeof TimerEvent.Type);
 
 /** The CRM's progress figures of one day, as the `results` table keeps them. */
 export type ProgressResult = Readonly<Record<string, unknown>>;
@@ -161,24 +170,17 @@ const matching = setup({
     notify: fromPromise<Done, NotifyInput>(async () => {
       throw new Error("notify is provided by the kind");
     }),
-    /** The CRM's result of that day for this matching; null while it has none. */
-    readProgress: fromPromise<Done & { result: ProgressResult | null }, { matching_id: string; day: ProgressDay }>(async () => {
-      throw new Error("readProgress is provided by the kind");
-    }),
   },
   guards: {
-    /** A progress timer (or its recheck) fired on or after that day. */
-    dayCome: ({ context, event }, params: { day: ProgressDay }) => (event as Delivered).at >= dueAt(context, params.day),
+    /** The result of that day, arrived on or after it. */
+    resultOfDay: ({ context, event }, params: { day: ProgressDay }) =>
+      event.type === "progress" && event.day === params.day && event.at >= dueAt(context, params.day),
     deadlinePassed: ({ context, event }) => context.finished_at !== null && (event as Delivered).at >= context.finished_at + PROMOCODE_WAIT_MS,
   },
   actions: {
     /** Sets the durable `retry` timer (after `countFailure`): the kind's retry policy. */
     scheduleRetry: () => {
       throw new Error("scheduleRetry is provided by the kind (its retry policy)");
-    },
-    /** Sets `progress_due` again for a day whose result the CRM has not written yet: the kind's policy. */
-    scheduleRecheck: () => {
-      throw new Error("scheduleRecheck is provided by the kind (its recheck policy)");
     },
     countFailure: assign({
       attempt: ({ context }) => context.attempt + 1,
@@ -188,31 +190,20 @@ const matching = setup({
 });
 
 /**
- * A progress day: on its timer the CRM's result is read; none yet, the day is checked again later
- * (the kind's recheck policy); found, it is stored and the mentor told, then on to `next`.
+ * A progress day: the progress import brings the CRM's result once that day has come (an earlier
+ * one, or another day's, is refused); it is stored and the mentor told, then on to `next`.
  */
 const progressStep = (day: ProgressDay, next: "in_progress" | "finished") =>
   matching.createStateConfig({
     initial: "waiting",
     states: {
-      waiting: { on: { progress_due: { guard: { type: "dayCome", params: { day } }, target: "reading" } } },
-      reading: {
-        invoke: {
-          id: `readProgress${day}`,
-          src: "readProgress",
-          input: ({ context }) => ({ matching_id: context.id, day }),
-          onDone: [
-            {
-              guard: ({ event }) => event.output.result !== null,
-              target: "notifying",
-              actions: assign(({ context, event }) => ({
-                results: [...context.results.filter((r) => r.day !== day), { day, result: event.output.result ?? {} }],
-                attempt: 0,
-              })),
-            },
-            { target: "waiting", actions: "scheduleRecheck" },
-          ],
-          onError: { target: "waiting", actions: [{ type: "countFailure", params: failure }, "scheduleRecheck"] },
+      waiting: {
+        on: {
+          progress: {
+            guard: { type: "resultOfDay", params: { day } },
+            target: "notifying",
+            actions: assign(({ context, event }) => ({ results: [...context.results.filter((r) => r.day !== day), { day, result: event.result }] })),
+          },
         },
       },
       notifying: {
@@ -326,14 +317,8 @@ export const matchingMachine = matching.createMachine({
         retrying: { on: { retry: "notifying" } },
       },
     },
-    initialized: {
-      entry: emit(({ context }) => setTimer("progress", Math.max(0, dueAt(context, 7) - (context.transitions.at(-1)?.at ?? 0)), { type: "progress_due" })),
-      ...progressStep(7, "in_progress"),
-    },
-    in_progress: {
-      entry: emit(({ context }) => setTimer("progress", Math.max(0, dueAt(context, 14) - (context.transitions.at(-1)?.at ?? 0)), { type: "progress_due" })),
-      ...progressStep(14, "finished"),
-    },
+    initialized: progressStep(7, "in_progress"),
+    in_progress: progressStep(14, "finished"),
     finished: {
       entry: emit(() => setTimer("promocode_deadline", PROMOCODE_WAIT_MS, { type: "promocode_deadline" })),
       initial: "waiting",

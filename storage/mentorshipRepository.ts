@@ -102,9 +102,14 @@ export async function markRead(sql: Queryable, matchingId: string, role: "newbie
   await sql`update matchings set ${sql(column)} = greatest(coalesce(${sql(column)}, ${at}), ${at}) where id = ${matchingId}`;
 }
 
-/** Ids of live matchings in `status` after `after` (paging by id; "" for the first page). */
-export async function matchingIdsInStatus(sql: Queryable, status: string, limit: number, after: string): Promise<string[]> {
-  const rows = await sql<{ id: string }[]>`select id from matchings where status = ${status} and id::text > ${after} order by id::text limit ${limit}`;
+/**
+ * Ids of live matchings in `status` after `after` (paging by id; "" for the first page); with
+ * `matchedBy`, only those the CRM paired at or before it.
+ */
+export async function matchingIdsInStatus(sql: Queryable, status: string, limit: number, after: string, matchedBy?: Date): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`select id from matchings
+    where status = ${status} and id::text > ${after} ${matchedBy ? sql`and matched_at <= ${matchedBy}` : sql``}
+    order by id::text limit ${limit}`;
   return rows.map((r) => r.id);
 }
 

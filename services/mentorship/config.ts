@@ -25,10 +25,11 @@ const MentorshipEnv = Schema.Struct({
   CRM_SIMULATOR_TICK_MS: Schema.optional(PositiveInt),
   MENTORSHIP_RETRY_BASE_MS: Schema.optional(PositiveInt),
   MENTORSHIP_RETRY_MAX_MS: Schema.optional(PositiveInt),
-  MENTORSHIP_RECHECK_MS: Schema.optional(PositiveInt),
   MENTORSHIP_MATCH_IMPORT_MS: Schema.optional(PositiveInt),
+  MENTORSHIP_PROGRESS_IMPORT_MS: Schema.optional(PositiveInt),
   MENTORSHIP_PROMOCODE_IMPORT_MS: Schema.optional(PositiveInt),
   MENTORSHIP_RETENTION_SWEEP_MS: Schema.optional(PositiveInt),
+  MENTORSHIP_IMPORT_PAGE_SIZE: Schema.optional(PositiveInt),
   MENTORSHIP_ARCHIVE_AFTER_DAYS: Schema.optional(Days),
   MENTORSHIP_KEEP_ARCHIVED_DAYS: Schema.optional(Days),
 });
@@ -47,7 +48,9 @@ export interface MentorshipConfig {
   readonly crmSimulator: { readonly enabled: boolean; readonly mentors: readonly { park_id: string; driver_id: string }[]; readonly tickMs: number };
   readonly policy: MatchingPolicy;
   /** How often each singleton job runs (runtime clock). */
-  readonly every: { readonly matchImport: number; readonly promocodeImport: number; readonly retention: number };
+  readonly every: { readonly matchImport: number; readonly progressImport: number; readonly promocodeImport: number; readonly retention: number };
+  /** Matchings per CRM read of the progress and promocode imports. */
+  readonly importPageSize: number;
   readonly retention: RetentionPolicy;
 }
 
@@ -78,13 +81,14 @@ export function mentorshipConfig(env: Env, options: { demoData: boolean; simulat
     policy: {
       retryBaseMs: e.MENTORSHIP_RETRY_BASE_MS ?? 1_000,
       retryMaxMs: e.MENTORSHIP_RETRY_MAX_MS ?? 3_600_000,
-      recheckMs: e.MENTORSHIP_RECHECK_MS ?? 3_600_000,
     },
     every: {
       matchImport: e.MENTORSHIP_MATCH_IMPORT_MS ?? 5_000,
+      progressImport: e.MENTORSHIP_PROGRESS_IMPORT_MS ?? 3_600_000,
       promocodeImport: e.MENTORSHIP_PROMOCODE_IMPORT_MS ?? 86_400_000,
       retention: e.MENTORSHIP_RETENTION_SWEEP_MS ?? 3_600_000,
     },
+    importPageSize: e.MENTORSHIP_IMPORT_PAGE_SIZE ?? 500,
     retention: { archiveAfterDays: e.MENTORSHIP_ARCHIVE_AFTER_DAYS ?? 21, keepArchivedDays: e.MENTORSHIP_KEEP_ARCHIVED_DAYS ?? 90 },
   };
 }

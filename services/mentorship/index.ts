@@ -1,13 +1,13 @@
-// Mentorship (SPEC 3.3): matching actors through the programme, the CRM exchange (application,
-// matching and promocode imports as cluster singletons, progress on each matching's timers),
-// retention to the archive, and the driver routes.
+// Mentorship (SPEC 3.3): matching actors through the programme, the CRM exchange (the application;
+// the matching, progress and promocode imports as cluster singletons), retention to the archive,
+// and the driver routes.
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import { mentorshipRoutes } from "../../http/routes/mentorship.ts";
 import type { Service, ServiceContext } from "../Service.ts";
 import { apply } from "./application.ts";
 import { mentorshipConfig } from "./config.ts";
 import { seedMentorshipDemo } from "./demo.ts";
-import { importMatches, importPromocodes, sweepRetention } from "./jobs.ts";
+import { importMatches, importProgress, importPromocodes, sweepRetention } from "./jobs.ts";
 import { mentorshipJobsKind } from "./jobsKind.ts";
 import { matchingKind } from "./matchingKind.ts";
 import { mentorshipGauges } from "./metrics.ts";
@@ -31,7 +31,6 @@ export async function mentorshipService(ctx: ServiceContext): Promise<Mentorship
     effects: {
       apply: (input, signal) => apply(partners, input, now, signal),
       notify: (input, signal) => partners.notifications.pushBulk(input.key, input.notifications, signal),
-      readProgress: async (matchingId, day) => (await partners.crm.readResults([matchingId], day)).find((r) => r.matching_id === matchingId)?.result ?? null,
     },
     now,
     policy: config.policy,
@@ -40,14 +39,13 @@ export async function mentorshipService(ctx: ServiceContext): Promise<Mentorship
   // declared; a singleton woken before that waits for it.
   let attached: (system: ActorSystem) => void = () => {};
   const systemReady = new Promise<ActorSystem>((resolve) => (attached = resolve));
+  const imports = async () => ({ crm: partners.crm, system: await systemReady, sql: ctx.db.sql, pageSize: config.importPageSize });
   const jobs = mentorshipJobsKind({
     now,
     jobs: {
       "match-import": { everyMs: config.every.matchImport, run: async () => importMatches({ crm: partners.crm, system: await systemReady }) },
-      "promocode-import": {
-        everyMs: config.every.promocodeImport,
-        run: async () => importPromocodes({ crm: partners.crm, system: await systemReady, sql: ctx.db.sql }),
-      },
+      "progress-import": { everyMs: config.every.progressImport, run: async () => importProgress({ ...(await imports()), now }) },
+      "promocode-import": { everyMs: config.every.promocodeImport, run: async () => importPromocodes(await imports()) },
       retention: { everyMs: config.every.retention, run: () => sweepRetention({ sql: ctx.db.sql, now, policy: config.retention }) },
     },
   });

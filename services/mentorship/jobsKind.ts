@@ -1,5 +1,5 @@
 // mentorship-job/<name>: mentorship's periodic work as cluster singletons (one home in the
-// cluster, never passivated): the CRM matching import, the promocode import and the retention
+// cluster, never passivated): the CRM matching, progress and promocode imports and the retention
 // sweep, each run on its durable timer (the runtime's clock) and idempotent across retries.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";

@@ -1,26 +1,16 @@
-// matching/<id> as hosted by the runtime: the machine's effects (application, notifications,
-// progress reads) bound to the partners, its retry and recheck policy (only here), its
-// `matchings` / `status_transitions` / `results` projection and its public event.
+// matching/<id> as hosted by the runtime: the machine's effects (application, notifications)
+// bound to the partners, its retry policy (only here), its `matchings` / `status_transitions` /
+// `results` projection and its public event.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
-import {
-  matchingMachine,
-  statusOf,
-  type ApplicationInput,
-  type MatchingContext,
-  type NotifyInput,
-  type ProgressDay,
-  type ProgressResult,
-} from "../../machines/matching.machine.ts";
+import { matchingMachine, statusOf, type ApplicationInput, type MatchingContext, type NotifyInput } from "../../machines/matching.machine.ts";
 import { projectMatchings } from "./projection.ts";
 
 export interface MatchingPolicy {
   /** First retry of a failed step (application, a notification); doubles per attempt up to `retryMaxMs`. */
   retryBaseMs: number;
   retryMaxMs: number;
-  /** A progress day whose result the CRM has not written yet (or could not be read) is checked again this much later. */
-  recheckMs: number;
 }
 
 /** What the machine's steps do, as the service wires them to the partners. */
@@ -29,14 +19,11 @@ export interface MatchingEffects {
   apply(input: ApplicationInput, signal: AbortSignal): Promise<void>;
   /** One bulk push to client-events, idempotent by `input.key`. */
   notify(input: NotifyInput, signal: AbortSignal): Promise<void>;
-  /** The CRM's result of that day for the matching; null while there is none. */
-  readProgress(matchingId: string, day: ProgressDay, signal: AbortSignal): Promise<ProgressResult | null>;
 }
 
 /**
- * The retry and recheck policy as the machine's `scheduleRetry` and `scheduleRecheck` actions,
- * which the machine leaves to its kind.
- * @example matchingMachine.provide({ actions: matchingRetry({ retryBaseMs: 1_000, retryMaxMs: 3_600_000, recheckMs: 3_600_000 }) })
+ * The retry policy as the machine's `scheduleRetry` action, which the machine leaves to its kind.
+ * @example matchingMachine.provide({ actions: matchingRetry({ retryBaseMs: 1_000, retryMaxMs: 3_600_000 }) })
  */
 export function matchingRetry(policy: MatchingPolicy) {
   return {
@@ -44,7 +31,6 @@ export function matchingRetry(policy: MatchingPolicy) {
     scheduleRetry: emit(({ context }) =>
       setTimer("retry", Math.min(policy.retryMaxMs, policy.retryBaseMs * 2 ** Math.max(0, context.attempt - 1)), { type: "retry" }),
     ),
-    scheduleRecheck: emit(() => setTimer("progress", policy.recheckMs, { type: "progress_due" })),
   } satisfies NonNullable<Parameters<typeof matchingMachine.provide>[0]["actions"]>;
 }
 
@@ -60,17 +46,15 @@ export function matchingKind(deps: { effects: MatchingEffects; now: () => number
         await effects.notify(input, signal);
         return { at: now() };
       }),
-      readProgress: fromPromise(async ({ input, signal }: { input: { matching_id: string; day: ProgressDay }; signal: AbortSignal }) => ({
-        result: await effects.readProgress(input.matching_id, input.day, signal),
-        at: now(),
-      })),
     },
     actions: matchingRetry(deps.policy),
   });
   return defineActorKind<MatchingContext>({
     type: "matching",
     machine,
-    version: 1,
+    version: 2,
+    // 2: progress comes from the progress import; a matching that was reading its own waits for it.
+    migrate: withoutProgressRead,
     // Events are idempotent by state (a repeated import finds the matching moved on); ids only catch a timer fired twice.
     rememberedIds: 16,
     project: (tx, actors) => projectMatchings(tx, actors),
@@ -85,4 +69,13 @@ export function matchingKind(deps: { effects: MatchingEffects; now: () => number
       mentor_driver_id: c.mentor_driver_id,
     }),
   });
+}
+
+/** A version-1 snapshot reading its progress (`reading`, with its invoke) as one waiting for the progress import. */
+// biome-ignore lint/suspicious/noExplicitAny: a version-1 snapshot has no type of today's code.
+function withoutProgressRead(snapshot: any): any {
+  const [status, step] = Object.entries(snapshot.value ?? {})[0] ?? [];
+  if (step !== "reading") return snapshot;
+  const { readProgress7: _7, readProgress14: _14, ...children } = snapshot.children ?? {};
+  return { ...snapshot, value: { [status as string]: "waiting" }, children };
 }

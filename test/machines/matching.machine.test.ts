@@ -1,6 +1,7 @@
 // The matching machine as a model: every simple path through it (generated with xstate/graph)
 // moves only along the programme's legal transitions, journals each status change exactly once,
-// and ends only as the seed allows; plus scenarios checking the timers and notifications it emits.
+// takes a progress result only of its day and once that day has come, and ends only as the seed
+// allows; plus scenarios checking the timers and notifications it emits.
 import { describe, expect, it } from "vitest";
 import { createActor, fromPromise, transition, type SnapshotFrom } from "xstate";
 import { getSimplePaths } from "xstate/graph";
@@ -11,17 +12,17 @@ import {
   type MatchingContext,
   type MatchingEvent,
   type MatchingStatus,
-  type ProgressResult,
+  type NotifyInput,
 } from "../../machines/matching.machine.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
 const DAY = 86_400_000;
 const T0 = Date.parse("2026-03-01T00:00:00Z");
-const policy = { retryBaseMs: 100, retryMaxMs: 1_000, recheckMs: 3_600_000 };
+const policy = { retryBaseMs: 100, retryMaxMs: 1_000 };
 // The machine as the runtime hosts it (its invokes are not run by the traversal: their
 // completions are events below).
 const machine = matchingKind({
-  effects: { apply: async () => {}, notify: async () => {}, readProgress: async () => null },
+  effects: { apply: async () => {}, notify: async () => {} },
   now: () => 0,
   policy,
 }).machine as typeof matchingMachine;
@@ -50,9 +51,10 @@ function eventsFor(snapshot: Snapshot): MatchingEvent[] {
     { type: "matched", at: T0, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: T0 },
     { type: "promocode", at: late, promocode: "MENTOR-1" },
     { type: "retry", at: late },
-    // Timers firing too early (a clock set back, a stale row) and in time.
+    // Results and the deadline too early (a clock set back, a stale row) and in time; each day's result at any step.
     ...[early, late].flatMap((at) => [
-      { type: "progress_due", at },
+      { type: "progress", at, day: 7, result: { rate_avg_7d: "4.9" } },
+      { type: "progress", at, day: 14, result: { rate_avg_14d: "4.7" } },
       { type: "promocode_deadline", at },
     ]),
   ];
@@ -64,8 +66,6 @@ function eventsFor(snapshot: Snapshot): MatchingEvent[] {
     ["initialized", 7],
     ["in_progress", 14],
   ] as const) {
-    if (snapshot.matches({ [status]: "reading" } as never))
-      events.push(done(`readProgress${day}`, { result: { rate_avg: "4.9" } }), done(`readProgress${day}`, { result: null }), error(`readProgress${day}`));
     if (snapshot.matches({ [status]: "notifying" } as never)) events.push(done(`notifyProgress${day}`), error(`notifyProgress${day}`));
   }
   if (snapshot.matches({ finished: "notifying" })) events.push(done("notifyPromocode"), error("notifyPromocode"));
@@ -91,7 +91,7 @@ describe("matching machine (model)", () => {
   it.each(paths.map((p) => [p.steps.map((s) => s.event.type.replace("xstate.", "")).join(" > "), p] as const))("legal, journaled once: %s", (_name, path) => {
     let before: MatchingContext | undefined;
     let beforeState: string | undefined;
-    for (const { state } of path.steps) {
+    for (const { state, event } of path.steps) {
       const c = state.context;
       const s = top(state);
       const t = c.transitions;
@@ -120,6 +120,15 @@ describe("matching machine (model)", () => {
         expect(c.mentor_promocode).toBeNull();
         expect(c.completed_at!).toBeGreaterThanOrEqual(c.finished_at! + PROMOCODE_WAIT_MS);
       }
+      // A result is stored once, only from the progress import's event of its day, on or after that day.
+      if (before && c.results.length !== before.results.length) {
+        expect(c.results.length).toBe(before.results.length + 1);
+        const e = event as Extract<MatchingEvent, { type: "progress" }>;
+        expect(e.type).toBe("progress");
+        expect(c.results.at(-1)).toEqual({ day: e.day, result: e.result });
+        expect(e.at).toBeGreaterThanOrEqual(c.matched_at! + e.day * DAY);
+        expect(beforeState).toBe(e.day === 7 ? "initialized" : "in_progress");
+      }
       if (["in_progress", "finished", "succeed", "failed"].includes(s)) expect(c.results.some((r) => r.day === 7)).toBe(true);
       if (["finished", "succeed", "failed"].includes(s)) expect(c.results.some((r) => r.day === 14)).toBe(true);
       if (s !== "absent" && s !== "created" && s !== "requested") expect(c.mentor_driver_id).toBe("m1");
@@ -146,28 +155,42 @@ describe("matching machine (model)", () => {
 });
 
 describe("matching machine (scenarios)", () => {
-  function run(readProgress: () => Promise<{ result: ProgressResult | null; at: number }>) {
+  function run() {
     const effects: Effect[] = [];
+    const pushed: NotifyInput[] = [];
     let clock = T0;
     const actor = createActor(
       matchingMachine.provide({
         actions: matchingRetry(policy),
         actors: {
           apply: fromPromise(async () => ({ at: clock })),
-          notify: fromPromise(async () => ({ at: clock })),
-          readProgress: fromPromise(readProgress),
+          notify: fromPromise(async ({ input }: { input: NotifyInput }) => {
+            pushed.push(input);
+            return { at: clock };
+          }),
         },
       }),
       { input: { id: "m-1" } },
     );
     actor.on("*", (e) => effects.push(e as Effect));
     actor.start();
-    return { actor, effects, setClock: (at: number) => (clock = at) };
+    return { actor, effects, pushed, setClock: (at: number) => (clock = at) };
   }
   const settle = () => new Promise((r) => setTimeout(r, 0));
+  /** Confirmed at T0 and paired at `connectedAt`, heard of at `heardAt`: `initialized`, both told. */
+  async function paired(connectedAt = T0, heardAt = T0) {
+    const r = run();
+    r.actor.send({ type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1" });
+    await settle();
+    r.setClock(heardAt);
+    r.actor.send({ type: "matched", at: heardAt, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: connectedAt });
+    await settle();
+    expect(r.actor.getSnapshot().value).toEqual({ initialized: "waiting" });
+    return r;
+  }
 
   it("confirm - replies with the matching id and status created, and a repeat with the status it has reached", async () => {
-    const { actor, effects } = run(async () => ({ result: null, at: T0 }));
+    const { actor, effects } = run();
     actor.send({ type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1", replyTo: "r1" });
     expect(effects).toContainEqual({ type: "reply", replyTo: "r1", reply: { ok: true, value: { matching_id: "m-1", status: "created" } } });
     await settle();
@@ -176,44 +199,44 @@ describe("matching machine (scenarios)", () => {
     expect(actor.getSnapshot().context.newbie_driver_id).toBe("d1");
   });
 
-  it("initialized - the day-7 timer is due 7 days after the CRM paired them, not after we heard", async () => {
-    const { actor, effects, setClock } = run(async () => ({ result: null, at: T0 }));
-    actor.send({ type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1" });
-    await settle();
-    setClock(T0 + 2 * DAY);
-    actor.send({ type: "matched", at: T0 + 2 * DAY, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: T0 + DAY });
+  it("progress - day 7 counts from the CRM's pairing, not from when we heard: a result before it, or of day 14, is refused; on it, stored and the mentor told", async () => {
+    const { actor, effects, pushed, setClock } = await paired(T0 + DAY, T0 + 2 * DAY);
+    // The machine sets no progress timer of its own: the progress import brings the results.
+    expect(effects.filter((e) => e.type === "timer.set")).toEqual([]);
+    actor.send({ type: "progress", at: T0 + 8 * DAY - 1, day: 7, result: { rate_avg_7d: "4.8" } });
+    actor.send({ type: "progress", at: T0 + 20 * DAY, day: 14, result: { rate_avg_14d: "4.9" } });
     await settle();
     expect(actor.getSnapshot().value).toEqual({ initialized: "waiting" });
-    expect(effects).toContainEqual({ type: "timer.set", key: "progress", delayMs: 6 * DAY, event: { type: "progress_due" } });
+    expect(actor.getSnapshot().context.results).toEqual([]);
+    setClock(T0 + 8 * DAY);
+    actor.send({ type: "progress", at: T0 + 8 * DAY, day: 7, result: { rate_avg_7d: "4.8" } });
+    await settle();
+    expect(actor.getSnapshot().value).toEqual({ in_progress: "waiting" });
+    expect(actor.getSnapshot().context.results).toEqual([{ day: 7, result: { rate_avg_7d: "4.8" } }]);
+    expect(actor.getSnapshot().context.transitions.at(-1)).toEqual({ seq: 5, from: "initialized", to: "in_progress", at: T0 + 8 * DAY });
+    expect(pushed.map((p) => p.key)).toEqual(["m-1:matched", "m-1:day7"]);
   });
 
-  it("progress - no result in the CRM yet: checked again after the recheck delay, still initialized", async () => {
-    const { actor, effects } = run(async () => ({ result: null, at: T0 + 8 * DAY }));
-    actor.send({ type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1" });
+  it("progress - the import repeating a result (a retry, a restart) while the mentor is told and after: stored once, told once", async () => {
+    const { actor, pushed, setClock } = await paired();
+    setClock(T0 + 7 * DAY);
+    const day7 = { type: "progress", at: T0 + 7 * DAY, day: 7, result: { rate_avg_7d: "4.8" } } as const;
+    actor.send(day7);
+    actor.send({ ...day7, result: { rate_avg_7d: "1.0" } });
     await settle();
-    actor.send({ type: "matched", at: T0, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: T0 });
+    actor.send(day7);
     await settle();
-    actor.send({ type: "progress_due", at: T0 + 7 * DAY });
-    await settle();
-    expect(actor.getSnapshot().value).toEqual({ initialized: "waiting" });
-    expect(effects.filter((e) => e.type === "timer.set" && e.key === "progress").at(-1)).toEqual({
-      type: "timer.set",
-      key: "progress",
-      delayMs: policy.recheckMs,
-      event: { type: "progress_due" },
-    });
+    expect(actor.getSnapshot().value).toEqual({ in_progress: "waiting" });
+    expect(actor.getSnapshot().context.results).toEqual([{ day: 7, result: { rate_avg_7d: "4.8" } }]);
+    expect(pushed.map((p) => p.key)).toEqual(["m-1:matched", "m-1:day7"]);
   });
 
   it("finished - the promocode deadline is a durable timer 14 days on; failed when it passes", async () => {
-    const { actor, effects, setClock } = run(async () => ({ result: { rate_avg_7d: "4.8" }, at: T0 + 14 * DAY }));
-    actor.send({ type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1" });
-    await settle();
-    actor.send({ type: "matched", at: T0, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: T0 });
-    await settle();
+    const { actor, effects, setClock } = await paired();
     setClock(T0 + 14 * DAY);
-    actor.send({ type: "progress_due", at: T0 + 7 * DAY });
+    actor.send({ type: "progress", at: T0 + 14 * DAY, day: 7, result: { rate_avg_7d: "4.8" } });
     await settle();
-    actor.send({ type: "progress_due", at: T0 + 14 * DAY });
+    actor.send({ type: "progress", at: T0 + 14 * DAY, day: 14, result: { rate_avg_14d: "4.9" } });
     await settle();
     expect(actor.getSnapshot().value).toEqual({ finished: "waiting" });
     expect(effects).toContainEqual({ type: "timer.set", key: "promocode_deadline", delayMs: PROMOCODE_WAIT_MS, event: { type: "promocode_deadline" } });
@@ -231,26 +254,9 @@ describe("matching machine (scenarios)", () => {
   });
 
   it("notifications - idempotency keys are per matching and step, and the mentor hears of the day-7 result", async () => {
-    const pushed: { key: string; notifications: unknown[] }[] = [];
-    const actor = createActor(
-      matchingMachine.provide({
-        actions: matchingRetry(policy),
-        actors: {
-          apply: fromPromise(async () => ({ at: T0 })),
-          notify: fromPromise(async ({ input }) => {
-            pushed.push(input);
-            return { at: T0 + 7 * DAY };
-          }),
-          readProgress: fromPromise(async (): Promise<{ result: ProgressResult | null; at: number }> => ({ result: { rate_avg_7d: "4.8" }, at: T0 + 7 * DAY })),
-        },
-      }),
-      { input: { id: "m-1" } },
-    ).start();
-    actor.send({ type: "confirm", at: T0, newbie_park_id: "p1", newbie_driver_id: "d1" });
-    await settle();
-    actor.send({ type: "matched", at: T0, mentor_park_id: "p2", mentor_driver_id: "m1", connected_at: T0 });
-    await settle();
-    actor.send({ type: "progress_due", at: T0 + 7 * DAY });
+    const { actor, pushed, setClock } = await paired();
+    setClock(T0 + 7 * DAY);
+    actor.send({ type: "progress", at: T0 + 7 * DAY, day: 7, result: { rate_avg_7d: "4.8" } });
     await settle();
     expect(pushed.map((p) => p.key)).toEqual(["m-1:matched", "m-1:day7"]);
     expect(pushed[0]!.notifications).toEqual([
@@ -260,5 +266,13 @@ describe("matching machine (scenarios)", () => {
     expect(pushed[1]!.notifications).toEqual([
       { park_id: "p2", driver_id: "m1", event: "mentorship.newbie_progress", payload: { matching_id: "m-1", day: 7, result: { rate_avg_7d: "4.8" } } },
     ]);
+  });
+
+  it("a version-1 snapshot reading its progress is restored waiting for the progress import", () => {
+    const kind = matchingKind({ effects: { apply: async () => {}, notify: async () => {} }, now: () => 0, policy });
+    const v1 = { status: "active", value: { in_progress: "reading" }, context: {}, children: { readProgress14: { src: "readProgress" } }, historyValue: {} };
+    expect(kind.migrate!(v1, 1)).toEqual({ ...v1, value: { in_progress: "waiting" }, children: {} });
+    const notifying = { ...v1, value: { matched: "notifying" }, children: { notifyMatched: { src: "notify" } } };
+    expect(kind.migrate!(notifying, 1)).toEqual(notifying);
   });
 });

@@ -3,7 +3,15 @@
 // told) -> day 7 in_progress -> day 14 finished -> promocode -> succeed -> archived 21 days on;
 // and the failing path.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { DAY, MATCH_IMPORT_MS, PROMOCODE_IMPORT_MS, RETENTION_SWEEP_MS, startMentorshipApp, type MentorshipApp } from "./mentorship.support.ts";
+import {
+  DAY,
+  MATCH_IMPORT_MS,
+  PROGRESS_IMPORT_MS,
+  PROMOCODE_IMPORT_MS,
+  RETENTION_SWEEP_MS,
+  startMentorshipApp,
+  type MentorshipApp,
+} from "./mentorship.support.ts";
 
 let t: MentorshipApp;
 beforeAll(async () => {
@@ -24,6 +32,13 @@ async function pairedMatching(newbie: { park_id: string; driver_id: string }): P
   await t.runJob("match-import", MATCH_IMPORT_MS);
   await t.waitFor(id, "initialized");
   return id;
+}
+
+/** Moves the clock `days` on, the CRM writing its results as of then, and has the progress import run at that time. */
+async function progressDay(days: number): Promise<void> {
+  await t.crmTick(days * DAY);
+  t.advance(days * DAY - PROGRESS_IMPORT_MS);
+  await t.runJob("progress-import", PROGRESS_IMPORT_MS);
 }
 
 describe("mentorship programme", () => {
@@ -89,9 +104,8 @@ describe("mentorship programme", () => {
     expect((await t.call(mentor, "GET", "/contacts")).body.items[0].unread).toBe(0);
     expect((await t.call(newbie, "GET", "/contacts")).body.items[0].unread).toBe(1);
 
-    // Day 7: the CRM has the progress; the matching's own timer reads it and tells the mentor.
-    await t.crmTick(7 * DAY);
-    t.advance(7 * DAY);
+    // Day 7: the CRM has the progress; the progress import brings it and the matching tells the mentor.
+    await progressDay(7);
     await t.waitFor(id, "in_progress");
     expect(t.delivered(`${id}:day7`).map((n) => [n.driver_id, n.event])).toEqual([["m1", "mentorship.newbie_progress"]]);
     const week = (await t.call(mentor, "GET", "/contacts")).body.items[0];
@@ -99,8 +113,7 @@ describe("mentorship programme", () => {
     expect(week.messages.at(-1)).toMatchObject({ status: "in_progress", text: expect.stringMatching(/^Ivan Novikov after 7 days: rating \S+/) });
 
     // Day 14: the result, then the promocode import finds the mentor's promocode.
-    await t.crmTick(7 * DAY);
-    t.advance(7 * DAY);
+    await progressDay(7);
     await t.waitFor(id, "finished");
     await t.runJob("promocode-import", PROMOCODE_IMPORT_MS);
     await t.waitFor(id, "succeed");
@@ -158,11 +171,9 @@ describe("mentorship programme", () => {
     const newbie = t.person("Petr Slow", "+79163330003", [["park-a", "n2"]]);
     t.app.simulators.crm!.settings.promocodeShare = 0;
     const id = await pairedMatching(newbie);
-    await t.crmTick(7 * DAY);
-    t.advance(7 * DAY);
+    await progressDay(7);
     await t.waitFor(id, "in_progress");
-    await t.crmTick(7 * DAY);
-    t.advance(7 * DAY);
+    await progressDay(7);
     await t.waitFor(id, "finished");
     // The deadline is a durable timer 14 days after finishing; the promocode import finds nothing meanwhile.
     const [finished] = await t.app.db.sql`select created_at from status_transitions where matching_id = ${id} and "to" = 'finished'`;

@@ -9,6 +9,7 @@ import { startTestInstance, TOKENS, type TestInstance, type TestInstanceOptions 
 export const BASE = "/driver/v1/contractor-mentorship/v1";
 export const DAY = 86_400_000;
 export const MATCH_IMPORT_MS = 60_000;
+export const PROGRESS_IMPORT_MS = 3_600_000;
 export const PROMOCODE_IMPORT_MS = 3_600_000;
 export const RETRY_BASE_MS = 1_000;
 export const RETENTION_SWEEP_MS = 3_600_000;
@@ -23,8 +24,10 @@ export const mentorshipEnv = {
   MENTORSHIP_RETRY_BASE_MS: String(RETRY_BASE_MS),
   MENTORSHIP_RETRY_MAX_MS: "60000",
   MENTORSHIP_MATCH_IMPORT_MS: String(MATCH_IMPORT_MS),
+  MENTORSHIP_PROGRESS_IMPORT_MS: String(PROGRESS_IMPORT_MS),
   MENTORSHIP_PROMOCODE_IMPORT_MS: String(PROMOCODE_IMPORT_MS),
-  MENTORSHIP_RECHECK_MS: "3600000",
+  // Small pages, so that the imports cross page boundaries with a handful of matchings.
+  MENTORSHIP_IMPORT_PAGE_SIZE: "2",
   MENTORSHIP_RETENTION_SWEEP_MS: String(RETENTION_SWEEP_MS),
 };
 
@@ -47,7 +50,7 @@ export interface MentorshipApp {
    * Runs a singleton job once more: waits for it to be idle with its next tick ahead (due within
    * its period), moves the clock by that period and waits for the run to be committed.
    */
-  runJob(name: "match-import" | "promocode-import" | "retention", everyMs: number): Promise<void>;
+  runJob(name: "match-import" | "progress-import" | "promocode-import" | "retention", everyMs: number): Promise<void>;
   /** The CRM's own work as of `now + aheadMs` (pairing, progress, promocodes). */
   crmTick(aheadMs?: number): Promise<unknown>;
   statusOf(matchingId: string): Promise<string | undefined>;
