@@ -1,6 +1,6 @@
 // Boots a whole instance on a private Postgres schema with its simulators, and a small client.
 import { loadConfig } from "../../config.ts";
-import { startInstance, type Instance } from "../../instance.ts";
+import { startInstance, type Instance, type InstanceOptions } from "../../instance.ts";
 import { silentLogger, testDatabase, type TestDatabase } from "./harness.ts";
 
 /** Long enough for production mode (32+ characters), which the cluster and process tests run in. */
@@ -34,7 +34,11 @@ export interface CallOptions {
   uid?: string;
 }
 
-export async function startTestInstance(env: Record<string, string> = {}): Promise<TestInstance> {
+/** `options`: more kinds and routes, as benches and tests add them. */
+export async function startTestInstance(
+  env: Record<string, string> = {},
+  options: Pick<InstanceOptions, "extraKinds" | "extraRoutes"> = {},
+): Promise<TestInstance> {
   const testDb = await testDatabase("inst");
   const config = loadConfig({
     PORT: "0",
@@ -45,7 +49,7 @@ export async function startTestInstance(env: Record<string, string> = {}): Promi
     MAILING_RETRY_BASE_MS: "50",
     ...env,
   });
-  const instance = await startInstance(config, { db: testDb, logger: silentLogger });
+  const instance = await startInstance(config, { ...options, db: testDb, logger: silentLogger });
   return {
     ...instance,
     testDb,

@@ -21,6 +21,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "post",
     path: `${prefix}/scooters/:scooter_id/swap`,
     role: "internal",
+    doc: { summary: "Swap a scooter's accumulator for one the contractor holds", errors: [409, 504] },
     params: Schema.Struct({ scooter_id: InstallEvent.fields.scooter_id }),
     body: Swap,
     idempotent: true,
@@ -47,6 +48,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "get",
     path: `${prefix}/accumulators/:accumulator_id`,
     role: "internal",
+    doc: { summary: "Where one accumulator is", errors: [404] },
     params: Schema.Struct({ accumulator_id: Id }),
     handle: async ({ params }) => {
       const row = await findAccumulator(sql, params.accumulator_id);
@@ -59,6 +61,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "get",
     path: `${prefix}/contractors/:contractor_id/accumulators`,
     role: "internal",
+    doc: { summary: "The accumulators a contractor holds" },
     params: Schema.Struct({ contractor_id: Id }),
     handle: async ({ params }) => {
       const rows = await listContractorAccumulators(sql, params.contractor_id);
