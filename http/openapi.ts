@@ -4,6 +4,7 @@
 import { Schema } from "effect";
 import type { Role } from "../config.ts";
 import { PARTNER_ID_PATTERN } from "../integrations/driverKey.ts";
+import { componentSchema, type JsonSchema } from "./jsonSchema.ts";
 import { identityHeaders, PATH_ID_PATTERN, type AnySchema, type CatalogEntry } from "./route.ts";
 
 /** A route registered outside `route()` (ops, the description itself), described by hand. */
@@ -19,8 +20,6 @@ export interface PlainRouteDoc {
   /** Set when an admin token shows more (/ready). */
   optionalRole?: Role;
 }
-
-type JsonSchema = Record<string, unknown>;
 
 /** The body of every error answer (http/errors.ts `ErrorBody`). */
 const ErrorBody = Schema.Struct({
@@ -47,43 +46,8 @@ const reasons: Record<number, string> = {
   504: "No answer in time; not done, safe to retry with the same Idempotency-Key",
 };
 
-/**
- * The JSON Schema of an Effect Schema with its definitions moved into `components.schemas`.
- * `Schema.optional` fields come out admitting `null` (the JSON codec's reading of `undefined`);
- * the routes decode with the Schema itself, which refuses `null` there, so that branch is dropped.
- */
-function jsonSchema(schema: AnySchema, defs: Record<string, JsonSchema>): JsonSchema {
-  const document = Schema.toJsonSchemaDocument(schema, { onExcessProperty: "error" });
-  for (const [name, definition] of Object.entries(document.definitions)) defs[name] ??= relink(withoutOptionalNull(definition as JsonSchema));
-  return relink(withoutOptionalNull(document.schema as JsonSchema));
-}
-
-function withoutOptionalNull(schema: JsonSchema): JsonSchema {
-  return walk(schema, (node) => {
-    const properties = node.properties as Record<string, JsonSchema> | undefined;
-    if (!properties) return node;
-    const required = new Set((node.required as string[] | undefined) ?? []);
-    const fixed = Object.fromEntries(
-      Object.entries(properties).map(([name, property]) => {
-        const branches = property.anyOf as JsonSchema[] | undefined;
-        if (required.has(name) || !branches || branches.at(-1)?.type !== "null") return [name, property];
-        const rest = branches.slice(0, -1);
-        return [name, rest.length === 1 ? rest[0]! : { ...property, anyOf: rest }];
-      }),
-    );
-    return { ...node, properties: fixed };
-  });
-}
-
-/** `#/$defs/X` -> `#/components/schemas/X`. */
-const relink = (schema: JsonSchema): JsonSchema =>
-  walk(schema, (node) => (typeof node.$ref === "string" ? { ...node, $ref: node.$ref.replace(/^#\/\$defs\//, "#/components/schemas/") } : node));
-
-/** Applies `visit` to every object node, children first. */
-function walk(value: JsonSchema, visit: (node: JsonSchema) => JsonSchema): JsonSchema {
-  const mapped = (v: unknown): unknown => (Array.isArray(v) ? v.map(mapped) : v !== null && typeof v === "object" ? walk(v as JsonSchema, visit) : v);
-  return visit(Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapped(v)])));
-}
+/** Routes refuse fields their Schema does not name (route.ts `decode`). */
+const routeSchema = (schema: AnySchema, defs: Record<string, JsonSchema>) => componentSchema(schema, defs, "error");
 
 const errorResponse = (status: number) => ({
   description: reasons[status] ?? `HTTP ${status}`,
@@ -103,7 +67,7 @@ const pathParams = (path: string) => [...path.matchAll(/:([A-Za-z0-9_]+)/g)].map
 
 function parameters(entry: CatalogEntry, defs: Record<string, JsonSchema>) {
   const { spec } = entry;
-  const declared = spec.params ? ((jsonSchema(spec.params, defs).properties ?? {}) as Record<string, JsonSchema>) : {};
+  const declared = spec.params ? ((routeSchema(spec.params, defs).properties ?? {}) as Record<string, JsonSchema>) : {};
   const path = pathParams(spec.path).map((name) => ({
     name,
     in: "path",
@@ -111,7 +75,7 @@ function parameters(entry: CatalogEntry, defs: Record<string, JsonSchema>) {
     description: "1..128 letters, digits, '.', '_', ':' or '-'",
     schema: declared[name] ?? { type: "string", pattern: PATH_ID_PATTERN.source },
   }));
-  const query = spec.query ? jsonSchema(spec.query, defs) : undefined;
+  const query = spec.query ? routeSchema(spec.query, defs) : undefined;
   const required = new Set((query?.required as string[] | undefined) ?? []);
   const queryParams = Object.entries((query?.properties ?? {}) as Record<string, JsonSchema>).map(([name, schema]) => ({
     name,
@@ -160,7 +124,7 @@ function operation(entry: CatalogEntry, defs: Record<string, JsonSchema>) {
     security: [{ bearer: [spec.role] }],
     "x-role": spec.role,
     parameters: parameters(entry, defs),
-    ...(spec.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchema(spec.body, defs) } } } } : {}),
+    ...(spec.body ? { requestBody: { required: true, content: { "application/json": { schema: routeSchema(spec.body, defs) } } } } : {}),
     responses,
   };
 }
@@ -183,7 +147,7 @@ function plainOperation(route: PlainRouteDoc) {
  */
 export function openApiDocument(catalog: readonly CatalogEntry[], plain: readonly PlainRouteDoc[]) {
   const defs: Record<string, JsonSchema> = {};
-  defs.ErrorBody = jsonSchema(ErrorBody, defs);
+  defs.ErrorBody = routeSchema(ErrorBody, defs);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of plain) paths[route.path] = { ...paths[route.path], [route.method]: plainOperation(route) };
   for (const entry of catalog) {

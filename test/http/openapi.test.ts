@@ -4,6 +4,7 @@ import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { route } from "../../http/route.ts";
+import { unresolvedRefs } from "../support/apiDocuments.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
 
 let instance: TestInstance;
@@ -39,21 +40,6 @@ const fetchDocument = async () => {
   const res = await fetch(`${instance.url}/openapi.json`);
   return { status: res.status, document: (await res.json()) as any };
 };
-
-/** Every `$ref` in `value` that does not point at something in `root`. */
-function unresolvedRefs(root: unknown, value: unknown = root): string[] {
-  if (Array.isArray(value)) return value.flatMap((v) => unresolvedRefs(root, v));
-  if (value === null || typeof value !== "object") return [];
-  const own = Object.entries(value).flatMap(([key, v]) => (key === "$ref" ? [] : unresolvedRefs(root, v)));
-  const ref = (value as { $ref?: unknown }).$ref;
-  if (typeof ref !== "string") return own;
-  const target = ref
-    .replace(/^#\//, "")
-    .split("/")
-    .map((part) => part.replace(/~1/g, "/").replace(/~0/g, "~"))
-    .reduce<any>((node, part) => node?.[part], root);
-  return target === undefined || !ref.startsWith("#/") ? [ref, ...own] : own;
-}
 
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -101,6 +87,8 @@ describe("GET /openapi.json", () => {
     const { status, document } = await fetchDocument();
     expect(status).toBe(200);
     expect(openApiProblems(document)).toEqual([]);
+    // Numbers are finite (JSON has no NaN or Infinity): the JSON codec's strings for them are no input.
+    expect(JSON.stringify(document)).not.toMatch(/Infinity|NaN/);
   });
 
   it("lists exactly the routes the server registered (hyper-express's own table), a route of no service included", async () => {
