@@ -1,10 +1,13 @@
 // Instance configuration: environment variables decoded with Schema at start-up. A bad value
 // stops the process with a message naming the variable.
+import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { Result, Schema, SchemaIssue } from "effect";
 
 export const Port = Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 65535 }));
 export const PositiveInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThan(0));
 export const Url = Schema.String.check(Schema.isPattern(/^[a-z][a-z0-9+.-]*:\/\/\S+$/i, { message: "expected a URL" }));
+/** A file this process can read, checked at start so a wrong path stops it naming the variable. */
+export const ReadableFile = Schema.String.check(Schema.makeFilter((path: string) => unreadable(path) ?? true));
 const Role = Schema.Literals(["fleet", "internal", "driver", "admin"]);
 export type Role = typeof Role.Type;
 
@@ -45,7 +48,18 @@ const InstanceEnv = Schema.Struct({
   DEMO_DATA: Schema.optional(Schema.Literals(["true", "false"])),
   STOP_TIMEOUT_MS: Schema.optional(PositiveInt),
   IDEMPOTENCY_LEASE_MS: Schema.optional(PositiveInt),
+  REQUEST_TIMEOUT_MS: Schema.optional(PositiveInt),
+  DB_STATEMENT_TIMEOUT_MS: Schema.optional(PositiveInt),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: Schema.optional(PositiveInt),
   SIMULATORS: Schema.optional(Simulators),
+  NATS_CREDS_FILE: Schema.optional(ReadableFile),
+  NATS_USER: Schema.optional(Schema.NonEmptyString),
+  // Any string passes, so a decode error can never print a secret.
+  NATS_PASSWORD: Schema.optional(Schema.String),
+  NATS_TOKEN: Schema.optional(Schema.String),
+  NATS_TLS_CA: Schema.optional(ReadableFile),
+  NATS_TLS_CERT: Schema.optional(ReadableFile),
+  NATS_TLS_KEY: Schema.optional(ReadableFile),
 });
 
 export interface Config {
@@ -55,6 +69,11 @@ export interface Config {
   /** Unset: embedded PGlite under `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /**
+   * NATS_CREDS_FILE | NATS_USER + NATS_PASSWORD | NATS_TOKEN, NATS_TLS_*: how every NATS connection
+   * logs in and what it trusts (file contents, never paths; actors/transport/natsConnection.ts).
+   */
+  natsAuth: ReturnType<typeof natsAuth>;
   /** Set: join the cluster over NATS; unset: embedded, in-process transport. */
   cluster: { natsUrl: string; name: string; shardCount: number; leaseMs: number } | undefined;
   /**
@@ -82,6 +101,10 @@ export interface Config {
   stopTimeoutMs: number;
   /** How long a request holds its Idempotency-Key before a retry may take it over (a crashed attempt). */
   idempotencyLeaseMs: number;
+  /** A request not answered by then is 504 `request_timeout`; longer than askTimeoutMs. */
+  requestTimeoutMs: number;
+  /** Postgres ends a statement running longer, and a session idle inside a transaction longer. */
+  databaseTimeouts: { statementMs: number; idleInTransactionMs: number };
 }
 
 export class ConfigError extends Error {
@@ -119,6 +142,13 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     throw new ConfigError(
       "invalid configuration:\n  AUTH_TOKENS: required when DATABASE_URL or NATS_URL is set (role=token pairs, tokens of at least 32 characters)",
     );
+  const askTimeoutMs = e.ASK_TIMEOUT_MS ?? 5_000;
+  const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? Math.max(10_000, askTimeoutMs * 2);
+  // An ask that times out answers 504 actor_timeout within the request's deadline, never after it.
+  if (requestTimeoutMs <= askTimeoutMs)
+    throw new ConfigError(
+      "invalid configuration:\n  REQUEST_TIMEOUT_MS: must be longer than ASK_TIMEOUT_MS (a route waits for an actor's answer up to ASK_TIMEOUT_MS)",
+    );
   const simulators = e.SIMULATORS ?? (mode === "embedded" ? "all" : "none");
   return {
     mode,
@@ -133,17 +163,20 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     cluster: e.NATS_URL
       ? { natsUrl: e.NATS_URL, name: e.CLUSTER_NAME ?? "fleet", shardCount: e.SHARD_COUNT ?? 256, leaseMs: e.CLUSTER_LEASE_MS ?? 5_000 }
       : undefined,
+    natsAuth: natsAuth(e, env),
     env,
     partnerTimeoutMs: e.PARTNER_TIMEOUT_MS ?? 2_000,
     partnerRetries: e.PARTNER_RETRIES ?? 2,
     logLevel: e.LOG_LEVEL ?? "info",
     bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES ?? 256 * 1024,
-    askTimeoutMs: e.ASK_TIMEOUT_MS ?? 5_000,
+    askTimeoutMs,
+    requestTimeoutMs,
     passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
     demoData: (e.DEMO_DATA ?? "true") === "true",
     stopTimeoutMs: e.STOP_TIMEOUT_MS ?? 20_000,
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS ?? 30_000,
+    databaseTimeouts: { statementMs: e.DB_STATEMENT_TIMEOUT_MS ?? 30_000, idleInTransactionMs: e.DB_IDLE_IN_TRANSACTION_TIMEOUT_MS ?? 60_000 },
   };
 }
 
@@ -165,6 +198,46 @@ function parseTokens(spec: string, mode: Config["mode"]): Map<Role, string[]> {
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.map((p) => `AUTH_TOKENS: ${p}`).join("\n  ")}`);
   return tokens;
+}
+
+/**
+ * The NATS login (one kind of credentials at most: a creds file, a user and password, or a token)
+ * and TLS files, read. Throws ConfigError naming every variable at fault, never a value.
+ */
+function natsAuth(e: typeof InstanceEnv.Type, env: Env) {
+  const problems: string[] = [];
+  if (e.NATS_USER !== undefined && e.NATS_PASSWORD === undefined) problems.push("NATS_PASSWORD: required with NATS_USER");
+  if (e.NATS_PASSWORD !== undefined && e.NATS_USER === undefined) problems.push("NATS_USER: required with NATS_PASSWORD");
+  if (e.NATS_TLS_CERT !== undefined && e.NATS_TLS_KEY === undefined)
+    problems.push("NATS_TLS_KEY: required with NATS_TLS_CERT (a client certificate needs its key)");
+  if (e.NATS_TLS_KEY !== undefined && e.NATS_TLS_CERT === undefined)
+    problems.push("NATS_TLS_CERT: required with NATS_TLS_KEY (a client certificate needs its key)");
+  const logins = (["NATS_CREDS_FILE", "NATS_USER", "NATS_TOKEN"] as const).filter((name) => e[name] !== undefined);
+  if (logins.length > 1) problems.push(`${logins.join(", ")}: give one way to log in to NATS`);
+  const given = (["NATS_CREDS_FILE", "NATS_USER", "NATS_PASSWORD", "NATS_TOKEN", "NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY"] as const).filter(
+    (name) => e[name] !== undefined,
+  );
+  if (given.length > 0 && !e.NATS_URL && !env.STATUS_NATS_URL) problems.push(`NATS_URL: required with ${given.join(", ")}`);
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  // Readable: ReadableFile checked them.
+  const read = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path, "utf8"));
+  const tls = { ca: read(e.NATS_TLS_CA), cert: read(e.NATS_TLS_CERT), key: read(e.NATS_TLS_KEY) };
+  return {
+    ...(e.NATS_CREDS_FILE === undefined ? {} : { creds: read(e.NATS_CREDS_FILE) }),
+    ...(e.NATS_USER === undefined ? {} : { user: e.NATS_USER, password: e.NATS_PASSWORD }),
+    ...(e.NATS_TOKEN === undefined ? {} : { token: e.NATS_TOKEN }),
+    ...(tls.ca || tls.cert ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v !== undefined)) as typeof tls } : {}),
+  };
+}
+
+/** Why `path` cannot be read as a file, or undefined when it can. */
+function unreadable(path: string): string | undefined {
+  try {
+    accessSync(path, constants.R_OK);
+    return statSync(path).isFile() ? undefined : "expected a file";
+  } catch (error) {
+    return `cannot read the file (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
+  }
 }
 
 /**

@@ -23,6 +23,7 @@ import { mailingService, type MailingService } from "./services/mailings/index.t
 import { customerService, type CustomerService } from "./services/customers/index.ts";
 import { driverStatusService, type DriverStatusService } from "./services/driverStatus/index.ts";
 import { cabinetService, type CabinetService } from "./services/cabinets/index.ts";
+import { mentorshipService, type MentorshipService } from "./services/mentorship/index.ts";
 
 export interface Instance {
   url: string;
@@ -33,9 +34,19 @@ export interface Instance {
   registry: Registry;
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
-  services: { mailings: MailingService; customers: CustomerService; driverStatus: DriverStatusService; cabinets: CabinetService };
+  services: {
+    mailings: MailingService;
+    customers: CustomerService;
+    driverStatus: DriverStatusService;
+    cabinets: CabinetService;
+    mentorship: MentorshipService;
+  };
   /** The simulators this instance started because their URL was unset. */
-  simulators: MailingService["simulators"] & CustomerService["simulators"] & DriverStatusService["simulators"] & CabinetService["simulators"];
+  simulators: MailingService["simulators"] &
+    CustomerService["simulators"] &
+    DriverStatusService["simulators"] &
+    CabinetService["simulators"] &
+    MentorshipService["simulators"];
   stop(): Promise<void>;
 }
 
@@ -67,6 +78,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     const cluster = config.cluster
       ? await ClusterMember.connect({
           natsUrl: config.cluster.natsUrl,
+          natsAuth: config.natsAuth,
           cluster: config.cluster.name,
           instanceId: config.instanceId,
           shardCount: config.cluster.shardCount,
@@ -110,6 +122,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       customers: await customerService(context),
       driverStatus: await driverStatusService(context),
       cabinets: await cabinetService(context),
+      mentorship: await mentorshipService(context),
     };
     const all = Object.values(services);
 
@@ -138,6 +151,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       tokens: new TokenRoles(config.tokens),
       bodyLimitBytes: config.bodyLimitBytes,
       idempotencyLeaseMs: config.idempotencyLeaseMs,
+      requestTimeoutMs: config.requestTimeoutMs,
       logger,
       registry,
       instanceId: config.instanceId,
@@ -171,7 +185,13 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       registry,
       cluster,
       services,
-      simulators: { ...services.mailings.simulators, ...services.customers.simulators, ...services.driverStatus.simulators, ...services.cabinets.simulators },
+      simulators: {
+        ...services.mailings.simulators,
+        ...services.customers.simulators,
+        ...services.driverStatus.simulators,
+        ...services.cabinets.simulators,
+        ...services.mentorship.simulators,
+      },
       // Reverse order: stop taking requests first, then commit actors, then close storage.
       stop: () => runAll(cleanups.reverse()),
     };
@@ -182,7 +202,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
 }
 
 async function openDatabase(config: Config): Promise<Database> {
-  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl });
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl, timeouts: config.databaseTimeouts });
   const dir = path.resolve(config.dataDir, "pglite");
   mkdirSync(dir, { recursive: true });
   return openEmbedded({ dataDir: dir });

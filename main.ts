@@ -75,7 +75,10 @@ function banner(config: Config, url: string): string {
   const token = (role: Role) => (config.generatedTokens ? config.tokens.get(role)?.[0] : `$${role.toUpperCase()}_TOKEN`);
   const tokens = config.generatedTokens
     ? ["  tokens (generated; set AUTH_TOKENS to choose them):", ...[...config.tokens].map(([role, [first]]) => `    ${role.padEnd(9)} ${first}`)]
-    : ["  tokens: from AUTH_TOKENS (not printed; the commands below read them from $FLEET_TOKEN, $INTERNAL_TOKEN)"];
+    : ["  tokens: from AUTH_TOKENS (not printed; the commands below read them from $FLEET_TOKEN, $INTERNAL_TOKEN, $DRIVER_TOKEN)"];
+  const mentorshipCurl = (method: string, path: string) =>
+    `curl -s ${method}${url}/driver/v1/contractor-mentorship/v1${path} -H "Authorization: Bearer ${token("driver")}" ` +
+    `-H 'X-YaTaxi-Park-Id: park-1' -H 'X-YaTaxi-Driver-Profile-Id: newbie-1'`;
   return [
     "",
     `fleet-actors ready at ${url} (${config.mode} mode)`,
@@ -87,6 +90,9 @@ function banner(config: Config, url: string): string {
       `-d '{"message":"Hello from the dispatcher","status":"online"}'`,
     "  charged accumulators in cabinets near the Kremlin (embedded: simulated cabinets over MQTT):",
     `    curl -s '${url}/scooter-accumulator/v1/cabinets?lat=55.75&lon=37.61' -H "Authorization: Bearer ${token("internal")}"`,
+    "  join the mentorship programme as the demo newbie, then watch his contacts (the CRM simulator pairs him with mentor-1 within seconds):",
+    `    ${mentorshipCurl("-X POST ", "/confirm")}`,
+    `    ${mentorshipCurl("", "/contacts")}`,
     "",
     "",
   ].join("\n");

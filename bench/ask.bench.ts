@@ -67,6 +67,7 @@ const http = createHttpServer({
   ),
   bodyLimitBytes: 64 * 1024,
   idempotencyLeaseMs: 30_000,
+  requestTimeoutMs: 10_000,
   logger,
   registry,
   instanceId: "bench",

@@ -101,6 +101,7 @@ async function main(): Promise<void> {
     tokens: new TokenRoles(new Map<Role, string[]>([["fleet", [token]]])),
     bodyLimitBytes: 64 * 1024,
     idempotencyLeaseMs: 30_000,
+    requestTimeoutMs: 10_000,
     logger: createLogger({ level: "silent" }),
     registry: new Registry(),
     instanceId: "bench",

@@ -21,6 +21,10 @@ export class HttpError extends Error {
   body(): ErrorBody {
     return { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) };
   }
+
+  answer(): { status: number; body: ErrorBody } {
+    return { status: this.status, body: this.body() };
+  }
 }
 
 export const badRequest = (code: string, message: string, details?: unknown) => new HttpError(400, code, message, details);
@@ -67,9 +71,11 @@ export function toHttpError(error: unknown): HttpError {
   }
   const code = (error as { code?: unknown })?.code;
   if (typeof code === "string") {
-    // Partner clients (integrations/errors.ts): `<system>_unavailable` and `<system>_timeout`.
-    if (code.endsWith("_unavailable")) return new HttpError(503, code, (error as Error).message);
+    // Partner clients (integrations/errors.ts): `<system>_unavailable`, `<system>_busy` and `<system>_timeout`.
+    if (code.endsWith("_unavailable") || code.endsWith("_busy")) return new HttpError(503, code, (error as Error).message);
     if (code.endsWith("_timeout")) return new HttpError(504, code, (error as Error).message);
+    // statement_timeout (storage/database.ts): a query ran past its bound and was cancelled.
+    if (code === "57014") return new HttpError(503, "database_timeout", "the database did not answer in time");
     // postgres.js connection failures and Postgres "cannot connect now" / admin shutdown classes.
     if (["ECONNREFUSED", "ECONNRESET", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECT_TIMEOUT", "57P01", "57P03"].includes(code)) {
       return new HttpError(503, "database_unavailable", "the database is not reachable");

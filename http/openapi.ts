@@ -43,7 +43,7 @@ const reasons: Record<number, string> = {
   429: "Too many requests",
   500: "Internal error",
   503: "A dependency is unavailable; retry",
-  504: "No answer in time; not done, safe to retry with the same Idempotency-Key",
+  504: "No answer in time (it may still complete): retry with the same Idempotency-Key",
 };
 
 /** Routes refuse fields their Schema does not name (route.ts `decode`). */
@@ -113,7 +113,7 @@ function parameters(entry: CatalogEntry, defs: Record<string, JsonSchema>) {
 
 function operation(entry: CatalogEntry, defs: Record<string, JsonSchema>) {
   const { spec } = entry;
-  const errors = new Set([400, 401, 403, 500, 503, ...(spec.body ? [413] : []), ...(spec.idempotent ? [409, 422] : []), ...(spec.doc?.errors ?? [])]);
+  const errors = new Set([400, 401, 403, 500, 503, 504, ...(spec.body ? [413] : []), ...(spec.idempotent ? [409, 422] : []), ...(spec.doc?.errors ?? [])]);
   const responses: Record<string, unknown> = {};
   for (const status of spec.doc?.success ?? [200]) responses[status] = successResponse(status);
   for (const status of [...errors].sort((a, b) => a - b)) responses[status] = errorResponse(status);

@@ -71,7 +71,8 @@ export interface RouteDoc {
   success?: readonly number[];
   /**
    * Error statuses of its own (404, 409, 503, ...), beside those the middleware answers for
-   * every route (400, 401, 403, 500, 503) or for what the spec declares (413, idempotency's 409 and 422).
+   * every route (400, 401, 403, 500, 503, 504 `request_timeout`) or for what the spec declares
+   * (413, idempotency's 409 and 422).
    */
   errors?: readonly number[];
 }
@@ -94,6 +95,8 @@ export interface RouteDeps {
    * `request_in_progress`; after it (the attempt crashed), the retry runs the handler again.
    */
   idempotencyLeaseMs: number;
+  /** REQUEST_TIMEOUT_MS: a request not answered by then is 504 `request_timeout`. */
+  requestTimeoutMs: number;
   /** Every route `route()` registered, in order: what GET /openapi.json describes. */
   catalog: CatalogEntry[];
   /** The group the routes registered with these deps belong to; default: the path's first segment. */
@@ -186,71 +189,109 @@ function send(res: Response, status: number, body: unknown): void {
   else res.status(status).json(body);
 }
 
-/** Registers one route on the server with the whole middleware chain. */
+/** What one request answers. */
+interface Answer {
+  status: number;
+  body: unknown;
+  replayed?: boolean;
+}
+
+/** Registers one route on the server with the whole middleware chain, answering within `requestTimeoutMs`. */
 export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(app: Server, deps: RouteDeps, spec: RouteSpec<P, Q, B>): void {
   const label = spec.path;
   deps.catalog.push({ spec: spec as RouteSpec<AnySchema, AnySchema, AnySchema>, tag: deps.tag ?? spec.path.split("/")[1]! });
   app[spec.method](spec.path, async (req, res) => {
     const started = performance.now();
     let status = 500;
-    let idempotency: { scope: string; key: string } | undefined;
     try {
-      authenticate(spec.role, deps.tokens, req);
-      const identity = identify(spec.role, req);
-      checkPathIds(req.path_parameters);
-      const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
-      const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
-      const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
-      const body = spec.body ? decode(spec.body, raw ?? {}, "body") : undefined;
-
-      const key = spec.idempotent ? req.headers["idempotency-key"] : undefined;
-      if (key !== undefined) {
-        if (key.length === 0 || key.length > 128)
-          throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", {
-            fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }],
-          });
-        const scope = `${JSON.stringify(identity)} ${spec.method} ${req.path}`;
-        const hash = createHash("sha256")
-          .update(JSON.stringify(raw ?? null))
-          .digest("hex");
-        const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
-        if (claim.kind === "replay") {
-          const first =
-            spec.personalAnswer && claim.status < 300 ? await spec.personalAnswer.replay(claim.body, { params, query, body, identity, req }) : claim;
-          status = first.status;
-          res.header("Idempotent-Replayed", "true");
-          return send(res, first.status, first.body);
-        }
-        if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
-        if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
-        idempotency = { scope, key };
-      }
-
-      const keyed = idempotency;
-      const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
-      const result = await spec.handle({ params, query, body, identity, req, newId });
-      status = result.status;
-      if (idempotency) {
-        const kept = spec.personalAnswer && result.status < 300 ? spec.personalAnswer.keep(result.body) : result.body;
-        await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, kept);
-      }
-      send(res, result.status, result.body);
-    } catch (error) {
-      const httpError = toHttpError(error);
-      status = httpError.status;
-      // The client's body says little on purpose (http/errors.ts); the log keeps what happened.
-      if (status === 500) deps.logger.error("request failed", { route: label, code: httpError.code, error: String(error), stack: (error as Error)?.stack });
-      else if (status > 500) deps.logger.warn("request failed", { route: label, code: httpError.code, error: String(error) });
-      if (idempotency) {
-        // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
-        // same objects (ids from the key), so whatever this attempt did is not done twice.
-        if (status < 500) await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, status, httpError.body()).catch(() => {});
-        else await expireIdempotencyClaim(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
-      }
-      send(res, status, httpError.body());
+      const answer = await withinDeadline(respond(deps, spec, req), deps.requestTimeoutMs);
+      status = answer.status;
+      if (answer.replayed) res.header("Idempotent-Replayed", "true");
+      send(res, answer.status, answer.body);
     } finally {
       deps.metrics.requests.inc({ method: spec.method, route: label, status: String(status) });
       deps.metrics.duration.observe({ method: spec.method, route: label }, (performance.now() - started) / 1000);
     }
   });
+}
+
+/**
+ * 504 `request_timeout` once `ms` passed. The work goes on to its end: an actor's turn commits
+ * whole or not at all, and an Idempotency-Key stays claimed until then and records that end, so a
+ * retry with the key meanwhile is 409 `request_in_progress` and afterwards replays the outcome.
+ */
+async function withinDeadline(work: Promise<Answer>, ms: number): Promise<Answer> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<Answer>((resolve) => {
+    timer = setTimeout(
+      () => resolve(new HttpError(504, "request_timeout", `no answer within ${ms} ms; retry with the same Idempotency-Key to learn the outcome`).answer()),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The whole chain for one request; never throws, a failure is its answer. */
+async function respond<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(
+  deps: RouteDeps,
+  spec: RouteSpec<P, Q, B>,
+  req: Request,
+): Promise<Answer> {
+  let idempotency: { scope: string; key: string } | undefined;
+  try {
+    authenticate(spec.role, deps.tokens, req);
+    const identity = identify(spec.role, req);
+    checkPathIds(req.path_parameters);
+    const params = spec.params ? decode(spec.params, req.path_parameters, "params") : {};
+    const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
+    const raw = spec.body ? await readBody(req, deps.bodyLimitBytes) : undefined;
+    const body = spec.body ? decode(spec.body, raw ?? {}, "body") : undefined;
+
+    const key = spec.idempotent ? req.headers["idempotency-key"] : undefined;
+    if (key !== undefined) {
+      if (key.length === 0 || key.length > 128)
+        throw badRequest("invalid_request", "Idempotency-Key must be 1..128 characters", {
+          fields: [{ path: "headers.idempotency-key", message: "1..128 characters" }],
+        });
+      const scope = `${JSON.stringify(identity)} ${spec.method} ${req.path}`;
+      const hash = createHash("sha256")
+        .update(JSON.stringify(raw ?? null))
+        .digest("hex");
+      const claim = await claimIdempotencyKey(deps.sql, scope, key, hash, deps.idempotencyLeaseMs);
+      if (claim.kind === "replay") {
+        const first = spec.personalAnswer && claim.status < 300 ? await spec.personalAnswer.replay(claim.body, { params, query, body, identity, req }) : claim;
+        return { status: first.status, body: first.body, replayed: true };
+      }
+      if (claim.kind === "in_flight") throw new HttpError(409, "request_in_progress", "a request with this Idempotency-Key is still running");
+      if (claim.kind === "different_request") throw new HttpError(422, "idempotency_key_reused", "this Idempotency-Key was used with another request");
+      idempotency = { scope, key };
+    }
+
+    const keyed = idempotency;
+    const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
+    const result = await spec.handle({ params, query, body, identity, req, newId });
+    if (idempotency) {
+      const kept = spec.personalAnswer && result.status < 300 ? spec.personalAnswer.keep(result.body) : result.body;
+      await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, result.status, kept);
+    }
+    return result;
+  } catch (error) {
+    const httpError = toHttpError(error);
+    const { status } = httpError;
+    // The client's body says little on purpose (http/errors.ts); the log keeps what happened.
+    if (status === 500) deps.logger.error("request failed", { route: spec.path, code: httpError.code, error: String(error), stack: (error as Error)?.stack });
+    else if (status > 500) deps.logger.warn("request failed", { route: spec.path, code: httpError.code, error: String(error) });
+    if (idempotency) {
+      // A refusal (4xx) is the result; after a failure (5xx) the retry runs again, reaching the
+      // same objects (ids from the key), so whatever this attempt did is not done twice.
+      if (httpError.status < 500)
+        await completeIdempotencyKey(deps.sql, idempotency.scope, idempotency.key, httpError.status, httpError.body()).catch(() => {});
+      else await expireIdempotencyClaim(deps.sql, idempotency.scope, idempotency.key).catch(() => {});
+    }
+    return httpError.answer();
+  }
 }

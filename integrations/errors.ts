@@ -26,6 +26,15 @@ export class PartnerUnavailableError extends PartnerError {
   }
 }
 
+/**
+ * Refused before calling: this instance's queue for the partner's rate limit is full, or the
+ * call would wait there too long. An outage for the caller (retry later), but one that our own
+ * retries would only lengthen.
+ */
+export class PartnerBusyError extends PartnerUnavailableError {
+  override readonly code = `${this.system}_busy`;
+}
+
 /** No complete answer within the per-attempt timeout (after retries, if any). Worth retrying later. */
 export class PartnerTimeoutError extends PartnerError {
   constructor(

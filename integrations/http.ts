@@ -4,7 +4,7 @@
 import { Duration, Effect, Result, Schedule, Schema } from "effect";
 import { Pool } from "undici";
 import { isTransient, PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from "./errors.ts";
-import { PartnerError, PartnerUnavailableError } from "./errors.ts";
+import { PartnerBusyError, PartnerError, PartnerUnavailableError } from "./errors.ts";
 import { describeIssues, issueLines } from "./issues.ts";
 
 export interface JsonClientOptions {
@@ -126,9 +126,13 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
         Effect.flatMap((raw) => Effect.fromResult(classify(raw))),
       );
       const beforeAttempt = clientOptions.beforeAttempt;
-      const attemptInTurn = beforeAttempt ? Effect.andThen(Effect.promise(beforeAttempt), attempt) : attempt;
-      // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe.
-      const retried = attemptInTurn.pipe(Effect.retry({ schedule: backoff, times: retries, while: isTransient }));
+      const waitTurn = (turn: () => Promise<void>) => Effect.tryPromise({ try: turn, catch: (error) => error as PartnerError });
+      const attemptInTurn = beforeAttempt ? Effect.andThen(waitTurn(beforeAttempt), attempt) : attempt;
+      // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe;
+      // a refusal of our own rate limit (busy) is not repeated: that would only lengthen its queue.
+      const retried = attemptInTurn.pipe(
+        Effect.retry({ schedule: backoff, times: retries, while: (error) => isTransient(error) && !(error instanceof PartnerBusyError) }),
+      );
       const run = signal === undefined ? Effect.runPromise(retried) : runAbortable(retried, signal);
       const observe = clientOptions.observe;
       if (!observe) return run;

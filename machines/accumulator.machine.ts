@@ -1,7 +1,7 @@
 // accumulator/<id>: where one scooter battery is and its last known charge. The cabinet actors
 // (authority for their cells) and the swap route move it; every move carries a `stamp` (the
 // runtime time of the turn that decided it) so a stale or redelivered move never overwrites a
-// newer one.
+// newer one. Written off is final: out of service for good, it takes no moves any more.
 import { Schema } from "effect";
 import { assertEvent, assign, emit, setup } from "xstate";
 import { reply, replyError, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
@@ -38,7 +38,17 @@ export const InstallEvent = Schema.Struct({
   removed_accumulator_id: Id,
 });
 
-export type AccumulatorEvent = (Delivered & LocatedEvent) | (Delivered & MissingEvent) | (Delivered & typeof InstallEvent.Type);
+/**
+ * Takes it out of service for good. One in a cabinet is written off through that cabinet (which
+ * refuses a booked one and stops offering it), which names itself in `cabinet_id`.
+ */
+export const WriteOffEvent = Schema.Struct({ type: Schema.Literal("write_off"), cabinet_id: Schema.optional(Id) });
+
+export type AccumulatorEvent =
+  | (Delivered & LocatedEvent)
+  | (Delivered & MissingEvent)
+  | (Delivered & typeof InstallEvent.Type)
+  | (Delivered & typeof WriteOffEvent.Type);
 
 /** What the swap route gets back from `install`, and what it repeats to the removed one. */
 export interface InstallReply {
@@ -95,6 +105,9 @@ export const accumulatorMachine = setup({
       const l = context.location;
       return l?.kind === "cabinet" && l.cabinet_id === event.cabinet_id && l.cell === event.cell;
     },
+    /** Not in a cabinet, or written off by the cabinet it is in. */
+    writableOffHere: ({ context, event }) =>
+      event.type === "write_off" && (context.location?.kind !== "cabinet" || context.location.cabinet_id === event.cabinet_id),
     heldByInstaller: ({ context, event }) =>
       event.type === "install" && context.location?.kind === "contractor" && context.location.contractor_id === event.contractor_id,
     /** The same swap repeated (a lost answer): it is already in that scooter, put there by that contractor. */
@@ -137,6 +150,12 @@ export const accumulatorMachine = setup({
       };
       return reply(e.replyTo, value);
     }),
+    writeOff: assign(({ event }) => ({ updated_at: event.at })),
+    refuseWriteOff: emit(({ context, event }) => {
+      assertEvent(event, "write_off");
+      const where = context.location?.kind === "cabinet" ? context.location.cabinet_id : "a cabinet";
+      return replyError(event.replyTo, "accumulator_moved", `accumulator ${context.id} is in ${where} now: try again, it is written off through that cabinet`);
+    }),
     refuseInstall: emit(({ context, event }) => {
       assertEvent(event, "install");
       return replyError(event.replyTo, "not_held_by_contractor", `accumulator ${context.id} is not held by contractor ${event.contractor_id}`);
@@ -155,6 +174,7 @@ export const accumulatorMachine = setup({
     ],
     missing: [{ guard: "missingFromHere", target: ".unknown", actions: "lose" }, { actions: "ignore" }],
     install: { actions: "refuseInstall" },
+    write_off: [{ guard: "writableOffHere", target: ".written_off", actions: "writeOff" }, { actions: "refuseWriteOff" }],
   },
   states: {
     /** Never located: every address exists, this one has not been seen yet. */
@@ -173,5 +193,7 @@ export const accumulatorMachine = setup({
     },
     /** Reported missing by the cabinet it was in; the next report of it places it again. */
     unknown: {},
+    /** Out of service for good; the context keeps where it was last known. Takes no events. */
+    written_off: { type: "final" },
   },
 });

@@ -10,6 +10,10 @@
 // cells, so their accumulators are the contractor's now); the next open returns that record with
 // `late: true`. For a released or expired booking it is not applied: the cells are free again and
 // the next inventory report reconciles them with what the device holds.
+//
+// Decommissioned (`DELETE /cabinets/{id}`) is final: refused while a booking is active or an unlock
+// is under way; the accumulators still in its cells become `unknown`, since nobody watches that
+// cabinet any more. An accumulator written off in a cell (unbooked only) is never booked again here.
 import { Schema } from "effect";
 import { assertEvent, assign, emit, enqueueActions, fromPromise, raise, setup, type StateValue } from "xstate";
 import { cancelTimer, deferReply, reply, replyError, setTimer, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
@@ -22,7 +26,9 @@ import {
   followCells,
   freeCellsOf,
   holdCells,
+  isActive,
   locatedWithContractor,
+  missingFromCabinet,
   promisedAccumulators,
   trimBookings,
   type AccumulatorMove,
@@ -52,6 +58,8 @@ export interface CabinetContext {
   cells_changed_at: number;
   /** Door closures that overtook the answer of the unlock in flight: applied right after it. */
   closed_early: ClosedEarly[];
+  /** Accumulators written off here: their cells hold them, but they are never booked. */
+  written_off: string[];
 }
 
 export interface ClosedEarly {
@@ -121,11 +129,19 @@ export const OpenEvent = Schema.Struct({
   reply_by: Schema.optional(Schema.Number),
 });
 
+/** Takes the cabinet out of service for good. */
+export const DecommissionEvent = Schema.Struct({ type: Schema.Literal("decommission") });
+
+/** Writes off the accumulator in one of its cells: refused while a booking holds it. */
+export const WriteOffEvent = Schema.Struct({ type: Schema.Literal("write_off"), accumulator_id: Id });
+
 export type CabinetEvent =
   | (Delivered & typeof RegisterEvent.Type)
   | (Delivered & typeof BookEvent.Type)
   | (Delivered & typeof ReleaseEvent.Type)
   | (Delivered & typeof OpenEvent.Type)
+  | (Delivered & typeof DecommissionEvent.Type)
+  | (Delivered & typeof WriteOffEvent.Type)
   | (Delivered & { type: "booking_expired"; booking_id: string })
   | (Delivered & { type: "inventory_reported"; polled_at: number; cells: ReportedCell[] })
   | (Delivered & { type: "poll_missed"; limit: number })
@@ -158,6 +174,13 @@ export interface OpenReply {
   moves: AccumulatorMove[];
 }
 
+/** `write_off`'s reply: where the cabinet had it (`cell` null: not in its cells any more). */
+export interface WriteOffReply {
+  accumulator_id: string;
+  cabinet_id: string;
+  cell: number | null;
+}
+
 export type Connectivity = "online" | "unresponsive";
 
 /** online / unresponsive from a registered cabinet's state value; undefined before registration. */
@@ -171,10 +194,10 @@ type Ev<T extends CabinetEvent["type"]> = Extract<CabinetEvent, { type: T }>;
 export const bookingOf = (context: CabinetContext, id: string | null) => context.bookings.find((b) => b.booking_id === id);
 const withBooking = (bookings: readonly Booking[], next: Booking) => trimBookings(bookings.map((b) => (b.booking_id === next.booking_id ? next : b)));
 const expiryKey = (bookingId: string) => `expire:${bookingId}`;
+/** Accumulators an issue booking must not take: promised to another booking, or written off. */
+const unavailable = (context: CabinetContext) => new Set([...promisedAccumulators(context.bookings), ...context.written_off]);
 const chooseCells = (context: CabinetContext, e: Ev<"book">) =>
-  e.kind === "issue"
-    ? cellsToIssue(context.cells, e.count, e.min_charge, promisedAccumulators(context.bookings), e.at)
-    : cellsToReturn(context.cells, e.count, e.at);
+  e.kind === "issue" ? cellsToIssue(context.cells, e.count, e.min_charge, unavailable(context), e.at) : cellsToReturn(context.cells, e.count, e.at);
 /** What `unlockCells` rejected with, as far as it is an UnlockFailure. */
 function unlockFailure(error: unknown): Partial<UnlockFailure> | undefined {
   if (typeof error !== "object" || error === null) return undefined;
@@ -268,6 +291,14 @@ export const cabinetMachine = setup({
     },
     hasQueued: ({ context }) => context.queue.length > 0,
     neverHeard: ({ context }) => context.last_report_at === null,
+    /** Active bookings, or an unlock still under way (its booking may be settled by a late answer already). */
+    inUse: ({ context }) => context.bookings.some(isActive) || context.unlocking !== null || context.queue.length > 0,
+    /** Promised to a booking, or in a cell one holds: the technician may be on the way for it. */
+    bookedAccumulator: ({ context, event }) => {
+      assertEvent(event, "write_off");
+      const id = event.accumulator_id;
+      return promisedAccumulators(context.bookings).has(id) || context.cells.some((c) => c.accumulator_id === id && c.booking_id !== null);
+    },
     closesUnlockingCell: ({ context, event }) => {
       assertEvent(event, "cell_closed");
       return bookingOf(context, context.unlocking)?.cells.includes(event.cell) ?? false;
@@ -287,7 +318,7 @@ export const cabinetMachine = setup({
       return reply(event.replyTo, { cabinet_id: context.id, lat: context.lat, lon: context.lon, created: false });
     }),
     refuseUnknownCabinet: emit(({ context, event }) => {
-      assertEvent(event, ["book", "open", "release"]);
+      assertEvent(event, ["book", "open", "release", "decommission", "write_off"]);
       return replyError(event.replyTo, "not_found", `cabinet ${context.id} not found`);
     }),
     reserve: enqueueActions(({ context, event: e, enqueue }) => {
@@ -436,10 +467,13 @@ export const cabinetMachine = setup({
       assertEvent(e, "inventory_reported");
       enqueue.assign({ last_report_at: e.at });
       // A report of a poll sent before the last device change, or while an unlock is under way,
-      // may predate that change: it proves the cabinet alive, its cells are not taken.
-      if (e.polled_at < context.cells_changed_at || context.unlocking !== null || context.queue.length > 0) return;
+      // may predate that change: it proves the cabinet alive, its cells are not taken. The poller
+      // hears so, and tells the same cells again rather than take them for a repeat.
+      const stale = e.polled_at < context.cells_changed_at || context.unlocking !== null || context.queue.length > 0;
+      enqueue.emit(reply(e.replyTo, { applied: !stale }));
+      if (stale) return;
       const { cells, moves } = applyInventory(context.id, context.cells, e.cells, e.at);
-      enqueue.assign({ cells, bookings: followCells(context.bookings, cells) });
+      enqueue.assign({ cells, bookings: followCells(context.bookings, cells, context.written_off) });
       for (const m of moves) enqueue.emit(tellActor(m.to, m.event));
     }),
     applyCellClosed: enqueueActions(({ context, event: e, enqueue }) => {
@@ -456,8 +490,42 @@ export const cabinetMachine = setup({
         bookings = withBooking(bookings, { ...holder, closed, status: done ? "completed" : "opened", ended_at: done ? e.at : null });
         if (done) enqueue.emit(cancelTimer(expiryKey(holder.booking_id)));
       }
-      enqueue.assign({ cells: next, bookings: followCells(bookings, next), last_report_at: e.at, cells_changed_at: e.at });
+      enqueue.assign({ cells: next, bookings: followCells(bookings, next, context.written_off), last_report_at: e.at, cells_changed_at: e.at });
       for (const m of moves) enqueue.emit(tellActor(m.to, m.event));
+    }),
+    refuseDecommission: emit(({ context, event }) => {
+      assertEvent(event, "decommission");
+      const active = context.bookings.filter(isActive).map((b) => b.booking_id);
+      const what = active.length > 0 ? `active bookings (${active.join(", ")}): release them or let them end first` : "an unlock under way: try again shortly";
+      return replyError(event.replyTo, "cabinet_in_use", `cabinet ${context.id} has ${what}`);
+    }),
+    // Its accumulators are not watched any more: unknown until a cabinet reports them again.
+    decommission: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "decommission");
+      for (const c of context.cells) {
+        if (!c.accumulator_id) continue;
+        const move = missingFromCabinet(context.id, c.accumulator_id, c.cell, e.at);
+        enqueue.emit(tellActor(move.to, move.event));
+      }
+      enqueue.emit(reply(e.replyTo, { cabinet_id: context.id, decommissioned: true }));
+    }),
+    refuseWriteOff: emit(({ context, event }) => {
+      assertEvent(event, "write_off");
+      return replyError(
+        event.replyTo,
+        "accumulator_booked",
+        `accumulator ${event.accumulator_id} is booked in cabinet ${context.id}: release the booking first`,
+      );
+    }),
+    // The accumulator follows through the outbox, so the write-off holds even if the route dies now.
+    writeOff: enqueueActions(({ context, event: e, enqueue }) => {
+      assertEvent(e, "write_off");
+      const cell = context.cells.find((c) => c.accumulator_id === e.accumulator_id)?.cell ?? null;
+      // Kept also when not in its cells now: a later report may show it back in one.
+      if (!context.written_off.includes(e.accumulator_id)) enqueue.assign({ written_off: [...context.written_off, e.accumulator_id] });
+      enqueue.emit(tellActor(`accumulator/${e.accumulator_id}`, { type: "write_off", cabinet_id: context.id }));
+      const value: WriteOffReply = { accumulator_id: e.accumulator_id, cabinet_id: context.id, cell };
+      enqueue.emit(reply(e.replyTo, value));
     }),
     countMiss: assign(({ context }) => ({ missed_polls: context.missed_polls + 1 })),
     heard: assign({ missed_polls: 0 }),
@@ -477,6 +545,7 @@ export const cabinetMachine = setup({
     missed_polls: 0,
     cells_changed_at: 0,
     closed_early: [],
+    written_off: [],
   }),
   initial: "unregistered",
   states: {
@@ -487,6 +556,8 @@ export const cabinetMachine = setup({
         book: { actions: "refuseUnknownCabinet" },
         open: { actions: "refuseUnknownCabinet" },
         release: { actions: "refuseUnknownCabinet" },
+        decommission: { actions: "refuseUnknownCabinet" },
+        write_off: { actions: "refuseUnknownCabinet" },
       },
     },
     registered: {
@@ -496,6 +567,11 @@ export const cabinetMachine = setup({
         release: { actions: "release" },
         open: { actions: "open" },
         booking_expired: { actions: "expire" },
+        decommission: [
+          { guard: "inUse", actions: "refuseDecommission" },
+          { target: "decommissioned", actions: "decommission" },
+        ],
+        write_off: [{ guard: "bookedAccumulator", actions: "refuseWriteOff" }, { actions: "writeOff" }],
         // Anything the device says proves it alive: `device_heard` brings connectivity back.
         inventory_reported: { actions: ["applyReport", raise({ type: "device_heard" })] },
         cell_closed: { actions: ["applyCellClosed", raise({ type: "device_heard" })] },
@@ -543,5 +619,7 @@ export const cabinetMachine = setup({
         },
       },
     },
+    /** Out of service for good: takes no events (its projection row is gone, polling stops). */
+    decommissioned: { type: "final" },
   },
 });

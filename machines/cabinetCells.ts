@@ -250,13 +250,14 @@ export function applyCellClosed(
 
 /**
  * A booked issue booking promises what its cells hold now: when a report or a closed door shows
- * other contents, the promise follows. An opening one is frozen: its unlock decides.
+ * other contents, the promise follows, never to a written-off accumulator. An opening one is
+ * frozen: its unlock decides.
  */
-export function followCells(bookings: readonly Booking[], cells: readonly Cell[]): Booking[] {
+export function followCells(bookings: readonly Booking[], cells: readonly Cell[], writtenOff: readonly string[] = []): Booking[] {
   const frozen = promisedAccumulators(bookings.filter((b) => b.status === "opening"));
   const holding = (n: number) => {
     const id = cells.find((c) => c.cell === n)?.accumulator_id ?? null;
-    return id !== null && frozen.has(id) ? null : id; // already promised to the unlock in flight
+    return id !== null && (frozen.has(id) || writtenOff.includes(id)) ? null : id; // promised to the unlock in flight, or never to be
   };
   return bookings.map((b) =>
     b.kind === "issue" && b.status === "booked" ? { ...b, reserved: b.cells.map((n) => ({ cell: n, accumulator_id: holding(n) })) } : b,

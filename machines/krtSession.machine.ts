@@ -71,6 +71,13 @@ export type SendOutput =
 
 const profileKey = (e: { park_id: string; driver_id: string }) => `${e.park_id}/${e.driver_id}`;
 
+/**
+ * Whether the person works (is connected to order dispatch) as the service knows it: once bound,
+ * what KRT last confirmed; before, whether any of his profiles is online or busy.
+ */
+export const isConnected = (c: KrtSessionContext): boolean =>
+  c.deptrans_id === null ? Object.values(c.profiles).some((p) => p.connected) : c.last_sent?.connected === true;
+
 /** The connectivity KRT will have once everything pending lands. */
 const known = (c: KrtSessionContext): Connectivity | null => c.pending ?? c.inflight ?? c.last_sent;
 
@@ -123,8 +130,11 @@ export const krtSessionMachine = setup({
       return {
         deptrans_id: event.deptrans_id,
         bound_at: event.at,
-        // A new id has not heard anything yet: report the current connectivity to it.
-        pending: context.deptrans_id === null ? context.pending : known(context),
+        // A new id has heard nothing yet: the current connectivity is reported to it. What the
+        // old id was sent, or is being sent (that report is dropped), tells nothing about the new one.
+        pending: known(context),
+        inflight: null,
+        last_sent: null,
       };
     }),
     replyBound: emit(({ event }) => {
@@ -166,7 +176,9 @@ export const krtSessionMachine = setup({
       initial: "idle",
       on: {
         connectivity: { guard: "isNewer", actions: "absorb" },
-        bind: [{ guard: "anotherId", actions: ["bind", "replyBound"] }, { actions: "replyBound" }],
+        // Another id starts over from `idle`: a report under way goes to the old id, so its answer
+        // must not count as the new id's (it would clear the report the new id waits for).
+        bind: [{ guard: "anotherId", target: ".idle", actions: ["bind", "replyBound"] }, { actions: "replyBound" }],
       },
       states: {
         idle: { always: { guard: "hasPending", target: "sending" } },

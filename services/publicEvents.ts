@@ -7,8 +7,15 @@ import { cabinetPublicEvents } from "./cabinets/publicEvents.ts";
 import { customerPublicEvents } from "./customers/publicEvents.ts";
 import { driverStatusPublicEvents } from "./driverStatus/publicEvents.ts";
 import { mailingPublicEvents } from "./mailings/publicEvents.ts";
+import { mentorshipPublicEvents } from "./mentorship/publicEvents.ts";
 
-export const publicEvents = { ...mailingPublicEvents, ...cabinetPublicEvents, ...customerPublicEvents, ...driverStatusPublicEvents } as const;
+export const publicEvents = {
+  ...mailingPublicEvents,
+  ...cabinetPublicEvents,
+  ...customerPublicEvents,
+  ...driverStatusPublicEvents,
+  ...mentorshipPublicEvents,
+} as const;
 
 /** The JSON Schema document of one event, as written to docs/events/<type>.schema.json. */
 export function jsonSchemaOf(type: keyof typeof publicEvents): unknown {

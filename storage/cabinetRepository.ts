@@ -27,6 +27,8 @@ export interface CellRow {
   open: boolean;
   /** Epoch ms until which the door counts as open after an unlock (null: closed); such a cell is not bookable. */
   open_until: number | null;
+  /** Holds an accumulator written off: neither charged nor empty for a booking, until it is taken out. */
+  written_off: boolean;
 }
 
 /** A `cabinets` row: what the projection writes and the reads return. */
@@ -59,10 +61,17 @@ export async function upsertCabinetRows(tx: Tx, rows: readonly CabinetRow[]): Pr
       bookings = excluded.bookings, last_report_at = excluded.last_report_at, updated_at = excluded.updated_at`;
 }
 
+/** Removes the rows of decommissioned cabinets: lists, lookups and polling no longer see them. */
+export async function deleteCabinetRows(tx: Tx, cabinetIds: readonly string[]): Promise<void> {
+  if (cabinetIds.length === 0) return;
+  await tx`delete from cabinets where cabinet_id in ${tx(cabinetIds)}`;
+}
+
 /** An `accumulators` row; `from_*`: the cabinet cell a contractor took it from. */
 export interface AccumulatorRow {
   accumulator_id: string;
-  location: "cabinet" | "contractor" | "scooter" | "unknown";
+  /** `written_off`: out of service for good; the place fields are null. */
+  location: "cabinet" | "contractor" | "scooter" | "unknown" | "written_off";
   contractor_id: string | null;
   cabinet_id: string | null;
   cell: number | null;
@@ -111,8 +120,12 @@ export interface CabinetAvailability {
  * Cabinets with what can be booked in them now: unbooked accumulators charged `minCharge`% or
  * more, unbooked empty cells; nearest first when a point is given, else by id.
  */
-/** What a booking would take (machines/cabinetCells.ts `isHeld`): no booking on it, its door not open at `at`. */
-const bookable = (sql: Queryable, at: number) => sql`e->>'booking_id' is null and coalesce((e->>'open_until')::float8, 0) <= ${at}`;
+/**
+ * What a booking would take (machines/cabinetCells.ts `isHeld`): no booking on it, its door not
+ * open at `at`, no accumulator written off in it.
+ */
+const bookable = (sql: Queryable, at: number) =>
+  sql`e->>'booking_id' is null and coalesce((e->>'open_until')::float8, 0) <= ${at} and not coalesce((e->>'written_off')::boolean, false)`;
 
 export async function listAvailability(
   sql: Queryable,
@@ -171,7 +184,8 @@ export async function cabinetStats(sql: Queryable, chargedMin: number): Promise<
     accumulatorCounts(sql),
     sql<CabinetStats["cabinets"]>`select c.cabinet_id, c.state, jsonb_array_length(c.cells) as cells,
         (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'accumulator_id' is not null) as accumulators,
-        (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'accumulator_id' is not null and (e->>'charge')::float8 >= ${chargedMin}) as charged,
+        (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'accumulator_id' is not null and (e->>'charge')::float8 >= ${chargedMin}
+          and not coalesce((e->>'written_off')::boolean, false)) as charged,
         (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'accumulator_id' is null) as empty_cells,
         (select count(*)::int from jsonb_array_elements(c.cells) e where e->>'booking_id' is not null) as booked_cells
       from cabinets c order by c.cabinet_id`,

@@ -21,6 +21,12 @@ export interface PostgresOptions {
   /** Own schema (created if absent); tests use one each so they never see each other's rows. */
   schema?: string;
   max?: number;
+  /**
+   * Postgres ends a statement running longer than `statementMs` (57014) and a session idle inside a
+   * transaction longer than `idleInTransactionMs` (25P03, the connection closes), so a runaway query
+   * or a forgotten transaction cannot hold rows and connections for good. Unset: the server's.
+   */
+  timeouts?: { statementMs: number; idleInTransactionMs: number };
 }
 
 const quiet = { onnotice: () => {} } as const;
@@ -35,10 +41,14 @@ export async function openPostgres(options: PostgresOptions): Promise<Database> 
     await admin`create schema if not exists ${admin(options.schema)}`;
     await admin.end();
   }
+  const { schema, timeouts } = options;
   const sql: Sql = postgres(options.url, {
     max: options.max ?? 10,
     ...quiet,
-    ...(options.schema ? { connection: { search_path: options.schema } } : {}),
+    connection: {
+      ...(schema ? { search_path: schema } : {}),
+      ...(timeouts ? { statement_timeout: timeouts.statementMs, idle_in_transaction_session_timeout: timeouts.idleInTransactionMs } : {}),
+    },
   });
   await migrate(sql);
   return { sql, backend: "postgres", close: () => sql.end({ timeout: 5 }) };

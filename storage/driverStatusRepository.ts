@@ -1,7 +1,7 @@
 // Driver statuses' query tables (seed 003): `profiles` (KRT ids) and `session_statuses` (KRT
 // session history), written from the krt-session actors in the same transaction as their
 // snapshots (the service maps its actors to these rows), and read by the driver routes and the
-// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares.
+// incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares (and the claim of its refresh).
 //
 // Incremental feeds and writers that commit out of order: a sequence number alone is not a safe
 // cursor, because numbers are taken when a row is written, not when its transaction commits; a
@@ -11,7 +11,7 @@
 // (`pg_snapshot_xmin(pg_current_snapshot())`): all those transactions have ended, so no row can
 // appear later below the cursor. Rows of transactions still open wait for the next poll. The
 // cost is lag, not loss: the feed trails the oldest open transaction (ours are short group commits).
-import type { Queryable, Sql, Tx } from "./database.ts";
+import type { Queryable, Tx } from "./database.ts";
 
 /** Position in a feed: the transaction id and sequence number of the last row returned. */
 export interface FeedCursor {
@@ -57,14 +57,22 @@ export interface SessionStatusRow {
   ended_at: Date | null;
 }
 
+/** Whether a person is connected to order dispatch: a `krt_connectivity` row. */
+export interface ConnectivityRow {
+  driver_license_pd_id: string;
+  connected: boolean;
+  updated_at: Date;
+}
+
 /** What one commit batch of session actors projects. */
 export interface DriverStatusRows {
   readonly krtIds: readonly KrtIdRow[];
   readonly sessions: readonly SessionStatusRow[];
+  readonly connectivity: readonly ConnectivityRow[];
 }
 
 /** Writes the `profiles` and `session_statuses` rows of the committed session actors; runs inside the group commit. */
-export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: DriverStatusRows): Promise<void> {
+export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions, connectivity }: DriverStatusRows): Promise<void> {
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
@@ -87,6 +95,14 @@ export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions }: Driver
       where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
       on conflict (driver_license_pd_id, session_seq) do nothing`;
   }
+  if (connectivity.length) {
+    await tx`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
+      select i.driver_license_pd_id, i.connected, i.updated_at
+      from jsonb_to_recordset(${tx.json(connectivity.map((c) => ({ ...c, updated_at: c.updated_at.toISOString() })))}::jsonb)
+        as i(driver_license_pd_id text, connected boolean, updated_at timestamptz)
+      where not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
+      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at`;
+  }
 }
 
 /** A person's KRT id and latest session. */
@@ -102,6 +118,23 @@ export async function findDriverStatus(sql: Queryable, licencePdId: string): Pro
     deptrans_id: row?.deptrans_id ?? null,
     session: row?.status ? { status: row.status, ended_at: row.ended_at, updated_at: row.updated_at! } : null,
   };
+}
+
+/** The persons connected now, each with his KRT id and latest session (as `findDriverStatus`). */
+export async function connectedDriverStatuses(sql: Queryable): Promise<(DriverStatusRow & { driver_license_pd_id: string })[]> {
+  const rows = await sql<{ driver_license_pd_id: string; deptrans_id: string | null; status: string | null; ended_at: Date | null; updated_at: Date | null }[]>`
+    select c.driver_license_pd_id, p.deptrans_id, s.session_status as status, s.ended_at, s.updated_at
+    from krt_connectivity c
+    left join profiles p using (driver_license_pd_id)
+    left join lateral (
+      select session_status, ended_at, updated_at from session_statuses
+      where driver_license_pd_id = c.driver_license_pd_id order by session_seq desc limit 1) s on true
+    where c.connected`;
+  return rows.map((r) => ({
+    driver_license_pd_id: r.driver_license_pd_id,
+    deptrans_id: r.deptrans_id,
+    session: r.status ? { status: r.status, ended_at: r.ended_at, updated_at: r.updated_at! } : null,
+  }));
 }
 
 /** `profiles` rows changed after `after`, in commit-safe order (see the header). */
@@ -151,23 +184,39 @@ export interface KrtTokenRow {
   expires_at: Date;
 }
 
+/** The stored token of `name`, or null when none was obtained yet. */
+export async function readKrtToken(sql: Queryable, name: string): Promise<KrtTokenRow | null> {
+  const [row] = await sql<{ access_token: string | null; expires_at: Date | null }[]>`
+    select access_token, expires_at from krt_tokens where name = ${name}`;
+  return row?.access_token && row.expires_at ? { access_token: row.access_token, expires_at: row.expires_at } : null;
+}
+
 /**
- * Runs `decide` under the lock of the `krt_tokens` row `name` (made if absent): it gets the stored
- * token (null when there is none yet) and returns the token to keep, which is stored unless it is
- * the very row it was given. Instances refreshing at once queue on the lock, so all but the first
- * find the fresh token there.
+ * Claims the refresh of `name` for `claim` until `leaseMs` from now, unless another unexpired
+ * claim holds it; true when this one got it. One statement: no lock outlives it, so nothing is
+ * held while the claimer calls KRT, and a claimer that died lets go when its lease runs out.
  */
-export function lockedKrtToken(sql: Sql, name: string, decide: (stored: KrtTokenRow | null) => Promise<KrtTokenRow>): Promise<KrtTokenRow> {
-  return sql.begin(async (tx) => {
-    await tx`insert into krt_tokens (name) values (${name}) on conflict (name) do nothing`;
-    const [row] = await tx<{ access_token: string | null; expires_at: Date | null }[]>`
-      select access_token, expires_at from krt_tokens where name = ${name} for update`;
-    const stored = row?.access_token && row.expires_at ? { access_token: row.access_token, expires_at: row.expires_at } : null;
-    const kept = await decide(stored);
-    if (kept !== stored) {
-      await tx`update krt_tokens set access_token = ${kept.access_token}, expires_at = ${kept.expires_at}, updated_at = now()
-        where name = ${name}`;
-    }
-    return kept;
-  }) as Promise<KrtTokenRow>;
+export async function claimKrtTokenRefresh(sql: Queryable, name: string, claim: string, leaseMs: number): Promise<boolean> {
+  const rows = await sql`
+    insert into krt_tokens (name, refresh_claim, refresh_claim_until)
+    values (${name}, ${claim}, now() + ${leaseMs} * interval '1 millisecond')
+    on conflict (name) do update set refresh_claim = excluded.refresh_claim, refresh_claim_until = excluded.refresh_claim_until
+      where krt_tokens.refresh_claim_until is null or krt_tokens.refresh_claim_until < now()
+    returning name`;
+  return rows.length === 1;
+}
+
+/** Stores the token `claim` obtained and ends the claim; false (nothing stored) when the claim was lost meanwhile. */
+export async function storeKrtToken(sql: Queryable, name: string, claim: string, token: KrtTokenRow): Promise<boolean> {
+  const rows = await sql`
+    update krt_tokens set access_token = ${token.access_token}, expires_at = ${token.expires_at}, updated_at = now(),
+      refresh_claim = null, refresh_claim_until = null
+    where name = ${name} and refresh_claim = ${claim}
+    returning name`;
+  return rows.length === 1;
+}
+
+/** Ends `claim` without a token (the refresh failed), so the next caller may try at once. */
+export async function releaseKrtTokenClaim(sql: Queryable, name: string, claim: string): Promise<void> {
+  await sql`update krt_tokens set refresh_claim = null, refresh_claim_until = null where name = ${name} and refresh_claim = ${claim}`;
 }

@@ -17,6 +17,8 @@ export async function migrate(sql: Sql): Promise<string[]> {
   const applied: string[] = [];
   await sql.begin(async (tx) => {
     // Two instances starting at once: the second waits here until the first has committed.
+    // A migration rewriting a big table may take longer than the pool's statement_timeout.
+    await tx`set local statement_timeout = 0`;
     await tx`select pg_advisory_xact_lock(hashtext(current_schema() || '.schema_migrations'))`;
     await tx`create table if not exists schema_migrations (
       name text primary key, applied_at timestamptz not null default now())`;

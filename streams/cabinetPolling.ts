@@ -106,12 +106,17 @@ export function pollEach(
 
 /**
  * Only what the cabinet actor needs to hear: every miss, a report that differs from the last one
- * told, the first report after a miss, and an unchanged one at least every `heartbeatMs` (so
+ * it took, the first report after a miss, and an unchanged one at least every `heartbeatMs` (so
  * `last_report_at` stays fresh without a snapshot write per poll). `heartbeatMs` 0: every report.
+ * `notTaken` forgets a report the actor did not apply (mid-unlock, or older than a device event)
+ * or never got: the same cells reported next are a change to it, not a repeat.
  */
-export function skipUnchangedReports(heartbeatMs: number, now: () => number): MonoTypeOperatorFunction<PollOutcome> {
-  const told = new Map<string, { key: string; at: number } | "missed">();
-  return filter((o) => {
+export function skipUnchangedReports(
+  heartbeatMs: number,
+  now: () => number,
+): { operator: MonoTypeOperatorFunction<PollOutcome>; notTaken(report: PollOutcome): void } {
+  const told = new Map<string, { report: PollOutcome; key: string; at: number } | "missed">();
+  const operator = filter<PollOutcome>((o) => {
     if (o.kind === "skipped") return false;
     if (o.kind === "missed") {
       told.set(o.cabinetId, "missed");
@@ -121,9 +126,15 @@ export function skipUnchangedReports(heartbeatMs: number, now: () => number): Mo
     const last = told.get(o.cabinetId);
     const t = now();
     if (heartbeatMs > 0 && last && last !== "missed" && last.key === key && t - last.at < heartbeatMs) return false;
-    told.set(o.cabinetId, { key, at: t });
+    told.set(o.cabinetId, { report: o, key, at: t });
     return true;
   });
+  const notTaken = (report: PollOutcome) => {
+    const last = told.get(report.cabinetId);
+    // Only if no later outcome of that cabinet replaced it meanwhile.
+    if (last !== "missed" && last?.report === report) told.delete(report.cabinetId);
+  };
+  return { operator, notTaken };
 }
 
 export interface CabinetPollingOptions {
@@ -136,8 +147,11 @@ export interface CabinetPollingOptions {
   /** Polls in flight at most. */
   concurrency: number;
   heartbeatMs: number;
-  /** Tells the cabinet actor; resolves after it committed. */
-  tell: (outcome: PollOutcome) => Promise<void>;
+  /**
+   * Tells the cabinet actor; resolves after it committed, for a report with whether the actor
+   * applied it (`{ applied: false }`: ignored, so the same cells must reach it again).
+   */
+  tell: (outcome: PollOutcome) => Promise<{ applied: boolean } | undefined>;
   /** Sees every outcome (metrics) before unchanged reports are dropped. */
   observe?: (outcome: PollOutcome) => void;
   onTellError?: (outcome: PollOutcome, error: unknown) => void;
@@ -145,15 +159,18 @@ export interface CabinetPollingOptions {
 
 /** The whole pipeline: due cabinets -> polls -> outcomes worth telling -> told. Emits what was told. */
 export function cabinetPolling(o: CabinetPollingOptions): Observable<PollOutcome> {
+  const unchanged = skipUnchangedReports(o.heartbeatMs, o.now);
   return merge(spreadOverInterval(o.cabinets$, o.schedule), o.pollNow$ ?? EMPTY).pipe(
     pollEach(o.poll, { now: o.now, concurrency: o.concurrency }),
     tap((outcome) => o.observe?.(outcome)),
-    skipUnchangedReports(o.heartbeatMs, o.now),
+    unchanged.operator,
     mergeMap(
       (outcome) =>
         defer(() => o.tell(outcome)).pipe(
+          tap((answer) => void (answer?.applied === false && unchanged.notTaken(outcome))),
           map(() => outcome),
           catchError((error) => {
+            unchanged.notTaken(outcome);
             o.onTellError?.(outcome, error);
             return EMPTY;
           }),

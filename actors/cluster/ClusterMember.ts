@@ -1,18 +1,21 @@
 // One instance's membership in the cluster: the NATS connection, the NATS transport and the
 // shard placement, wired to the actor system (serve on acquire, commit and hand over on
 // release, drop on loss) and reported in /ready and /metrics.
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Sql } from "../../storage/database.ts";
 import type { ActorSystem, ActorSystemOptions } from "../ActorSystem.ts";
 import type { Logger } from "../logger.ts";
 import type { Address } from "../protocol.ts";
 import { NatsTransport } from "../transport/NatsTransport.ts";
+import { connectNats, type NatsAuth } from "../transport/natsConnection.ts";
 import { Placement } from "./Placement.ts";
 import { shardOf } from "./sharding.ts";
 
 export interface ClusterOptions {
   natsUrl: string;
+  /** Login and TLS of the connection. */
+  natsAuth: NatsAuth;
   /** Namespace of subjects (`<cluster>.actors.…`, `<cluster>.events.…`) and KV buckets. */
   cluster: string;
   instanceId: string;
@@ -56,13 +59,7 @@ export class ClusterMember {
    * @example const member = await ClusterMember.connect({ natsUrl, cluster: "fleet", ... })
    */
   static async connect(options: ClusterOptions): Promise<ClusterMember> {
-    const nc = await connect({
-      servers: options.natsUrl.split(","),
-      name: options.instanceId,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      pingInterval: 2_000,
-    });
+    const nc = await connectNats({ servers: options.natsUrl, name: options.instanceId, auth: options.natsAuth, pingInterval: 2_000 });
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === "disconnect" || s.type === "reconnect")

@@ -3,11 +3,15 @@
 //
 // - GET never returns the raw KRT id, only whether there is one.
 // - POST checks the id against the driver's licence in KRT before binding it: 400 bad format,
-//   409 `id_license_mismatch`, 503 `krt_unavailable` (also when KRT refuses our credentials).
+//   409 `id_license_mismatch`, 503 `krt_unavailable` (down, too slow, or refusing our
+//   credentials), 422 `krt_refused` (KRT refused the check), 502 `krt_protocol`.
 // - Feeds: `cursor` absent is a full load (of session statuses: each person's latest only);
 //   following the returned cursor never misses a change, also when writers commit out of order
 //   (storage/driverStatusRepository.ts). `limit` counts persons; each is listed once per park
 //   profile of his (a person the profiles cache cannot place yet waits for a later page: `perProfile`).
+// - can-take-orders: inside a configured region (by the driver's last position) only with a KRT
+//   id and an open KRT shift; outside them, or with no known position, always. `region` says
+//   which region applied (null: none); trackstory down is 503, too slow 504.
 import { driverKey } from "../../integrations/driverKey.ts";
 import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
@@ -17,6 +21,8 @@ import { PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from 
 import { BindEvent } from "../../machines/krtSession.machine.ts";
 import type { Personal } from "../../integrations/personal/index.ts";
 import type { DriverProfilesCache, ProfileRef } from "../../integrations/driverProfiles/index.ts";
+import type { Trackstory } from "../../integrations/trackstory/index.ts";
+import { refusals, regionOfDriver } from "../../services/driverStatus/canTakeOrders.ts";
 import { findDriverStatus, profileChanges, sessionChanges, startOfFeed, type DriverStatusRow, type FeedCursor } from "../../storage/driverStatusRepository.ts";
 import type { Sql } from "../../storage/database.ts";
 import { badRequest, conflict, HttpError, notFound } from "../errors.ts";
@@ -40,6 +46,9 @@ export interface DriverStatusRouteDeps extends RouteDeps {
   profiles: DriverProfilesCache;
   personal: Personal;
   krt: Krt;
+  trackstory: Trackstory;
+  /** STATUS_REGIONS: where a driver needs a KRT id and an open shift to take orders. */
+  regions: ReadonlySet<string>;
   now: () => number;
   /** Stage 2: consumers block drivers who may not take orders; stage 1 only shows it. */
   blocking: boolean;
@@ -190,12 +199,10 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     doc: { summary: "Whether a driver may take orders now, and why not" },
     params: DriverParams,
     handle: async ({ params }) => {
-      const row = await findDriverStatus(deps.sql, await licenceOf(params.park_id, params.driver_id));
-      const reasons: string[] = [];
-      if (row.deptrans_id === null) reasons.push("no_deptrans_id");
-      const s = row.session;
-      if (s && (s.status === "ended" || (s.ended_at !== null && s.ended_at.getTime() <= deps.now()))) reasons.push("session_ended");
-      return { status: 200, body: { allowed: reasons.length === 0, reasons, blocking: deps.blocking } };
+      const licence = await licenceOf(params.park_id, params.driver_id);
+      const [row, region] = await Promise.all([findDriverStatus(deps.sql, licence), regionOfDriver(deps.trackstory, deps.regions, params)]);
+      const reasons = region === null ? [] : refusals(row, deps.now());
+      return { status: 200, body: { allowed: reasons.length === 0, reasons, blocking: deps.blocking, region } };
     },
   });
 }

@@ -42,6 +42,8 @@ export interface KrtClientOptions extends PartnerClientOptions {
   readonly tokens: TokenStore;
   /** Cap on KRT calls per second from this instance; absent: no cap. */
   readonly ratePerSecond?: number;
+  /** Calls that may wait for the cap, and how long one may wait; beyond either it is refused with `krt_busy`. */
+  readonly rateQueue?: { readonly maxQueue: number; readonly maxWaitMs: number };
   /** Refresh this long before the token expires. Default 60 s. */
   readonly refreshMarginMs?: number;
   readonly now?: () => number;
@@ -58,7 +60,7 @@ export class KrtClient implements Krt {
 
   constructor(options: KrtClientOptions) {
     const now = options.now ?? Date.now;
-    this.#limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond) : undefined;
+    this.#limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond, { system: "krt", ...options.rateQueue }) : undefined;
     const limiter = this.#limiter;
     // Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx too.
     this.#http = createJsonClient({ ...options, system: "krt", ...(limiter ? { beforeAttempt: () => limiter.take() } : {}) });

@@ -1,6 +1,7 @@
 // A fake KRT: drivers (id + licence), per-driver shift sessions with end times, issued tokens,
 // and a log of every connectivity report accepted. Fault switches: the shared ones (down, slow,
-// 500s, 429, 401) plus expiring every issued token at once.
+// 500s, 429, 401), expiring every issued token at once, and KRT's own (`krtFaults`): refusing id
+// checks with a 4xx, answering them off contract.
 import { randomBytes } from "node:crypto";
 import type { Request, Response } from "hyper-express";
 import { Schema } from "effect";
@@ -15,6 +16,16 @@ export interface KrtCall {
   /** When the report arrived (epoch ms, simulator clock). */
   readonly received_at: number;
 }
+
+/** KRT's own faults, beside the shared ones. Mutate freely; the next request sees it. */
+export interface KrtFaults {
+  /** Answer every id check with this 4xx (e.g. 403: KRT does not let us check ids); null: check. */
+  refuseChecks: number | null;
+  /** Answer every id check with a body off the contract. */
+  checksOffContract: boolean;
+}
+
+export const noKrtFaults = (): KrtFaults => ({ refuseChecks: null, checksOffContract: false });
 
 interface Session {
   status: Exclude<SessionStatus, "ended" | "none">;
@@ -33,6 +44,7 @@ export interface KrtSimulatorOptions {
 }
 
 export interface KrtSimulator extends Simulator {
+  readonly krtFaults: KrtFaults;
   /** Makes KRT know a driver: his KRT id and licence. */
   register(id: string, driverLicense: string): void;
   /** Sets a driver's session (e.g. one that ends soon, or has ended). */
@@ -65,6 +77,7 @@ export async function startKrtSimulator(options: KrtSimulatorOptions = {}): Prom
   const tokens = new Map<string, number>();
   let calls: KrtCall[] = [];
   const krtStats = { tokensIssued: 0, connectivityCalls: 0, checks: 0 };
+  const krtFaults = noKrtFaults();
 
   const view = (id: string): KrtSession => {
     const s = sessions.get(id);
@@ -103,6 +116,8 @@ export async function startKrtSimulator(options: KrtSimulatorOptions = {}): Prom
         const body = await decodeBody(req, res, CheckRequest);
         if (!body) return;
         krtStats.checks++;
+        if (krtFaults.refuseChecks !== null) return res.status(krtFaults.refuseChecks).json({ code: "refused", message: "id check refused" });
+        if (krtFaults.checksOffContract) return res.json({ valid: "yes" });
         res.json({ valid: licences.get(body.id) === body.driver_license });
       });
       app.post("/v1/drivers/connectivity", async (req, res) => {
@@ -142,6 +157,7 @@ export async function startKrtSimulator(options: KrtSimulatorOptions = {}): Prom
 
   return {
     ...sim,
+    krtFaults,
     register,
     setSession: (id, session) => {
       if (session) sessions.set(id, { ...session });

@@ -11,7 +11,7 @@ import {
   type UnlockInput,
 } from "../../machines/cabinet.machine.ts";
 import { isActive } from "../../machines/cabinetCells.ts";
-import { upsertCabinetRows, type BookingRow, type CabinetRow } from "../../storage/cabinetRepository.ts";
+import { deleteCabinetRows, upsertCabinetRows, type BookingRow, type CabinetRow } from "../../storage/cabinetRepository.ts";
 import type { CabinetDevices } from "../../integrations/cabinet/index.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -35,7 +35,11 @@ export function cabinetRow({ value, context: c, at }: ProjectedActor<CabinetCont
     lon: c.lon,
     state,
     // `open`: opened by an unlock and not yet reported closed.
-    cells: c.cells.map((cell) => ({ ...cell, open: cell.open_until !== null && cell.open_until > at })),
+    cells: c.cells.map((cell) => ({
+      ...cell,
+      open: cell.open_until !== null && cell.open_until > at,
+      written_off: cell.accumulator_id !== null && c.written_off.includes(cell.accumulator_id),
+    })),
     bookings,
     last_report_at: c.last_report_at === null ? null : new Date(c.last_report_at),
     registered_at: new Date(c.registered_at),
@@ -68,19 +72,24 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
   return defineActorKind<CabinetContext>({
     type: "cabinet",
     machine,
-    version: 2,
-    // 2: door closures that overtake an unlock answer are held in `closed_early`.
-    migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], ...snapshot.context } }),
-    project: (tx, actors) =>
-      upsertCabinetRows(
+    version: 3,
+    // 2: door closures that overtake an unlock answer are held in `closed_early`; 3: accumulators written off in `written_off`.
+    migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], written_off: [], ...snapshot.context } }),
+    project: async (tx, actors) => {
+      await upsertCabinetRows(
         tx,
         actors.flatMap((a) => cabinetRow(a) ?? []),
-      ),
+      );
+      await deleteCabinetRows(
+        tx,
+        actors.filter((a) => a.value === "decommissioned").map((a) => a.id),
+      );
+    },
     // `state` is the cabinet's connectivity; `command` says whether an unlock is under way.
     publicEvent: ({ value, context: c }) => {
       const registered = typeof value === "object" ? (value.registered as { command?: string } | undefined) : undefined;
       return {
-        state: connectivityOf(value) ?? "unregistered",
+        state: value === "decommissioned" ? value : (connectivityOf(value) ?? "unregistered"),
         command: registered?.command ?? "idle",
         cells: c.cells.length,
         accumulators: c.cells.filter((x) => x.accumulator_id).length,

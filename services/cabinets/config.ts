@@ -1,17 +1,15 @@
 // The cabinets service's slice of the environment: MQTT (with its TLS and login), polling, unlock
 // timeout and booking policy, decoded with Schema (a bad value stops the start with a message
 // naming the variable; secrets are never echoed).
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { Schema } from "effect";
-import { ConfigError, decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
+import { ConfigError, decodeEnv, PositiveInt, ReadableFile, Url, type Env } from "../../config.ts";
 import { isTlsUrl, type MqttAuth } from "../../integrations/cabinet/index.ts";
 
 const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
 const Share = Schema.NumberFromString.check(Schema.isBetween({ minimum: 0, maximum: 1 }));
-/** A file this process can read, checked at start so a wrong path stops it naming the variable. */
-const ReadableFile = Schema.String.check(Schema.makeFilter((path: string) => unreadable(path) ?? true));
 const CabinetEnv = Schema.Struct({
   MQTT_URL: Schema.optional(Url),
   MQTT_TOPIC_PREFIX: Schema.optional(Schema.String.check(Schema.isPattern(/^[^#+\s]*$/, { message: "expected a topic prefix without wildcards or spaces" }))),
@@ -124,16 +122,6 @@ function mqttAuth(e: typeof CabinetEnv.Type): MqttAuth {
   if (e.MQTT_USERNAME !== undefined && e.MQTT_PASSWORD !== undefined) Object.assign(auth, { username: e.MQTT_USERNAME, password: e.MQTT_PASSWORD });
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
   return auth;
-}
-
-/** Why `path` cannot be read as a file, or undefined when it can. */
-function unreadable(path: string): string | undefined {
-  try {
-    accessSync(path, constants.R_OK);
-    return statSync(path).isFile() ? undefined : "expected a file";
-  } catch (error) {
-    return `cannot read the file (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`;
-  }
 }
 
 // OpenSSL's reasons name what is wrong with a PEM, never its contents.

@@ -147,14 +147,15 @@ export function startPolling(
     concurrency: o.pollConcurrency,
     heartbeatMs: o.reportHeartbeatMs,
     observe: (outcome) => polls.inc({ outcome: outcome.kind }),
-    tell: (outcome: PollOutcome) =>
-      system.tell(
-        `cabinet/${outcome.cabinetId}`,
-        outcome.kind === "report"
-          ? { type: "inventory_reported", polled_at: outcome.polledAt, cells: outcome.cells }
-          : { type: "poll_missed", limit: o.missedPolls },
-        { timeoutMs: 10_000 },
-      ),
+    // A report is asked: the answer says whether the actor applied it (see skipUnchangedReports).
+    tell: async (outcome: PollOutcome) =>
+      outcome.kind === "report"
+        ? system.ask<{ applied: boolean }>(
+            `cabinet/${outcome.cabinetId}`,
+            { type: "inventory_reported", polled_at: outcome.polledAt, cells: outcome.cells },
+            { timeoutMs: 10_000 },
+          )
+        : void (await system.tell(`cabinet/${outcome.cabinetId}`, { type: "poll_missed", limit: o.missedPolls }, { timeoutMs: 10_000 })),
     onTellError: (outcome, error) => ctx.logger.warn("poll outcome not delivered", { cabinet_id: outcome.cabinetId, kind: outcome.kind, error: String(error) }),
   }).subscribe();
   ctx.onStop(async () => subscription.unsubscribe());

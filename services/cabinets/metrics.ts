@@ -1,6 +1,7 @@
 // The seed's product metrics as Prometheus gauges, read from the projection at each scrape:
 // accumulators per location (in cabinets, with technicians, in scooters, unknown) and those in
-// cabinets per 10% charge band. Every instance reports the same, cluster-wide, numbers.
+// cabinets per 10% charge band; written-off accumulators are out of service and counted in
+// neither. Every instance reports the same, cluster-wide, numbers.
 import { Gauge } from "prom-client";
 import { accumulatorCounts } from "../../storage/cabinetRepository.ts";
 import { oncePerScrape } from "../scrapeGauges.ts";

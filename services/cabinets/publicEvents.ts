@@ -3,11 +3,11 @@
 import { Schema } from "effect";
 import { actorEventFields, IsoTime } from "../../actors/publicEvent.ts";
 
-/** `state` is the cabinet's connectivity; counts are of its cells at that moment. */
+/** `state` is the cabinet's connectivity, or `decommissioned` (its last event); counts are of its cells at that moment. */
 export const CabinetPublicEvent = Schema.Struct({
   type: Schema.Literal("cabinet"),
   ...actorEventFields,
-  state: Schema.Literals(["online", "unresponsive"]),
+  state: Schema.Literals(["online", "unresponsive", "decommissioned"]),
   command: Schema.Literals(["idle", "unlocking"]),
   cells: Schema.Int,
   accumulators: Schema.Int,
@@ -21,7 +21,7 @@ export const CabinetPublicEvent = Schema.Struct({
 export const AccumulatorPublicEvent = Schema.Struct({
   type: Schema.Literal("accumulator"),
   ...actorEventFields,
-  state: Schema.Literals(["in_cabinet", "with_contractor", "in_scooter", "unknown"]),
+  state: Schema.Literals(["in_cabinet", "with_contractor", "in_scooter", "unknown", "written_off"]),
   cabinet_id: Schema.NullOr(Schema.String),
   cell: Schema.NullOr(Schema.Int),
   contractor_id: Schema.NullOr(Schema.String),
@@ -32,12 +32,12 @@ export const AccumulatorPublicEvent = Schema.Struct({
 export const cabinetPublicEvents = {
   cabinet: {
     subject: "fleet.events.cabinet.<cabinet_id>",
-    summary: "A cabinet was registered, went unresponsive or came back, or started or finished unlocking cells.",
+    summary: "A cabinet was registered, went unresponsive or came back, started or finished unlocking cells, or was decommissioned.",
     schema: CabinetPublicEvent,
   },
   accumulator: {
     subject: "fleet.events.accumulator.<accumulator_id>",
-    summary: "An accumulator changed location kind: into a cabinet, to a contractor, into a scooter, or unknown.",
+    summary: "An accumulator changed location kind: into a cabinet, to a contractor, into a scooter, or unknown; or was written off.",
     schema: AccumulatorPublicEvent,
   },
 } as const;

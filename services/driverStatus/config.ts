@@ -11,6 +11,8 @@ const DriverStatusEnv = Schema.Struct({
   KRT_CLIENT_ID: Schema.optional(Schema.NonEmptyString),
   KRT_CLIENT_SECRET: Schema.optional(Schema.NonEmptyString),
   KRT_RATE_LIMIT_PER_S: Schema.optional(PositiveInt),
+  KRT_QUEUE_MAX: Schema.optional(PositiveInt),
+  KRT_QUEUE_WAIT_MS: Schema.optional(PositiveInt),
   KRT_TOKEN_REFRESH_MARGIN_MS: Schema.optional(Ms),
   KRT_RETRY_BASE_MS: Schema.optional(PositiveInt),
   KRT_RETRY_MAX_MS: Schema.optional(PositiveInt),
@@ -36,6 +38,8 @@ export interface DriverStatusConfig {
     readonly clientId: string;
     readonly clientSecret: string;
     readonly ratePerSecond: number;
+    /** KRT_QUEUE_MAX, KRT_QUEUE_WAIT_MS: a call beyond either bound of the rate limit's queue is refused (503 `krt_busy`). */
+    readonly rateQueue: { readonly maxQueue: number; readonly maxWaitMs: number };
     readonly refreshMarginMs: number;
     /** The krt-session kind's backoff: the first delay, doubling per failed report up to `maxMs`. */
     readonly retry: { readonly baseMs: number; readonly maxMs: number };
@@ -66,6 +70,7 @@ export function driverStatusConfig(env: Env): DriverStatusConfig {
       clientId: e.KRT_CLIENT_ID ?? "fleet",
       clientSecret: e.KRT_CLIENT_SECRET ?? randomUUID(),
       ratePerSecond: e.KRT_RATE_LIMIT_PER_S ?? 200,
+      rateQueue: { maxQueue: e.KRT_QUEUE_MAX ?? 1_000, maxWaitMs: e.KRT_QUEUE_WAIT_MS ?? 5_000 },
       refreshMarginMs: e.KRT_TOKEN_REFRESH_MARGIN_MS ?? 60_000,
       retry: { baseMs: e.KRT_RETRY_BASE_MS ?? 1_000, maxMs: e.KRT_RETRY_MAX_MS ?? 60_000 },
     },

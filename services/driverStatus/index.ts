@@ -6,6 +6,7 @@ import { statusStreamConfig } from "../../streams/status/config.ts";
 import type { RunningStatusStream } from "../../streams/status/statusConsumer.ts";
 import type { Service, ServiceContext } from "../Service.ts";
 import { driverStatusConfig } from "./config.ts";
+import { refusedIfBlocking } from "./canTakeOrders.ts";
 import { seedDriverStatusDemo } from "./demo.ts";
 import { krtSessionKind } from "./krtSessionKind.ts";
 import { driverStatusMetrics } from "./metrics.ts";
@@ -29,8 +30,14 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
 
   const now = () => ctx.clock.now();
   const kind = krtSessionKind({ krt, now, retry: config.krt.retry });
+  const regions = new Set(streamConfig.options.regions);
   let stream: RunningStatusStream | undefined;
-  const count = driverStatusMetrics(ctx.registry, { stream: () => stream, krtWaiting: () => krt.waiting });
+  const count = driverStatusMetrics(ctx.registry, {
+    stream: () => stream,
+    krtWaiting: () => krt.waiting,
+    refusedIfBlocking: () => refusedIfBlocking({ sql: ctx.db.sql, trackstory: partners.trackstory, profilesOf: profiles.profilesOf, regions, now }),
+    regions: streamConfig.options.regions,
+  });
 
   return {
     name: "driverStatus",
@@ -52,7 +59,7 @@ export async function driverStatusService(ctx: ServiceContext): Promise<DriverSt
       // Give the first fill a moment so a healthy start is ready at once; a source that is down
       // does not hold the start up (the instance runs, not ready, until its caches are filled).
       await Promise.race([Promise.all([profiles.cache.refreshNow(), categories.cache.refreshNow()]), new Promise((r) => setTimeout(r, 1_500))]);
-      driverStatusRoutes(app, { ...deps, system, profiles, personal, krt, now, blocking: config.blocking });
+      driverStatusRoutes(app, { ...deps, system, profiles, personal, krt, trackstory: partners.trackstory, regions, now, blocking: config.blocking });
 
       const prune = setInterval(() => {
         pruneSessionHistory(ctx.db.sql, new Date(now() - config.sessionHistoryDays * 86_400_000)).catch((error) =>

@@ -1,10 +1,10 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
 // client, the backoff policy (the only one: the machine leaves `scheduleRetry` to its kind), the
-// `profiles`/`session_statuses` projection and the public event.
+// `profiles`/`session_statuses`/`krt_connectivity` projection and the public event.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
-import { krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
+import { isConnected, krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "./projection.ts";
 import { personalIdHash } from "../personalIdHash.ts";
 import { isTransient, PartnerError } from "../../integrations/index.ts";
@@ -60,8 +60,10 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     // KRT's id of a person stays in the session's snapshot and rows; its history keeps a hash.
     journaled: (event) => (typeof event.deptrans_id === "string" ? { ...event, deptrans_id: personalIdHash(event.deptrans_id) } : event),
     project: projectKrtSessions,
-    // Most turns only absorb a status: the bound id and the session are all the projection reads.
-    projected: ({ context: c }) => [c.deptrans_id, c.bound_at, c.session?.seq ?? null],
+    // Most turns only absorb a status: the bound id, the session and whether the person works are
+    // all the projection reads. A bound person's connectivity is KRT's confirmed one: it changes
+    // with KRT's answer, which mostly changes the session too (no projection of its own).
+    projected: ({ context: c }) => [c.deptrans_id, c.bound_at, c.session?.seq ?? null, isConnected(c)],
     // Each report to KRT passes through `bound.sending`: an event goes out when what it says
     // changes (bound, confirmed connectivity, KRT's session, reports failing or working again).
     published: ({ value, context: c }) => [

@@ -1,5 +1,6 @@
 // The driver-status service's metrics: what became of the status messages, the stream's backlog
-// and messages held, and KRT calls waiting for the rate limit.
+// and messages held, KRT calls waiting for the rate limit, and the seed's product metric (the
+// working drivers blocking would refuse, per region).
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { RunningStatusStream } from "../../streams/status/statusConsumer.ts";
 import type { CountOutcome, StatusOutcome } from "../../streams/status/statusMessages.ts";
@@ -8,7 +9,16 @@ import type { CountOutcome, StatusOutcome } from "../../streams/status/statusMes
  * Registers the metrics, read from `stream` (undefined while it does not run) and `krt` when
  * scraped; returns the outcome counter the status stream counts with.
  */
-export function driverStatusMetrics(registry: Registry, read: { stream: () => RunningStatusStream | undefined; krtWaiting: () => number }): CountOutcome {
+export function driverStatusMetrics(
+  registry: Registry,
+  read: {
+    stream: () => RunningStatusStream | undefined;
+    krtWaiting: () => number;
+    /** Per region, the working drivers can-take-orders would refuse once blocking (read from the projection). */
+    refusedIfBlocking: () => Promise<ReadonlyMap<string, number>>;
+    regions: readonly string[];
+  },
+): CountOutcome {
   // Counted in place per status and handed to the counter when read: prom-client hashes the
   // labels on every `inc`, which at 20,000 statuses/s is time worth keeping.
   const uncounted = new Map<StatusOutcome, number>();
@@ -51,6 +61,17 @@ export function driverStatusMetrics(registry: Registry, read: { stream: () => Ru
     registers: [registry],
     collect() {
       this.set(read.krtWaiting());
+    },
+  });
+  new Gauge({
+    name: "fleet_krt_drivers_refused_if_blocking",
+    help: "Drivers working now in each region (STATUS_REGIONS) whom can-take-orders would refuse once blocking is on, all instances together",
+    labelNames: ["region"],
+    registers: [registry],
+    async collect() {
+      const refused = await read.refusedIfBlocking().catch(() => undefined);
+      if (!refused) return; // the database or trackstory did not answer: the last values stand
+      for (const region of read.regions) this.set({ region }, refused.get(region) ?? 0);
     },
   });
   return (outcome, n = 1) => void uncounted.set(outcome, (uncounted.get(outcome) ?? 0) + n);

@@ -96,6 +96,7 @@ export async function driverStatusPartners(ctx: ServiceContext, config: DriverSt
       clientSecret: config.krt.clientSecret,
       tokens: postgresTokenStore(ctx.db.sql),
       ratePerSecond: config.krt.ratePerSecond,
+      rateQueue: config.krt.rateQueue,
       refreshMarginMs: config.krt.refreshMarginMs,
       now,
     }),

@@ -57,6 +57,7 @@ export function startStatusStream(ctx: ServiceContext, deps: StatusStreamDeps, r
       try {
         const started = await runStatusStream({
           natsUrl: deps.natsUrl,
+          natsAuth: ctx.config.natsAuth,
           connectionName: `${ctx.config.instanceId}-statuses`,
           ingest: config.ingest,
           names: config.names,

@@ -28,8 +28,8 @@ export interface StatusConsumerOptions extends Omit<StatusSourceOptions, "count"
  * @example const running = await runStatusStream({ natsUrl, names, limits, ingest: "worker", sources, options, logger, connectionName })
  */
 export async function runStatusStream(config: StatusConsumerOptions): Promise<RunningStatusStream> {
-  const { natsUrl, connectionName, names, limits, logger } = config;
-  const sourceOptions: StatusSourceOptions = { natsUrl, connectionName, names, limits, logger, count: config.options.count };
+  const { natsUrl, natsAuth = {}, connectionName, names, limits, logger } = config;
+  const sourceOptions: StatusSourceOptions = { natsUrl, natsAuth, connectionName, names, limits, logger, count: config.options.count };
   const source = config.ingest === "worker" ? await startIngestWorker(sourceOptions) : await openStatusSource(sourceOptions);
   let subscription: Subscription | undefined;
   let stopped = false;

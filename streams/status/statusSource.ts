@@ -3,7 +3,8 @@
 // and the status source decoding them on this thread (statusIngest.ts runs it on a worker thread).
 // Every instance of a cluster consumes from the same durable consumer; JetStream hands each
 // message to one of them, and the runtime routes each tell to the instance hosting that actor.
-import { connect, nanos, type NatsConnection } from "@nats-io/transport-node";
+import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { connectNats, type NatsAuth } from "../../actors/transport/natsConnection.ts";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -157,6 +158,8 @@ export interface ConsumerLag {
 
 export interface StatusSourceOptions {
   readonly natsUrl: string;
+  /** Login and TLS of the connection (plain data: the worker thread gets it too); absent: none. */
+  readonly natsAuth?: NatsAuth;
   readonly connectionName: string;
   readonly names: StatusStreamNames;
   readonly limits: ConsumerLimits;
@@ -169,12 +172,7 @@ export interface StatusSourceOptions {
  * this thread (`statusIngest.ts` runs it on a worker thread instead).
  */
 export async function openStatusSource(config: StatusSourceOptions): Promise<StatusSource> {
-  const nc: NatsConnection = await connect({
-    servers: config.natsUrl.split(","),
-    name: config.connectionName,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
-  });
+  const nc: NatsConnection = await connectNats({ servers: config.natsUrl, name: config.connectionName, auth: config.natsAuth ?? {} });
   try {
     const jsm = await jetstreamManager(nc);
     await ensureStatusStream(jsm, config.names, config.limits);

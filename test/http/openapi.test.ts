@@ -118,7 +118,7 @@ describe("GET /openapi.json", () => {
       additionalProperties: false,
       properties: { count: { type: "integer", minimum: 1, maximum: 9 }, note: { type: "string" } },
     });
-    expect(Object.keys(op.responses).sort()).toEqual(["201", "400", "401", "403", "404", "409", "413", "422", "500", "503"]);
+    expect(Object.keys(op.responses).sort()).toEqual(["201", "400", "401", "403", "404", "409", "413", "422", "500", "503", "504"]);
     expect(op.responses["404"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/ErrorBody" });
     expect(document.components.schemas.ErrorBody.required).toEqual(["code", "message"]);
   });

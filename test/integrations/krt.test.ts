@@ -58,7 +58,7 @@ describe("krt", () => {
 
   it("token - two instances share one token through Postgres: the second never asks KRT for one", async () => {
     const before = sim.krtStats.tokensIssued;
-    const shared = () => client({ tokens: postgresTokenStore(db.sql, "shared-by-two") });
+    const shared = () => client({ tokens: postgresTokenStore(db.sql, { name: "shared-by-two" }) });
     await shared().checkId("1000000001", "77AA000001");
     await shared().checkId("1000000001", "77AA000001");
     expect(sim.krtStats.tokensIssued - before).toBe(1);

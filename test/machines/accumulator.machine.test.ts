@@ -26,6 +26,8 @@ const paths = getShortestPaths(accumulatorMachine, {
     { type: "missing", at, stamp: 50, cabinet_id: "CAB-2", cell: 4 },
     install("tech-1"),
     install("tech-2"),
+    { type: "write_off", at },
+    { type: "write_off", at, cabinet_id: "CAB-2" },
   ] as AccumulatorEvent[],
   serializeState: (s) => JSON.stringify([s.value, s.context.location, s.context.stamp]),
 });
@@ -35,7 +37,7 @@ const expectedState: Record<string, string> = { cabinet: "in_cabinet", contracto
 describe("accumulator machine (model)", () => {
   it("the traversal reaches every location", () => {
     const reached = new Set(paths.map((p) => p.state.value as string));
-    expect([...reached].sort()).toEqual(["absent", "in_cabinet", "in_scooter", "unknown", "with_contractor"]);
+    expect([...reached].sort()).toEqual(["absent", "in_cabinet", "in_scooter", "unknown", "with_contractor", "written_off"]);
   });
 
   it("stamps never go back and the state always says where it is", () => {
@@ -45,11 +47,28 @@ describe("accumulator machine (model)", () => {
         const c = state.context;
         expect(c.stamp).toBeGreaterThanOrEqual(stamp);
         stamp = c.stamp;
+        if (state.value === "written_off") continue; // keeps its last place in context
         if (state.value === "absent") expect(c.stamp).toBe(0);
         else if (state.value === "unknown") expect(c.location).toBeNull();
         else expect(state.value).toBe(expectedState[c.location!.kind]);
       }
     }
+  });
+
+  it("written off is final: reached from anywhere but another cabinet's cell, it takes no event at all", () => {
+    const ends = paths.filter((p) => p.state.value === "written_off");
+    for (const { state, steps } of ends) {
+      expect(state.status).toBe("done");
+      // Each step holds the state its event led to: the one before the write-off is the step before.
+      const before = steps.at(-2)?.state.context.location;
+      const by = (steps.at(-1)!.event as { cabinet_id?: string }).cabinet_id;
+      if (before?.kind === "cabinet") expect(by).toBe(before.cabinet_id);
+      // A done machine ignores events (and the runtime refuses them: event_rejected).
+      const restored = createActor(accumulatorMachine, { snapshot: state, input: { id: "ACC-1" } }).start();
+      for (const e of [inCabinet(99), withTech(99), install("tech-1"), { type: "write_off", at } as AccumulatorEvent]) restored.send(e);
+      expect(restored.getSnapshot().context).toEqual(state.context);
+    }
+    expect(new Set(ends.map((p) => p.steps.at(-2)?.state.value ?? "absent")).size).toBe(5); // from every other state
   });
 });
 
@@ -118,5 +137,21 @@ describe("accumulator machine (scenarios)", () => {
       );
     }
     expect(actor.getSnapshot().value).toBe("with_contractor");
+  });
+
+  it("write_off - one in a cabinet is written off only through that cabinet; the others refuse so the route asks again", () => {
+    const { actor, effects } = run();
+    actor.send(inCabinet(10, "CAB-2", 4));
+    actor.send({ type: "write_off", at, replyTo: "w1" } as AccumulatorEvent);
+    actor.send({ type: "write_off", at, cabinet_id: "CAB-1", replyTo: "w2" } as AccumulatorEvent);
+    for (const r of ["w1", "w2"]) {
+      expect(effects).toContainEqual(
+        expect.objectContaining({ type: "reply", replyTo: r, reply: expect.objectContaining({ ok: false, code: "accumulator_moved" }) }),
+      );
+    }
+    expect(actor.getSnapshot().value).toBe("in_cabinet");
+    actor.send({ type: "write_off", at: at + 1, cabinet_id: "CAB-2" } as AccumulatorEvent);
+    expect(actor.getSnapshot().value).toBe("written_off");
+    expect(actor.getSnapshot().context).toMatchObject({ location: { kind: "cabinet", cabinet_id: "CAB-2", cell: 4 }, updated_at: at + 1 });
   });
 });

@@ -5,6 +5,7 @@ import { createActor, fromPromise, type SnapshotFrom } from "xstate";
 import { getShortestPaths } from "xstate/graph";
 import { cabinetMachine, type CabinetEvent, type UnlockAnswer, type UnlockInput } from "../../machines/cabinet.machine.ts";
 import { violations } from "./cabinetInvariants.ts";
+import { isActive } from "../../machines/cabinetCells.ts";
 import { cabinetKind } from "../../services/cabinets/cabinetKind.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
@@ -45,6 +46,8 @@ function eventsFor(s: Snapshot): CabinetEvent[] {
     { type: "cell_closed", at, cell: 3, accumulator_id: "R" },
     { type: "cell_closed", at, cell: 1, accumulator_id: null },
     { type: "unlock_result_late", at, request_id: "i1.1", opened: [1], failed: [] },
+    { type: "write_off", at, accumulator_id: "A" },
+    { type: "decommission", at },
   ];
   if (c.unlocking) {
     const b = c.bookings.find((x) => x.booking_id === c.unlocking)!;
@@ -65,7 +68,7 @@ const paths = getShortestPaths(cabinetMachine, {
     const c = s.context;
     // Retries and missed polls could grow forever; past a few they are all alike.
     const bookings = c.bookings.map((b) => [b.booking_id, b.status, Math.min(b.request_ids.length, 2), b.closed, b.result?.late]);
-    return JSON.stringify([s.value, c.cells, bookings, c.queue, c.unlocking, Math.min(c.missed_polls, LIMIT)]);
+    return JSON.stringify([s.value, c.cells, bookings, c.queue, c.unlocking, Math.min(c.missed_polls, LIMIT), c.written_off]);
   },
 });
 
@@ -89,6 +92,7 @@ describe("cabinet machine (model)", () => {
       { registered: { connectivity: "online", command: "unlocking" } },
       { registered: { connectivity: "unresponsive", command: "idle" } },
       { registered: { connectivity: "unresponsive", command: "unlocking" } },
+      "decommissioned",
     ]) {
       expect(seen.has(JSON.stringify(v)), JSON.stringify(v)).toBe(true);
     }
@@ -102,6 +106,16 @@ describe("cabinet machine (model)", () => {
       violations(p.state.context, p.state.value, LIMIT).map((v) => `${v} after ${p.steps.map((s) => s.event.type).join(" > ")}`),
     );
     expect(broken.slice(0, 5)).toEqual([]);
+  });
+
+  it("decommissioned is final: reached only without active bookings, it takes no event at all", () => {
+    const ends = paths.filter((p) => p.state.value === "decommissioned");
+    expect(ends.length).toBeGreaterThan(0);
+    for (const { state, steps } of ends) {
+      expect(state.status, `${steps.map((s) => s.event.type).join(" > ")} ${String((state as { error?: unknown }).error)}`).toBe("done");
+      expect(state.context.bookings.filter(isActive)).toEqual([]);
+      for (const e of [...eventsFor(state), { type: "poll_missed", at, limit: LIMIT }, report()]) expect(state.can(e as CabinetEvent), e.type).toBe(false);
+    }
   });
 });
 
@@ -349,12 +363,29 @@ describe("cabinet machine (scenarios)", () => {
     expect(actor.getSnapshot().context.missed_polls).toBe(0);
   });
 
-  it("inventory - a report of a poll sent before the last device change proves life but changes no cell", () => {
-    const { actor, send } = run();
+  it("inventory - a report of a poll sent before the last device change proves life but changes no cell, and says it was not applied", () => {
+    const { actor, send, effects } = run();
     send({ type: "cell_closed", at: at + 100, cell: 3, accumulator_id: "E" });
-    send({ ...report(at + 50), at: at + 200 });
+    send({ ...report(at + 50), at: at + 200, replyTo: "p1" });
     expect(actor.getSnapshot().context.cells[2]!.accumulator_id).toBe("E");
     expect(actor.getSnapshot().context.last_report_at).toBe(at + 200);
+    expect(replyTo(effects, "p1")?.reply).toEqual({ ok: true, value: { applied: false } });
+    send({ ...report(at + 300), at: at + 300, replyTo: "p2" });
+    expect(replyTo(effects, "p2")?.reply).toEqual({ ok: true, value: { applied: true } });
+  });
+
+  it("inventory - a report mid-unlock is not applied and says so (the poller tells the same cells again)", () => {
+    const { actor, send, effects } = run();
+    send(book("b1", "issue", 1));
+    send({ type: "open", at, booking_id: "b1" });
+    const changed = { ...report(), cells: [...(report() as { cells: object[] }).cells.slice(0, 2), { cell: 3, accumulator_id: "HAND", charge: 70 }] };
+    send({ ...changed, replyTo: "p1" });
+    expect(replyTo(effects, "p1")?.reply).toEqual({ ok: true, value: { applied: false } });
+    expect(actor.getSnapshot().context.cells[2]!.accumulator_id).toBeNull();
+    send(silence());
+    send({ ...changed, replyTo: "p2" });
+    expect(replyTo(effects, "p2")?.reply).toEqual({ ok: true, value: { applied: true } });
+    expect(actor.getSnapshot().context.cells[2]!.accumulator_id).toBe("HAND");
   });
 
   it("inventory - moved, recharged and vanished accumulators are told; unchanged ones are not", () => {
@@ -372,6 +403,47 @@ describe("cabinet machine (scenarios)", () => {
     });
     const told = effects.filter((e) => e.type === "tell").map((e) => (e as { to: string }).to);
     expect(told.sort()).toEqual(["accumulator/B", "accumulator/C"]);
+  });
+
+  it("decommission - refused while a booking is active; then final: its accumulators become unknown, nothing more is taken", () => {
+    const { actor, send, effects } = run();
+    send({ ...book("b1", "issue", 1), replyTo: "r1" });
+    send({ type: "decommission", at, replyTo: "d1" });
+    expect(replyTo(effects, "d1")?.reply).toMatchObject({ ok: false, code: "cabinet_in_use" });
+    expect(actor.getSnapshot().status).toBe("active");
+    send({ type: "release", at, booking_id: "b1" });
+    effects.length = 0;
+    send({ type: "decommission", at: at + 5, replyTo: "d2" });
+    expect(replyTo(effects, "d2")?.reply).toEqual({ ok: true, value: { cabinet_id: "CAB-1", decommissioned: true } });
+    expect(actor.getSnapshot().value).toBe("decommissioned");
+    expect(actor.getSnapshot().status).toBe("done");
+    const missing = effects.filter((e) => e.type === "tell").map((e) => (e as { to: string; event: object }).event);
+    expect(missing).toEqual([1, 2, 4].map((cell) => ({ type: "missing", stamp: at + 5, cabinet_id: "CAB-1", cell })));
+    expect(actor.getSnapshot().can({ type: "register", at, lat: 1, lon: 1 } as CabinetEvent)).toBe(false);
+  });
+
+  it("decommission - refused while an unlock is under way, even once a late answer settled its booking", () => {
+    const { send, effects } = run();
+    send(book("b1", "issue", 1));
+    send({ type: "open", at, booking_id: "b1" });
+    send({ type: "unlock_result_late", at, request_id: "b1.1", opened: [1], failed: [] });
+    send({ type: "decommission", at, replyTo: "d1" });
+    expect(replyTo(effects, "d1")?.reply).toMatchObject({ ok: false, code: "cabinet_in_use" });
+  });
+
+  it("write_off - refused for a booked accumulator; otherwise the accumulator is told and this cabinet never books it again", () => {
+    const { actor, send, effects } = run();
+    send(book("b1", "issue", 1)); // takes A, the fullest
+    send({ type: "write_off", at, accumulator_id: "A", replyTo: "w1" });
+    expect(replyTo(effects, "w1")?.reply).toMatchObject({ ok: false, code: "accumulator_booked" });
+    send({ type: "write_off", at, accumulator_id: "B", replyTo: "w2" });
+    expect(replyTo(effects, "w2")?.reply).toEqual({ ok: true, value: { accumulator_id: "B", cabinet_id: "CAB-1", cell: 2 } });
+    expect(effects).toContainEqual({ type: "tell", to: "accumulator/B", event: { type: "write_off", cabinet_id: "CAB-1" } });
+    send({ ...book("b2", "issue", 1, 10), replyTo: "r2" });
+    expect(replyTo(effects, "r2")?.reply).toMatchObject({ ok: true, value: { cells: [4] } }); // C at 20%, not B at 60%
+    send({ ...book("b3", "issue", 1, 10), replyTo: "r3" });
+    expect(replyTo(effects, "r3")?.reply).toMatchObject({ ok: false, code: "not_enough_accumulators" });
+    expect(actor.getSnapshot().context.written_off).toEqual(["B"]);
   });
 
   it("unregistered - bookings and opens are refused as not found", () => {

@@ -1,6 +1,7 @@
 // Property: whatever sequence of bookings, opens, releases, expiries, device answers, silences,
-// late answers, reports and closed cells a cabinet sees, it never reserves the same cell or
-// accumulator twice, and a booking is refused only when there really was not enough.
+// late answers, reports, closed cells and write-offs a cabinet sees, it never reserves the same cell
+// or accumulator twice (nor a written-off one), and a booking is refused only when there really was
+// not enough.
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createActor, fromPromise } from "xstate";
@@ -60,6 +61,7 @@ const opArb = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("missed" as const) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("write_off" as const), accumulator_id: fc.constantFrom(...POOL) }) },
 );
 
 describe("cabinet machine (property)", () => {
@@ -94,7 +96,7 @@ describe("cabinet machine (property)", () => {
               const bookAt = at + 10; // what `send` stamps it with
               const available =
                 o.kind === "issue"
-                  ? cellsToIssue(c.cells, o.count, o.minCharge, promisedAccumulators(c.bookings), bookAt)
+                  ? cellsToIssue(c.cells, o.count, o.minCharge, new Set([...promisedAccumulators(c.bookings), ...c.written_off]), bookAt)
                   : cellsToReturn(c.cells, o.count, bookAt);
               send({ type: "book", booking_id: id, kind: o.kind, count: o.count, contractor_id: "t", min_charge: o.minCharge, ttl_ms: 500, replyTo: id });
               const answer = effects.find((e) => e.type === "reply" && e.replyTo === id) as Extract<Effect, { type: "reply" }>;
@@ -152,6 +154,9 @@ describe("cabinet machine (property)", () => {
               break;
             case "missed":
               send({ type: "poll_missed", limit: LIMIT });
+              break;
+            case "write_off":
+              send({ type: "write_off", accumulator_id: o.accumulator_id });
               break;
           }
           const s = actor.getSnapshot();

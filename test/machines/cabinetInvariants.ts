@@ -34,6 +34,7 @@ export function violations(c: CabinetContext, value: SnapshotFrom<typeof cabinet
       check(b.request_ids.includes(b.result.request_id) && ["opened", "completed"].includes(b.status), `${b.booking_id}: result without its request or status`);
     if (b.status !== "opening") check(b.waiting.length === 0, `${b.booking_id} is ${b.status} with asks waiting`);
   }
+  for (const id of c.written_off) check(!reserved.has(id), `written-off accumulator ${id} promised to a booking`);
   const ids = c.cells.flatMap((x) => (x.accumulator_id ? [x.accumulator_id] : []));
   check(new Set(ids).size === ids.length, `an accumulator in two cells: ${ids}`);
   for (const id of c.queue) check(bookings.get(id)?.status === "opening", `queued ${id} is not opening`);

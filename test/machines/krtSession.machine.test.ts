@@ -26,6 +26,7 @@ const machine = krtSessionKind({
 
 type Snapshot = SnapshotFrom<typeof krtSessionMachine>;
 const ID_A = "1111111111";
+const ID_B = "2222222222";
 
 const status = (driver: string, connected: boolean, status_at: number) =>
   ({ type: "connectivity", at: status_at, park_id: "p1", driver_id: driver, connected, status_at }) as const;
@@ -38,7 +39,10 @@ const newest = (c: KrtSessionContext) => Math.max(0, ...Object.values(c.profiles
 
 function eventsFor(snapshot: Snapshot): KrtSessionEvent[] {
   const next = newest(snapshot.context) + 1;
-  const events: unknown[] = [status("d1", true, next), status("d1", false, next), status("d1", true, 0), bind(ID_A), { type: "retry", at: next }];
+  // The same id again, and another one (a rebind): which id it is does not matter, only whether it changed.
+  const id = snapshot.context.deptrans_id ?? ID_A;
+  const events: unknown[] = [status("d1", true, next), status("d1", false, next), status("d1", true, 0), bind(id), bind(id === ID_A ? ID_B : ID_A)];
+  events.push({ type: "retry", at: next });
   if (snapshot.matches({ bound: "sending" })) events.push(answered, failed);
   if (snapshot.matches({ bound: "sending" }) && snapshot.context.last_sent === null) events.push(rejected);
   return events as KrtSessionEvent[];
@@ -50,7 +54,7 @@ const paths = getSimplePaths(machine, {
   events: eventsFor,
   serializeState: (s) => {
     const c = s.context;
-    return JSON.stringify([s.value, c.deptrans_id, c.pending?.connected, c.inflight?.connected, c.last_sent?.connected]);
+    return JSON.stringify([s.value, c.deptrans_id !== null, c.pending?.connected, c.inflight?.connected, c.last_sent?.connected]);
   },
 });
 
@@ -59,8 +63,11 @@ const nameOf = (path: (typeof paths)[number]) => path.steps.map((s) => s.event.t
 
 // The graph keeps one snapshot per abstract state, so consecutive steps may come from different
 // runs: only invariants of a single snapshot are checked here; order over time is the reference test's.
+// Paths share their snapshots: each is checked once (it holds or fails the same on every path).
+const checked = new WeakSet<object>();
 function checkInvariants(path: (typeof paths)[number]): void {
   for (const { state } of path.steps) {
+    if (checked.has(state)) continue;
     const c = state.context;
     const s = stateOf(state);
     // Bound means an id.
@@ -78,6 +85,7 @@ function checkInvariants(path: (typeof paths)[number]): void {
     if (c.inflight && c.last_sent) expect(c.inflight.at).toBeGreaterThanOrEqual(c.last_sent.at);
     if (c.attempt === 0 && c.pending) expect(c.pending.connected).not.toBe((c.inflight ?? c.last_sent)?.connected);
     if (c.attempt === 0 && c.inflight && c.last_sent) expect(c.inflight.connected).not.toBe(c.last_sent.connected);
+    checked.add(state);
   }
 }
 
@@ -102,21 +110,25 @@ describe("krt-session machine (model)", () => {
 });
 
 describe("krt-session machine (reference)", () => {
-  it("whatever the order, flips and outages, once KRT answers it holds the latest connectivity and no older report followed a newer one", async () => {
+  it("whatever the order, flips, outages and rebinds, once KRT answers the bound id holds the latest connectivity and no older report followed a newer one", async () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant("status" as const), driver: fc.constantFrom("d1", "d2"), connected: fc.boolean(), at: fc.integer({ min: 1, max: 40 }) }),
       fc.record({ kind: fc.constant("krt" as const), up: fc.boolean() }),
       fc.record({ kind: fc.constant("retry" as const) }),
+      fc.record({ kind: fc.constant("rebind" as const) }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.boolean(), fc.array(step, { maxLength: 40 }), async (bindFirst, steps) => {
+      // `settle`: whether the reports under way may land before the next step (else it comes mid-report).
+      fc.asyncProperty(fc.boolean(), fc.array(fc.tuple(step, fc.boolean()), { maxLength: 40 }), async (bindFirst, steps) => {
         let up = true;
-        const reports: (SendInput & { ok: boolean })[] = [];
+        // `binding`: how many rebinds came before the report.
+        const reports: (SendInput & { ok: boolean; binding: number })[] = [];
+        let rebinds = 0;
         const actor = createActor(
           machine.provide({
             actors: {
               sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
-                reports.push({ ...input, ok: up });
+                reports.push({ ...input, ok: up, binding: rebinds });
                 if (!up) throw new Error("krt down");
                 return { outcome: "answered", session: { status: input.connected ? "active" : "paused", ended_at: 1_000 }, at: 1 };
               }),
@@ -125,29 +137,37 @@ describe("krt-session machine (reference)", () => {
           { input: { id: "lic" } },
         ).start();
         const settle = () => new Promise((r) => setTimeout(r, 0));
-        if (bindFirst) actor.send(bind(ID_A));
+        let id = ID_A;
+        if (bindFirst) actor.send(bind(id));
         const newestPerDriver = new Map<string, { connected: boolean; at: number }>();
-        for (const s of steps) {
+        for (const [s, settles] of steps) {
           if (s.kind === "status") {
             actor.send(status(s.driver, s.connected, s.at));
             const seen = newestPerDriver.get(s.driver);
             if (!seen || s.at > seen.at) newestPerDriver.set(s.driver, { connected: s.connected, at: s.at });
+          } else if (s.kind === "rebind") {
+            id = id === ID_A ? ID_B : ID_A;
+            rebinds++;
+            actor.send(bind(id));
           } else if (s.kind === "krt") up = s.up;
           else actor.send({ type: "retry", at: 0 });
-          await settle();
+          if (settles) await settle();
         }
-        if (!bindFirst) actor.send(bind(ID_A));
+        if (!bindFirst) actor.send(bind(id));
         up = true;
         await settle();
         actor.send({ type: "retry", at: 0 });
         await settle();
         expect(actor.getSnapshot().value).toEqual({ bound: "idle" });
         const expected = [...newestPerDriver.values()].some((p) => p.connected);
-        if (newestPerDriver.size > 0) expect(actor.getSnapshot().context.last_sent?.connected).toBe(expected);
-        // Reports never go back in time; after a report KRT answered, the next one is a change.
+        if (newestPerDriver.size > 0) {
+          expect(actor.getSnapshot().context.last_sent?.connected).toBe(expected);
+          expect(reports.findLast((r) => r.ok && r.deptrans_id === id)?.connected).toBe(expected);
+        }
+        // Reports never go back in time; after a report KRT answered, the next one to that binding is a change.
         for (let i = 1; i < reports.length; i++) {
           expect(reports[i]!.at).toBeGreaterThanOrEqual(reports[i - 1]!.at);
-          if (reports[i - 1]!.ok) expect(reports[i]!.connected).not.toBe(reports[i - 1]!.connected);
+          if (reports[i - 1]!.ok && reports[i]!.binding === reports[i - 1]!.binding) expect(reports[i]!.connected).not.toBe(reports[i - 1]!.connected);
         }
       }),
       { numRuns: 300 },
@@ -180,6 +200,50 @@ describe("krt-session machine (scenarios)", () => {
     expect(effects).toContainEqual({ type: "reply", replyTo: "r", reply: { ok: true, value: { bound: true } } });
     expect(sent).toEqual([{ deptrans_id: ID_A, connected: true, at: 3 }]);
     expect(actor.getSnapshot().context.session).toEqual({ status: "active", ended_at: 9, updated_at: 7, seq: 1 });
+  });
+
+  it("rebind while a report to the old id is under way - the new id is told the current connectivity, whatever the old report's answer", async () => {
+    for (const oldAnswer of ["answered", "failed"] as const) {
+      const sent: SendInput[] = [];
+      const answers: ((output: SendOutput) => void)[] = [];
+      const failures: ((error: Error) => void)[] = [];
+      const { actor, effects } = run((input) => {
+        sent.push(input);
+        return new Promise<SendOutput>((resolve, reject) => {
+          answers.push(resolve);
+          failures.push(reject);
+        });
+      });
+      actor.send(bind(ID_A));
+      actor.send(status("d1", true, 1));
+      expect(sent).toEqual([{ deptrans_id: ID_A, connected: true, at: 1 }]);
+      actor.send(bind(ID_B));
+      expect(effects.filter((e) => e.type === "reply")).toHaveLength(2);
+      // The old id's report lands (or fails) after the rebind.
+      if (oldAnswer === "answered") answers[0]!({ outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 });
+      else failures[0]!(new Error("krt down"));
+      await tick();
+      expect(sent.slice(1), oldAnswer).toEqual([{ deptrans_id: ID_B, connected: true, at: 1 }]);
+      answers[1]!({ outcome: "answered", session: { status: "active", ended_at: 9 }, at: 8 });
+      await tick();
+      expect(actor.getSnapshot().value, oldAnswer).toEqual({ bound: "idle" });
+      expect(actor.getSnapshot().context.last_sent, oldAnswer).toEqual({ connected: true, at: 1, sent_at: 8 });
+      expect(sent, oldAnswer).toHaveLength(2);
+    }
+  });
+
+  it("rebind to the same id changes nothing: no report is repeated", async () => {
+    const sent: SendInput[] = [];
+    const { actor } = run(async (input) => {
+      sent.push(input);
+      return { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 };
+    });
+    actor.send(bind(ID_A));
+    actor.send(status("d1", true, 1));
+    await tick();
+    actor.send(bind(ID_A));
+    await tick();
+    expect(sent).toHaveLength(1);
   });
 
   it("online and busy are both connected: the flip reports nothing", async () => {

@@ -64,8 +64,8 @@ describe("cabinets: the seed's flow", () => {
     // Emptied by the unlock; the simulated technician took them and shut the doors.
     await eventually(async () => (await h.call("GET", "/cabinets/CAB-NEAR")).body.cells[0].open === false);
     expect((await h.call("GET", "/cabinets/CAB-NEAR")).body.cells.slice(0, 2)).toEqual([
-      { cell: 1, accumulator_id: null, charge: null, booking_id: null, open: false },
-      { cell: 2, accumulator_id: null, charge: null, booking_id: null, open: false },
+      { cell: 1, accumulator_id: null, charge: null, booking_id: null, open: false, written_off: false },
+      { cell: 2, accumulator_id: null, charge: null, booking_id: null, open: false, written_off: false },
     ]);
 
     // 10-11. Swaps: the charged one into the scooter, the discharged one to the technician.

@@ -1,11 +1,14 @@
 // The kinds' projections as pure mappings: a cabinet's or accumulator's committed state to the row
 // storage/cabinetRepository.ts upserts (no database here; the flow tests read the rows back).
+import { Schema } from "effect";
 import { describe, expect, it } from "vitest";
 import type { CabinetContext } from "../../machines/cabinet.machine.ts";
 import type { Booking } from "../../machines/cabinetCells.ts";
 import type { AccumulatorContext } from "../../machines/accumulator.machine.ts";
-import { accumulatorRow } from "../../services/cabinets/accumulatorKind.ts";
-import { cabinetRow } from "../../services/cabinets/cabinetKind.ts";
+import { cabinetKind, cabinetRow } from "../../services/cabinets/cabinetKind.ts";
+import { accumulatorKind, accumulatorRow } from "../../services/cabinets/accumulatorKind.ts";
+import { AccumulatorPublicEvent, CabinetPublicEvent } from "../../services/cabinets/publicEvents.ts";
+import type { CabinetDevices } from "../../integrations/cabinet/index.ts";
 
 const at = Date.UTC(2026, 0, 1, 12);
 const booking = (booking_id: string, status: Booking["status"]): Booking => ({
@@ -33,6 +36,7 @@ const cabinet: CabinetContext = {
     { cell: 1, accumulator_id: "ACC-1", charge: 90, booking_id: "b1", open_until: null },
     { cell: 2, accumulator_id: null, charge: null, booking_id: null, open_until: at + 1 },
     { cell: 3, accumulator_id: "ACC-3", charge: 40, booking_id: null, open_until: at },
+    { cell: 4, accumulator_id: "ACC-4", charge: 95, booking_id: null, open_until: null },
   ],
   bookings: [booking("b0", "released"), booking("b1", "booked")],
   queue: [],
@@ -41,10 +45,11 @@ const cabinet: CabinetContext = {
   missed_polls: 0,
   cells_changed_at: 0,
   closed_early: [],
+  written_off: ["ACC-4", "ACC-GONE"],
 };
 
 describe("cabinet rows", () => {
-  it("a registered cabinet: connectivity as state, cells open until their time, active bookings only", () => {
+  it("a registered cabinet: connectivity as state, cells open until their time, written-off accumulators marked, active bookings only", () => {
     const row = cabinetRow({ id: "cabinet/CAB-1", value: { registered: { connectivity: "unresponsive", command: "idle" } }, context: cabinet, at });
     expect(row).toEqual({
       cabinet_id: "CAB-1",
@@ -52,9 +57,10 @@ describe("cabinet rows", () => {
       lon: 37.61,
       state: "unresponsive",
       cells: [
-        { cell: 1, accumulator_id: "ACC-1", charge: 90, booking_id: "b1", open: false, open_until: null },
-        { cell: 2, accumulator_id: null, charge: null, booking_id: null, open: true, open_until: at + 1 },
-        { cell: 3, accumulator_id: "ACC-3", charge: 40, booking_id: null, open: false, open_until: at },
+        { cell: 1, accumulator_id: "ACC-1", charge: 90, booking_id: "b1", open: false, open_until: null, written_off: false },
+        { cell: 2, accumulator_id: null, charge: null, booking_id: null, open: true, open_until: at + 1, written_off: false },
+        { cell: 3, accumulator_id: "ACC-3", charge: 40, booking_id: null, open: false, open_until: at, written_off: false },
+        { cell: 4, accumulator_id: "ACC-4", charge: 95, booking_id: null, open: false, open_until: null, written_off: true },
       ],
       bookings: [
         {
@@ -73,8 +79,9 @@ describe("cabinet rows", () => {
     });
   });
 
-  it("an unregistered cabinet has no row", () => {
+  it("an unregistered or decommissioned cabinet has no row", () => {
     expect(cabinetRow({ id: "cabinet/CAB-1", value: "unregistered", context: cabinet, at })).toBeUndefined();
+    expect(cabinetRow({ id: "cabinet/CAB-1", value: "decommissioned", context: cabinet, at })).toBeUndefined();
   });
 });
 
@@ -122,5 +129,39 @@ describe("accumulator rows", () => {
       cabinet_id: null,
     });
     expect(accumulatorRow({ id: "accumulator/ACC-1", value: "absent", context: accumulator(null), at })).toBeUndefined();
+  });
+
+  it("written off: no place any more, whatever the last one was; the charge stays", () => {
+    const row = accumulatorRow({
+      id: "accumulator/ACC-1",
+      value: "written_off",
+      context: accumulator({ kind: "cabinet", cabinet_id: "CAB-1", cell: 2, charge: 77 }),
+      at,
+    });
+    expect(row).toMatchObject({ location: "written_off", cabinet_id: null, cell: null, contractor_id: null, scooter_id: null, charge: 77 });
+  });
+});
+
+describe("public events", () => {
+  // What the runtime puts around a kind's fields (actors/ActorCell.ts).
+  const envelope = (type: string, state: string) => ({ type, id: "X", seq: 7, state, state_path: state, at: new Date(at).toISOString() });
+
+  it("a decommissioned cabinet's last event and a written-off accumulator's decode with their documented schemas", () => {
+    const cabinetFields = cabinetKind({ devices: {} as CabinetDevices, now: () => at }).publicEvent!({
+      id: "CAB-1",
+      value: "decommissioned",
+      context: cabinet,
+      at,
+    });
+    const decoded = Schema.decodeUnknownSync(CabinetPublicEvent)({ ...envelope("cabinet", "decommissioned"), ...cabinetFields });
+    expect(decoded).toMatchObject({ state: "decommissioned", command: "idle", cells: 4, accumulators: 3 });
+    const accumulatorFields = accumulatorKind().publicEvent!({
+      id: "ACC-1",
+      value: "written_off",
+      context: { id: "ACC-1", location: { kind: "cabinet", cabinet_id: "CAB-1", cell: 2, charge: 50 }, charge: 50, stamp: 3, updated_at: at },
+      at,
+    });
+    const written = Schema.decodeUnknownSync(AccumulatorPublicEvent)({ ...envelope("accumulator", "written_off"), ...accumulatorFields });
+    expect(written).toMatchObject({ state: "written_off", cabinet_id: null, cell: null, contractor_id: null, scooter_id: null, charge: 50 });
   });
 });

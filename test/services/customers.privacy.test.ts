@@ -128,6 +128,8 @@ describe("customers personal data", () => {
     expect((await app.call("POST", `${BASE}/customers/${customer}/locations`, { park: "park-x", body: home, headers: key })).status).toBe(404);
 
     expect((await app.call("DELETE", `${BASE}/customers/${customer}`, { park: "park-x" })).status).toBe(204);
+    // Its public "deleted" event (id only) waits in the outbox until the relay publishes it.
+    await eventually(async () => (await app.db.sql`select 1 from actor_outbox where target like ${`%${customer}`}`).length === 0);
     const dump = await dumpSchema();
     expect(dump).not.toContain(customer);
     for (const needle of needles) expect(dump, needle).not.toContain(needle);

@@ -49,6 +49,7 @@ export async function startCustomerApp(options: { limits?: { locations: number; 
     tokens: new TokenRoles(new Map(Object.entries(TOKENS).map(([role, token]) => [role as Role, [token]]))),
     bodyLimitBytes: 64 * 1024,
     idempotencyLeaseMs: 30_000,
+    requestTimeoutMs: 10_000,
     logger,
     registry,
     instanceId: "customers-test",

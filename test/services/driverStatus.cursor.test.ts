@@ -7,8 +7,23 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "../../services/driverStatus/projection.ts";
+import { eventually } from "../support/harness.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
 import { internal } from "./driverStatus.support.ts";
+
+type FeedItem = { driver_license_pd_id: string };
+
+/**
+ * A page once it lists `ready` (at least n rows, or these persons): the feeds hold back rows
+ * written behind any transaction still open in the database (other tests' too) while it is open.
+ */
+const pageOf = (path: string, ready: number | string[]) =>
+  eventually(async () => {
+    const page = await internal(app, path);
+    const items: FeedItem[] = page.status === 200 ? page.body.items : [];
+    const seen = typeof ready === "number" ? items.length >= ready : ready.every((id) => items.some((i) => i.driver_license_pd_id === id));
+    return seen ? page : undefined;
+  });
 
 let app: TestInstance;
 const LICENCES = 24;
@@ -150,7 +165,7 @@ describe("incremental feeds", () => {
     for (const [i, id] of ["pd-before", "pd-late", "pd-after"].entries()) {
       await app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(id, `720000000${i}`, 1, at)]));
     }
-    const held = await internal(app, `/internal/v1/status/updates?limit=7&cursor=${feeds.statusCursor}`);
+    const held = await pageOf(`/internal/v1/status/updates?limit=7&cursor=${feeds.statusCursor}`, ["pd-before"]);
     await poll(feeds);
     // Before: the page skipped "pd-late" (no profile known) and its cursor passed him: he was never listed.
     expect(held.body.items.map((i: { driver_license_pd_id: string }) => i.driver_license_pd_id)).toEqual(["pd-before"]);
@@ -205,7 +220,8 @@ describe("incremental feeds", () => {
     expect(listed.find((i) => i.driver_license_pd_id === licence(6))).toMatchObject({ session_status: "paused", updated_at: new Date(at + 602).toISOString() });
 
     for (const seq of [504, 505]) await write(licence(5), seq);
-    const next = await internal(app, `/internal/v1/status/updates?limit=10&cursor=${cursor}`);
+    // The feed holds back rows behind any transaction still open in the database (other tests' too).
+    const next = await pageOf(`/internal/v1/status/updates?limit=10&cursor=${cursor}`, 2);
     expect(next.body.items.map((i: { updated_at: string }) => i.updated_at)).toEqual([new Date(at + 504).toISOString(), new Date(at + 505).toISOString()]);
   });
 
@@ -225,21 +241,21 @@ describe("incremental feeds", () => {
     ] as const)
       await write(id, seq);
     const persons = (page: { body: { items: { driver_license_pd_id: string }[] } }) => page.body.items.map((i) => i.driver_license_pd_id);
-    const held = await internal(app, "/internal/v1/status/updates?limit=1000");
+    const held = await pageOf("/internal/v1/status/updates?limit=1000", ["pd-h1"]);
     expect(held.body.has_more).toBe(false);
     expect(persons(held)).toContain("pd-h1");
     expect(persons(held)).not.toContain("pd-h2");
 
     app.simulators.driverProfiles!.upsert([profile("pd-h2")]);
     await app.services.driverStatus.refreshCaches();
-    const rest = await internal(app, `/internal/v1/status/updates?limit=1000&cursor=${held.body.cursor}`);
+    const rest = await pageOf(`/internal/v1/status/updates?limit=1000&cursor=${held.body.cursor}`, ["pd-h2", "pd-h3"]);
     // Each person once, with his current status: not pd-h3's history.
     expect(persons(rest)).toEqual(["pd-h2", "pd-h3"]);
     expect(rest.body.items[1].updated_at).toBe(new Date(at + 3).toISOString());
     // The full load reached the end: what follows is the history again.
     await write("pd-h3", 4);
     await write("pd-h3", 5);
-    const next = await internal(app, `/internal/v1/status/updates?limit=1000&cursor=${rest.body.cursor}`);
+    const next = await pageOf(`/internal/v1/status/updates?limit=1000&cursor=${rest.body.cursor}`, 2);
     expect(next.body.items.map((i: { updated_at: string }) => i.updated_at)).toEqual([new Date(at + 4).toISOString(), new Date(at + 5).toISOString()]);
   });
 

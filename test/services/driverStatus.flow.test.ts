@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/simulator.ts";
 import { startDriverProfilesSimulator, type DriverProfilesSimulator } from "../../integrations/driverProfiles/index.ts";
+import { noKrtFaults } from "../../integrations/krt/index.ts";
+import { pointIn } from "../../integrations/trackstory/index.ts";
 import { eventually } from "../support/harness.ts";
 import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
 import { addDrivers, asDriver, bind, internal, testDriver } from "./driverStatus.support.ts";
@@ -17,6 +19,8 @@ afterAll(async () => {
 });
 beforeEach(() => {
   Object.assign(app.simulators.krt!.faults, noFaults());
+  Object.assign(app.simulators.trackstory!.faults, noFaults());
+  Object.assign(app.simulators.krt!.krtFaults, noKrtFaults());
 });
 
 const tellStatus = (licence: string, d: { park_id: string; driver_id: string }, connected: boolean, at: number) =>
@@ -66,6 +70,30 @@ describe("driver id", () => {
     expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
   });
 
+  it("bind - KRT refusing the id check (a 4xx) is 422 krt_refused naming KRT's status; nothing is bound, and a retry once KRT checks again binds", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    for (const status of [403, 404, 400]) {
+      app.simulators.krt!.krtFaults.refuseChecks = status;
+      const res = await asDriver(app, d, "POST", { deptrans_id: d.krtId });
+      expect(res.status, String(status)).toBe(422);
+      expect(res.body).toMatchObject({ code: "krt_refused", details: { status } });
+    }
+    expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
+    app.simulators.krt!.krtFaults.refuseChecks = null;
+    expect((await asDriver(app, d, "POST", { deptrans_id: d.krtId })).status).toBe(200);
+  });
+
+  it("bind - KRT answering the id check off contract is 502 krt_protocol, never taken for a yes; nothing is bound", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    app.simulators.krt!.krtFaults.checksOffContract = true;
+    const res = await asDriver(app, d, "POST", { deptrans_id: d.krtId });
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe("krt_protocol");
+    expect((await asDriver(app, d, "GET")).body.bound).toBe(false);
+  });
+
   it("bind - a malformed id is 400 naming body.deptrans_id; an unknown profile is 404", async () => {
     const d = testDriver();
     await addDrivers(app, [d]);
@@ -91,26 +119,61 @@ describe("driver id", () => {
 
 describe("can-take-orders", () => {
   const canTake = (d: { park_id: string; driver_id: string }) => internal(app, `/internal/v1/drivers/${d.park_id}/${d.driver_id}/can-take-orders`);
+  const moveTo = (d: { park_id: string; driver_id: string }, where: { lat: number; lon: number }) =>
+    app.simulators.trackstory!.move([{ park_id: d.park_id, driver_id: d.driver_id, ...where }]);
 
-  it("a driver without a KRT id may not, and stage 1 does not block", async () => {
+  it("in Moscow a driver without a KRT id may not, naming both failed conditions (no id, no shift); stage 1 does not block", async () => {
     const d = testDriver();
     await addDrivers(app, [d]);
-    expect((await canTake(d)).body).toEqual({ allowed: false, reasons: ["no_deptrans_id"], blocking: false });
+    expect((await canTake(d)).body).toEqual({ allowed: false, reasons: ["no_deptrans_id", "no_session"], blocking: false, region: "moscow" });
   });
 
-  it("a bound driver may while his shift runs, and may not once KRT says it ended", async () => {
+  it("a bound driver KRT never answered for may not (no_session); he may once KRT opens his shift, and may not once it ended", async () => {
     const d = testDriver();
     await addDrivers(app, [d]);
     await bind(app, d);
-    expect((await canTake(d)).body).toEqual({ allowed: true, reasons: [], blocking: false });
+    expect((await canTake(d)).body).toEqual({ allowed: false, reasons: ["no_session"], blocking: false, region: "moscow" });
     await tellStatus(d.licence, d, true, Date.now() - 5_000);
     await eventually(async () => (await asDriver(app, d, "GET")).body.session?.status === "active");
-    expect((await canTake(d)).body.allowed).toBe(true);
+    expect((await canTake(d)).body).toEqual({ allowed: true, reasons: [], blocking: false, region: "moscow" });
     // KRT ends the shift; the next report brings the news.
     app.simulators.krt!.setSession(d.krtId, { status: "active", ended_at: Date.now() - 1 });
     await tellStatus(d.licence, d, false, Date.now() - 1_000);
     await eventually(async () => (await asDriver(app, d, "GET")).body.session?.status === "ended");
-    expect((await canTake(d)).body).toEqual({ allowed: false, reasons: ["session_ended"], blocking: false });
+    expect((await canTake(d)).body).toEqual({ allowed: false, reasons: ["session_ended"], blocking: false, region: "moscow" });
+  });
+
+  it("a bound driver whose KRT answer is `none` (no shift: his first report was a disconnect) may not", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    await bind(app, d);
+    await tellStatus(d.licence, d, false, Date.now() - 5_000);
+    await eventually(async () => (await asDriver(app, d, "GET")).body.session?.status === "none");
+    expect((await canTake(d)).body).toMatchObject({ allowed: false, reasons: ["no_session"] });
+  });
+
+  it("outside the configured regions (another city, or no known position) a driver may, with no id and no shift; back in Moscow he may not", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d], { region: "saint_petersburg" });
+    expect((await canTake(d)).body).toEqual({ allowed: true, reasons: [], blocking: false, region: null });
+    moveTo(d, { lat: 10, lon: 10 });
+    expect((await canTake(d)).body).toEqual({ allowed: true, reasons: [], blocking: false, region: null });
+    const unseen = testDriver(); // known to driver-profiles, never seen by trackstory
+    app.simulators.driverProfiles!.upsert([{ park_id: unseen.park_id, driver_id: unseen.driver_id, driver_license_pd_id: unseen.licence }]);
+    await app.services.driverStatus.refreshCaches();
+    expect((await canTake(unseen)).body).toEqual({ allowed: true, reasons: [], blocking: false, region: null });
+    moveTo(d, pointIn("moscow"));
+    expect((await canTake(d)).body).toEqual({ allowed: false, reasons: ["no_deptrans_id", "no_session"], blocking: false, region: "moscow" });
+  });
+
+  it("trackstory down is 503 trackstory_unavailable, never a guess either way", async () => {
+    const d = testDriver();
+    await addDrivers(app, [d]);
+    app.simulators.trackstory!.faults.down = true;
+    const res = await canTake(d);
+    app.simulators.trackstory!.faults.down = false;
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe("trackstory_unavailable");
   });
 
   it("an unknown driver is 404", async () => {
@@ -177,10 +240,12 @@ describe("caches", () => {
     );
     expect((await asDriver(other, { park_id: "park-c", driver_id: "d1" }, "GET")).body).toEqual({ bound: false, session: null });
     // This instance runs stage 2: consumers are told to block.
+    other.simulators.trackstory!.move([{ park_id: "park-c", driver_id: "d1", ...pointIn("moscow") }]);
     expect((await internal(other, "/internal/v1/drivers/park-c/d1/can-take-orders")).body).toEqual({
       allowed: false,
-      reasons: ["no_deptrans_id"],
+      reasons: ["no_deptrans_id", "no_session"],
       blocking: true,
+      region: "moscow",
     });
   });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import { ConfigError } from "../../config.ts";
 import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
+import { refusals } from "../../services/driverStatus/canTakeOrders.ts";
 import { driverStatusConfig } from "../../services/driverStatus/config.ts";
 import { driverStatusRows } from "../../services/driverStatus/projection.ts";
 
@@ -11,7 +12,14 @@ describe("driverStatusConfig", () => {
   it("defaults - simulators for every partner, KRT's limits and backoff, a week of history, not blocking", () => {
     expect(driverStatusConfig({})).toEqual({
       urls: { krt: undefined, driverProfiles: undefined, driverCategories: undefined, trackstory: undefined, personal: undefined },
-      krt: { clientId: "fleet", clientSecret: expect.any(String), ratePerSecond: 200, refreshMarginMs: 60_000, retry: { baseMs: 1_000, maxMs: 60_000 } },
+      krt: {
+        clientId: "fleet",
+        clientSecret: expect.any(String),
+        ratePerSecond: 200,
+        rateQueue: { maxQueue: 1_000, maxWaitMs: 5_000 },
+        refreshMarginMs: 60_000,
+        retry: { baseMs: 1_000, maxMs: 60_000 },
+      },
       cacheRefreshMs: 5_000,
       sessionHistoryDays: 7,
       blocking: false,
@@ -23,11 +31,14 @@ describe("driverStatusConfig", () => {
       KRT_URL: "http://krt:1",
       KRT_CLIENT_SECRET: "s",
       KRT_RETRY_BASE_MS: "100",
+      KRT_QUEUE_MAX: "50",
+      KRT_QUEUE_WAIT_MS: "250",
       SESSION_HISTORY_DAYS: "30",
       CAN_TAKE_ORDERS_BLOCKING: "true",
     });
     expect(config.urls.krt).toBe("http://krt:1");
     expect(config.krt.retry).toEqual({ baseMs: 100, maxMs: 60_000 });
+    expect(config.krt.rateQueue).toEqual({ maxQueue: 50, maxWaitMs: 250 });
     expect(config.sessionHistoryDays).toBe(30);
     expect(config.blocking).toBe(true);
   });
@@ -60,8 +71,26 @@ describe("driverStatusRows", () => {
   });
   const actor = (c: KrtSessionContext): ProjectedActor<KrtSessionContext> => ({ id: c.id, value: "unbound", context: c, at: 2_000 });
 
-  it("an unbound actor without a session has no rows", () => {
-    expect(driverStatusRows([actor(context({}))])).toEqual({ krtIds: [], sessions: [] });
+  it("an unbound actor without a session has no rows but his connectivity", () => {
+    expect(driverStatusRows([actor(context({}))])).toEqual({
+      krtIds: [],
+      sessions: [],
+      connectivity: [{ driver_license_pd_id: "lic", connected: false, updated_at: new Date(2_000) }],
+    });
+  });
+
+  it("connectivity - unbound: any profile online or busy; bound: what KRT last confirmed, not what waits to be sent", () => {
+    const online = { "p1/d1": { connected: false, at: 1 }, "p2/d2": { connected: true, at: 2 } };
+    const rows = driverStatusRows([
+      actor(context({ id: "u", profiles: online })),
+      actor(context({ id: "b", deptrans_id: "1000000001", profiles: online, pending: { connected: true, at: 2 } })),
+      actor(context({ id: "s", deptrans_id: "1000000002", last_sent: { connected: true, at: 2, sent_at: 3 } })),
+    ]);
+    expect(rows.connectivity.map((c) => [c.driver_license_pd_id, c.connected])).toEqual([
+      ["u", true],
+      ["b", false],
+      ["s", true],
+    ]);
   });
 
   it("a bound actor is a profiles row (bound at its bind, or the commit when unknown); its session a session_statuses row", () => {
@@ -77,5 +106,26 @@ describe("driverStatusRows", () => {
       { driver_license_pd_id: "a", session_seq: 3, session_status: "ended", updated_at: new Date(5_000), ended_at: new Date(9_000) },
       { driver_license_pd_id: "b", session_seq: 1, session_status: "active", updated_at: new Date(6_000), ended_at: null },
     ]);
+  });
+});
+
+describe("refusals (can-take-orders inside a region)", () => {
+  const now = 10_000;
+  const session = (status: string, ended_at: number | null) => ({ status, ended_at: ended_at === null ? null : new Date(ended_at), updated_at: new Date(0) });
+  const bound = "1000000001";
+
+  it("an open shift is KRT's last answer active or paused, ending after now", () => {
+    expect(refusals({ deptrans_id: bound, session: session("active", now + 1) }, now)).toEqual([]);
+    expect(refusals({ deptrans_id: bound, session: session("paused", now + 1) }, now)).toEqual([]);
+  });
+
+  it("each failed condition is named: no id, no shift KRT vouches for (never answered, none, no end), an ended one", () => {
+    expect(refusals({ deptrans_id: null, session: null }, now)).toEqual(["no_deptrans_id", "no_session"]);
+    expect(refusals({ deptrans_id: bound, session: null }, now)).toEqual(["no_session"]);
+    expect(refusals({ deptrans_id: bound, session: session("none", null) }, now)).toEqual(["no_session"]);
+    expect(refusals({ deptrans_id: bound, session: session("active", null) }, now)).toEqual(["no_session"]);
+    expect(refusals({ deptrans_id: bound, session: session("ended", now + 5_000) }, now)).toEqual(["session_ended"]);
+    expect(refusals({ deptrans_id: bound, session: session("active", now) }, now)).toEqual(["session_ended"]);
+    expect(refusals({ deptrans_id: null, session: session("paused", now - 1) }, now)).toEqual(["no_deptrans_id", "session_ended"]);
   });
 });

@@ -1,8 +1,9 @@
 // The seeds' product metrics on /metrics: mailings per status and drivers reached (from the
-// projection, every park), customers read and changed (by this instance).
+// projection, every park), customers read and changed (by this instance), mentorship
+// applications per status.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../support/harness.ts";
-import { startTestInstance, type TestInstance } from "../support/instance.ts";
+import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
 
 let app: TestInstance;
 beforeAll(async () => {
@@ -42,5 +43,19 @@ describe("product metrics", () => {
     expect(await metric('fleet_customers_changed_total{state="created"}')).toBe(1);
     expect(await metric('fleet_customers_read_total{found="true"}')).toBeGreaterThanOrEqual(1);
     expect(await metric('fleet_customers_read_total{found="false"}')).toBeGreaterThanOrEqual(1);
+  });
+
+  it("mentorship applications per status", async () => {
+    const sims = app.simulators;
+    const phone_pd_id = sims.mentorPersonal!.preload("phones", "+79168880001");
+    sims.mentorProfiles!.upsert([{ park_id: "park-m", driver_id: "newbie", driver_license_pd_id: "pd-licence-metrics", phone_pd_id, name: "Newbie" }]);
+    expect(await metric('fleet_matchings{status="requested"}')).toBe(0);
+    const res = await app.call("POST", "/driver/v1/contractor-mentorship/v1/confirm", {
+      token: TOKENS.driver,
+      headers: { "x-yataxi-park-id": "park-m", "x-yataxi-driver-profile-id": "newbie" },
+    });
+    expect(res.status).toBe(200);
+    await eventually(async () => (await metric('fleet_matchings{status="requested"}')) === 1);
+    expect(await metric('fleet_matchings{status="succeed"}')).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openEmbedded, type Database, type Tx } from "../../storage/database.ts";
 import {
+  connectedDriverStatuses,
   findDriverStatus,
   profileChanges,
   pruneSessionHistory,
@@ -30,6 +31,7 @@ function person(id: string, deptrans: string | null, session: { seq: number; sta
           },
         ]
       : [],
+    connectivity: [],
   };
 }
 
@@ -37,6 +39,7 @@ function person(id: string, deptrans: string | null, session: { seq: number; sta
 const batchOf = (persons: DriverStatusRows[]): DriverStatusRows => ({
   krtIds: persons.flatMap((p) => p.krtIds),
   sessions: persons.flatMap((p) => p.sessions),
+  connectivity: persons.flatMap((p) => p.connectivity),
 });
 
 const write = (tx: Tx, ...persons: DriverStatusRows[]) => writeDriverStatusRows(tx, batchOf(persons));
@@ -99,7 +102,7 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
   });
 
   it("token - the stored token is reused until stale; a rejected one is replaced once", async () => {
-    const store = postgresTokenStore(db.sql, "contract");
+    const store = postgresTokenStore(db.sql, { name: "contract" });
     let obtained = 0;
     const obtain = async () => ({ accessToken: `t${++obtained}`, expiresAt: Date.now() + 60_000 });
     expect((await store.replace(undefined, Date.now(), obtain)).accessToken).toBe("t1");
@@ -108,6 +111,24 @@ describe.each(backends)("driver status storage on %s", (_name, open) => {
     expect((await store.replace("t1", Date.now(), obtain)).accessToken).toBe("t2");
     expect((await store.replace(undefined, Date.now() + 120_000, obtain)).accessToken).toBe("t3");
     expect(obtained).toBe(3);
+  });
+
+  it("connectivity - each person's row follows his changes; the connected ones are listed with their KRT id and latest session", async () => {
+    const connected = (id: string, value: boolean, at: number): DriverStatusRows => ({
+      krtIds: [],
+      sessions: [],
+      connectivity: [{ driver_license_pd_id: id, connected: value, updated_at: new Date(at) }],
+    });
+    await db.sql.begin((tx) => write(tx, connected("c1", true, 1_000), connected("c2", true, 1_000), connected("c3", false, 1_000)));
+    await db.sql.begin((tx) =>
+      write(tx, person("c2", "1000000012", { seq: 1, status: "active", at: 2_000 }), person("c2", null, { seq: 2, status: "ended", at: 3_000 })),
+    );
+    await db.sql.begin((tx) => write(tx, connected("c1", false, 4_000), connected("c3", true, 4_000)));
+    const rows = (await connectedDriverStatuses(db.sql)).filter((r) => r.driver_license_pd_id.startsWith("c"));
+    expect(rows.sort((a, b) => a.driver_license_pd_id.localeCompare(b.driver_license_pd_id))).toEqual([
+      { driver_license_pd_id: "c2", deptrans_id: "1000000012", session: { status: "ended", ended_at: new Date(63_000), updated_at: new Date(3_000) } },
+      { driver_license_pd_id: "c3", deptrans_id: null, session: null },
+    ]);
   });
 });
 
@@ -127,7 +148,8 @@ describe("driver status storage on postgres, at scale", () => {
       const seqScans = async () =>
         (
           await scans<{ relname: string; seq_scan: string }[]>`
-          select relname, seq_scan from pg_stat_xact_user_tables where relname in ('profiles', 'session_statuses') order by relname`
+          select relname, seq_scan from pg_stat_xact_user_tables
+          where schemaname = current_schema() and relname in ('profiles', 'session_statuses') order by relname`
         ).map((r) => Number(r.seq_scan));
       try {
         for (let round = 0; round < 12; round++) {

@@ -14,6 +14,7 @@ import {
   spreadOverInterval,
   type PollOutcome,
 } from "../../streams/cabinetPolling.ts";
+import { eventually } from "../support/harness.ts";
 import { CabinetNotRespondingError, MqttUnavailableError } from "../../integrations/cabinet/index.ts";
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -86,7 +87,7 @@ describe("cabinet polling", () => {
     const skip = skipUnchangedReports(1_000, () => now);
     const passed: string[] = [];
     const feed = new Subject<PollOutcome>();
-    feed.pipe(skip).subscribe((o) => passed.push(`${o.kind}@${now}`));
+    feed.pipe(skip.operator).subscribe((o) => passed.push(`${o.kind}@${now}`));
     for (const [t, o] of [
       [0, report(0, 90)],
       [100, report(100, 90)], // unchanged: dropped
@@ -101,6 +102,23 @@ describe("cabinet polling", () => {
       feed.next(o);
     }
     expect(passed).toEqual(["report@0", "report@200", "missed@300", "report@400", "report@1500"]);
+  });
+
+  it("skipUnchangedReports - a report the actor did not take (mid-unlock) is told again when it comes unchanged", () => {
+    const now = 0;
+    const report = (at: number): PollOutcome => ({ kind: "report", cabinetId: "A", polledAt: at, cells: [{ cell: 1, accumulator_id: "x", charge: 40 }] });
+    const skip = skipUnchangedReports(60_000, () => now);
+    const passed: number[] = [];
+    const feed = new Subject<PollOutcome>();
+    feed.pipe(skip.operator).subscribe((o) => passed.push(o.polledAt));
+    const ignored = report(1);
+    feed.next(ignored);
+    skip.notTaken(ignored);
+    feed.next(report(2)); // the same cells: the actor has not seen them yet
+    feed.next(report(3)); // now a repeat
+    skip.notTaken(ignored); // a late answer about an older report forgets nothing newer
+    feed.next(report(4));
+    expect(passed).toEqual([1, 2]);
   });
 
   it("pollEach - no answer is a missed poll, a broker outage is not the cabinet's fault, and the stream goes on", async () => {
@@ -135,6 +153,29 @@ describe("cabinet polling", () => {
     expect(errors).toHaveLength(1);
   });
 
+  it("cabinetPolling - a report the actor answers `applied: false` reaches it again on the next poll (regression: it was dropped as unchanged until the heartbeat)", async () => {
+    const answers: boolean[] = [];
+    const sub = cabinetPolling({
+      cabinets$: of(["A"]),
+      schedule: { intervalMs: 10, jitter: 0 },
+      poll: async () => ({ cells: [{ cell: 1, accumulator_id: "x", charge: 40 }] }),
+      now: () => Date.now(),
+      concurrency: 1,
+      heartbeatMs: 60_000,
+      // The first two arrive mid-unlock and are ignored; the third is applied.
+      tell: async (o) => {
+        if (o.kind !== "report") return undefined;
+        const applied = answers.length >= 2;
+        answers.push(applied);
+        return { applied };
+      },
+    }).subscribe();
+    await eventually(() => answers.length >= 3);
+    await new Promise((r) => setTimeout(r, 100));
+    sub.unsubscribe();
+    expect(answers).toEqual([false, false, true]);
+  });
+
   it("cabinetPolling - the composed pipeline tells the actor what it needs and keeps going when a tell fails", async () => {
     const told: string[] = [];
     const failed: string[] = [];
@@ -156,6 +197,7 @@ describe("cabinet polling", () => {
           throw new Error("actor unavailable");
         }
         told.push(`${o.cabinetId}:${o.kind}`);
+        return undefined;
       },
       onTellError: () => {},
     }).subscribe();

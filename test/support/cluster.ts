@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
-import { connect } from "@nats-io/transport-node";
+import { connect, type ConnectionOptions } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
 import { DATABASE_URL, testDatabase, type TestDatabase } from "./harness.ts";
 import { PRODUCTION_TEST_ENV, TOKENS } from "./instance.ts";
@@ -33,9 +33,18 @@ export interface ClusterHarness {
 const root = path.resolve(import.meta.dirname, "../..");
 
 export async function clusterHarness(
-  options: { natsUrl?: string; leaseMs?: number; shardCount?: number; env?: Record<string, string> } = {},
+  options: {
+    /** The cluster's name; default a random one. */
+    name?: string;
+    natsUrl?: string;
+    leaseMs?: number;
+    shardCount?: number;
+    env?: Record<string, string>;
+    /** How the harness itself connects to clean up (a NATS with logins). */
+    natsOptions?: ConnectionOptions;
+  } = {},
 ): Promise<ClusterHarness> {
-  const name = `c${randomBytes(4).toString("hex")}`;
+  const name = options.name ?? `c${randomBytes(4).toString("hex")}`;
   const natsUrl = options.natsUrl ?? "nats://127.0.0.1:4222";
   const db = await testDatabase("cluster");
   const nodes = new Map<string, Node>();
@@ -106,7 +115,7 @@ export async function clusterHarness(
     admin: async (node, p) => (await fetch(`${node.url}${p}`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })).json(),
     close: async () => {
       await Promise.all([...nodes.keys()].map((id) => signal(id, "SIGKILL")));
-      const nc = await connect({ servers: natsUrl });
+      const nc = await connect({ servers: natsUrl, ...options.natsOptions });
       const kvm = new Kvm(nc);
       for (const bucket of [`${name}_members`, `${name}_shards`]) await (await kvm.open(bucket)).destroy().catch(() => {});
       await nc.close();

@@ -1,6 +1,7 @@
 // Boots a whole instance on a private Postgres schema with its simulators, and a small client.
 import { loadConfig } from "../../config.ts";
 import { startInstance, type Instance, type InstanceOptions } from "../../instance.ts";
+import type { Clock } from "../../actors/clock.ts";
 import { silentLogger, testDatabase, type TestDatabase } from "./harness.ts";
 
 /** Long enough for production mode (32+ characters), which the cluster and process tests run in. */
@@ -34,12 +35,15 @@ export interface CallOptions {
   uid?: string;
 }
 
-/** `options`: more kinds and routes, as benches and tests add them. */
-export async function startTestInstance(
-  env: Record<string, string> = {},
-  options: Pick<InstanceOptions, "extraKinds" | "extraRoutes"> = {},
-): Promise<TestInstance> {
-  const testDb = await testDatabase("inst");
+export interface TestInstanceOptions extends Pick<InstanceOptions, "extraKinds" | "extraRoutes"> {
+  /** The runtime's clock (a ManualClock moves days in a millisecond). */
+  clock?: Clock;
+  /** Another instance's database: this one shares its schema (and its CRM tables). */
+  db?: TestDatabase;
+}
+
+export async function startTestInstance(env: Record<string, string> = {}, options: TestInstanceOptions = {}): Promise<TestInstance> {
+  const testDb = options.db ?? (await testDatabase("inst"));
   const config = loadConfig({
     PORT: "0",
     AUTH_TOKENS: Object.entries(TOKENS)
@@ -47,9 +51,18 @@ export async function startTestInstance(
       .join(","),
     DEMO_DATA: "false",
     MAILING_RETRY_BASE_MS: "50",
+    // The CRM tables live in the test's own schema, dropped with it.
+    CRM_SCHEMA: testDb.schema,
     ...env,
   });
-  const instance = await startInstance(config, { ...options, db: testDb, logger: silentLogger });
+  const { extraKinds, extraRoutes, clock } = options;
+  const instance = await startInstance(config, {
+    db: testDb,
+    logger: silentLogger,
+    ...(clock ? { clock } : {}),
+    ...(extraKinds ? { extraKinds } : {}),
+    ...(extraRoutes ? { extraRoutes } : {}),
+  });
   return {
     ...instance,
     testDb,
@@ -66,7 +79,7 @@ export async function startTestInstance(
     },
     close: async () => {
       await instance.stop();
-      await testDb.drop();
+      if (!options.db) await testDb.drop();
     },
   };
 }

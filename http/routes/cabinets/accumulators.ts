@@ -1,11 +1,11 @@
-// Accumulators: the swap in a scooter, one accumulator, what a contractor holds.
+// Accumulators: the swap in a scooter, one accumulator, its write-off, what a contractor holds.
 import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import { InstallEvent, type InstallReply } from "../../../machines/accumulator.machine.ts";
 import { findAccumulator, listContractorAccumulators, listScooterAccumulators } from "../../../storage/cabinetRepository.ts";
 import { badRequest, conflict, notFound } from "../../errors.ts";
 import { route } from "../../route.ts";
-import { accumulatorView, applyMoves, type CabinetRouteDeps, Id, prefix } from "./common.ts";
+import { accumulatorView, applyMoves, type CabinetRouteDeps, Id, prefix, alreadyFinal, finalAs } from "./common.ts";
 
 /** An `install` to the installed accumulator; the scooter comes from the path. */
 const Swap = InstallEvent.mapFields((fields) => ({
@@ -32,12 +32,15 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
         });
       }
       await checkSwapPlaces(sql, params.scooter_id, body);
-      const reply = await system.ask<InstallReply>(`accumulator/${body.installed_accumulator_id}`, {
-        type: "install",
-        contractor_id: body.contractor_id,
-        scooter_id: params.scooter_id,
-        removed_accumulator_id: body.removed_accumulator_id,
-      });
+      const writtenOff = conflict("accumulator_written_off", `accumulator ${body.installed_accumulator_id} is written off: it is not installed again`);
+      const reply = await system
+        .ask<InstallReply>(`accumulator/${body.installed_accumulator_id}`, {
+          type: "install",
+          contractor_id: body.contractor_id,
+          scooter_id: params.scooter_id,
+          removed_accumulator_id: body.removed_accumulator_id,
+        })
+        .catch(finalAs(writtenOff));
       await applyMoves(system, [{ to: `accumulator/${reply.removed.accumulator_id}`, event: reply.removed.event }]);
       const [installed, removed] = await Promise.all([findAccumulator(sql, body.installed_accumulator_id), findAccumulator(sql, body.removed_accumulator_id)]);
       return { status: 200, body: { scooter_id: params.scooter_id, installed: accumulatorView(installed!), removed: accumulatorView(removed!) } };
@@ -58,6 +61,32 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
   });
 
   route(app, deps, {
+    method: "post",
+    path: `${prefix}/accumulators/:accumulator_id/write-off`,
+    role: "internal",
+    doc: { summary: "Write an accumulator off: out of service for good, never offered again", errors: [404, 409, 504] },
+    params: Schema.Struct({ accumulator_id: Id }),
+    idempotent: true,
+    handle: async ({ params }) => {
+      const id = params.accumulator_id;
+      const row = await findAccumulator(sql, id);
+      if (!row) throw notFound("accumulator");
+      if (row.location !== "written_off") {
+        // In a cabinet, the cabinet decides (it refuses a booked one and stops offering it) and
+        // tells the accumulator through its outbox; told here too, so the answer reads it written off.
+        const cabinet_id = row.location === "cabinet" ? row.cabinet_id! : undefined;
+        if (cabinet_id) {
+          const moved = conflict("accumulator_moved", `cabinet ${cabinet_id} was decommissioned meanwhile: try again`);
+          await system.ask(`cabinet/${cabinet_id}`, { type: "write_off", accumulator_id: id }).catch(finalAs(moved));
+        }
+        // Already written off (by the cabinet's message, or a concurrent call): the outcome wanted.
+        await system.ask(`accumulator/${id}`, { type: "write_off", ...(cabinet_id ? { cabinet_id } : {}) }).catch(alreadyFinal);
+      }
+      return { status: 200, body: accumulatorView((await findAccumulator(sql, id))!) };
+    },
+  });
+
+  route(app, deps, {
     method: "get",
     path: `${prefix}/contractors/:contractor_id/accumulators`,
     role: "internal",
@@ -71,7 +100,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
 }
 
 /**
- * Before a swap: the removed accumulator is in that scooter or known nowhere (never in a cabinet
+ * Before a swap: the removed accumulator is in that scooter, known nowhere or written off (never in a cabinet
  * cell or with a technician), and the scooter holds no other one. A repeat of a swap that went
  * through (the installed one is in the scooter, put there by this contractor) passes as it is.
  */
@@ -86,7 +115,9 @@ async function checkSwapPlaces(
     listScooterAccumulators(sql, scooterId),
   ]);
   if (installed?.location === "scooter" && installed.scooter_id === scooterId && installed.contractor_id === body.contractor_id) return;
-  if (removed && removed.location !== "unknown" && !(removed.location === "scooter" && removed.scooter_id === scooterId)) {
+  // A written-off one may be taken out of a scooter (why it was written off); it stays written off.
+  const removable = removed === undefined || removed.location === "unknown" || removed.location === "written_off";
+  if (!removable && !(removed.location === "scooter" && removed.scooter_id === scooterId)) {
     throw conflict("removed_not_in_scooter", `accumulator ${body.removed_accumulator_id} is not in scooter ${scooterId}`, { location: removed.location });
   }
   const others = inScooter.filter((a) => a.accumulator_id !== body.removed_accumulator_id);

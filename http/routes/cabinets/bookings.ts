@@ -4,7 +4,7 @@ import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
 import { BookEvent, type BookingReply, type OpenReply } from "../../../machines/cabinet.machine.ts";
 import { route } from "../../route.ts";
-import { applyMoves, BookingParams, CabinetParams, type CabinetRouteDeps, iso, prefix, requireCabinet } from "./common.ts";
+import { applyMoves, askCabinet, BookingParams, CabinetParams, type CabinetRouteDeps, iso, prefix, requireCabinet } from "./common.ts";
 
 /** What the caller chooses of a `book`: the booking id is made here, `min_charge` and the TTL default to the policy. */
 const Book = BookEvent.mapFields((fields) => ({
@@ -31,7 +31,7 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
       // No broker, no issue or return (seed): the cells could not be opened.
       await deps.broker.check();
       // From the Idempotency-Key: a retried book reaches the booking the first attempt made.
-      const reply = await system.ask<BookingReply>(`cabinet/${params.cabinet_id}`, {
+      const reply = await askCabinet<BookingReply>(system, params.cabinet_id, {
         type: "book",
         booking_id: newId(),
         kind: body.kind,
@@ -52,7 +52,7 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     params: BookingParams,
     handle: async ({ params }) => {
       await requireCabinet(sql, params.cabinet_id);
-      const reply = await system.ask<{ booking_id: string; status: string }>(`cabinet/${params.cabinet_id}`, {
+      const reply = await askCabinet<{ booking_id: string; status: string }>(system, params.cabinet_id, {
         type: "release",
         booking_id: params.booking_id,
       });
@@ -74,7 +74,7 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
       // is cut short or never sent, so a 504 here never hides a reassignment.
       const timeoutMs = 2 * policy.commandTimeoutMs + 2_000;
       const reply_by = deps.now() + timeoutMs - OPEN_REPLY_MARGIN_MS;
-      const reply = await system.ask<OpenReply>(`cabinet/${params.cabinet_id}`, { type: "open", booking_id: params.booking_id, reply_by }, { timeoutMs });
+      const reply = await askCabinet<OpenReply>(system, params.cabinet_id, { type: "open", booking_id: params.booking_id, reply_by }, { timeoutMs });
       await applyMoves(system, reply.moves);
       const { moves: _moves, opened_at, ...rest } = reply;
       return { status: 200, body: { cabinet_id: params.cabinet_id, ...rest, opened_at: iso(opened_at) } };

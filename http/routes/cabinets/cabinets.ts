@@ -1,11 +1,11 @@
-// Cabinets: register (or move) one, list them with what can be booked, read one.
+// Cabinets: register (or move) one, list them with what can be booked, read one, decommission one.
 import { Schema, Struct } from "effect";
 import type { Server } from "hyper-express";
 import { RegisterEvent } from "../../../machines/cabinet.machine.ts";
 import { findCabinet, listAvailability } from "../../../storage/cabinetRepository.ts";
-import { badRequest } from "../../errors.ts";
+import { badRequest, conflict } from "../../errors.ts";
 import { route } from "../../route.ts";
-import { CabinetParams, type CabinetRouteDeps, cabinetView, prefix, requireCabinet } from "./common.ts";
+import { askCabinet, CabinetParams, type CabinetRouteDeps, cabinetView, prefix, requireCabinet, finalAs } from "./common.ts";
 
 const Register = RegisterEvent.mapFields((fields) => Struct.omit(fields, ["type"]));
 const ListQuery = Schema.Struct({
@@ -26,7 +26,10 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     params: CabinetParams,
     body: Register,
     handle: async ({ params, body }) => {
-      const reply = await system.ask<{ created: boolean }>(`cabinet/${params.cabinet_id}`, { type: "register", lat: body.lat, lon: body.lon });
+      const decommissioned = conflict("cabinet_decommissioned", `cabinet ${params.cabinet_id} was decommissioned; its id cannot be registered again`);
+      const reply = await system
+        .ask<{ created: boolean }>(`cabinet/${params.cabinet_id}`, { type: "register", lat: body.lat, lon: body.lon })
+        .catch(finalAs(decommissioned));
       deps.registered(params.cabinet_id);
       return { status: reply.created ? 201 : 200, body: cabinetView((await findCabinet(sql, params.cabinet_id))!) };
     },
@@ -76,5 +79,20 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     doc: { summary: "One cabinet and its cells", errors: [404] },
     params: CabinetParams,
     handle: async ({ params }) => ({ status: 200, body: cabinetView(await requireCabinet(sql, params.cabinet_id)) }),
+  });
+
+  // Out of service for good. Gone afterwards, as for an unknown id: a repeat is 404.
+  route(app, deps, {
+    method: "delete",
+    path: `${prefix}/cabinets/:cabinet_id`,
+    role: "internal",
+    doc: { summary: "Decommission a cabinet; afterwards it is unknown (a repeat is 404)", success: [204], errors: [404, 409, 504] },
+    params: CabinetParams,
+    handle: async ({ params }) => {
+      await requireCabinet(sql, params.cabinet_id);
+      // Decommissioned meanwhile by a concurrent call: gone all the same (404).
+      await askCabinet(system, params.cabinet_id, { type: "decommission" });
+      return { status: 204, body: null };
+    },
   });
 }

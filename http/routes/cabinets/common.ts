@@ -2,12 +2,13 @@
 // the views of the projection rows, and the helpers every resource uses.
 import { Schema } from "effect";
 import type { ActorSystem } from "../../../actors/ActorSystem.ts";
+import { EventRejectedError } from "../../../actors/errors.ts";
 import { CabinetId } from "../../../integrations/cabinet/index.ts";
 import { ReleaseEvent } from "../../../machines/cabinet.machine.ts";
 import type { AccumulatorMove } from "../../../machines/cabinetCells.ts";
 import { type AccumulatorRow, type CabinetRow, findCabinet } from "../../../storage/cabinetRepository.ts";
 import type { Sql } from "../../../storage/database.ts";
-import { notFound } from "../../errors.ts";
+import { type HttpError, notFound } from "../../errors.ts";
 import type { RouteDeps } from "../../route.ts";
 
 export const prefix = "/scooter-accumulator/v1";
@@ -75,3 +76,19 @@ export async function requireCabinet(sql: Sql, id: string): Promise<CabinetRow> 
  */
 export const applyMoves = (system: ActorSystem, moves: readonly AccumulatorMove[]) =>
   Promise.all(moves.map((m) => system.tell(m.to, m.event, { timeoutMs: 5_000 })));
+
+/** For `.catch`: an actor in a final state (decommissioned, written off) rejects every event; that is `instead`. */
+export const finalAs =
+  (instead: HttpError) =>
+  (error: unknown): never => {
+    throw error instanceof EventRejectedError ? instead : error;
+  };
+
+/** Asks the cabinet's actor; one decommissioned since the route looked it up takes no events: 404, as it would be now. */
+export const askCabinet = <T>(system: ActorSystem, cabinetId: string, event: { type: string; [field: string]: unknown }, options?: { timeoutMs?: number }) =>
+  system.ask<T>(`cabinet/${cabinetId}`, event, options).catch(finalAs(notFound("cabinet")));
+
+/** For `.catch`: the actor is in a final state already, the one a repeat of this request wants. */
+export const alreadyFinal = (error: unknown): void => {
+  if (!(error instanceof EventRejectedError)) throw error;
+};

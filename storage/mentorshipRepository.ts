@@ -1,0 +1,148 @@
+// Mentorship's query tables (seed 004): `matchings`, `status_transitions` and `results`, projected
+// from the matching actors in the same transaction as their snapshots (the service maps its actors
+// to these rows); the read markers the contacts routes write; and the retention that moves ended
+// matchings to the archive.
+import type { Queryable, Sql, Tx } from "./database.ts";
+
+/** A row of `matchings`: one matching actor's committed state (read markers excepted). */
+export interface MatchingRow {
+  id: string;
+  created_at: Date;
+  matched_at: Date | null;
+  mentor_park_id: string | null;
+  mentor_driver_id: string | null;
+  newbie_park_id: string;
+  newbie_driver_id: string;
+  status: string;
+  mentor_promocode: string | null;
+  completed_at: Date | null;
+  updated_at: Date;
+}
+
+/** A matching as read back: its row with both read markers. */
+export interface MatchingRecord extends MatchingRow {
+  newbie_last_read_at: Date | null;
+  mentor_last_read_at: Date | null;
+}
+
+export interface StatusTransitionRow {
+  matching_id: string;
+  seq: number;
+  created_at: Date;
+  from: string | null;
+  to: string;
+}
+
+/** The seed's `results` columns; each null until the CRM's figure arrives. */
+export const RESULT_COLUMNS = ["rate_avg_7d", "rate_avg_14d", "avg_dp_7d", "avg_dp_14d", "sh_7d", "sh_14d", "correct_answers", "passed_test_flg"] as const;
+export type ResultColumn = (typeof RESULT_COLUMNS)[number];
+
+export type ResultsRow = { matching_id: string; newbie_park_id: string; newbie_driver_id: string } & Record<ResultColumn, string | null>;
+
+export interface Driver {
+  park_id: string;
+  driver_id: string;
+}
+
+/**
+ * The projection of committed matching actors: rows upserted (read markers untouched), status
+ * changes appended once each (a repeat of the same `seq` is skipped), results upserted.
+ */
+export async function writeMatchingRows(
+  tx: Tx,
+  rows: { matchings: readonly MatchingRow[]; transitions: readonly StatusTransitionRow[]; results: readonly ResultsRow[] },
+): Promise<void> {
+  if (rows.matchings.length) {
+    await tx`insert into matchings ${tx([...rows.matchings])}
+      on conflict (id) do update set matched_at = excluded.matched_at, mentor_park_id = excluded.mentor_park_id,
+        mentor_driver_id = excluded.mentor_driver_id, status = excluded.status, mentor_promocode = excluded.mentor_promocode,
+        completed_at = excluded.completed_at, updated_at = excluded.updated_at`;
+  }
+  if (rows.transitions.length) {
+    await tx`insert into status_transitions ${tx(rows.transitions.map((t) => ({ matching_id: t.matching_id, seq: t.seq, created_at: t.created_at, from: t.from, to: t.to })))}
+      on conflict (matching_id, seq) do nothing`;
+  }
+  if (rows.results.length) {
+    await tx`insert into results ${tx([...rows.results])}
+      on conflict (matching_id) do update set
+        rate_avg_7d = excluded.rate_avg_7d, rate_avg_14d = excluded.rate_avg_14d, avg_dp_7d = excluded.avg_dp_7d,
+        avg_dp_14d = excluded.avg_dp_14d, sh_7d = excluded.sh_7d, sh_14d = excluded.sh_14d,
+        correct_answers = excluded.correct_answers, passed_test_flg = excluded.passed_test_flg`;
+  }
+}
+
+/** Every live matching in which one of `drivers` is the newbie or the mentor, newest first. */
+export async function matchingsOfDrivers(sql: Queryable, drivers: readonly Driver[]): Promise<MatchingRecord[]> {
+  if (drivers.length === 0) return [];
+  const parks = drivers.map((d) => d.park_id);
+  const ids = drivers.map((d) => d.driver_id);
+  return sql<MatchingRecord[]>`
+    with d as (select * from unnest(${sql.array(parks)}::text[], ${sql.array(ids)}::text[]) as d(park_id, driver_id))
+    select m.* from matchings m
+    where (m.newbie_park_id, m.newbie_driver_id) in (select park_id, driver_id from d)
+       or (m.mentor_park_id, m.mentor_driver_id) in (select park_id, driver_id from d)
+    order by m.created_at desc, m.id`;
+}
+
+export async function transitionsOf(sql: Queryable, matchingIds: readonly string[]): Promise<StatusTransitionRow[]> {
+  if (matchingIds.length === 0) return [];
+  return sql<StatusTransitionRow[]>`
+    select matching_id, seq, created_at, "from", "to" from status_transitions
+    where matching_id = any(${sql.array([...matchingIds])}::uuid[]) order by matching_id, seq`;
+}
+
+export async function resultsOf(sql: Queryable, matchingIds: readonly string[]): Promise<ResultsRow[]> {
+  if (matchingIds.length === 0) return [];
+  return sql<ResultsRow[]>`select * from results where matching_id = any(${sql.array([...matchingIds])}::uuid[])`;
+}
+
+/** Sets the newbie's or the mentor's read marker to `at` (never back in time). */
+export async function markRead(sql: Queryable, matchingId: string, role: "newbie" | "mentor", at: Date): Promise<void> {
+  const column = role === "newbie" ? "newbie_last_read_at" : "mentor_last_read_at";
+  await sql`update matchings set ${sql(column)} = greatest(coalesce(${sql(column)}, ${at}), ${at}) where id = ${matchingId}`;
+}
+
+/** Ids of live matchings in `status` after `after` (paging by id; "" for the first page). */
+export async function matchingIdsInStatus(sql: Queryable, status: string, limit: number, after: string): Promise<string[]> {
+  const rows = await sql<{ id: string }[]>`select id from matchings where status = ${status} and id::text > ${after} order by id::text limit ${limit}`;
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Moves matchings that ended (succeed or failed) before `endedBefore` to the archive, with their
+ * history and results: copied first, then deleted from the live tables, in one transaction, so a
+ * matching is always in exactly one of the two. Returns how many moved.
+ */
+export async function archiveEnded(sql: Sql, endedBefore: Date, archivedAt: Date, limit: number): Promise<number> {
+  return sql.begin(async (tx) => {
+    const ids = (
+      await tx<{ id: string }[]>`select id from matchings where status in ('succeed', 'failed') and completed_at < ${endedBefore}
+        order by completed_at limit ${limit} for update skip locked`
+    ).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    const list = tx.array(ids);
+    await tx`insert into matchings_archive select m.*, ${archivedAt} from matchings m where id = any(${list}::uuid[]) on conflict (id) do nothing`;
+    await tx`insert into status_transitions_archive select * from status_transitions where matching_id = any(${list}::uuid[])`;
+    await tx`insert into results_archive select * from results where matching_id = any(${list}::uuid[])`;
+    await tx`delete from matchings where id = any(${list}::uuid[])`;
+    return ids.length;
+  });
+}
+
+/** Removes archived matchings archived before `before`, with their history and results. */
+export async function pruneArchive(sql: Sql, before: Date): Promise<number> {
+  return sql.begin(async (tx) => {
+    const ids = (await tx<{ id: string }[]>`delete from matchings_archive where archived_at < ${before} returning id`).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    await tx`delete from status_transitions_archive where matching_id = any(${tx.array(ids)}::uuid[])`;
+    await tx`delete from results_archive where matching_id = any(${tx.array(ids)}::uuid[])`;
+    return ids.length;
+  });
+}
+
+/** Matchings per status, live and archived together: every application still on record. */
+export async function matchingTotals(sql: Queryable): Promise<{ status: string; count: number }[]> {
+  return sql<{ status: string; count: number }[]>`
+    select status::text, count(*)::int as count
+    from (select status from matchings union all select status from matchings_archive) m group by status`;
+}
