@@ -28,7 +28,7 @@ function parametersTable(op: Operation): string {
       `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${p.in}</td><td>${p.required ? "required" : "optional"}</td><td>${escapeHtml(p.description ?? "")}` +
       `<details><summary>schema</summary>${json(p.schema)}</details></td></tr>`,
   );
-  return `<table><tr><th>parameter</th><th>in</th><th></th><th></th></tr>${rows.join("")}</table>`;
+  return `<table><tr><th>parameter</th><th>in</th><th></th><th>what</th></tr>${rows.join("")}</table>`;
 }
 
 function operationSection(method: string, path: string, op: Operation): string {

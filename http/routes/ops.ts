@@ -57,13 +57,13 @@ export function opsRoutes(app: Server, deps: OpsDeps): void {
 
 /** What the API description says of the routes above. */
 export const opsRouteDocs: readonly PlainRouteDoc[] = [
-  { method: "get", path: "/health", tag: "ops", summary: "Alive", answers: { 200: "`{status: ok}`" }, produces: "application/json" },
+  { method: "get", path: "/health", tag: "ops", summary: "Alive", answers: { 200: "{status: ok}" }, produces: "application/json" },
   {
     method: "get",
     path: "/ready",
     tag: "ops",
     summary: "Whether what every route needs answers; with an admin token, each check and each service's own dependencies",
-    answers: { 200: "`{status: ready}`", 503: "`{status: not_ready}`" },
+    answers: { 200: "{status: ready}", 503: "{status: not_ready}" },
     produces: "application/json",
     optionalRole: "admin",
   },
