@@ -163,7 +163,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       ],
       describe: () => (cluster ? { cluster: cluster.status() } : { mode: "embedded" }),
     });
-    for (const service of all) await service.attach(system, http.app, http.deps);
+    for (const service of all) await service.attach(system, http.app, { ...http.deps, tag: service.name });
     adminRoutes(http.app, { ...http.deps, system, instanceId: config.instanceId, cluster: () => cluster?.status() });
     options.extraRoutes?.(http.app, { ...http.deps, system });
     const port = await http.listen(config.port, config.host);

@@ -39,7 +39,7 @@ export interface RouteResult {
   body: unknown;
 }
 
-type AnySchema = Schema.Codec<unknown, unknown, never, never>;
+export type AnySchema = Schema.Codec<unknown, unknown, never, never>;
 
 export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends AnySchema> {
   method: "get" | "post" | "put" | "patch" | "delete";
@@ -60,7 +60,28 @@ export interface RouteSpec<P extends AnySchema, Q extends AnySchema, B extends A
     keep(body: unknown): JSONValue;
     replay(kept: any, ctx: Omit<RouteContext<P["Type"], Q["Type"], B["Type"]>, "newId">): Promise<RouteResult>;
   };
+  /** What the API description (GET /openapi.json, /docs) says beyond the Schemas. */
+  doc?: RouteDoc;
   handle(ctx: RouteContext<P["Type"], Q["Type"], B["Type"]>): Promise<RouteResult>;
+}
+
+export interface RouteDoc {
+  summary: string;
+  /** Statuses of success; default 200. */
+  success?: readonly number[];
+  /**
+   * Error statuses of its own (404, 409, 503, ...), beside those the middleware answers for
+   * every route (400, 401, 403, 500, 503, 504 `request_timeout`) or for what the spec declares
+   * (413, idempotency's 409 and 422).
+   */
+  errors?: readonly number[];
+}
+
+/** A registered route as the API description sees it. */
+export interface CatalogEntry {
+  spec: RouteSpec<AnySchema, AnySchema, AnySchema>;
+  /** The service (or area) the route belongs to: its group in the description. */
+  tag: string;
 }
 
 export interface RouteDeps {
@@ -76,6 +97,10 @@ export interface RouteDeps {
   idempotencyLeaseMs: number;
   /** REQUEST_TIMEOUT_MS: a request not answered by then is 504 `request_timeout`. */
   requestTimeoutMs: number;
+  /** Every route `route()` registered, in order: what GET /openapi.json describes. */
+  catalog: CatalogEntry[];
+  /** The group the routes registered with these deps belong to; default: the path's first segment. */
+  tag?: string;
 }
 
 /** A UUID (version 8, name-based on SHA-256) naming what `key` creates within `scope` (the one called `name`). */
@@ -95,13 +120,14 @@ export function decode<S extends AnySchema>(schema: S, input: unknown, where: "b
   throw badRequest("invalid_request", `invalid ${where}: ${fields.map((f) => f.path).join(", ")}`, { fields });
 }
 
-const identityHeaders = {
+/** The headers a role's proxy vouches for the caller with. */
+export const identityHeaders = {
   fleet: { park_id: "x-park-id", uid: "x-yandex-uid" },
   driver: { park_id: "x-yataxi-park-id", driver_id: "x-yataxi-driver-profile-id" },
 } as const;
 
 /** Every id in a path, before the route's own Schema: nothing a key, a subject or a log line could misread. */
-const PATH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const PATH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function checkPathIds(params: Record<string, string>): void {
   const fields = Object.entries(params)
@@ -173,6 +199,7 @@ interface Answer {
 /** Registers one route on the server with the whole middleware chain, answering within `requestTimeoutMs`. */
 export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(app: Server, deps: RouteDeps, spec: RouteSpec<P, Q, B>): void {
   const label = spec.path;
+  deps.catalog.push({ spec: spec as RouteSpec<AnySchema, AnySchema, AnySchema>, tag: deps.tag ?? spec.path.split("/")[1]! });
   app[spec.method](spec.path, async (req, res) => {
     const started = performance.now();
     let status = 500;

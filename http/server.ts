@@ -5,6 +5,7 @@ import type { RouteDeps } from "./route.ts";
 import { httpMetrics } from "./metrics.ts";
 import { opsRoutes, type OpsDeps } from "./routes/ops.ts";
 import { limitRequestHead } from "./requestLimits.ts";
+import { apiDocsRoutes } from "./routes/apiDocs.ts";
 
 export interface HttpServer {
   app: HyperExpress.Server;
@@ -13,15 +14,16 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export function createHttpServer(options: Omit<RouteDeps, "metrics"> & OpsDeps): HttpServer {
+export function createHttpServer(options: Omit<RouteDeps, "metrics" | "catalog" | "tag"> & OpsDeps): HttpServer {
   // Bodies are limited per request in route.ts (JSON 413); this cap only stops absurd uploads early.
   // auto_close off: the instance closes the server in its graceful stop (main.ts on SIGTERM/SIGINT).
   // hyper-express's own would close it at the signal, under requests still in flight, and adds
   // five process listeners per server that are never removed.
   const app = new HyperExpress.Server({ max_body_length: options.bodyLimitBytes * 16, auto_close: false });
-  const deps: RouteDeps = { ...options, metrics: httpMetrics(options.registry) };
+  const deps: RouteDeps = { ...options, metrics: httpMetrics(options.registry), catalog: [] };
   app.use(limitRequestHead);
   opsRoutes(app, options);
+  apiDocsRoutes(app, deps.catalog);
   app.set_not_found_handler((_req, res) => {
     res.status(404).json({ code: "not_found", message: "no such route" });
   });

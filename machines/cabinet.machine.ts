@@ -93,7 +93,7 @@ export interface UnlockFailure {
 
 const Id = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128));
 /** Percent. */
-const Charge = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 100 }));
+const Charge = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 100 }));
 
 // The events callers send (the routes decode their bodies with these schemas' fields); the
 // runtime adds `at` and, on asks, `replyTo`.
@@ -101,8 +101,8 @@ const Charge = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 100 }
 /** Registers the cabinet at a place, or moves it there. */
 export const RegisterEvent = Schema.Struct({
   type: Schema.Literal("register"),
-  lat: Schema.Number.check(Schema.isBetween({ minimum: -90, maximum: 90 })),
-  lon: Schema.Number.check(Schema.isBetween({ minimum: -180, maximum: 180 })),
+  lat: Schema.Finite.check(Schema.isBetween({ minimum: -90, maximum: 90 })),
+  lon: Schema.Finite.check(Schema.isBetween({ minimum: -180, maximum: 180 })),
 });
 
 /** Reserves `count` cells: charged accumulators to issue, or empty cells to return into. */

@@ -18,6 +18,7 @@ export function adminRoutes(app: Server, deps: RouteDeps & { system: ActorSystem
     method: "get",
     path: "/admin/v1/cluster",
     role: "admin",
+    doc: { summary: "This instance's view of the cluster: mode, members, owned shards" },
     handle: async () => ({ status: 200, body: { instance: deps.instanceId, mode: deps.cluster() ? "cluster" : "embedded", ...deps.cluster() } }),
   });
 
@@ -25,6 +26,7 @@ export function adminRoutes(app: Server, deps: RouteDeps & { system: ActorSystem
     method: "get",
     path: "/admin/v1/actors",
     role: "admin",
+    doc: { summary: "Actors hosted in this instance's memory, with state and version" },
     query: HostedQuery,
     handle: async ({ query }) => {
       const items = deps.system.host

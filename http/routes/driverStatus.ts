@@ -118,6 +118,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     method: "get",
     path: idPath,
     role: "driver",
+    doc: { summary: "Whether the driver has a KRT id bound, and his KRT session", errors: [404] },
     handle: async ({ identity }) => {
       const { park_id, driver_id } = identity as Driver;
       const row = await findDriverStatus(deps.sql, await licenceOf(park_id, driver_id));
@@ -129,6 +130,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     method: "post",
     path: idPath,
     role: "driver",
+    doc: { summary: "Bind the driver's KRT id after KRT confirms it matches his licence", errors: [404, 409, 502, 504] },
     body: BindBody,
     idempotent: true,
     handle: async ({ identity, body }) => {
@@ -149,6 +151,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     method: "get",
     path: "/internal/v1/id/updates",
     role: "internal",
+    doc: { summary: "Feed of KRT id bindings after a cursor" },
     query: FeedQuery,
     handle: async ({ query }) => {
       const { after } = decodeCursor(query.cursor); // one row per person: a full load is the whole feed
@@ -169,6 +172,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     method: "get",
     path: "/internal/v1/status/updates",
     role: "internal",
+    doc: { summary: "Feed of KRT session statuses after a cursor" },
     query: FeedQuery,
     handle: async ({ query }) => {
       const { after, fullLoad } = decodeCursor(query.cursor);
@@ -192,6 +196,7 @@ export function driverStatusRoutes(app: Server, deps: DriverStatusRouteDeps): vo
     method: "get",
     path: "/internal/v1/drivers/:park_id/:driver_id/can-take-orders",
     role: "internal",
+    doc: { summary: "Whether a driver may take orders now, and why not" },
     params: DriverParams,
     handle: async ({ params }) => {
       const licence = await licenceOf(params.park_id, params.driver_id);

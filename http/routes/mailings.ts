@@ -59,6 +59,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     method: "post",
     path: `${prefix}/mailings`,
     role: "fleet",
+    doc: { summary: "Create a mailing from a saved template or a new message with filters", success: [202], errors: [404, 504] },
     body: CreateMailing,
     idempotent: true,
     handle: async ({ body, identity, newId }) => {
@@ -89,6 +90,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     method: "get",
     path: `${prefix}/mailings`,
     role: "fleet",
+    doc: { summary: "The park's mailings, newest first (paged)" },
     query: PageQuery,
     handle: async ({ query, identity }) => {
       const limit = query.limit ?? 50;
@@ -102,6 +104,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     method: "get",
     path: `${prefix}/templates/:id/mailings`,
     role: "fleet",
+    doc: { summary: "The mailings sent from one template (paged)", errors: [404] },
     params: MailingId,
     query: PageQuery,
     handle: async ({ params, query, identity }) => {
@@ -118,6 +121,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     method: "get",
     path: `${prefix}/mailings/:id`,
     role: "fleet",
+    doc: { summary: "One mailing", errors: [404] },
     params: MailingId,
     handle: async ({ params, identity }) => {
       const row = await findMailing(deps.sql, (identity as Fleet).park_id, params.id);
@@ -130,6 +134,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     method: "post",
     path: `${prefix}/mailings/:id/cancel`,
     role: "fleet",
+    doc: { summary: "Cancel a mailing not yet sent", errors: [404, 504] },
     params: MailingId,
     idempotent: true,
     handle: async ({ params, identity }) => {
@@ -154,6 +159,7 @@ export function mailingRoutes(app: Server, deps: RouteDeps & { system: ActorSyst
     method: "get",
     path: `${prefix}/templates`,
     role: "fleet",
+    doc: { summary: "The park's templates (paged)" },
     query: PageQuery,
     handle: async ({ query, identity }) => {
       const limit = query.limit ?? 50;

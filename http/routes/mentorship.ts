@@ -59,6 +59,7 @@ export function mentorshipRoutes(app: Server, deps: MentorshipRouteDeps): void {
     method: "post",
     path: `${prefix}/confirm`,
     role: "driver",
+    doc: { summary: "Join the programme as a newbie (his matching, or the one he already has)", errors: [409, 504] },
     idempotent: true,
     handle: async ({ identity }) => {
       const { park_id, driver_id } = identity as Driver;
@@ -82,6 +83,7 @@ export function mentorshipRoutes(app: Server, deps: MentorshipRouteDeps): void {
     method: "get",
     path: `${prefix}/contacts`,
     role: "driver",
+    doc: { summary: "The caller's role, his application and the contacts of the matchings he is in" },
     handle: async ({ identity }) => {
       const { bindings, complete } = await readableBindings(identity);
       const mine = await matchingsOf(bindings);
@@ -128,6 +130,7 @@ export function mentorshipRoutes(app: Server, deps: MentorshipRouteDeps): void {
     method: "post",
     path: `${prefix}/contacts/read`,
     role: "driver",
+    doc: { summary: "Mark a matching's messages read", errors: [404] },
     body: ReadBody,
     handle: async ({ identity, body }) => {
       const mine = await matchingsOf(await bindingsOf(identity));

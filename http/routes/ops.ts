@@ -3,6 +3,7 @@
 import type { Request, Server } from "hyper-express";
 import type { Registry } from "prom-client";
 import type { TokenRoles } from "../tokens.ts";
+import type { PlainRouteDoc } from "../openapi.ts";
 
 export interface ReadinessCheck {
   name: string;
@@ -53,6 +54,21 @@ export function opsRoutes(app: Server, deps: OpsDeps): void {
     res.header("Content-Type", deps.registry.contentType).send(await deps.registry.metrics());
   });
 }
+
+/** What the API description says of the routes above. */
+export const opsRouteDocs: readonly PlainRouteDoc[] = [
+  { method: "get", path: "/health", tag: "ops", summary: "Alive", answers: { 200: "{status: ok}" }, produces: "application/json" },
+  {
+    method: "get",
+    path: "/ready",
+    tag: "ops",
+    summary: "Whether what every route needs answers; with an admin token, each check and each service's own dependencies",
+    answers: { 200: "{status: ready}", 503: "{status: not_ready}" },
+    produces: "application/json",
+    optionalRole: "admin",
+  },
+  { method: "get", path: "/metrics", tag: "ops", summary: "Prometheus text", answers: { 200: "the metrics" }, produces: "text/plain" },
+];
 
 function isAdmin(req: Request, tokens: TokenRoles): boolean {
   const header = req.headers.authorization ?? "";

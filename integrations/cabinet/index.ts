@@ -2,7 +2,17 @@
 // the simulated cabinets and the embedded broker.
 export { CabinetGateway, type CabinetDevices, type CabinetGatewayOptions, type UnsolicitedEvent } from "./client.ts";
 export { CabinetNotRespondingError, CommandAbortedError, MqttUnavailableError } from "./errors.ts";
-export { CabinetId, commandsTopic, eventsTopic, type DeviceEvent, type InventoryReport, type UnlockResult } from "./protocol.ts";
+export {
+  CabinetId,
+  CellClosed,
+  commandsTopic,
+  eventsTopic,
+  InventoryCommand,
+  InventoryReport,
+  UnlockCommand,
+  UnlockResult,
+  type DeviceEvent,
+} from "./protocol.ts";
 export {
   cabinetSpec,
   demoCabinets,

@@ -8,7 +8,7 @@ import { describeIssues, issueLines } from "../issues.ts";
 export const CabinetId = Schema.String.check(Schema.isPattern(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, { message: "expected 1-64 letters, digits, . _ : -" }));
 const RequestId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128));
 const CellNo = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1000 }));
-const Charge = Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 100 }));
+const Charge = Schema.Finite.check(Schema.isBetween({ minimum: 0, maximum: 100 }));
 const AccumulatorId = Schema.String.check(Schema.isMinLength(1), Schema.isMaxLength(128));
 
 export const InventoryCommand = Schema.Struct({ type: Schema.Literal("inventory"), request_id: RequestId });

@@ -26,7 +26,7 @@ export const AccumulatorPublicEvent = Schema.Struct({
   cell: Schema.NullOr(Schema.Int),
   contractor_id: Schema.NullOr(Schema.String),
   scooter_id: Schema.NullOr(Schema.String),
-  charge: Schema.NullOr(Schema.Number),
+  charge: Schema.NullOr(Schema.Finite),
 });
 
 export const cabinetPublicEvents = {

@@ -1,6 +1,6 @@
 // Boots a whole instance on a private Postgres schema with its simulators, and a small client.
 import { loadConfig } from "../../config.ts";
-import { startInstance, type Instance } from "../../instance.ts";
+import { startInstance, type Instance, type InstanceOptions } from "../../instance.ts";
 import type { Clock } from "../../actors/clock.ts";
 import { silentLogger, testDatabase, type TestDatabase } from "./harness.ts";
 
@@ -35,7 +35,7 @@ export interface CallOptions {
   uid?: string;
 }
 
-export interface TestInstanceOptions {
+export interface TestInstanceOptions extends Pick<InstanceOptions, "extraKinds" | "extraRoutes"> {
   /** The runtime's clock (a ManualClock moves days in a millisecond). */
   clock?: Clock;
   /** Another instance's database: this one shares its schema (and its CRM tables). */
@@ -55,7 +55,14 @@ export async function startTestInstance(env: Record<string, string> = {}, option
     CRM_SCHEMA: testDb.schema,
     ...env,
   });
-  const instance = await startInstance(config, { db: testDb, logger: silentLogger, ...(options.clock ? { clock: options.clock } : {}) });
+  const { extraKinds, extraRoutes, clock } = options;
+  const instance = await startInstance(config, {
+    db: testDb,
+    logger: silentLogger,
+    ...(clock ? { clock } : {}),
+    ...(extraKinds ? { extraKinds } : {}),
+    ...(extraRoutes ? { extraRoutes } : {}),
+  });
   return {
     ...instance,
     testDb,

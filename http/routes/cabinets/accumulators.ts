@@ -21,6 +21,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "post",
     path: `${prefix}/scooters/:scooter_id/swap`,
     role: "internal",
+    doc: { summary: "Swap a scooter's accumulator for one the contractor holds", errors: [409, 504] },
     params: Schema.Struct({ scooter_id: InstallEvent.fields.scooter_id }),
     body: Swap,
     idempotent: true,
@@ -50,6 +51,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "get",
     path: `${prefix}/accumulators/:accumulator_id`,
     role: "internal",
+    doc: { summary: "Where one accumulator is", errors: [404] },
     params: Schema.Struct({ accumulator_id: Id }),
     handle: async ({ params }) => {
       const row = await findAccumulator(sql, params.accumulator_id);
@@ -62,6 +64,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "post",
     path: `${prefix}/accumulators/:accumulator_id/write-off`,
     role: "internal",
+    doc: { summary: "Write an accumulator off: out of service for good, never offered again", errors: [404, 409, 504] },
     params: Schema.Struct({ accumulator_id: Id }),
     idempotent: true,
     handle: async ({ params }) => {
@@ -87,6 +90,7 @@ export function accumulatorRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "get",
     path: `${prefix}/contractors/:contractor_id/accumulators`,
     role: "internal",
+    doc: { summary: "The accumulators a contractor holds" },
     params: Schema.Struct({ contractor_id: Id }),
     handle: async ({ params }) => {
       const rows = await listContractorAccumulators(sql, params.contractor_id);

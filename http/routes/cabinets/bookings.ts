@@ -22,6 +22,7 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "post",
     path: `${prefix}/cabinets/:cabinet_id/bookings`,
     role: "internal",
+    doc: { summary: "Book cells: charged accumulators to issue or empty cells to return into", success: [201], errors: [404, 409, 504] },
     params: CabinetParams,
     body: Book,
     idempotent: true,
@@ -47,6 +48,7 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "delete",
     path: `${prefix}/cabinets/:cabinet_id/bookings/:booking_id`,
     role: "internal",
+    doc: { summary: "Release a booking not yet opened", errors: [404, 409, 504] },
     params: BookingParams,
     handle: async ({ params }) => {
       await requireCabinet(sql, params.cabinet_id);
@@ -62,6 +64,7 @@ export function bookingRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "post",
     path: `${prefix}/cabinets/:cabinet_id/bookings/:booking_id/open`,
     role: "internal",
+    doc: { summary: "Unlock the booking's cells (waits for the cabinet's answer)", errors: [404, 409, 504] },
     params: BookingParams,
     idempotent: true,
     handle: async ({ params }) => {

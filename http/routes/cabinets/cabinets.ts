@@ -22,6 +22,7 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     method: "put",
     path: `${prefix}/cabinets/:cabinet_id`,
     role: "internal",
+    doc: { summary: "Register a cabinet or move it", success: [200, 201], errors: [504] },
     params: CabinetParams,
     body: Register,
     handle: async ({ params, body }) => {
@@ -38,6 +39,7 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     method: "get",
     path: `${prefix}/cabinets`,
     role: "internal",
+    doc: { summary: "Cabinets with what can be booked now, nearest first when lat and lon are given" },
     query: ListQuery,
     handle: async ({ query }) => {
       if ((query.lat === undefined) !== (query.lon === undefined)) {
@@ -74,6 +76,7 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     method: "get",
     path: `${prefix}/cabinets/:cabinet_id`,
     role: "internal",
+    doc: { summary: "One cabinet and its cells", errors: [404] },
     params: CabinetParams,
     handle: async ({ params }) => ({ status: 200, body: cabinetView(await requireCabinet(sql, params.cabinet_id)) }),
   });
@@ -83,6 +86,7 @@ export function cabinetResourceRoutes(app: Server, deps: CabinetRouteDeps): void
     method: "delete",
     path: `${prefix}/cabinets/:cabinet_id`,
     role: "internal",
+    doc: { summary: "Decommission a cabinet; afterwards it is unknown (a repeat is 404)", success: [204], errors: [404, 409, 504] },
     params: CabinetParams,
     handle: async ({ params }) => {
       await requireCabinet(sql, params.cabinet_id);

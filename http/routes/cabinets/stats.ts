@@ -11,6 +11,7 @@ export function statsRoutes(app: Server, deps: CabinetRouteDeps): void {
     method: "get",
     path: `${prefix}/stats`,
     role: "internal",
+    doc: { summary: "Accumulators per location and charge band" },
     handle: async () => {
       const stats = await cabinetStats(sql, policy.chargedMinCharge);
       const locations = Object.fromEntries(

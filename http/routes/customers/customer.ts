@@ -39,6 +39,7 @@ export function customerResourceRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "post",
     path: `${prefix}/customers/find`,
     role: "fleet",
+    doc: { summary: "Find a customer by phone", errors: [404] },
     body: Find,
     handle: async ({ body, identity }) => {
       const phone = normalizePhone(body.phone)!;
@@ -54,6 +55,7 @@ export function customerResourceRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "put",
     path: `${prefix}/customers`,
     role: "fleet",
+    doc: { summary: "Create or update the customer of a phone", success: [200, 201] },
     body: Upsert,
     handle: async ({ body, identity }) => {
       const phone = normalizePhone(body.phone)!;
@@ -70,6 +72,7 @@ export function customerResourceRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "get",
     path: `${prefix}/customers/:customer_id`,
     role: "fleet",
+    doc: { summary: "One customer", errors: [404] },
     params: CustomerPath,
     handle: async ({ params, identity }) => {
       const customer = await customers.get(parkOf(identity), params.customer_id);
@@ -82,6 +85,7 @@ export function customerResourceRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "patch",
     path: `${prefix}/customers/:customer_id`,
     role: "fleet",
+    doc: { summary: "Change a customer's name, SMS consent or order options", errors: [404] },
     params: CustomerPath,
     body: Patch,
     handle: async ({ params, body, identity }) => {
@@ -101,6 +105,7 @@ export function customerResourceRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "delete",
     path: `${prefix}/customers/:customer_id`,
     role: "fleet",
+    doc: { summary: "Delete a customer", success: [204], errors: [404] },
     params: CustomerPath,
     handle: async ({ params, identity }) => {
       if (!(await customers.delete(parkOf(identity), params.customer_id))) throw notFound("customer");

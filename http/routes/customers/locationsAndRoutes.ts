@@ -50,6 +50,7 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "post",
     path: `${prefix}/customers/:customer_id/locations`,
     role: "fleet",
+    doc: { summary: "Add a saved location", success: [201], errors: [404, 409] },
     params: CustomerPath,
     body: Location,
     idempotent: true,
@@ -67,6 +68,7 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "delete",
     path: `${prefix}/customers/:customer_id/locations/:location_id`,
     role: "fleet",
+    doc: { summary: "Remove a saved location", success: [204], errors: [404] },
     params: LocationPath,
     handle: async ({ params, identity }) => {
       if (!(await customers.remove(parkOf(identity), params.customer_id, "locations", params.location_id))) throw notFound("location");
@@ -78,6 +80,7 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "post",
     path: `${prefix}/customers/:customer_id/routes`,
     role: "fleet",
+    doc: { summary: "Add a saved route", success: [201], errors: [404, 409] },
     params: CustomerPath,
     body: Route,
     idempotent: true,
@@ -95,6 +98,7 @@ export function locationAndRouteRoutes(app: Server, deps: CustomerRouteDeps): vo
     method: "delete",
     path: `${prefix}/customers/:customer_id/routes/:route_id`,
     role: "fleet",
+    doc: { summary: "Remove a saved route", success: [204], errors: [404] },
     params: RoutePath,
     handle: async ({ params, identity }) => {
       if (!(await customers.remove(parkOf(identity), params.customer_id, "routes", params.route_id))) throw notFound("route");

@@ -19,6 +19,7 @@ export function takeoutRoutes(app: Server, deps: CustomerRouteDeps): void {
     method: "post",
     path: `${prefix}/takeout/v1/delete`,
     role: "internal",
+    doc: { summary: "Takeout: delete every customer of the given phones in every park" },
     body: TakeoutDelete,
     idempotent: true,
     handle: async ({ body }) => {
@@ -32,6 +33,7 @@ export function takeoutRoutes(app: Server, deps: CustomerRouteDeps): void {
     method: "get",
     path: `${prefix}/takeout/v1/status`,
     role: "internal",
+    doc: { summary: "Takeout: whether a phone's data was deleted" },
     query: TakeoutStatusQuery,
     handle: async ({ query }) => {
       const s = await customers.takeoutStatus(query.phone_pd_id);
