@@ -16,7 +16,7 @@ import { createLogger } from "../actors/logger.ts";
 import { dropSchema, openPostgres } from "../storage/database.ts";
 import { cabinetSpec, commandsTopic, startCabinetSimulator } from "../integrations/cabinet/index.ts";
 import { startPrivateMosquitto } from "../test/support/privateMosquitto.ts";
-import { percentile, printResult, progress, round } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
 
 const dbUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cabinets = Number(process.env.BENCH_CABINETS ?? 1_000);
@@ -177,10 +177,8 @@ async function main(): Promise<void> {
       polling_cpu_share: round(pollingCpuShare, 3),
       polling_event_loop_utilisation: round(pollingElu, 3),
       samples: bookOpen.length,
-      book_open_p50_ms: round(percentile(bookOpen, 50)),
-      book_open_p99_ms: round(percentile(bookOpen, 99)),
-      raw_mqtt_p50_ms: round(percentile(rawMs, 50)),
-      raw_mqtt_p99_ms: round(percentile(rawMs, 99)),
+      ...latencyFigures("book_open", bookOpen),
+      ...latencyFigures("raw_mqtt", rawMs),
       p50_ratio: round(percentile(bookOpen, 50) / percentile(rawMs, 50), 1),
       p99_ratio: round(percentile(bookOpen, 99) / percentile(rawMs, 99), 1),
       errors,

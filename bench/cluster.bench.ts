@@ -2,7 +2,7 @@
 // processes, and failover time (SIGKILL to the first answer of a moved actor) under load.
 import { clusterHarness, checkLedgers, ledgerLoad, type ClusterHarness, type Node } from "../test/support/cluster.ts";
 import { TOKENS } from "../test/support/instance.ts";
-import { percentile, printResult, progress, round } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
 
 const ASKS = Number(process.env.BENCH_ASKS ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -90,10 +90,8 @@ try {
     instances: 3,
     concurrency: CONCURRENCY,
     ask_rps: round(askRps, 0),
-    ask_p50_ms: round(percentile(asks, 50)),
-    ask_p99_ms: round(askP99),
-    raw_nats_p50_ms: round(percentile(raws, 50)),
-    raw_nats_p99_ms: round(rawP99),
+    ...latencyFigures("ask", asks),
+    ...latencyFigures("raw_nats", raws),
     p99_ratio: round(askP99 / rawP99, 2),
     lease_ms: LEASE_MS,
     failover_ms_median: round(percentile(failovers, 50), 0),

@@ -18,7 +18,7 @@ import { PersonalClient, startPersonalSimulator } from "../integrations/personal
 import { CustomerBook } from "../services/customers/customerBook.ts";
 import { findCustomerByPhone } from "../storage/customerRepository.ts";
 import { dropSchema, openPostgres } from "../storage/database.ts";
-import { percentile, printResult, progress, round } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 1_000_000);
@@ -220,17 +220,14 @@ async function main(): Promise<void> {
       parks,
       load_s: round(loadSeconds, 1),
       samples: viaHttp.length,
-      find_p50_ms: round(percentile(viaHttp, 50)),
-      find_p99_ms: round(percentile(viaHttp, 99)),
-      raw_sql_p50_ms: round(percentile(viaSql, 50)),
-      raw_sql_p99_ms: round(percentile(viaSql, 99)),
+      ...latencyFigures("find", viaHttp),
+      ...latencyFigures("raw_sql", viaSql),
       p50_ratio: round(percentile(viaHttp, 50) / percentile(viaSql, 50), 2),
       p99_ratio: round(percentile(viaHttp, 99) / percentile(viaSql, 99), 2),
       personal_find_p50_ms: round(percentile(exchange, 50)),
       find_errors: errors,
       upserts_per_s: Math.round(upserts / upsertElapsed),
-      upsert_p50_ms: round(percentile(upsertLatency, 50)),
-      upsert_p99_ms: round(percentile(upsertLatency, 99)),
+      ...latencyFigures("upsert", upsertLatency),
       upsert_concurrency: concurrency,
       upsert_errors: upsertErrors,
       upsert_event_loop_utilisation: round(upsertElu, 2),

@@ -22,6 +22,7 @@ export interface LoadResult {
   rps: number;
   p50_ms: number;
   p99_ms: number;
+  p999_ms: number;
   max_ms: number;
   errors: number;
   first_error?: string;
@@ -34,6 +35,21 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 }
 
 export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+/**
+ * The latency figures every bench reports, tails included, as `<name>_p50_ms`, `_p99_ms`,
+ * `_p999_ms`, `_max_ms` (`name` empty: unprefixed). `sorted`: ascending milliseconds.
+ * @example printResult({ ...latencyFigures("find", sortedMs) })
+ */
+export function latencyFigures(name: string, sorted: ArrayLike<number>, digits = 3): Record<string, number> {
+  const key = (figure: string) => (name ? `${name}_${figure}_ms` : `${figure}_ms`);
+  return {
+    [key("p50")]: round(percentile(sorted, 50), digits),
+    [key("p99")]: round(percentile(sorted, 99), digits),
+    [key("p999")]: round(percentile(sorted, 99.9), digits),
+    [key("max")]: round(sorted.length ? sorted[sorted.length - 1]! : NaN, digits),
+  };
+}
 export const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
 /** The bench's result: one JSON line, printed last on stdout. */
 export const printResult = (result: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -143,9 +159,7 @@ async function runLoad(pool: Connection[], spec: LoadSpec, seconds: number, reco
   return {
     requests: sorted.length,
     rps: Math.round(sorted.length / elapsed),
-    p50_ms: round(percentile(sorted, 50)),
-    p99_ms: round(percentile(sorted, 99)),
-    max_ms: round(sorted.length ? sorted[sorted.length - 1]! : NaN),
+    ...(latencyFigures("", sorted) as Pick<LoadResult, "p50_ms" | "p99_ms" | "p999_ms" | "max_ms">),
     errors,
     ...(firstError ? { first_error: firstError } : {}),
   };

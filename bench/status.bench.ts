@@ -22,7 +22,7 @@ import { KrtClient, memoryTokenStore, type KrtCall } from "../integrations/krt/i
 import { DriverProfilesClient, driverProfilesCache } from "../integrations/driverProfiles/index.ts";
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
-import { percentile, printResult, progress, round } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
 import { consumerLag, cpuByRole, cpuDelta, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
 import { startNaiveStatusQueue } from "./statusQueue.naive.ts";
 import { startRawConsumer } from "./statusRaw.ts";
@@ -321,9 +321,7 @@ async function main(): Promise<void> {
       events_at_220: atRate.published,
       krt_calls_at_220: phaseCalls.length,
       krt_calls_per_event_at_220: round(phaseCalls.length / atRate.published, 3),
-      lag_p50_ms_at_220: round(percentile(lags, 50), 1),
-      lag_p99_ms_at_220: round(percentile(lags, 99), 1),
-      lag_max_ms_at_220: round(lags.length ? lags[lags.length - 1]! : NaN, 1),
+      ...latencyFigures("lag_at_220", lags, 1),
       lag_p99_within_debounce_plus_100: percentile(lags, 99) <= debounceMs + 100,
       naive_events_per_s: naiveBest.rate,
       naive_is_ceiling: naiveBest.limited,
