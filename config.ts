@@ -111,6 +111,9 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** One error naming every problem, each `VARIABLE: what is wrong` (never its value). */
+export const invalidConfiguration = (problems: readonly string[]): ConfigError => new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+
 export type Env = Record<string, string | undefined>;
 
 /**
@@ -125,7 +128,7 @@ export function decodeEnv<S extends Schema.Decoder<unknown> & { readonly fields:
     const issues = SchemaIssue.makeFormatterStandardSchemaV1()(decoded.failure.issue).issues;
     // The value is never echoed: it may be a secret (a password in DATABASE_URL, a token).
     const lines = issues.map((i) => `${i.path?.join(".")}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n  ${lines.join("\n  ")}`);
+    throw invalidConfiguration(lines);
   }
   return decoded.success as S["Type"];
 }
@@ -139,16 +142,12 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
   const mode = e.DATABASE_URL || e.NATS_URL ? "production" : "embedded";
   const tokens = e.AUTH_TOKENS ? parseTokens(e.AUTH_TOKENS, mode) : undefined;
   if (!tokens && mode === "production")
-    throw new ConfigError(
-      "invalid configuration:\n  AUTH_TOKENS: required when DATABASE_URL or NATS_URL is set (role=token pairs, tokens of at least 32 characters)",
-    );
+    throw invalidConfiguration(["AUTH_TOKENS: required when DATABASE_URL or NATS_URL is set (role=token pairs, tokens of at least 32 characters)"]);
   const askTimeoutMs = e.ASK_TIMEOUT_MS ?? 5_000;
   const requestTimeoutMs = e.REQUEST_TIMEOUT_MS ?? Math.max(10_000, askTimeoutMs * 2);
   // An ask that times out answers 504 actor_timeout within the request's deadline, never after it.
   if (requestTimeoutMs <= askTimeoutMs)
-    throw new ConfigError(
-      "invalid configuration:\n  REQUEST_TIMEOUT_MS: must be longer than ASK_TIMEOUT_MS (a route waits for an actor's answer up to ASK_TIMEOUT_MS)",
-    );
+    throw invalidConfiguration(["REQUEST_TIMEOUT_MS: must be longer than ASK_TIMEOUT_MS (a route waits for an actor's answer up to ASK_TIMEOUT_MS)"]);
   const simulators = e.SIMULATORS ?? (mode === "embedded" ? "all" : "none");
   return {
     mode,
@@ -196,7 +195,7 @@ function parseTokens(spec: string, mode: Config["mode"]): Map<Role, string[]> {
     });
     tokens.set(role, [...(tokens.get(role) ?? []), ...own]);
   }
-  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.map((p) => `AUTH_TOKENS: ${p}`).join("\n  ")}`);
+  if (problems.length) throw invalidConfiguration(problems.map((p) => `AUTH_TOKENS: ${p}`));
   return tokens;
 }
 
@@ -218,7 +217,7 @@ function natsAuth(e: typeof InstanceEnv.Type, env: Env) {
     (name) => e[name] !== undefined,
   );
   if (given.length > 0 && !e.NATS_URL && !env.STATUS_NATS_URL) problems.push(`NATS_URL: required with ${given.join(", ")}`);
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  if (problems.length > 0) throw invalidConfiguration(problems);
   // Readable: ReadableFile checked them.
   const read = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path, "utf8"));
   const tls = { ca: read(e.NATS_TLS_CA), cert: read(e.NATS_TLS_CERT), key: read(e.NATS_TLS_KEY) };

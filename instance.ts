@@ -4,7 +4,7 @@ import path from "node:path";
 import { mkdirSync } from "node:fs";
 import type { Server } from "hyper-express";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { ConfigError, simulatedPartner, type Config } from "./config.ts";
+import { invalidConfiguration, simulatedPartner, type Config } from "./config.ts";
 import { openEmbedded, openPostgres, type Database } from "./storage/database.ts";
 import { pruneIdempotencyKeys } from "./storage/idempotencyStore.ts";
 import { ActorSystem } from "./actors/ActorSystem.ts";
@@ -94,7 +94,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     const allowSimulator = (variable: string) => {
       const partner = simulatedPartner(variable);
       if (!config.simulators.all && !config.simulators.names.has(partner))
-        throw new ConfigError(`invalid configuration:\n  ${variable}: required (or SIMULATORS=${partner} to run its built-in simulator)`);
+        throw invalidConfiguration([`${variable}: required (or SIMULATORS=${partner} to run its built-in simulator)`]);
       if (config.mode === "production") logger.warn("starting a built-in simulator in place of a partner", { partner, variable });
     };
     const context: ServiceContext = {

@@ -10,7 +10,7 @@ import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } f
 import type { Logger } from "../actors/logger.ts";
 import { badRequest, HttpError, toHttpError } from "./errors.ts";
 import type { HttpMetrics } from "./metrics.ts";
-import type { TokenRoles } from "./tokens.ts";
+import { bearerToken, type TokenRoles } from "./tokens.ts";
 import { PARTNER_ID_PATTERN } from "../integrations/driverKey.ts";
 
 /** Identity vouched for by the role's proxy, from its headers. */
@@ -162,8 +162,7 @@ function identify(role: Role, req: Request): Identity {
 }
 
 function authenticate(role: Role, tokens: TokenRoles, req: Request): void {
-  const header = req.headers.authorization ?? "";
-  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  const token = bearerToken(req);
   if (!token) throw new HttpError(401, "unauthorized", "missing bearer token");
   const holder = tokens.roleOf(token);
   if (holder === role) return;

@@ -4,6 +4,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Role } from "../config.ts";
 
+/** The token of an `Authorization: Bearer <token>` header, or "" when there is none. */
+export const bearerToken = (req: { headers: Record<string, string | undefined> }): string => {
+  const header = req.headers.authorization ?? "";
+  return header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+};
+
 const digest = (token: string) => createHash("sha256").update(token).digest();
 
 export class TokenRoles {

@@ -2,7 +2,7 @@
 // /ready tells why only to the admin role (its reasons name hosts, errors and member instances).
 import type { Request, Server } from "hyper-express";
 import type { Registry } from "prom-client";
-import type { TokenRoles } from "../tokens.ts";
+import { bearerToken, type TokenRoles } from "../tokens.ts";
 import type { PlainRouteDoc } from "../openapi.ts";
 
 export interface ReadinessCheck {
@@ -71,8 +71,8 @@ export const opsRouteDocs: readonly PlainRouteDoc[] = [
 ];
 
 function isAdmin(req: Request, tokens: TokenRoles): boolean {
-  const header = req.headers.authorization ?? "";
-  return header.startsWith("Bearer ") && tokens.roleOf(header.slice(7).trim()) === "admin";
+  const token = bearerToken(req);
+  return token !== "" && tokens.roleOf(token) === "admin";
 }
 
 /** `ok`, or `down: <why>`. */

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { Schema } from "effect";
-import { ConfigError, decodeEnv, PositiveInt, ReadableFile, Url, type Env } from "../../config.ts";
+import { ConfigError, invalidConfiguration, decodeEnv, PositiveInt, ReadableFile, Url, type Env } from "../../config.ts";
 import { isTlsUrl, type MqttAuth } from "../../integrations/cabinet/index.ts";
 
 const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
@@ -120,7 +120,7 @@ function mqttAuth(e: typeof CabinetEnv.Type): MqttAuth {
     }
   }
   if (e.MQTT_USERNAME !== undefined && e.MQTT_PASSWORD !== undefined) Object.assign(auth, { username: e.MQTT_USERNAME, password: e.MQTT_PASSWORD });
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join("\n  ")}`);
+  if (problems.length > 0) throw invalidConfiguration(problems);
   return auth;
 }
 

@@ -2,7 +2,7 @@
 // with Schema from the environment; the status stream's STATUS_* are streams/status/config.ts's.
 import { Schema } from "effect";
 import { randomUUID } from "node:crypto";
-import { ConfigError, decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
+import { ConfigError, invalidConfiguration, decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
 
 const Ms = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
 
@@ -57,7 +57,7 @@ export interface DriverStatusConfig {
 export function driverStatusConfig(env: Env): DriverStatusConfig {
   const e = decodeEnv(DriverStatusEnv, env);
   // A real KRT needs the secret it issued; a simulated one is started with whatever secret this is.
-  if (e.KRT_URL && !e.KRT_CLIENT_SECRET) throw new ConfigError("invalid configuration:\n  KRT_CLIENT_SECRET: required when KRT_URL is set");
+  if (e.KRT_URL && !e.KRT_CLIENT_SECRET) throw invalidConfiguration(["KRT_CLIENT_SECRET: required when KRT_URL is set"]);
   return {
     urls: {
       krt: e.KRT_URL,
