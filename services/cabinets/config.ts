@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { createSecureContext } from "node:tls";
 import { Schema } from "effect";
-import { ConfigError, invalidConfiguration, decodeEnv, PositiveInt, ReadableFile, Url, type Env } from "../../config.ts";
+import { invalidConfiguration, decodeEnv, PositiveInt, ReadableFile, Url, type Env } from "../../config.ts";
 import { isTlsUrl, type MqttAuth } from "../../integrations/cabinet/index.ts";
 
 const NonNegativeInt = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));

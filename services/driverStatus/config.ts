@@ -2,7 +2,7 @@
 // with Schema from the environment; the status stream's STATUS_* are streams/status/config.ts's.
 import { Schema } from "effect";
 import { randomUUID } from "node:crypto";
-import { ConfigError, invalidConfiguration, decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
+import { invalidConfiguration, decodeEnv, PositiveInt, Url, type Env } from "../../config.ts";
 
 const Ms = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0));
 
