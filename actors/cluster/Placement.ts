@@ -7,8 +7,8 @@
 // The local mirror of the owners follows a KV watch; whenever it may have missed changes (this
 // instance was paused or starved past its lease, NATS reconnected, a compare-and-set failed, the
 // watch ended) the entries are read again, so a stale mirror can delay a handover but never stall it.
-import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import { JetStreamApiError, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV, type KvOptions } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Sql } from "../../storage/database.ts";
 import { raiseShardFence } from "../../storage/actorStore.ts";
@@ -72,8 +72,8 @@ export class Placement {
 
   static async start(options: PlacementOptions): Promise<Placement> {
     const kvm = new Kvm(options.nc);
-    const members = await kvm.create(`${options.cluster}_members`, { history: 1, ttl: options.leaseMs });
-    const shards = await kvm.create(`${options.cluster}_shards`, { history: 1 });
+    const members = await createBucket(kvm, `${options.cluster}_members`, { history: 1, ttl: options.leaseMs });
+    const shards = await createBucket(kvm, `${options.cluster}_shards`, { history: 1 });
     const placement = new Placement(options, members, shards, await jetstreamManager(options.nc));
     await placement.#startWatch();
     placement.#rereadAfterReconnects();
@@ -332,5 +332,24 @@ export class Placement {
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => void this.tick().finally(() => this.#schedule()), Math.max(100, Math.floor(this.options.leaseMs / 4)));
+  }
+}
+
+/** JetStream's answer to a stream created while another client creates the same one. */
+const SUBJECTS_OVERLAP = 10065;
+
+/**
+ * Creates (or binds to) a KV bucket. Members starting at the same moment race to create it, and
+ * the loser of the race is told its subjects overlap with the stream the winner is adding; once
+ * that one exists, the same create succeeds (it is idempotent for an equal configuration).
+ */
+export async function createBucket(kvm: Kvm, name: string, options: Partial<KvOptions>): Promise<KV> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await kvm.create(name, options);
+    } catch (error) {
+      if (!(error instanceof JetStreamApiError && error.code === SUBJECTS_OVERLAP) || attempt >= 10) throw error;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
   }
 }
