@@ -13,26 +13,9 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-async function balanced(members: number) {
-  let seen: unknown;
-  const check = async () => {
-    const views = await Promise.all([...cluster.nodes.values()].map((n) => cluster.admin(n, "/admin/v1/cluster")));
-    seen = views;
-    const owned = views.map((v) => v.owned_shards as number);
-    const even = 64 / members;
-    return views.every((v) => v.members.length === members) && owned.reduce((a, b) => a + b, 0) === 64 && owned.every((o) => Math.abs(o - even) < 1);
-  };
-  // Generous: a handover under load on a slow, shared machine can take this long; what is
-  // checked is that balance is reached, not how fast.
-  await eventually(check, 60_000, 200).catch((error) => {
-    const logs = [...cluster.nodes.values()].map((n) => `--- ${n.id}\n${n.output().slice(-4_000)}`).join("\n");
-    throw new Error(`${String(error)}\nlast seen: ${JSON.stringify(seen)}\n${logs}`);
-  });
-}
-
 describe("cluster scaling", () => {
   it("2 -> 3 -> 4 -> 2 instances under load - balanced at each step, no failed or lost operation", async () => {
-    await balanced(2);
+    await cluster.balanced(2);
     const load = ledgerLoad(cluster, { ledgers: 40, concurrency: 6, budgetMs: 10_000 });
     const progress = async () => {
       const before = load.ackedCount();
@@ -40,14 +23,14 @@ describe("cluster scaling", () => {
     };
     await progress();
     await cluster.start("a3");
-    await balanced(3);
+    await cluster.balanced(3);
     await progress();
     await cluster.start("a4");
-    await balanced(4);
+    await cluster.balanced(4);
     await progress();
     await cluster.stop("a4");
     await cluster.stop("a3");
-    await balanced(2);
+    await cluster.balanced(2);
     await progress();
 
     const result = await load.stop();

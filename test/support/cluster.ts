@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { connect, type ConnectionOptions } from "@nats-io/transport-node";
 import { Kvm } from "@nats-io/kv";
-import { DATABASE_URL, testDatabase, type TestDatabase } from "./harness.ts";
+import { DATABASE_URL, eventually, testDatabase, type TestDatabase } from "./harness.ts";
 import { PRODUCTION_TEST_ENV, TOKENS } from "./instance.ts";
 
 export interface Node {
@@ -27,6 +27,8 @@ export interface ClusterHarness {
   kill(id: string): Promise<void>;
   apply(node: Node, ledger: string, op: string, timeoutMs?: number): Promise<{ status: number; body: any }>;
   admin(node: Node, path: string): Promise<any>;
+  /** Waits until every node sees the same `members` and the shards are spread within one of even. */
+  balanced(members: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,26 @@ export async function clusterHarness(
     await node.exited;
   };
 
+  const admin = async (node: Node, p: string): Promise<any> =>
+    (await fetch(`${node.url}${p}`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })).json();
+  const shardCount = options.shardCount ?? 64;
+  const balanced = async (members: number) => {
+    let seen: unknown;
+    const check = async () => {
+      const views = await Promise.all([...nodes.values()].map((n) => admin(n, "/admin/v1/cluster")));
+      seen = views;
+      const owned = views.map((v) => v.owned_shards as number);
+      const even = shardCount / members;
+      return views.every((v) => v.members.length === members) && owned.reduce((a, b) => a + b, 0) === shardCount && owned.every((o) => Math.abs(o - even) < 1);
+    };
+    // Generous: a handover under load on a slow, shared machine can take this long; what is
+    // checked is that balance is reached, not how fast.
+    await eventually(check, 60_000, 200).catch((error) => {
+      const logs = [...nodes.values()].map((n) => `--- ${n.id}\n${n.output().slice(-4_000)}`).join("\n");
+      throw new Error(`${String(error)}\nlast seen: ${JSON.stringify(seen)}\n${logs}`);
+    });
+  };
+
   return {
     name,
     natsUrl,
@@ -112,7 +134,8 @@ export async function clusterHarness(
       });
       return { status: res.status, body: await res.json() };
     },
-    admin: async (node, p) => (await fetch(`${node.url}${p}`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })).json(),
+    admin,
+    balanced,
     close: async () => {
       await Promise.all([...nodes.keys()].map((id) => signal(id, "SIGKILL")));
       const nc = await connect({ servers: natsUrl, ...options.natsOptions });
