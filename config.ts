@@ -137,6 +137,14 @@ export function decodeEnv<S extends Schema.Decoder<unknown> & { readonly fields:
  * Decodes the instance's own variables; throws ConfigError naming every bad one.
  * @example const config = loadConfig(process.env)
  */
+/**
+ * How long a silent instance keeps its shards. Renewed every quarter of it, so an event loop may
+ * stall for up to three quarters (1.5 s) before others take over; a SIGKILLed instance's actors
+ * answer again from a survivor after about this long (bench:cluster measures both).
+ */
+export const DEFAULT_CLUSTER_LEASE_MS = 2_000;
+export const DEFAULT_SHARD_COUNT = 256;
+
 export function loadConfig(env: Env, makeToken: () => string = randomToken): Config {
   const e = decodeEnv(InstanceEnv, env);
   const mode = e.DATABASE_URL || e.NATS_URL ? "production" : "embedded";
@@ -160,7 +168,12 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR ?? ".data",
     cluster: e.NATS_URL
-      ? { natsUrl: e.NATS_URL, name: e.CLUSTER_NAME ?? "fleet", shardCount: e.SHARD_COUNT ?? 256, leaseMs: e.CLUSTER_LEASE_MS ?? 5_000 }
+      ? {
+          natsUrl: e.NATS_URL,
+          name: e.CLUSTER_NAME ?? "fleet",
+          shardCount: e.SHARD_COUNT ?? DEFAULT_SHARD_COUNT,
+          leaseMs: e.CLUSTER_LEASE_MS ?? DEFAULT_CLUSTER_LEASE_MS,
+        }
       : undefined,
     natsAuth: natsAuth(e, env),
     env,

@@ -1,5 +1,8 @@
 // bench:cluster — cross-instance asks against raw NATS request/reply between the same two
-// processes, and failover time (SIGKILL to the first answer of a moved actor) under load.
+// processes, failover time (SIGKILL to the first answer of a moved actor) under load, and false
+// takeovers while every instance's event loop stalls. Lease and shard count are the product's
+// defaults unless BENCH_LEASE_MS / BENCH_SHARDS say otherwise.
+import { DEFAULT_CLUSTER_LEASE_MS, DEFAULT_SHARD_COUNT } from "../config.ts";
 import { clusterHarness, checkLedgers, ledgerLoad, type ClusterHarness, type Node } from "../test/support/cluster.ts";
 import { TOKENS } from "../test/support/instance.ts";
 import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
@@ -7,7 +10,10 @@ import { latencyFigures, percentile, printResult, progress, round } from "./scen
 const ASKS = Number(process.env.BENCH_ASKS ?? 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const KILLS = Number(process.env.BENCH_KILLS ?? 3);
-const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? 2_000);
+const LEASE_MS = Number(process.env.BENCH_LEASE_MS ?? DEFAULT_CLUSTER_LEASE_MS);
+const SHARDS = Number(process.env.BENCH_SHARDS ?? DEFAULT_SHARD_COUNT);
+/** Each instance's event loop blocked this long, this often, for this long (the false-takeover phase). */
+const STALL = { stall_ms: Number(process.env.BENCH_STALL_MS ?? 1_000), every_ms: 2_000, for_ms: 20_000 };
 
 async function post(node: Node, path: string, body: unknown = {}) {
   const res = await fetch(`${node.url}${path}`, {
@@ -15,7 +21,7 @@ async function post(node: Node, path: string, body: unknown = {}) {
     headers: { authorization: `Bearer ${TOKENS.internal}`, "content-type": "application/json" },
     body: JSON.stringify(body),
   });
-  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as { latencies_ms: number[]; elapsed_ms: number };
 }
 
@@ -60,7 +66,29 @@ async function failover(cluster: ClusterHarness, n: number): Promise<number> {
   return ms;
 }
 
-const cluster = await clusterHarness({ leaseMs: LEASE_MS });
+/** Shards every live instance has lost to a takeover so far (its `lost` handovers). */
+async function takeovers(cluster: ClusterHarness): Promise<number> {
+  const counts = await Promise.all(
+    [...cluster.nodes.values()].map(async (node) => {
+      const text = await (await fetch(`${node.url}/metrics`)).text();
+      return Number(text.match(/fleet_cluster_handovers_total\{event="lost"\} (\d+)/)?.[1] ?? 0);
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** Every instance stalls its event loop under load; a takeover of a live instance's shard is false. */
+async function stalledLoops(cluster: ClusterHarness): Promise<{ falseTakeovers: number; failed: number }> {
+  const before = await takeovers(cluster);
+  const load = ledgerLoad(cluster, { ledgers: 30, concurrency: 4, budgetMs: 20_000 });
+  await Promise.all([...cluster.nodes.values()].map((node) => post(node, "/test/v1/bench/stall-loop", STALL)));
+  await new Promise((r) => setTimeout(r, STALL.for_ms + LEASE_MS));
+  const result = await load.stop();
+  return { falseTakeovers: (await takeovers(cluster)) - before, failed: result.failed.length };
+}
+
+// A measuring route runs thousands of asks: longer than a request may take in production.
+const cluster = await clusterHarness({ leaseMs: LEASE_MS, shardCount: SHARDS, env: { REQUEST_TIMEOUT_MS: "120000" } });
 try {
   progress("starting two instances");
   const [a, b] = await Promise.all([cluster.start("b1"), cluster.start("b2")]);
@@ -83,6 +111,9 @@ try {
   const { missing, duplicated } = await checkLedgers(cluster, result);
   failovers.sort((x, y) => x - y);
 
+  progress(`every event loop stalled ${STALL.stall_ms} ms every ${STALL.every_ms} ms for ${STALL.for_ms} ms, under load`);
+  const stalled = await stalledLoops(cluster);
+
   const askP99 = percentile(asks, 99);
   const rawP99 = percentile(raws, 99);
   printResult({
@@ -94,12 +125,17 @@ try {
     ...latencyFigures("raw_nats", raws),
     p99_ratio: round(askP99 / rawP99, 2),
     lease_ms: LEASE_MS,
+    shards: SHARDS,
     failover_ms_median: round(percentile(failovers, 50), 0),
     failover_ms: failovers.map((f) => round(f, 0)),
     acknowledged: [...result.acked.values()].reduce((s, ops) => s + ops.length, 0),
     lost_acknowledged: missing.length,
     applied_twice: duplicated.length,
     failed_beyond_budget: result.failed.length,
+    stall_ms: STALL.stall_ms,
+    stall_every_ms: STALL.every_ms,
+    false_takeovers_while_stalled: stalled.falseTakeovers,
+    failed_while_stalled: stalled.failed,
   });
 } finally {
   await cluster.close();

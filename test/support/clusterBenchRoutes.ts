@@ -9,6 +9,7 @@ import { route } from "../../http/route.ts";
 
 const Run = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int });
 const RawRun = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int, target: Schema.String });
+const Stalls = Schema.Struct({ stall_ms: Schema.Int, every_ms: Schema.Int, for_ms: Schema.Int });
 
 /** Runs `count` calls with `concurrency` in flight; latencies in ms, ascending. */
 async function run(count: number, concurrency: number, call: (i: number) => Promise<unknown>) {
@@ -75,6 +76,25 @@ export function benchRoutes(app: Server, deps: RouteDeps & { system: ActorSystem
       const payload = new TextEncoder().encode(JSON.stringify({ to: { type: "counter", id: "x" }, event: { type: "increment" }, messageId: "m", deadline: 0 }));
       const result = await run(body.count, body.concurrency, () => nc.request(`bench.echo.${body.target}`, payload, { timeout: 5_000 }));
       return { status: 200, body: result };
+    },
+  });
+
+  // A loaded event loop at its worst: synchronous work of `stall_ms` every `every_ms` (a long GC
+  // pause, a huge JSON), for `for_ms`, starting now (the answer does not wait for the stalls).
+  route(app, deps, {
+    method: "post",
+    path: "/test/v1/bench/stall-loop",
+    role: "internal",
+    body: Stalls,
+    handle: async ({ body }) => {
+      const until = performance.now() + body.for_ms;
+      const stall = () => {
+        const end = performance.now() + body.stall_ms;
+        while (performance.now() < end);
+        if (performance.now() < until) setTimeout(stall, Math.max(0, body.every_ms - body.stall_ms));
+      };
+      setTimeout(stall, 0);
+      return { status: 202, body: {} };
     },
   });
 }
