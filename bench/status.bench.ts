@@ -7,7 +7,11 @@
 //  3. The raw baseline (take from JetStream, decode, ack: nothing else) on rising steps, in the
 //     same run: our rate as a ratio to it does not depend on the machine's speed that day.
 //  4. The seed's original design (each event upserted into `status_queue`, a periodic task
-//     draining it to KRT) on the same steps, in the same run, and the ratio.
+//     draining it to KRT) on rising steps until it falls behind, in the same run, and the ratio.
+//  5. Overload: twice the sustained rate offered for a step; what is consumed, as a share of the
+//     sustained rate (it should stay near the capacity, never collapse).
+//  6. Idle: the instance's CPU and RSS with every driver bound and seen, while nothing arrives;
+//     and its CPU at the seed's 220/s.
 // BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
 // bench-status-<rate>.cpuprofile (open it in Chrome DevTools).
 import { randomBytes } from "node:crypto";
@@ -44,7 +48,10 @@ const pullBatch = 1_000;
 const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").filter(Boolean).map(Number);
 const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
 const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
+/** Given steps first; past the last, the naive design keeps rising by half until it falls behind. */
 const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").filter(Boolean).map(Number);
+const naiveCeilingSearch = process.env.BENCH_NAIVE_UNTIL_BEHIND !== "false";
+const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
 const tag = randomBytes(4).toString("hex");
 const schema = `bench_status_${tag}`;
 const names = {
@@ -179,7 +186,10 @@ async function main(): Promise<void> {
     progress(`lag at 220 events/s for ${lagSeconds} s...`);
     const callsBefore = (await krtCalls(0)).total;
     const phaseStart = Date.now();
+    const cpuAt220Before = cpuByRole({ instance: process.pid, partners: partners.pid, publisher: publisher.pid });
     const atRate = await publisher.run(names.subject, 220, lagSeconds, lagDrivers);
+    const cpuAt220 = cpuDelta(cpuAt220Before, cpuByRole({ instance: process.pid, partners: partners.pid, publisher: publisher.pid }));
+    const instanceCoresAt220 = round(cpuAt220.instance! / (atRate.elapsed_ms / 1000), 3);
     await sleep(maxDelayMs + 2_000);
     const { calls } = await krtCalls(callsBefore);
     const phaseCalls = calls.filter((c) => c.at >= phaseStart);
@@ -197,7 +207,8 @@ async function main(): Promise<void> {
       const metric = await instance.registry.getSingleMetric("fleet_status_events_total")?.get();
       return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
     };
-    const runSteps = async (label: string, subject: string, rates: number[], lag: () => Promise<Lag>) => {
+    const runSteps = async (label: string, subject: string, given: number[], lag: () => Promise<Lag>, untilBehind = false) => {
+      const rates = [...given];
       // `limited`: some step fell behind, so `rate` is the ceiling; otherwise the highest step held
       // and the real ceiling lies above it.
       let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number>, limited: false, behind: undefined as StepFigures | undefined };
@@ -237,6 +248,7 @@ async function main(): Promise<void> {
           break;
         }
         best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand, limited: false, behind: undefined };
+        if (untilBehind && rate === rates.at(-1)) rates.push(Math.round(rate * 1.5));
         await drainedTo(rate, 60_000, lag);
       }
       await drainedTo(0, 300_000, lag);
@@ -251,9 +263,44 @@ async function main(): Promise<void> {
       await publisher.run(names.subject, warmRate, warmSeconds);
       await drainedTo(0, 300_000, lagOf);
     }
+    await krtQuiet();
+    progress(`idle for ${idleSeconds} s with ${drivers} drivers bound and seen...`);
+    const idleBefore = cpuByRole(pids);
+    await sleep(idleSeconds * 1000);
+    const idleCores = round(cpuDelta(idleBefore, cpuByRole(pids)).instance! / idleSeconds, 3);
+    const idleRssMb = round(process.memoryUsage().rss / 2 ** 20, 0);
+
     const eluBefore = performance.eventLoopUtilization();
     const ours = await runSteps("ours", names.subject, steps, lagOf);
     const ownElu = performance.eventLoopUtilization(eluBefore);
+
+    // 5. Overload: twice what held. Measured over the step's last two thirds, as the steps are.
+    let overload: StepFigures | undefined;
+    if (ours.consumed_per_s > 0) {
+      progress(`overload: ${2 * ours.rate}/s offered (twice the sustained rate)...`);
+      const outcomesBefore = await outcomes();
+      const running = publisher.run(names.subject, 2 * ours.rate, stepSeconds);
+      await sleep((stepSeconds * 1000) / 3);
+      const t1 = performance.now();
+      const before = await outcomes();
+      const cpu1 = cpuByRole(pids);
+      await running;
+      const seconds = (performance.now() - t1) / 1000;
+      const after = await outcomes();
+      const cpu = cpuDelta(cpu1, cpuByRole(pids));
+      // Consumed: every status the pipeline settled (told, dropped on purpose or dead-lettered).
+      const settled = Object.keys(after).reduce((sum, k) => sum + (after[k]! - (before[k] ?? 0)), 0);
+      const consumed = Math.round(settled / seconds);
+      overload = {
+        rate: 2 * ours.rate,
+        consumed_per_s: consumed,
+        cpu_ms_per_1000: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1e6) / settled, 1)])),
+      };
+      progress(
+        `overload: consumed ~${consumed}/s (${round(consumed / ours.consumed_per_s, 2)} of sustained); outcomes ${JSON.stringify(cpuDelta(outcomesBefore, after))}`,
+      );
+      await drainedTo(0, 300_000, lagOf);
+    }
 
     // 3. The raw baseline, and 4. the seed's design, with our instance stopped first (its KRT
     // backlog and actors would otherwise take CPU from them).
@@ -294,7 +341,13 @@ async function main(): Promise<void> {
       upsertConcurrency: 16,
       drainEveryMs: 1_000,
     });
-    const naiveBest = await runSteps("naive", naiveNames.subject, naiveSteps, () => consumerLag(jsm, naiveNames.stream, naiveNames.consumer));
+    const naiveBest = await runSteps(
+      "naive",
+      naiveNames.subject,
+      naiveSteps,
+      () => consumerLag(jsm, naiveNames.stream, naiveNames.consumer),
+      naiveCeilingSearch,
+    );
     await naive.stop();
     profiles.cache.stop();
     categories.cache.stop();
@@ -318,6 +371,13 @@ async function main(): Promise<void> {
       behind_consumed_per_s: ours.behind?.consumed_per_s ?? null,
       behind_cpu_ms_per_1000_events: ours.behind?.cpu_ms_per_1000 ?? null,
       cores_busy_when_behind: coresBusy(ours.behind),
+      overload_offered_per_s: overload?.rate ?? null,
+      overload_consumed_per_s: overload?.consumed_per_s ?? null,
+      overload_consumed_ratio: overload ? round(overload.consumed_per_s / ours.consumed_per_s, 2) : null,
+      overload_cpu_ms_per_1000_events: overload?.cpu_ms_per_1000 ?? null,
+      idle_instance_cores: idleCores,
+      idle_instance_rss_mb: idleRssMb,
+      instance_cores_at_220: instanceCoresAt220,
       events_at_220: atRate.published,
       krt_calls_at_220: phaseCalls.length,
       krt_calls_per_event_at_220: round(phaseCalls.length / atRate.published, 3),
