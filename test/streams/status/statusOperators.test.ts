@@ -536,7 +536,11 @@ describe("tellSessions", () => {
     let attempts = 0;
     scheduler().run(({ cold, expectObservable }) => {
       const values = { a: change(l, 1, "d1", true, 1), b: change(l, 2, "d2", true, 1) };
-      const tell = (c: { driver_id: string }) => (c.driver_id === "d1" ? (attempts++, cold("-#", {}, refused)) : cold("-(x|)", { x: undefined }));
+      const tell = (c: { driver_id: string }) => {
+        if (c.driver_id !== "d1") return cold("-(x|)", { x: undefined });
+        attempts++;
+        return cold("-#", {}, refused);
+      };
       const out = cold("(ab)", values).pipe(tellSessions(tell, { concurrency: 1, retryBaseMs: 10, retryMaxMs: 10, maxPoisonAttempts: 3 }, l.count));
       // d1 fails at 1, 12 and 23 ms and is given up; only then (concurrency 1) is d2 told.
       expectObservable(out).toBe("24ms b", values);
