@@ -85,8 +85,8 @@ export class ClusterMember {
         this.transport.serveShard(shard);
         system.wakeSingletons(shard);
       },
-      onRelease: async (shard) => {
-        this.transport.stopShard(shard);
+      onRelease: async (shard, epoch) => {
+        this.transport.handOverShard(shard, epoch);
         await system.host.release(inShard(shard));
       },
       onLost: async (shard) => {

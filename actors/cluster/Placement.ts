@@ -27,8 +27,8 @@ export interface PlacementOptions {
   logger: Logger;
   /** Start serving a shard just acquired. */
   onAcquire(shard: number, epoch: number): Promise<void>;
-  /** Handover: stop serving the shard and commit its actors; the key is released afterwards. */
-  onRelease(shard: number): Promise<void>;
+  /** Handover of the shard held at `epoch`: stop serving it and commit its actors; the key is released afterwards. */
+  onRelease(shard: number, epoch: number): Promise<void>;
   /** Another instance took the shard (this one was presumed dead): drop it at once. */
   onLost(shard: number): Promise<void>;
   onChange?(event: "acquired" | "released" | "lost", shard: number): void;
@@ -202,7 +202,7 @@ export class Placement {
     const epoch = this.#owned.get(shard);
     if (epoch === undefined) return;
     this.#owned.delete(shard);
-    await this.options.onRelease(shard).catch((error) => this.options.logger.warn("shard release failed", { shard, error: String(error) }));
+    await this.options.onRelease(shard, epoch).catch((error) => this.options.logger.warn("shard release failed", { shard, error: String(error) }));
     // A key left behind would keep its shard waiting for a handover that already happened.
     for (let attempt = 0; attempt < 3; attempt++) {
       const entry = this.#mirror.get(shard);

@@ -4,6 +4,10 @@
 // until NATS notices, so the envelope names the epoch its sender knows and only the holder of
 // that epoch handles it. A newer owner answers "unavailable" (the sender's view is behind and the
 // older holder is fenced); an older one stays silent, so it can never beat the real answer.
+// A shard handed over keeps its subscription for a grace period and answers "moved" (at once to
+// envelopes sent to the epoch it held; to others only if the new owner has not answered within
+// half a second): unsubscribing at once would drop the envelopes already on their way, and their
+// senders would wait out their whole timeout instead of retrying with the new owner.
 import { RequestError, TimeoutError, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import type { Envelope, Reply } from "../protocol.ts";
 import { formatAddress } from "../protocol.ts";
@@ -27,12 +31,19 @@ export interface NatsTransportOptions {
   onForwarded?: (ms: number, ok: boolean) => void;
 }
 
+/** How long a handed-over shard still answers "moved": senders see the new owner well within it. */
+const HANDOVER_GRACE_MS = 2_000;
+/** How long a handed-over shard leaves an envelope for its new owner to answer before saying "moved". */
+const HANDOVER_FALLBACK_MS = 500;
+
 /** Subject tokens cannot hold dots, spaces or wildcards; the envelope carries the real id. */
 const token = (text: string) => text.replace(/[.\s*>]/g, "_") || "_";
 
 export class NatsTransport implements Transport {
   #handler: EnvelopeHandler | undefined;
   readonly #shards = new Map<number, Subscription>();
+  /** Shards handed over and still in their grace period: the epoch held, and the end of the grace. */
+  readonly #handedOver = new Map<number, { epoch: number; timer: NodeJS.Timeout; ended: Promise<void> }>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -72,6 +83,11 @@ export class NatsTransport implements Transport {
 
   /** Starts answering for a shard this instance now owns. */
   serveShard(shard: number): void {
+    const handedOver = this.#handedOver.get(shard);
+    if (handedOver) {
+      clearTimeout(handedOver.timer);
+      this.#handedOver.delete(shard);
+    }
     if (this.#shards.has(shard)) return;
     const subject = `${this.options.prefix}.actors.${shard}.>`;
     const sub = this.nc.subscribe(subject, {
@@ -87,6 +103,15 @@ export class NatsTransport implements Transport {
         }
         const mine = this.options.epochOf(shard);
         const theirs = envelope.epoch ?? 0;
+        const handedOver = mine === 0 ? this.#handedOver.get(shard) : undefined;
+        if (handedOver) {
+          // Sent to us: "moved" at once. Sent to the new owner: it answers, unless it is not
+          // serving yet; then this late "moved" (ignored once an answer came) saves the wait.
+          const moved = () => msg.respond(encodeJson({ ok: false, code: "actor_unavailable", message: `shard ${shard} was handed over` } satisfies Reply));
+          if (theirs <= handedOver.epoch) moved();
+          else setTimeout(moved, HANDOVER_FALLBACK_MS);
+          return;
+        }
         if (mine === 0 || mine < theirs) return; // not ours, or a newer owner answers
         const { epoch: _, ...plain } = envelope;
         const reply: Promise<Reply> =
@@ -102,10 +127,24 @@ export class NatsTransport implements Transport {
     this.#shards.set(shard, sub);
   }
 
-  /** Stops answering for a shard (handover or loss); in-flight turns still reply. */
+  /** Stops answering for a shard taken over by another instance; in-flight turns still reply. */
   stopShard(shard: number): void {
     this.#shards.get(shard)?.unsubscribe();
     this.#shards.delete(shard);
+  }
+
+  /** Stops serving a shard handed over at `epoch`: "moved" answers for the grace period, then silence. */
+  handOverShard(shard: number, epoch: number): void {
+    if (!this.#shards.has(shard) || this.#handedOver.has(shard)) return;
+    let end = () => {};
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    const timer = setTimeout(() => {
+      if (this.#handedOver.get(shard)?.timer !== timer) return;
+      this.#handedOver.delete(shard);
+      this.stopShard(shard);
+      end();
+    }, HANDOVER_GRACE_MS);
+    this.#handedOver.set(shard, { epoch, timer, ended });
   }
 
   /** Resolves once the server has the message (flush), so the outbox row may then go. */
@@ -124,6 +163,8 @@ export class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    // Leaving: the shards were handed over just now; answer "moved" until their graces end.
+    await Promise.all([...this.#handedOver.values()].map((h) => h.ended));
     for (const shard of [...this.#shards.keys()]) this.stopShard(shard);
     this.#handler = undefined;
   }

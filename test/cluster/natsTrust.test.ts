@@ -38,8 +38,8 @@ beforeAll(async () => {
     natsOptions: instanceLogin,
   });
   await Promise.all(["t1", "t2"].map((id) => cluster.start(id)));
-  // What is tried here is trust, not handover: the asks start once the start-up rebalancing is
-  // over (an ask to a shard mid-handover may take up to its timeout, and a client retries its 504).
+  // What is tried here is trust, not handover (test/cluster/handoverAsks.test.ts): the asks
+  // start once the start-up rebalancing is over.
   await cluster.balanced(2);
   events = await connect({ servers: nats.url, user: "fleet-events", pass: passwords.events });
   void (async () => {
