@@ -9,6 +9,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import mqtt from "mqtt";
 import { loadConfig } from "../config.ts";
 import { startInstance } from "../instance.ts";
@@ -138,10 +139,33 @@ async function main(): Promise<void> {
 
     progress(`book+open through HTTP vs raw MQTT round trips, ${samples} each, alternating...`);
     const bookOpen: number[] = [];
+    const bookMs: number[] = [];
+    const openMs: number[] = [];
     const rawMs: number[] = [];
+    /** The slowest samples: when (ms since start, as --trace-gc prints) and how long each half took. */
+    const slowest: { at: number; book: number; open: number; cabinet: string; epochMs: number }[] = [];
     let errors = 0;
     let firstError: string | undefined;
+    // How long the event loop could not run a timer on time (GC pauses, long tasks) while booking.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    // Every GC pause of this process (the instance's) while booking, and the kinds of the long ones.
+    const gcPauses: number[] = [];
+    const longGcs: string[] = [];
+    const gcKinds: Record<number, string> = { 1: "scavenge", 2: "minor-ms", 4: "mark-compact", 8: "incremental", 16: "weak-callbacks" };
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        gcPauses.push(e.duration);
+        const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0;
+        if (e.duration >= 20) longGcs.push(`${Math.round(e.startTime)}:${gcKinds[kind] ?? kind}:${Math.round(e.duration)}`);
+      }
+    });
+    let commitsBefore: CommitTotals | undefined;
     for (let i = 0; i < samples + 100; i++) {
+      if (i === 100) {
+        commitsBefore = await commitTotals(instance);
+        loopDelay.enable();
+        gcObserver.observe({ entryTypes: ["gc"] });
+      }
       const cabinet = ids[Math.floor(Math.random() * ids.length)]!;
       const started = performance.now();
       const booked = await call(instance.port, "POST", `/scooter-accumulator/v1/cabinets/${cabinet}/bookings`, {
@@ -150,6 +174,7 @@ async function main(): Promise<void> {
         contractor_id: `tech-${i % 50}`,
         min_charge: 0,
       });
+      const bookedAt = performance.now();
       const opened =
         booked.status === 201
           ? await call(instance.port, "POST", `/scooter-accumulator/v1/cabinets/${cabinet}/bookings/${booked.body.booking_id}/open`)
@@ -163,11 +188,34 @@ async function main(): Promise<void> {
       // the first 100 warm up
       if (i >= 100) {
         bookOpen.push(ms);
+        bookMs.push(bookedAt - started);
+        openMs.push(started + ms - bookedAt);
         rawMs.push(rawOne);
+        slowest.push({
+          at: Math.round(started),
+          book: round(bookedAt - started, 1),
+          open: round(started + ms - bookedAt, 1),
+          cabinet,
+          epochMs: performance.timeOrigin + started,
+        });
+        slowest.sort((a, b) => b.book + b.open - (a.book + a.open));
+        slowest.length = Math.min(slowest.length, 12);
       }
     }
-    bookOpen.sort((a, b) => a - b);
-    rawMs.sort((a, b) => a - b);
+    loopDelay.disable();
+    gcObserver.disconnect();
+    const commitsAfter = await commitTotals(instance);
+    const commits = commitsAfter.count - commitsBefore!.count;
+    progress(`GC pauses >= 20 ms while booking (at ms since start:kind:ms): ${longGcs.join(" ")}`);
+    for (const list of [bookOpen, bookMs, openMs, rawMs]) list.sort((a, b) => a - b);
+    progress(`slowest book+open samples (at ms since start, book ms, open ms): ${slowest.map((s) => `${s.at}:${s.book}+${s.open}`).join(" ")}`);
+    // Where the slowest ones waited: the cabinet actor's turns (journal, ms after the request began).
+    for (const s of slowest.slice(0, 5)) {
+      const turns = await db.sql<{ type: string; at: Date }[]>`select event->>'type' as type, at from actor_journal
+        where actor_type = 'cabinet' and actor_id = ${s.cabinet} and at >= ${new Date(s.epochMs - 1)} and at <= ${new Date(s.epochMs + s.book + s.open + 1)}
+        order by seq`;
+      progress(`  ${s.cabinet} ${s.book}+${s.open} ms: ${turns.map((t) => `${t.type}@${Math.round(t.at.getTime() - s.epochMs)}`).join(" ")}`);
+    }
 
     printResult({
       bench: "cabinets",
@@ -178,7 +226,19 @@ async function main(): Promise<void> {
       polling_event_loop_utilisation: round(pollingElu, 3),
       samples: bookOpen.length,
       ...latencyFigures("book_open", bookOpen),
+      ...latencyFigures("book", bookMs),
+      ...latencyFigures("open", openMs),
       ...latencyFigures("raw_mqtt", rawMs),
+      loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6, 1),
+      loop_delay_max_ms: round(loopDelay.max / 1e6, 1),
+      // The snapshot commits of every actor while booking: a reply waits for its turn's commit.
+      commits,
+      commit_batch_mean: round((commitsAfter.rows - commitsBefore!.rows) / Math.max(1, commits), 1),
+      commit_tx_mean_ms: round(((commitsAfter.seconds - commitsBefore!.seconds) * 1000) / Math.max(1, commits), 1),
+      commits_over_50ms: commitsAfter.over50ms - commitsBefore!.over50ms,
+      gc_pauses: gcPauses.length,
+      gc_pause_total_ms: Math.round(gcPauses.reduce((a, b) => a + b, 0)),
+      gc_pause_max_ms: round(Math.max(0, ...gcPauses), 1),
       p50_ratio: round(percentile(bookOpen, 50) / percentile(rawMs, 50), 1),
       p99_ratio: round(percentile(bookOpen, 99) / percentile(rawMs, 99), 1),
       errors,
@@ -193,6 +253,26 @@ async function main(): Promise<void> {
     await db.close().catch(() => {});
     await dropSchema(dbUrl, schema).catch((e) => progress(`drop schema failed: ${String(e)}`));
   }
+}
+
+interface CommitTotals {
+  count: number;
+  rows: number;
+  seconds: number;
+  over50ms: number;
+}
+
+/** The runtime's snapshot commits so far: transactions, rows, time, and those longer than 50 ms. */
+async function commitTotals(instance: { registry: import("prom-client").Registry }): Promise<CommitTotals> {
+  const values = async (name: string) => (await instance.registry.getSingleMetric(name)!.get()).values;
+  const seconds = await values("fleet_snapshot_commit_seconds");
+  const rows = await values("fleet_snapshot_commit_batch_size");
+  const pick = (list: typeof seconds, suffix: string, le?: number) =>
+    list
+      .filter((v) => (v as { metricName?: string }).metricName?.endsWith(suffix) && (le === undefined || v.labels.le === le))
+      .reduce((sum, v) => sum + v.value, 0);
+  const count = pick(seconds, "_count");
+  return { count, rows: pick(rows, "_sum"), seconds: pick(seconds, "_sum"), over50ms: count - pick(seconds, "_bucket", 0.05) };
 }
 
 async function pollCount(instance: { registry: import("prom-client").Registry }): Promise<number> {

@@ -1,7 +1,9 @@
 // The JSON-over-HTTP client every partner client is built on: per-attempt timeout, backoff retries, Schema-checked answers.
 // It talks through undici's `request` over one keep-alive `Pool` per client: the global `fetch` (the same
-// undici behind WHATWG Request/Headers/streams) cost ~0.5 ms of CPU per call.
-import { Duration, Effect, Result, Schedule, Schema } from "effect";
+// undici behind WHATWG Request/Headers/streams) cost ~0.5 ms of CPU per call. Timeouts, retries and
+// aborts are plain promises and timers: running each call as an Effect (tryPromise, timeout, retry
+// schedule, runPromise) cost about a quarter of the client's CPU per call (bench/partnerCall.ts).
+import { Result, Schema } from "effect";
 import { Pool } from "undici";
 import { isTransient, PartnerProtocolError, PartnerRejectedError, PartnerTimeoutError } from "./errors.ts";
 import { PartnerBusyError, PartnerError, PartnerUnavailableError } from "./errors.ts";
@@ -68,10 +70,9 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
   const { system, timeoutMs, retries } = clientOptions;
   const baseUrl = clientOptions.baseUrl.replace(/\/+$/, "");
   const maxDelayMs = clientOptions.maxDelayMs ?? 5_000;
-  const backoff = Schedule.exponential(clientOptions.retryBaseMs ?? 100).pipe(
-    Schedule.jittered,
-    Schedule.modifyDelay(({ input, duration }) => Effect.succeed(Math.min(maxDelayMs, retryAfterOf(input) ?? Duration.toMillis(duration)))),
-  );
+  const retryBaseMs = clientOptions.retryBaseMs ?? 100;
+  const beforeAttempt = clientOptions.beforeAttempt;
+  const observe = clientOptions.observe;
 
   // Created on first use, so that a malformed baseUrl fails the request (as unavailable), not the constructor.
   let pool: Pool | undefined;
@@ -86,6 +87,82 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
     return pool;
   };
 
+  /** One attempt within its own timeout; the caller's signal aborting ends it too, rejecting with its reason. */
+  async function attempt(
+    method: HttpMethod,
+    path: string,
+    payload: string | undefined,
+    headers: Record<string, string>,
+    caller?: AbortSignal,
+  ): Promise<RawAnswer> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    // Settled by whichever comes first: the answer, the timeout or the caller's abort; the loser is aborted and ignored.
+    const ended = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new PartnerTimeoutError(system, timeoutMs));
+        controller.abort();
+      }, timeoutMs);
+      if (caller !== undefined) {
+        onAbort = () => {
+          reject(caller.reason);
+          controller.abort();
+        };
+        caller.addEventListener("abort", onAbort, { once: true });
+      }
+    });
+    const exchange = (async (): Promise<RawAnswer> => {
+      try {
+        const res = await dispatcher().request({ path: basePath + path, method, signal: controller.signal, headers, body: payload });
+        // Read the body on every path (an unread one holds its connection); on failure destroy it.
+        let text: string;
+        try {
+          text = await res.body.text();
+        } catch (error) {
+          res.body.destroy();
+          throw error;
+        }
+        return { status: res.statusCode, retryAfter: headerOf(res.headers["retry-after"]), text };
+      } catch (cause) {
+        throw new PartnerUnavailableError(system, `${system} is unreachable`, { cause });
+      }
+    })();
+    exchange.catch(() => {}); // once the timeout or the caller won, its failure has no reader
+    try {
+      return await Promise.race([exchange, ended]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort !== undefined) caller!.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Waits `ms` unless the caller aborts meanwhile (then rejects with its reason). */
+  function pause(ms: number, caller?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (caller === undefined) {
+        setTimeout(resolve, ms);
+        return;
+      }
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(caller.reason);
+      };
+      const timer = setTimeout(() => {
+        caller.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      caller.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /** Exponential backoff from `retryBaseMs` with ±20% jitter; a partner's Retry-After instead when it sent one; capped. */
+  const delayBefore = (retry: number, error: unknown): number => {
+    const exponential = retryBaseMs * 2 ** (retry - 1);
+    const jittered = exponential * (0.8 + 0.4 * Math.random());
+    return Math.min(maxDelayMs, retryAfterOf(error) ?? jittered);
+  };
+
   return {
     async close() {
       closed = true;
@@ -96,49 +173,30 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
     request(method, path, body, response, options = {}) {
       const { headers, signal } = options;
       const decode = Schema.decodeUnknownResult(response, { errors: "all" });
-      const attempt = Effect.tryPromise({
-        try: async (signal): Promise<RawAnswer> => {
-          const connections = dispatcher();
-          const res = await connections.request({
-            path: basePath + path,
-            method,
-            signal,
-            headers: headersFor(body !== undefined, headers),
-            body: body === undefined ? undefined : JSON.stringify(body),
-          });
-          // Read the body on every path (an unread one holds its connection); on failure destroy it.
-          let text: string;
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const sent = headersFor(body !== undefined, headers);
+      type Decoded = (typeof response)["Type"];
+      const run = async (): Promise<Decoded> => {
+        for (let retry = 0; ; retry++) {
+          if (signal?.aborted) throw signal.reason;
           try {
-            text = await res.body.text();
+            if (beforeAttempt !== undefined) await (signal === undefined ? beforeAttempt() : raceAbort(beforeAttempt(), signal));
+            const classified = classify(await attempt(method, path, payload, sent, signal));
+            if (Result.isSuccess(classified)) return classified.success as Decoded;
+            throw classified.failure;
           } catch (error) {
-            res.body.destroy();
-            throw error;
+            if (signal?.aborted) throw signal.reason;
+            // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe;
+            // a refusal of our own rate limit (busy) is not repeated: that would only lengthen its queue.
+            if (retry >= retries || !isTransient(error) || error instanceof PartnerBusyError) throw error;
+            await pause(delayBefore(retry + 1, error), signal);
           }
-          return { status: res.statusCode, retryAfter: headerOf(res.headers["retry-after"]), text };
-        },
-        catch: (cause): PartnerError => new PartnerUnavailableError(system, `${system} is unreachable`, { cause }),
-      }).pipe(
-        // The timeout interrupts the attempt, which aborts its request (and destroys its body) through `signal`.
-        Effect.timeoutOrElse({
-          duration: timeoutMs,
-          orElse: () => Effect.fail<PartnerError>(new PartnerTimeoutError(system, timeoutMs)),
-        }),
-        Effect.flatMap((raw) => Effect.fromResult(classify(raw))),
-      );
-      const beforeAttempt = clientOptions.beforeAttempt;
-      const waitTurn = (turn: () => Promise<void>) => Effect.tryPromise({ try: turn, catch: (error) => error as PartnerError });
-      const attemptInTurn = beforeAttempt ? Effect.andThen(waitTurn(beforeAttempt), attempt) : attempt;
-      // Every partner call is a read or carries an idempotency key, so repeating an attempt is safe;
-      // a refusal of our own rate limit (busy) is not repeated: that would only lengthen its queue.
-      const retried = attemptInTurn.pipe(
-        Effect.retry({ schedule: backoff, times: retries, while: (error) => isTransient(error) && !(error instanceof PartnerBusyError) }),
-      );
-      const run = signal === undefined ? Effect.runPromise(retried) : runAbortable(retried, signal);
-      const observe = clientOptions.observe;
-      if (!observe) return run;
+        }
+      };
+      if (!observe) return run();
       const started = performance.now();
       const ended = (outcome: string) => observe({ system, outcome, seconds: (performance.now() - started) / 1000 });
-      return run.then(
+      return run().then(
         (value) => {
           ended("ok");
           return value;
@@ -173,14 +231,13 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
   };
 }
 
-/** Runs the call until `signal` aborts it; an aborted call rejects with the signal's reason, whatever it was doing. */
-async function runAbortable<A>(call: Effect.Effect<A, PartnerError>, signal: AbortSignal): Promise<A> {
-  try {
-    return await Effect.runPromise(call, { signal });
-  } catch (error) {
-    if (signal.aborted) throw signal.reason;
-    throw error;
-  }
+/** `promise`, or the caller's abort reason as soon as it aborts. */
+function raceAbort<A>(promise: Promise<A>, signal: AbortSignal): Promise<A> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function outcomeOf(error: unknown, system: string, signal: AbortSignal | undefined): string {

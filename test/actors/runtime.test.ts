@@ -263,6 +263,26 @@ describe("actor runtime", () => {
     await again.stop();
   });
 
+  it("projections - a stale write leaves nothing of its projection; the winner's and the retry's stay", async () => {
+    await db.sql`create table if not exists counter_projection_history (n serial primary key, id text not null, count integer not null)`;
+    const kind = counterKind({
+      project: async (tx, actors) => {
+        for (const a of actors) await tx`insert into counter_projection_history (id, count) values (${a.id}, ${a.context.count})`;
+      },
+    });
+    const other = await db.reopen();
+    const a = system({ kinds: [kind] });
+    const b = system({ kinds: [kind], sql: other.sql });
+    await a.ask("counter/projected-stale", { type: "increment", by: 1 });
+    await b.ask("counter/projected-stale", { type: "increment", by: 10 }); // b loads version 1: count 11
+    // a still holds count 1: its write of 2 is stale, so it reloads (11) and retries: 12.
+    expect(await a.ask("counter/projected-stale", { type: "increment", by: 1 })).toEqual({ count: 12 });
+    const history = await db.sql<{ count: number }[]>`select count from counter_projection_history where id = 'projected-stale' order by n`;
+    expect(history.map((r) => r.count)).toEqual([1, 11, 12]);
+    await a.stop();
+    await b.stop();
+  });
+
   it("public events - at every state change by default; when what they say changes, for a kind that says what that is", async () => {
     const heard = async (published: ActorKind<CounterContext>["published"], id: string) => {
       const kind = counterKind({ publicEvent: ({ context }) => ({ count: context.count }), ...(published ? { published } : {}) });
