@@ -99,33 +99,18 @@
   }
 
   // ---- login ----
+  const NOTICE = "fleet.inspector.notice";
+  /** Forgets the token and reloads the page bare: nothing read with the old token stays in memory or on screen. */
   function logout(message = "") {
     sessionStorage.removeItem(KEY);
     state.token = null;
     state.actorFeed?.();
     state.feed?.();
-    state.actorFeed = state.feed = null;
-    $("#app").classList.add("hidden");
-    $("#login").classList.remove("hidden");
-    // Nothing read with the old token stays on the page.
-    for (const n of [
-      "#kinds tbody",
-      "#kinds thead",
-      "#hosted",
-      "#context",
-      "#history ol",
-      "#chart",
-      "#feed ol",
-      "#cluster-members",
-      "#cluster-handovers",
-      "#wi-result",
-      "#a-meta",
-    ])
-      $(n).replaceChildren();
-    $("#actor").classList.add("hidden");
-    $("#actor-empty").classList.remove("hidden");
-    $("#login-error").textContent = message;
+    if (message) sessionStorage.setItem(NOTICE, message);
+    location.replace(location.pathname);
   }
+  $("#login-error").textContent = sessionStorage.getItem(NOTICE) ?? "";
+  sessionStorage.removeItem(NOTICE);
   $("#login-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     state.token = $("#token").value.trim();
