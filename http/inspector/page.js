@@ -286,9 +286,10 @@
 
   // ---- statechart ----
   const BOX_H = 34,
-    PAD = 12,
+    PAD = 14,
     HEAD = 22,
-    GAP = 18,
+    GAP = 70,
+    VGAP = 50,
     PER_ROW = 3;
   function layout(machine) {
     const byParent = new Map();
@@ -309,7 +310,7 @@
       const rows = [];
       for (let i = 0; i < kids.length; i += per) rows.push(kids.slice(i, i + per));
       const w = Math.max(...rows.map((r) => r.reduce((t, k) => t + boxes.get(k.path).w, 0) + GAP * (r.length - 1))) + PAD * 2;
-      const h = rows.reduce((t, r) => t + Math.max(...r.map((k) => boxes.get(k.path).h)), 0) + GAP * 2 * (rows.length - 1) + PAD * 2 + HEAD;
+      const h = rows.reduce((t, r) => t + Math.max(...r.map((k) => boxes.get(k.path).h)), 0) + VGAP * (rows.length - 1) + PAD * 2 + HEAD;
       boxes.set(s.path, { s, w: Math.max(w, s.key.length * 7.4 + 30), h, kids, rows });
       return boxes.get(s.path);
     };
@@ -325,13 +326,38 @@
           place(k.path, cx, cy);
           cx += boxes.get(k.path).w + GAP;
         }
-        cy += Math.max(...row.map((k) => boxes.get(k.path).h)) + GAP * 2;
+        cy += Math.max(...row.map((k) => boxes.get(k.path).h)) + VGAP;
       }
     };
     const root = machine.graph.states.find((s) => s.parent === null);
     measure(root);
     place(root.path, 8, 8);
     return { boxes, root };
+  }
+
+  /** Where an arrow leaves and enters two boxes, and its curve's control point (the `n`th between them). */
+  function route(from, to, n) {
+    const cy = (b) => b.y + b.h / 2;
+    if (from === to) {
+      const x = from.x + from.w - 12;
+      return { x1: x - 20, y1: from.y, x2: x, y2: from.y, mx: x - 10, my: from.y - 34 - n * 12 };
+    }
+    const contains = (a, b) => b.x >= a.x && b.x + b.w <= a.x + a.w && b.y >= a.y && b.y + b.h <= a.y + a.h;
+    const sameRow = !contains(from, to) && !contains(to, from) && from.y < to.y + to.h && to.y < from.y + from.h;
+    if (sameRow) {
+      const right = to.x > from.x;
+      const x1 = right ? from.x + from.w : from.x;
+      const x2 = right ? to.x : to.x + to.w;
+      const y1 = cy(from) + (right ? -6 : 6);
+      const y2 = cy(to) + (right ? -6 : 6);
+      return { x1, y1, x2, y2, mx: (x1 + x2) / 2, my: (y1 + y2) / 2 + (right ? -1 : 1) * (22 + n * 16) };
+    }
+    const down = cy(to) > cy(from);
+    const x1 = from.x + from.w / 2 + n * 14;
+    const x2 = to.x + to.w / 2 - n * 14;
+    const y1 = down ? from.y + from.h : from.y;
+    const y2 = down ? to.y : to.y + to.h;
+    return { x1, y1, x2, y2, mx: (x1 + x2) / 2 + 30 + n * 20, my: (y1 + y2) / 2 };
   }
 
   function renderChart() {
@@ -383,16 +409,10 @@
         if (!from || !to) continue;
         const n = seen.get(`${tr.source}>${target}`) ?? 0;
         seen.set(`${tr.source}>${target}`, n + 1);
-        const x1 = from.x + from.w / 2 + n * 14,
-          y1 = from.y + (to.y > from.y ? from.h : 0);
-        const x2 = to.x + to.w / 2 - n * 14,
-          y2 = to.y + (to.y > from.y ? 0 : to.h);
-        const same = from === to;
-        const mx = (x1 + x2) / 2 + (same ? 60 : 24 + n * 20),
-          my = (y1 + y2) / 2 + (same ? -30 : 0);
+        const { x1, y1, x2, y2, mx, my } = route(from, to, n);
         const g = svg("g", { class: `tr${fired === tr.event ? " fired" : ""}`, "data-event": tr.event });
         g.append(svg("path", { d: `M ${x1} ${y1} Q ${mx} ${my} ${x2} ${y2}`, "marker-end": "url(#arrow)" }));
-        const label = svg("text", { x: (x1 + 2 * mx + x2) / 4 + 4, y: (y1 + 2 * my + y2) / 4 });
+        const label = svg("text", { x: (x1 + 2 * mx + x2) / 4, y: (y1 + 2 * my + y2) / 4 - 3, "text-anchor": "middle" });
         label.textContent = tr.event.replace(/^xstate\./, "") + (tr.guard ? ` [${tr.guard}]` : "");
         g.append(label);
         chart.append(g);
@@ -439,7 +459,7 @@
     $("#ctx-title").textContent = `Context after #${item.seq}`;
     $("#context").replaceChildren(item.context === null ? el("div", { class: "empty" }, state.history?.reason ?? "not rebuilt") : jsonTree(item.context));
     $("#past").classList.remove("hidden");
-    $("#past-title").textContent = `#${item.seq}: ${JSON.stringify(item.from)} → ${JSON.stringify(item.to)}`;
+    $("#past-title").textContent = `#${item.seq}: ${item.from === null ? "(start)" : stateText(item.from).join(", ")} → ${stateText(item.to).join(", ")}`;
     $("#past-event").replaceChildren(jsonTree(item.event));
     const diff = item.diff_to_next;
     $("#past-diff").replaceChildren(
