@@ -151,6 +151,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       prefix: config.cluster?.name ?? "fleet",
       instanceId: config.instanceId,
       maxPerSecond: config.inspectMaxPerSecond,
+      registry,
       ...(cluster ? { about: () => ({ handovers: cluster.shards().handovers }) } : {}),
     });
     cleanups.push(async () => inspection.close());

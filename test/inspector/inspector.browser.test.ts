@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The inspector page in real Chromium (Debian's, driven by playwright-core): log in with the admin
 // token, find a cabinet, see its statechart with the right states highlighted, watch a booking and
 // an outage arrive live without reload, and travel back to the context before the booking.
