@@ -22,7 +22,7 @@ beforeAll(async () => {
     return views.every((v) => v.members.length === 2) && views.reduce((s, v) => s + v.owned_shards, 0) === 64;
   }, 20_000);
   nc = await connect({ servers: cluster.natsUrl });
-  nc.subscribe(`${cluster.name}.inspect.events.>`, { callback: (_e, msg) => seen.push(msg.subject) });
+  nc.subscribe(`${cluster.name}.inspect.events.>`, { callback: (_e, msg) => void seen.push(msg.subject) });
   await nc.flush();
 }, 90_000);
 afterAll(async () => {

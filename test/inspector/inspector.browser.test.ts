@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The inspector page in real Chromium (Debian's, driven by playwright-core): log in with the admin
 // token, find a cabinet, see its statechart with the right states highlighted, watch a booking and
 // an outage arrive live without reload, and travel back to the context before the booking.
@@ -7,6 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOKENS } from "../support/instance.ts";
 import { cabinetSpec, startCabinetHarness, type CabinetHarness } from "../services/cabinets.support.ts";
 import type { SimulatedCabinet } from "../../integrations/cabinet/index.ts";
+
+// What the page's functions (run in the browser by page.evaluate / waitForFunction) read there.
+declare const document: { querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null };
+declare const sessionStorage: { length: number; getItem(key: string): string | null };
 
 let h: CabinetHarness;
 let browser: Browser;

@@ -18,7 +18,7 @@ export async function openFeed(baseUrl: string, token: string, query: Record<str
       const decoder = new TextDecoder();
       let buffer = "";
       try {
-        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           buffer += decoder.decode(chunk, { stream: true });
           for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
             const message = buffer.slice(0, end);
