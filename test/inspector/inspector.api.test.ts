@@ -151,6 +151,23 @@ describe("inspector API", () => {
     expect(refused.status).toBe(400);
   });
 
+  it("what if an open: it would start the unlock, yet no command reaches the cabinet", async () => {
+    const booked = await h.book("CAB-I1", { kind: "issue", count: 1, contractor_id: "tech-o", min_charge: 50 });
+    expect(booked.status).toBe(201);
+    const device = h.sim.cabinets.get("CAB-I1")!;
+    const unlocks = [...device.stats.unlocks];
+    const before = await loadSnapshot(h.app.db.sql, "cabinet", "CAB-I1");
+    const res = await admin("POST", "/inspector/api/actors/cabinet/CAB-I1/what-if", { event: { type: "open", booking_id: booked.body.booking_id } });
+    expect(res.status).toBe(200);
+    expect(res.body.state).toMatchObject({ registered: { command: "unlocking" } });
+    expect(res.body.actions.map((a: { type: string }) => a.type)).toContain("xstate.spawnChild");
+    // The machine asks its device through a command; a real unlock would show in the simulator.
+    const polls = device.stats.commands;
+    await eventually(() => device.stats.commands > polls);
+    expect(device.stats.unlocks).toEqual(unlocks);
+    expect(await loadSnapshot(h.app.db.sql, "cabinet", "CAB-I1")).toEqual(before);
+  });
+
   it("feeds live transitions over server-sent events, filtered by kind and id", async () => {
     expect(h.app.inspection.watched).toBe(false);
     const feed = await openFeed(h.app.url, TOKENS.admin, { kind: "cabinet", id: "CAB-I1" });
