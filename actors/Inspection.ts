@@ -55,7 +55,17 @@ export interface LookupAnswer {
   version?: number;
 }
 
-type Query = { reply: string; ask: "census" } | { reply: string; ask: "lookup"; type: string; id: string };
+/** What one instance answers to "which actors of this kind are active here". */
+export interface HostedAnswer {
+  instance: string;
+  /** How many are active. */
+  count: number;
+  /** The first `limit` of their ids, sorted. */
+  ids: string[];
+}
+
+type Ask = { ask: "census" } | { ask: "lookup"; type: string; id: string } | { ask: "hosted"; type: string; prefix: string; limit: number };
+type Query = Ask & { reply: string };
 
 interface Interest extends WatchFilter {
   watcher: string;
@@ -147,18 +157,18 @@ export class Inspection {
     return answers.find((a) => a.hosted);
   }
 
+  /** Every instance's active actors of `type` whose id starts with `prefix` (the first `limit` ids of each). */
+  hosted(type: string, prefix: string, limit: number, expected: number, waitMs = 500): Promise<HostedAnswer[]> {
+    return this.#gather<HostedAnswer>({ ask: "hosted", type, prefix, limit }, expected, waitMs);
+  }
+
   close(): void {
     for (const unsubscribe of this.#unsubscribes.splice(0)) unsubscribe();
     this.#interests.clear();
     this.#update();
   }
 
-  #gather<T>(
-    query: { ask: "census" } | { ask: "lookup"; type: string; id: string },
-    expected: number,
-    waitMs: number,
-    enough?: (answer: T) => boolean,
-  ): Promise<T[]> {
+  #gather<T>(query: Ask, expected: number, waitMs: number, enough?: (answer: T) => boolean): Promise<T[]> {
     const reply = `${this.#prefix}.reply.${randomUUID()}`;
     const answers: T[] = [];
     return new Promise((resolve) => {
@@ -182,7 +192,7 @@ export class Inspection {
   #onQuery(query: Query): void {
     if (typeof query?.reply !== "string" || !query.reply.startsWith(`${this.#prefix}.reply.`)) return;
     const { system, instanceId, transport } = this.#options;
-    let answer: CensusAnswer | LookupAnswer;
+    let answer: CensusAnswer | LookupAnswer | HostedAnswer;
     if (query.ask === "census") {
       const active: Record<string, number> = {};
       for (const cell of system.host.hosted()) if (cell.state === "active") active[cell.address.type] = (active[cell.address.type] ?? 0) + 1;
@@ -194,6 +204,12 @@ export class Inspection {
       answer = snapshot
         ? { instance: instanceId, hosted: true, state: snapshot.value, context: snapshot.context, version: snapshot.version }
         : { instance: instanceId, hosted: false };
+    } else if (query.ask === "hosted") {
+      const ids = system.host
+        .hosted()
+        .filter((c) => c.state === "active" && c.address.type === query.type && c.address.id.startsWith(String(query.prefix ?? "")))
+        .map((c) => c.address.id);
+      answer = { instance: instanceId, count: ids.length, ids: ids.sort().slice(0, Math.max(0, Math.min(Number(query.limit) || 0, 1000))) };
     } else return;
     transport.publish(query.reply, answer).catch(() => {});
   }

@@ -172,12 +172,58 @@
   }
   const short = (s) => (s.length > 10 ? `${s.slice(0, 9)}…` : s);
   $("#refresh-kinds").addEventListener("click", () => loadKinds());
+  const actorLink = (type, id) =>
+    el(
+      "a",
+      {
+        href: "#",
+        class: "chip",
+        onclick: (e) => {
+          e.preventDefault();
+          openActor(type, id);
+        },
+      },
+      id,
+    );
+  const actorsOf = (type, prefix = "") => api(`/inspector/api/kinds/${encodeURIComponent(type)}/actors?${new URLSearchParams({ prefix, limit: "40" })}`);
+
+  /** A kind's actors: the active ones per instance, then stored ones (passivated too). */
   async function showHosted(type) {
     $("#search-kind").value = type;
     $("#hosted-kind").textContent = type;
     $("#hosted-box").classList.remove("hidden");
-    $("#hosted").replaceChildren(el("span", { class: "empty" }, "watching for transitions… (the feed names actors as they move)"));
+    const body = await actorsOf(type);
+    const live = new Set(body.live.flatMap((i) => i.ids));
+    $("#hosted").replaceChildren(
+      ...body.live.map((i) =>
+        el(
+          "div",
+          { class: "hosted-instance" },
+          el("div", { class: "meta" }, `active on ${i.instance}: ${i.count}`),
+          el("div", {}, ...i.ids.map((id) => actorLink(type, id))),
+        ),
+      ),
+      el(
+        "div",
+        { class: "hosted-instance" },
+        el("div", { class: "meta" }, "stored (passivated too)"),
+        el("div", {}, ...body.stored.filter((s) => !live.has(s.id)).map((s) => actorLink(type, s.id))),
+      ),
+    );
   }
+
+  let suggest;
+  $("#search-id").addEventListener("input", () => {
+    clearTimeout(suggest);
+    suggest = setTimeout(async () => {
+      const type = $("#search-kind").value;
+      if (!type) return;
+      const body = await actorsOf(type, $("#search-id").value.trim()).catch(() => undefined);
+      if (!body) return;
+      const ids = [...new Set([...body.live.flatMap((i) => i.ids), ...body.stored.map((s) => s.id)])].sort();
+      $("#search-ids").replaceChildren(...ids.map((id) => el("option", { value: id })));
+    }, 200);
+  });
 
   $("#search").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -653,25 +699,6 @@
     li.dataset.actor = `${r.type}/${r.id}`;
     list.prepend(li);
     while (list.children.length > 300) list.lastChild.remove();
-    if ($("#hosted-kind").textContent === r.type) {
-      const box = $("#hosted");
-      if (box.querySelector(".empty")) box.replaceChildren();
-      if (![...box.children].some((c) => c.textContent === r.id) && box.children.length < 40)
-        box.append(
-          el(
-            "a",
-            {
-              href: "#",
-              class: "chip",
-              onclick: (e) => {
-                e.preventDefault();
-                openActor(r.type, r.id);
-              },
-            },
-            r.id,
-          ),
-        );
-    }
   }
   $("#feed-apply").addEventListener("click", () => {
     closeFeed();

@@ -7,7 +7,7 @@ import type { Server } from "hyper-express";
 import type { ActorKind } from "../../actors/ActorKind.ts";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import type { Inspection, InspectionRecord } from "../../actors/Inspection.ts";
-import { loadSnapshot, readJournal } from "../../storage/actorStore.ts";
+import { listStoredActors, loadSnapshot, readJournal } from "../../storage/actorStore.ts";
 import { badRequest, HttpError, notFound } from "../errors.ts";
 import { componentSchema, type JsonSchema } from "../jsonSchema.ts";
 import { machineGraph, activePaths } from "../inspector/machineGraph.ts";
@@ -34,6 +34,10 @@ const REPLAY_LIMIT = 5_000;
 const ActorParams = Schema.Struct({ type: Schema.NonEmptyString, id: Schema.NonEmptyString });
 const KindParams = Schema.Struct({ type: Schema.NonEmptyString });
 const HistoryQuery = Schema.Struct({ limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 500 }))) });
+const ActorsQuery = Schema.Struct({
+  prefix: Schema.optional(Schema.String.check(Schema.isMaxLength(128))),
+  limit: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 1, maximum: 200 }))),
+});
 const FeedQuery = Schema.Struct({ kind: Schema.optional(Schema.NonEmptyString), id: Schema.optional(Schema.NonEmptyString) });
 const WhatIfBody = Schema.Struct({
   event: Schema.StructWithRest(Schema.Struct({ type: Schema.NonEmptyString }), [Schema.Record(Schema.String, Schema.Unknown)]),
@@ -82,6 +86,32 @@ export function inspectorRoutes(app: Server, deps: InspectorDeps): void {
         return type ? [{ type, schema: componentSchema(schema, defs, "error") }] : [];
       });
       return { status: 200, body: { type: kind.type, version: kind.version, graph: graphOf(kind), events, defs } };
+    },
+  });
+
+  route(app, deps, {
+    method: "get",
+    path: "/inspector/api/kinds/:type/actors",
+    role: "admin",
+    params: KindParams,
+    query: ActorsQuery,
+    doc: { summary: "Actors of a kind: the active ones on each instance, and stored ones (passivated too), by id prefix", errors: [404] },
+    handle: async ({ params, query }) => {
+      const kind = kindOf(params.type);
+      const prefix = query.prefix ?? "";
+      const limit = query.limit ?? 50;
+      const [live, stored] = await Promise.all([
+        deps.inspection.hosted(kind.type, prefix, limit, members()),
+        listStoredActors(deps.sql, kind.type, prefix, limit),
+      ]);
+      return {
+        status: 200,
+        body: {
+          type: kind.type,
+          live: live.sort((a, b) => a.instance.localeCompare(b.instance)),
+          stored: stored.map((s) => ({ id: s.id, updated_at: new Date(s.updatedAt).toISOString() })),
+        },
+      };
     },
   });
 

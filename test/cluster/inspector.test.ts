@@ -79,6 +79,11 @@ describe("inspector in a cluster", () => {
     expect(ledger.active.n2).toBeGreaterThan(0);
     expect(ledger.total_active).toBe(20);
 
+    const actors = await inspector(n1, "/kinds/ledger/actors?limit=200");
+    expect(actors.body.live.map((i: { instance: string }) => i.instance)).toEqual(["n1", "n2"]);
+    expect(actors.body.live.reduce((n: number, i: { count: number }) => n + i.count, 0)).toBe(20);
+    expect(actors.body.stored).toHaveLength(20);
+
     const hostedOnN2 = (await cluster.admin(n2, "/admin/v1/actors?type=ledger")).items[0].id as string;
     const lookup = await inspector(n1, `/actors/ledger/${hostedOnN2}`);
     expect(lookup.body).toMatchObject({ source: "live", instance: "n2", id: hostedOnN2 });

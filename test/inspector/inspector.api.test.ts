@@ -24,6 +24,7 @@ afterAll(async () => {
 const routes: [string, string, unknown?][] = [
   ["GET", "/inspector/api/kinds"],
   ["GET", "/inspector/api/kinds/cabinet/machine"],
+  ["GET", "/inspector/api/kinds/cabinet/actors"],
   ["GET", "/inspector/api/actors/cabinet/CAB-I1"],
   ["GET", "/inspector/api/actors/cabinet/CAB-I1/history"],
   ["GET", "/inspector/api/cluster"],
@@ -62,6 +63,16 @@ describe("inspector API", () => {
     const cabinet = res.body.items.find((k: { type: string }) => k.type === "cabinet");
     expect(cabinet).toMatchObject({ type: "cabinet", version: 3, total_active: 1, active: { [h.app.config.instanceId]: 1 } });
     expect(res.body.items.map((k: { type: string }) => k.type)).toEqual(expect.arrayContaining(["accumulator", "mailing", "krt-session", "matching"]));
+  });
+
+  it("lists a kind's actors: active per instance and stored, by id prefix", async () => {
+    const res = await admin("GET", "/inspector/api/kinds/accumulator/actors?prefix=CAB-I1-A&limit=2");
+    expect(res.status).toBe(200);
+    expect(res.body.live).toEqual([{ instance: h.app.config.instanceId, count: 3, ids: ["CAB-I1-A1", "CAB-I1-A2"] }]);
+    expect(res.body.stored.map((s: { id: string }) => s.id)).toEqual(["CAB-I1-A1", "CAB-I1-A2"]);
+    const none = await admin("GET", "/inspector/api/kinds/accumulator/actors?prefix=ZZZ");
+    expect(none.body).toMatchObject({ live: [{ count: 0, ids: [] }], stored: [] });
+    expect((await admin("GET", "/inspector/api/kinds/accumulator/actors?limit=0")).status).toBe(400);
   });
 
   it("draws the machine: nested states, transitions with events and guards, event schemas", async () => {
@@ -192,6 +203,7 @@ describe("inspector API", () => {
     for (const path of [
       "/inspector/api/kinds",
       "/inspector/api/kinds/{type}/machine",
+      "/inspector/api/kinds/{type}/actors",
       "/inspector/api/actors/{type}/{id}",
       "/inspector/api/actors/{type}/{id}/history",
       "/inspector/api/actors/{type}/{id}/what-if",

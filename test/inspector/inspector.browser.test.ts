@@ -48,6 +48,11 @@ describe("inspector page in Chromium", () => {
     expect(await page.textContent("#kinds")).toContain("cabinet");
     expect(await page.evaluate(() => sessionStorage.getItem("fleet.inspector.token"))).toBe(TOKENS.admin);
 
+    // The kind's active actors, per instance.
+    await page.click('#kinds tr.kind:has-text("cabinet")');
+    await page.waitForSelector('#hosted a.chip:text("CAB-B1")');
+    expect(await page.textContent("#hosted")).toContain(`active on ${h.app.config.instanceId}: 1`);
+
     await page.selectOption("#search-kind", "cabinet");
     await page.fill("#search-id", "CAB-B1");
     await page.click("#search button[type=submit]");
