@@ -132,6 +132,10 @@
     $("#login").classList.add("hidden");
     $("#app").classList.remove("hidden");
     await loadKinds();
+    // Counts stay fresh while the tab is visible.
+    setInterval(() => {
+      if (state.token && document.visibilityState === "visible") loadKinds().catch(() => {});
+    }, 10_000);
     const hash = new URLSearchParams(location.hash.slice(1));
     if (hash.get("kind") && hash.get("id")) openActor(hash.get("kind"), hash.get("id"));
   }
@@ -396,7 +400,7 @@
       const x2 = right ? to.x : to.x + to.w;
       const y1 = cy(from) + (right ? -6 : 6);
       const y2 = cy(to) + (right ? -6 : 6);
-      return { x1, y1, x2, y2, mx: (x1 + x2) / 2, my: (y1 + y2) / 2 + (right ? -1 : 1) * (22 + n * 16) };
+      return { x1, y1, x2, y2, mx: (x1 + x2) / 2, my: (y1 + y2) / 2 + (right ? -1 : 1) * (22 + n * 26), below: !right };
     }
     const down = cy(to) > cy(from);
     const x1 = from.x + from.w / 2 + n * 14;
@@ -455,10 +459,10 @@
         if (!from || !to) continue;
         const n = seen.get(`${tr.source}>${target}`) ?? 0;
         seen.set(`${tr.source}>${target}`, n + 1);
-        const { x1, y1, x2, y2, mx, my } = route(from, to, n);
+        const { x1, y1, x2, y2, mx, my, below } = route(from, to, n);
         const g = svg("g", { class: `tr${fired === tr.event ? " fired" : ""}`, "data-event": tr.event });
         g.append(svg("path", { d: `M ${x1} ${y1} Q ${mx} ${my} ${x2} ${y2}`, "marker-end": "url(#arrow)" }));
-        const label = svg("text", { x: (x1 + 2 * mx + x2) / 4, y: (y1 + 2 * my + y2) / 4 - 3, "text-anchor": "middle" });
+        const label = svg("text", { x: (x1 + 2 * mx + x2) / 4, y: (y1 + 2 * my + y2) / 4 + (below ? 11 : -3), "text-anchor": "middle" });
         label.textContent = tr.event.replace(/^xstate\./, "") + (tr.guard ? ` [${tr.guard}]` : "");
         g.append(label);
         chart.append(g);

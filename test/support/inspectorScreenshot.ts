@@ -7,7 +7,12 @@ import { cabinetSpec, startCabinetHarness } from "../services/cabinets.support.t
 import { TOKENS } from "./instance.ts";
 
 const out = path.resolve(import.meta.dirname, "../../docs/inspector.png");
-const h = await startCabinetHarness({ CABINET_REPORT_HEARTBEAT_MS: "600000" });
+const h = await startCabinetHarness({
+  CABINET_REPORT_HEARTBEAT_MS: "600000",
+  CABINET_POLL_MS: "1000",
+  CABINET_MISSED_POLLS: "3",
+  CABINET_COMMAND_TIMEOUT_MS: "2000",
+});
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", headless: true });
 try {
   await h.cabinet(cabinetSpec("CAB-1", { cells: 6, charged: 4, lat: 55.75, lon: 37.61 }));
@@ -20,6 +25,8 @@ try {
   await page.fill("#token", TOKENS.admin);
   await page.click("#login-form button[type=submit]");
   await page.waitForSelector("#kinds tbody tr.kind");
+  await page.click('#kinds tr.kind:has-text("cabinet")');
+  await page.waitForSelector('#hosted a.chip:text("CAB-1")');
   await page.selectOption("#search-kind", "cabinet");
   await page.fill("#search-id", "CAB-1");
   await page.click("#search button[type=submit]");
