@@ -20,6 +20,7 @@ import type { RouteDeps } from "./http/route.ts";
 import { adminRoutes } from "./http/routes/admin.ts";
 import { inspectorRoutes } from "./http/routes/inspector.ts";
 import { Inspection } from "./actors/Inspection.ts";
+import { StatelyStream } from "./actors/StatelyInspect.ts";
 import type { ServiceContext } from "./services/Service.ts";
 import { mailingService, type MailingService } from "./services/mailings/index.ts";
 import { customerService, type CustomerService } from "./services/customers/index.ts";
@@ -155,6 +156,11 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       ...(cluster ? { about: () => ({ handovers: cluster.shards().handovers }) } : {}),
     });
     cleanups.push(async () => inspection.close());
+    if (config.inspectStatelyUrl) {
+      const stately = new StatelyStream({ system, url: config.inspectStatelyUrl, logger, maxPerSecond: config.inspectMaxPerSecond });
+      stately.start();
+      cleanups.push(() => stately.stop());
+    }
     if (cluster) {
       await cluster.join(system);
       // On stop: hand shards over (their actors committed) before the system stops.
