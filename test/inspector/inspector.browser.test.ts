@@ -4,6 +4,7 @@
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOKENS } from "../support/instance.ts";
+import { eventually } from "../support/harness.ts";
 import { cabinetSpec, startCabinetHarness, type CabinetHarness } from "../services/cabinets.support.ts";
 import type { SimulatedCabinet } from "../../integrations/cabinet/index.ts";
 
@@ -109,6 +110,21 @@ describe("inspector page in Chromium", () => {
     await page.waitForFunction(() => document.querySelector("#wi-result")?.textContent?.includes("what-if-b"));
     const live = await h.app.call("GET", "/inspector/api/actors/cabinet/CAB-B1", { token: TOKENS.admin });
     expect(JSON.stringify(live.body.context)).not.toContain("what-if-b");
+
+    // The live feed, filtered to cabinets: a booking shows up as it happens.
+    await page.click("nav button[data-tab=feed]");
+    await page.fill("#feed-kind", "cabinet");
+    await page.click("#feed-apply");
+    await page.waitForSelector("#feed-status:text('live')");
+    await eventually(() => h.app.inspection.watched);
+    const again = await h.book("CAB-B1", { kind: "issue", count: 1, contractor_id: "tech-f", min_charge: 50 });
+    expect(again.status).toBe(201);
+    await page.waitForSelector('#feed li[data-actor="cabinet/CAB-B1"]:has-text("book")');
+
+    // The cluster view (embedded: one member holding everything).
+    await page.click("nav button[data-tab=cluster]");
+    await page.waitForSelector(`#cluster-members tr[data-member="${h.app.config.instanceId}"]`);
+    expect(await page.textContent("#cluster-meta")).toContain("embedded");
   });
 
   it("log out forgets the token and the data", async () => {
