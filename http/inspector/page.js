@@ -285,8 +285,10 @@
       try {
         const fresh = await api(`/inspector/api/actors/${encodeURIComponent(a.type)}/${encodeURIComponent(a.id)}`);
         if (state.actor === a) {
+          const ended = fresh.status !== a.status;
           Object.assign(a, fresh);
           renderActor();
+          if (ended) renderWhatIfChoices();
         }
       } catch {}
       loadHistory();
@@ -552,7 +554,8 @@
   function renderWhatIfChoices() {
     const select = $("#wi-event"),
       before = select.value;
-    const events = acceptedEvents();
+    // A machine that reached its final state takes no events.
+    const events = state.actor.status === "active" ? acceptedEvents() : [];
     select.replaceChildren(...events.map((e) => el("option", { value: e }, e + (state.machine.events.some((x) => x.type === e) ? "" : " (no schema)"))));
     if (events.includes(before)) select.value = before;
     renderWhatIfFields();
@@ -560,6 +563,10 @@
   const resolve = (schema) => (schema?.$ref ? (state.machine.defs[schema.$ref.split("/").pop()] ?? {}) : (schema ?? {}));
   function renderWhatIfFields() {
     const type = $("#wi-event").value;
+    if (!type) {
+      $("#wi-fields").replaceChildren(el("span", { class: "empty" }, `no event to try: the actor is ${state.actor.status} in its final state`));
+      return;
+    }
     const spec = state.machine.events.find((e) => e.type === type);
     const box = $("#wi-fields");
     if (!spec) {
@@ -592,9 +599,9 @@
               name,
               type: s.type === "integer" || s.type === "number" ? "number" : "text",
               step: s.type === "integer" ? "1" : "any",
-              placeholder: s.type ?? "value",
+              placeholder: s.type === "string" || s.type === "integer" || s.type === "number" ? s.type : "JSON, e.g. {} or []",
             });
-        input.dataset.kind = options.length ? "enum" : (s.type ?? "string");
+        input.dataset.kind = options.length ? "enum" : s.type === "string" || s.type === "integer" || s.type === "number" ? s.type : "json";
         return el("label", {}, el("span", {}, name, required.has(name) ? " *" : " ", el("small", {}, s.type ?? "")), input);
       }),
     );
@@ -611,7 +618,7 @@
       for (const input of document.querySelectorAll("#wi-fields [name]")) {
         if (input.value === "") continue;
         event[input.name] =
-          input.dataset.kind === "enum"
+          input.dataset.kind === "enum" || input.dataset.kind === "json"
             ? JSON.parse(input.value)
             : input.dataset.kind === "integer" || input.dataset.kind === "number"
               ? Number(input.value)
