@@ -556,8 +556,15 @@
       before = select.value;
     // A machine that reached its final state takes no events.
     const events = state.actor.status === "active" ? acceptedEvents() : [];
+    const key = `${state.machine.type}|${events.join(",")}`;
+    // Unchanged choices keep the form as the user filled it (live transitions arrive meanwhile).
+    if (select.dataset.key === key) return;
+    select.dataset.key = key;
     select.replaceChildren(...events.map((e) => el("option", { value: e }, e + (state.machine.events.some((x) => x.type === e) ? "" : " (no schema)"))));
-    if (events.includes(before)) select.value = before;
+    if (events.includes(before)) {
+      select.value = before;
+      return;
+    }
     renderWhatIfFields();
   }
   const resolve = (schema) => (schema?.$ref ? (state.machine.defs[schema.$ref.split("/").pop()] ?? {}) : (schema ?? {}));
