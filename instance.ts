@@ -148,7 +148,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     cleanups.push(() => system.stop());
     const inspection = new Inspection({
       system,
-      transport: cluster?.transport ?? transport,
+      transport,
       prefix: config.cluster?.name ?? "fleet",
       instanceId: config.instanceId,
       maxPerSecond: config.inspectMaxPerSecond,

@@ -167,7 +167,7 @@ function identify(role: Role, req: Request): Identity {
 }
 
 /** Throws 401 (no or unknown token) or 403 (another role's token) unless the request carries a token of `role`. */
-export function authenticate(role: Role, tokens: TokenRoles, req: Request): void {
+function authenticate(role: Role, tokens: TokenRoles, req: Request): void {
   const token = bearerToken(req);
   if (!token) throw new HttpError(401, "unauthorized", "missing bearer token");
   const holder = tokens.roleOf(token);
