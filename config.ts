@@ -41,6 +41,8 @@ const InstanceEnv = Schema.Struct({
   LOG_LEVEL: Schema.optional(Schema.Literals(["info", "warn", "error", "silent"])),
   HTTP_BODY_LIMIT_BYTES: Schema.optional(PositiveInt),
   ASK_TIMEOUT_MS: Schema.optional(PositiveInt),
+  INSPECT_MAX_PER_S: Schema.optional(PositiveInt),
+  INSPECT_STATELY_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^wss?:\/\/[^\s]+$/, { message: "expected a ws:// or wss:// URL" }))),
   PASSIVATE_AFTER_MS: Schema.optional(PositiveInt),
   JOURNAL_RETENTION_DAYS: Schema.optional(PositiveInt),
   PARTNER_TIMEOUT_MS: Schema.optional(PositiveInt),
@@ -94,6 +96,10 @@ export interface Config {
   logLevel: "info" | "warn" | "error" | "silent";
   bodyLimitBytes: number;
   askTimeoutMs: number;
+  /** Transitions an instance publishes a second at most while the inspector watches. */
+  inspectMaxPerSecond: number;
+  /** Stream inspection events in Stately's inspector protocol to this WebSocket (`@statelyai/inspect`). */
+  inspectStatelyUrl: string | undefined;
   passivateAfterMs: number;
   journalRetentionDays: number;
   demoData: boolean;
@@ -182,6 +188,8 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     logLevel: e.LOG_LEVEL ?? "info",
     bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES ?? 256 * 1024,
     askTimeoutMs,
+    inspectMaxPerSecond: e.INSPECT_MAX_PER_S ?? 100,
+    inspectStatelyUrl: e.INSPECT_STATELY_URL,
     requestTimeoutMs,
     passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,

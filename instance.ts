@@ -18,6 +18,9 @@ import { TokenRoles } from "./http/tokens.ts";
 import { partnerCallMetrics } from "./integrations/partnerMetrics.ts";
 import type { RouteDeps } from "./http/route.ts";
 import { adminRoutes } from "./http/routes/admin.ts";
+import { inspectorRoutes } from "./http/routes/inspector.ts";
+import { Inspection } from "./actors/Inspection.ts";
+import { StatelyStream } from "./actors/StatelyInspect.ts";
 import type { ServiceContext } from "./services/Service.ts";
 import { mailingService, type MailingService } from "./services/mailings/index.ts";
 import { customerService, type CustomerService } from "./services/customers/index.ts";
@@ -32,6 +35,8 @@ export interface Instance {
   db: Database;
   system: ActorSystem;
   registry: Registry;
+  /** Live inspection (the inspector's feed and cross-instance questions). */
+  inspection: Inspection;
   /** Set in cluster mode (NATS_URL). */
   cluster: ClusterMember | undefined;
   services: {
@@ -126,10 +131,11 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     };
     const all = Object.values(services);
 
+    const transport = cluster?.transport ?? new InProcessTransport();
     const system = new ActorSystem({
       sql: db.sql,
       kinds: [...all.flatMap((s) => s.kinds), ...(options.extraKinds ?? [])],
-      transport: cluster?.transport ?? new InProcessTransport(),
+      transport,
       ...(cluster ? { placement: cluster.placement } : {}),
       eventPrefix,
       clock,
@@ -140,6 +146,21 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       journalRetentionMs: config.journalRetentionDays * 86_400_000,
     });
     cleanups.push(() => system.stop());
+    const inspection = new Inspection({
+      system,
+      transport,
+      prefix: config.cluster?.name ?? "fleet",
+      instanceId: config.instanceId,
+      maxPerSecond: config.inspectMaxPerSecond,
+      registry,
+      ...(cluster ? { about: () => ({ handovers: cluster.shards().handovers }) } : {}),
+    });
+    cleanups.push(async () => inspection.close());
+    if (config.inspectStatelyUrl) {
+      const stately = new StatelyStream({ system, url: config.inspectStatelyUrl, logger, maxPerSecond: config.inspectMaxPerSecond });
+      stately.start();
+      cleanups.push(() => stately.stop());
+    }
     if (cluster) {
       await cluster.join(system);
       // On stop: hand shards over (their actors committed) before the system stops.
@@ -165,6 +186,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
     });
     for (const service of all) await service.attach(system, http.app, { ...http.deps, tag: service.name });
     adminRoutes(http.app, { ...http.deps, system, instanceId: config.instanceId, cluster: () => cluster?.status() });
+    inspectorRoutes(http.app, { ...http.deps, tag: "inspector", system, inspection, instanceId: config.instanceId, cluster });
     options.extraRoutes?.(http.app, { ...http.deps, system });
     const port = await http.listen(config.port, config.host);
     cleanups.push(() => http.close());
@@ -183,6 +205,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       db,
       system,
       registry,
+      inspection,
       cluster,
       services,
       simulators: {

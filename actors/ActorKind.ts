@@ -1,4 +1,5 @@
 // How an actor kind is declared to the runtime: its machine, version, migration and projections.
+import type { Schema } from "effect";
 import type { AnyStateMachine, StateValue } from "xstate";
 import type { Tx } from "../storage/database.ts";
 
@@ -62,6 +63,11 @@ export interface ActorKind<Context = unknown> {
    * instance, woken where their shard lives and never passivated.
    */
   readonly singletons?: readonly string[];
+  /**
+   * Schemas of the events callers send, each with its `type` literal (the runtime adds `at` and
+   * `replyTo`). The inspector's "what if" validates and builds its forms with them.
+   */
+  readonly events?: readonly Schema.Codec<{ readonly type: string }, unknown, never, never>[];
 }
 
 /** An event as the journal stores it. */

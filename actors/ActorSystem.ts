@@ -100,7 +100,9 @@ export class ActorSystem {
       submit: (c) => groupCommit.submit(c),
       dispatch: (messages) => this.outbox.dispatch(messages),
       logger: this.#logger,
+      // Nobody inspecting (the usual case): one size check per transition.
       onInspect: (address, event) => {
+        if (this.#inspectors.size === 0) return;
         for (const inspector of this.#inspectors) inspector(address, event);
       },
       onCountChange: (type, delta) => this.metrics.actorsActive.inc({ type }, delta),
@@ -123,6 +125,11 @@ export class ActorSystem {
     options.transport.serve((envelope) => this.host.receive(envelope));
     if (options.background !== false) this.#startLoops();
     if (!placement) for (const address of singletonsOf(options.kinds)) this.host.wake(address);
+  }
+
+  /** The actor kinds this system hosts. */
+  get kinds(): readonly ActorKind[] {
+    return this.#options.kinds;
   }
 
   /** Wakes the cluster singletons that live in `shard` (called when this instance acquires it). */

@@ -1,4 +1,6 @@
-// Bench: an HTTP route that asks an actor (middleware + ask + group commit to Postgres) vs a raw hyper-express constant route.
+// Bench: an HTTP route that asks an actor (middleware + ask + group commit to Postgres) vs a raw hyper-express constant route;
+// then the same route with the inspector's live feed open (an SSE client watching every kind), against the same
+// route without it, in alternating rounds (BENCH_WATCH_ROUNDS, default 3; BENCH_WATCH=0 skips them).
 import { randomBytes } from "node:crypto";
 import HyperExpress from "hyper-express";
 import { Registry, type Histogram } from "prom-client";
@@ -11,6 +13,8 @@ import { createLogger } from "../actors/logger.ts";
 import { createHttpServer } from "../http/server.ts";
 import { TokenRoles } from "../http/tokens.ts";
 import { route } from "../http/route.ts";
+import { Inspection } from "../actors/Inspection.ts";
+import { inspectorRoutes } from "../http/routes/inspector.ts";
 import { counterKind } from "../test/support/counterKind.ts";
 import { measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
 
@@ -19,6 +23,8 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const actors = Number(process.env.BENCH_ACTORS ?? 1000);
+const watch = process.env.BENCH_WATCH !== "0";
+const watchRounds = Number(process.env.BENCH_WATCH_ROUNDS ?? 3);
 const token = "bench-internal-token";
 const schema = `bench_ask_${randomBytes(4).toString("hex")}`;
 
@@ -47,7 +53,7 @@ async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
 }
 
 // Watchdog: a stuck bench still drops its schema and exits.
-const limitMs = (2 * (warmupSeconds + seconds) + 60) * 1000;
+const limitMs = ((2 + (watch ? 2 * watchRounds : 0)) * (warmupSeconds + seconds) + 60) * 1000;
 setTimeout(() => {
   progress(`watchdog: no result after ${limitMs} ms, giving up`);
   void dropSchema(url, schema).finally(() => process.exit(2));
@@ -56,7 +62,9 @@ setTimeout(() => {
 const db = await openPostgres({ url, schema, max: 4 });
 const logger = createLogger({ level: "silent" });
 const registry = new Registry();
-const system = new ActorSystem({ sql: db.sql, kinds: [counterKind()], transport: new InProcessTransport(), logger, registry });
+const transport = new InProcessTransport();
+const system = new ActorSystem({ sql: db.sql, kinds: [counterKind()], transport, logger, registry });
+const inspection = new Inspection({ system, transport, prefix: "bench", instanceId: "bench", registry });
 const http = createHttpServer({
   sql: db.sql,
   tokens: new TokenRoles(
@@ -81,6 +89,7 @@ route(http.app, http.deps, {
   body: Schema.Struct({ by: Schema.optional(Schema.Number) }),
   handle: async ({ params, body }) => ({ status: 200, body: await system.ask(`counter/${params.counter}`, { type: "increment", by: body.by ?? 1 }) }),
 });
+inspectorRoutes(http.app, { ...http.deps, tag: "inspector", system, inspection, instanceId: "bench", cluster: undefined });
 const raw = new HyperExpress.Server();
 raw.post("/raw", (_req, res) => void res.json({ count: 1 }));
 
@@ -120,6 +129,76 @@ try {
   const after = await snapshot();
   progress(`actor: ${JSON.stringify(actorResult)}`);
 
+  // The inspector's feed open (every kind, as the page's live feed tab) against closed, in rounds
+  // of one phase each, alternating which goes first (W U, U W, ...) so that drift of a shared
+  // machine falls on both alike; the ratio is of the sums over all rounds.
+  let watched:
+    | {
+        rps: number;
+        p99_ms: number;
+        unwatched_rps: number;
+        records: number;
+        published: number;
+        dropped: number;
+        ratios: number[];
+        cpu_on: number;
+        cpu_off: number;
+      }
+    | undefined;
+  if (watch) {
+    const counter = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.reduce((n, v) => n + v.value, 0);
+    const withFeed = async () => {
+      const feed = new AbortController();
+      let records = 0;
+      const res = await fetch(`http://127.0.0.1:${actorPort}/inspector/api/feed`, {
+        headers: { authorization: "Bearer bench-admin-token" },
+        signal: feed.signal,
+      });
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) records += decoder.decode(chunk, { stream: true }).split("\n\n").length - 1;
+      })().catch(() => {});
+      const result = await measured();
+      feed.abort();
+      await reading;
+      return { result, records };
+    };
+    // Server CPU per request over the measured phase: steadier than throughput on a shared machine.
+    const measured = async () => {
+      let cpu = process.cpuUsage();
+      const result = await measure(spec, () => (cpu = process.cpuUsage()));
+      const used = process.cpuUsage(cpu);
+      return { ...result, cpu_us_per_request: round((used.user + used.system) / Math.max(1, result.requests), 1) };
+    };
+    const [published0, dropped0] = [await counter("fleet_inspect_published_total"), await counter("fleet_inspect_dropped_total")];
+    const on: (LoadResult & { cpu_us_per_request: number })[] = [];
+    const off: (LoadResult & { cpu_us_per_request: number })[] = [];
+    let records = 0;
+    for (let round = 0; round < watchRounds; round++) {
+      for (const open of round % 2 === 0 ? [true, false] : [false, true]) {
+        if (open) {
+          const r = await withFeed();
+          on.push(r.result);
+          records += r.records;
+        } else off.push(await measured());
+        progress(`round ${round + 1}, feed ${open ? "open" : "closed"}: ${JSON.stringify((open ? on : off).at(-1))}`);
+      }
+    }
+    const [published1, dropped1] = [await counter("fleet_inspect_published_total"), await counter("fleet_inspect_dropped_total")];
+    const mean = <T>(list: T[], pick: (r: T) => number) => list.reduce((n, r) => n + pick(r), 0) / list.length;
+    watched = {
+      rps: mean(on, (r) => r.rps),
+      p99_ms: mean(on, (r) => r.p99_ms),
+      unwatched_rps: mean(off, (r) => r.rps),
+      records,
+      published: published1 - published0,
+      dropped: dropped1 - dropped0,
+      ratios: on.map((r, i) => round(r.rps / off[i]!.rps, 3)),
+      cpu_on: mean(on, (r) => r.cpu_us_per_request),
+      cpu_off: mean(off, (r) => r.cpu_us_per_request),
+    };
+  }
+
   const delta = (k: "batch" | "commit" | "ask") => ({ sum: after[k].sum - (before?.[k].sum ?? 0), count: after[k].count - (before?.[k].count ?? 0) });
   const batch = delta("batch");
   const commit = delta("commit");
@@ -151,6 +230,21 @@ try {
     actor_server_cpu_cores: actorServer.cores,
     raw_server_elu: rawServer.elu,
     raw_server_cpu_cores: rawServer.cores,
+    ...(watched
+      ? {
+          watched_rps: Math.round(watched.rps),
+          watched_p99_ms: round(watched.p99_ms),
+          unwatched_rps: Math.round(watched.unwatched_rps),
+          watched_vs_unwatched: round(watched.rps / watched.unwatched_rps, 3),
+          watched_vs_unwatched_per_round: watched.ratios,
+          watched_cpu_us_per_request: round(watched.cpu_on, 1),
+          unwatched_cpu_us_per_request: round(watched.cpu_off, 1),
+          watched_cpu_ratio: round(watched.cpu_on / watched.cpu_off, 3),
+          inspect_published: watched.published,
+          inspect_dropped: watched.dropped,
+          feed_records: watched.records,
+        }
+      : {}),
   });
 } finally {
   await http.close().catch(() => {});

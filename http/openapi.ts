@@ -115,7 +115,7 @@ function operation(entry: CatalogEntry, defs: Record<string, JsonSchema>) {
   const { spec } = entry;
   const errors = new Set([400, 401, 403, 500, 503, 504, ...(spec.body ? [413] : []), ...(spec.idempotent ? [409, 422] : []), ...(spec.doc?.errors ?? [])]);
   const responses: Record<string, unknown> = {};
-  for (const status of spec.doc?.success ?? [200]) responses[status] = successResponse(status);
+  for (const status of spec.doc?.success ?? [200]) responses[status] = successResponse(status, spec.doc?.produces);
   for (const status of [...errors].sort((a, b) => a - b)) responses[status] = errorResponse(status);
   return {
     tags: [entry.tag],

@@ -75,11 +75,16 @@ export interface RouteDoc {
    * (413, idempotency's 409 and 422).
    */
   errors?: readonly number[];
+  /** Media type of a success body; default `application/json`. */
+  produces?: string;
 }
+
+/** What the API description reads of a route. */
+export type DescribedRoute = Pick<RouteSpec<AnySchema, AnySchema, AnySchema>, "method" | "path" | "role" | "params" | "query" | "body" | "idempotent" | "doc">;
 
 /** A registered route as the API description sees it. */
 export interface CatalogEntry {
-  spec: RouteSpec<AnySchema, AnySchema, AnySchema>;
+  spec: DescribedRoute;
   /** The service (or area) the route belongs to: its group in the description. */
   tag: string;
 }
@@ -161,6 +166,7 @@ function identify(role: Role, req: Request): Identity {
   return { role, ...values } as Identity;
 }
 
+/** Throws 401 (no or unknown token) or 403 (another role's token) unless the request carries a token of `role`. */
 function authenticate(role: Role, tokens: TokenRoles, req: Request): void {
   const token = bearerToken(req);
   if (!token) throw new HttpError(401, "unauthorized", "missing bearer token");
@@ -210,6 +216,39 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
     } finally {
       deps.metrics.requests.inc({ method: spec.method, route: label, status: String(status) });
       deps.metrics.duration.observe({ method: spec.method, route: label }, (performance.now() - started) / 1000);
+    }
+  });
+}
+
+/** A long-lived answer (server-sent events): auth and query decoding as `route()`, then `open` owns the response. */
+export interface StreamSpec<Q extends AnySchema> {
+  path: string;
+  role: Role;
+  query?: Q;
+  doc: RouteDoc & { produces: string };
+  /** Starts the stream; it ends when the client goes away or `open` ends the response. */
+  open(ctx: { query: Q["Type"]; identity: Identity; req: Request }, res: Response): void;
+}
+
+/**
+ * Registers a streaming GET route, described in the API document like any other.
+ * @example streamRoute(app, deps, { path: "/x/feed", role: "admin", doc: { summary: "...", produces: "text/event-stream" }, open: (ctx, res) => ... })
+ */
+export function streamRoute<Q extends AnySchema>(app: Server, deps: RouteDeps, spec: StreamSpec<Q>): void {
+  deps.catalog.push({ spec: { method: "get", path: spec.path, role: spec.role, query: spec.query, doc: spec.doc }, tag: deps.tag ?? spec.path.split("/")[1]! });
+  app.get(spec.path, (req, res) => {
+    let status = 200;
+    try {
+      authenticate(spec.role, deps.tokens, req);
+      const identity = identify(spec.role, req);
+      const query = spec.query ? decode(spec.query, req.query_parameters, "query") : {};
+      spec.open({ query, identity, req }, res);
+    } catch (error) {
+      const answer = toHttpError(error).answer();
+      status = answer.status;
+      send(res, answer.status, answer.body);
+    } finally {
+      deps.metrics.requests.inc({ method: "get", route: spec.path, status: String(status) });
     }
   });
 }

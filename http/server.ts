@@ -6,6 +6,7 @@ import { httpMetrics } from "./metrics.ts";
 import { opsRoutes, type OpsDeps } from "./routes/ops.ts";
 import { limitRequestHead } from "./requestLimits.ts";
 import { apiDocsRoutes } from "./routes/apiDocs.ts";
+import { inspectorPageRoutes } from "./routes/inspectorPage.ts";
 
 export interface HttpServer {
   app: HyperExpress.Server;
@@ -24,6 +25,7 @@ export function createHttpServer(options: Omit<RouteDeps, "metrics" | "catalog" 
   app.use(limitRequestHead);
   opsRoutes(app, options);
   apiDocsRoutes(app, deps.catalog);
+  inspectorPageRoutes(app);
   app.set_not_found_handler((_req, res) => {
     res.status(404).json({ code: "not_found", message: "no such route" });
   });

@@ -233,6 +233,15 @@ export async function readJournal(sql: Queryable, type: string, id: string, limi
   return rows.reverse().map((r) => ({ seq: Number(r.seq), event: r.event, fromState: r.from_state, toState: r.to_state, at: r.at.getTime() }));
 }
 
+/** Ids of stored actors of `type` starting with `prefix`, in id order (the inspector's search). */
+export async function listStoredActors(sql: Queryable, type: string, prefix: string, limit: number): Promise<{ id: string; updatedAt: number }[]> {
+  const rows = await sql<{ actor_id: string; updated_at: Date }[]>`
+    select actor_id, updated_at from actor_snapshots
+    where actor_type = ${type} and starts_with(actor_id, ${prefix})
+    order by actor_id limit ${limit}`;
+  return rows.map((r) => ({ id: r.actor_id, updatedAt: r.updated_at.getTime() }));
+}
+
 /** Bounded retention: drops journal rows older than `before`. */
 export async function pruneJournal(sql: Queryable, before: number): Promise<number> {
   const result = await sql`delete from actor_journal where at < ${new Date(before)}`;

@@ -30,6 +30,8 @@ export class ClusterMember {
   readonly transport: NatsTransport;
   readonly placement: NonNullable<ActorSystemOptions["placement"]>;
   #placement: Placement | undefined;
+  /** This instance's latest shard handovers, newest last (the inspector shows them). */
+  readonly #handovers: { event: string; shard: number; at: string }[] = [];
 
   private constructor(
     readonly nc: NatsConnection,
@@ -93,8 +95,10 @@ export class ClusterMember {
         this.transport.stopShard(shard);
         system.host.drop(inShard(shard));
       },
-      onChange: (event) => {
+      onChange: (event, shard) => {
         this.metrics.handovers.inc({ event });
+        this.#handovers.push({ event, shard, at: new Date().toISOString() });
+        if (this.#handovers.length > 50) this.#handovers.shift();
         this.metrics.owned.set(this.#placement?.ownedShards().length ?? 0);
       },
     });
@@ -107,6 +111,16 @@ export class ClusterMember {
       owned_shards: this.#placement?.ownedShards().length ?? 0,
       shard_count: this.options.shardCount,
     };
+  }
+
+  /** Shards per owner as this member sees them, and its latest handovers. */
+  shards(): { owners: Record<string, number[]>; handovers: readonly { event: string; shard: number; at: string }[] } {
+    return { owners: this.#placement?.owners() ?? {}, handovers: [...this.#handovers] };
+  }
+
+  /** The instance owning the shard of `address`, as this member last saw it. */
+  ownerOf(type: string, id: string): string | undefined {
+    return this.#placement?.ownerOf(shardOf({ type, id }, this.options.shardCount));
   }
 
   /** Readiness: NATS answers and this instance is a live member. */

@@ -95,6 +95,22 @@ export class Placement {
     return [...this.#owned.keys()].sort((a, b) => a - b);
   }
 
+  /** Shards by owner as last seen here (the inspector's cluster view). */
+  owners(): Record<string, number[]> {
+    const owners: Record<string, number[]> = {};
+    for (const [shard, entry] of [...this.#mirror].sort((a, b) => a[0] - b[0])) {
+      if (!entry.owner) continue;
+      owners[entry.owner] ??= [];
+      owners[entry.owner]!.push(shard);
+    }
+    return owners;
+  }
+
+  /** The shard's owner as last seen here. */
+  ownerOf(shard: number): string | undefined {
+    return this.#mirror.get(shard)?.owner ?? undefined;
+  }
+
   liveMembers(): readonly string[] {
     return this.#live;
   }

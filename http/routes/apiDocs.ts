@@ -4,6 +4,7 @@ import type { Server } from "hyper-express";
 import { renderApiPage } from "../apiPage.ts";
 import { openApiDocument, type PlainRouteDoc } from "../openapi.ts";
 import type { CatalogEntry } from "../route.ts";
+import { inspectorPageRouteDocs } from "./inspectorPage.ts";
 import { opsRouteDocs } from "./ops.ts";
 
 const apiDocsRouteDocs: readonly PlainRouteDoc[] = [
@@ -21,7 +22,7 @@ const apiDocsRouteDocs: readonly PlainRouteDoc[] = [
 export function apiDocsRoutes(app: Server, catalog: readonly CatalogEntry[]): void {
   let document: ReturnType<typeof openApiDocument> | undefined;
   let page: string | undefined;
-  const describe = () => (document ??= openApiDocument(catalog, [...opsRouteDocs, ...apiDocsRouteDocs]));
+  const describe = () => (document ??= openApiDocument(catalog, [...opsRouteDocs, ...apiDocsRouteDocs, ...inspectorPageRouteDocs]));
 
   app.get("/openapi.json", (_req, res) => {
     res.json(describe());

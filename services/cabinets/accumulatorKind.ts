@@ -2,7 +2,7 @@
 // its public event.
 import { defineActorKind, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
 import type { StateValue } from "xstate";
-import { accumulatorMachine, type AccumulatorContext, type Location } from "../../machines/accumulator.machine.ts";
+import { accumulatorMachine, type AccumulatorContext, type Location, InstallEvent, WriteOffEvent } from "../../machines/accumulator.machine.ts";
 import { upsertAccumulatorRows, type AccumulatorRow } from "../../storage/cabinetRepository.ts";
 
 /** Written off: no place any more (its last one stays in the actor's context and journal). */
@@ -30,6 +30,7 @@ export function accumulatorRow({ value, context: c, at }: ProjectedActor<Accumul
 export function accumulatorKind(): ActorKind<AccumulatorContext> {
   return defineActorKind<AccumulatorContext>({
     type: "accumulator",
+    events: [InstallEvent, WriteOffEvent],
     machine: accumulatorMachine,
     version: 1,
     project: (tx, actors) =>

@@ -3,8 +3,14 @@
 import { fromPromise } from "xstate";
 import { defineActorKind, type ActorKind, type ProjectedActor } from "../../actors/ActorKind.ts";
 import {
+  BookEvent,
   cabinetMachine,
   connectivityOf,
+  DecommissionEvent,
+  OpenEvent,
+  RegisterEvent,
+  ReleaseEvent,
+  WriteOffEvent,
   type CabinetContext,
   type UnlockAnswer,
   type UnlockFailure,
@@ -73,6 +79,7 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
     type: "cabinet",
     machine,
     version: 3,
+    events: [RegisterEvent, BookEvent, ReleaseEvent, OpenEvent, DecommissionEvent, WriteOffEvent],
     // 2: door closures that overtake an unlock answer are held in `closed_early`; 3: accumulators written off in `written_off`.
     migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], written_off: [], ...snapshot.context } }),
     project: async (tx, actors) => {

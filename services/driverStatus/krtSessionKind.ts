@@ -4,7 +4,16 @@
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
-import { isConnected, krtSessionMachine, type KrtSessionContext, type SendInput, type SendOutput } from "../../machines/krtSession.machine.ts";
+import {
+  isConnected,
+  krtSessionMachine,
+  type KrtSessionContext,
+  type SendInput,
+  type SendOutput,
+  ConnectivityEvent,
+  BindEvent,
+  RetryEvent,
+} from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "./projection.ts";
 import { personalIdHash } from "../personalIdHash.ts";
 import { isTransient, PartnerError } from "../../integrations/index.ts";
@@ -52,6 +61,7 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
   });
   return defineActorKind<KrtSessionContext>({
     type: "krt-session",
+    events: [ConnectivityEvent, BindEvent, RetryEvent],
     machine,
     version: 1,
     // A redelivered status is refused by its own time (not newer than the profile's), whatever its

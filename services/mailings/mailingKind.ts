@@ -4,7 +4,15 @@ import { emit, fromPromise } from "xstate";
 import { PartnerProtocolError, PartnerRejectedError } from "../../integrations/errors.ts";
 import { defineActorKind, topState, type ActorKind, type JournaledEvent, type ProjectedActor } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
-import { mailingMachine, type BatchInput, type MailingContext, type MailingFilter } from "../../machines/mailing.machine.ts";
+import {
+  mailingMachine,
+  type BatchInput,
+  type MailingContext,
+  type MailingFilter,
+  CreateMailingEvent,
+  CancelMailingEvent,
+  RetryMailingEvent,
+} from "../../machines/mailing.machine.ts";
 import { upsertMailingRows, type MailingRow } from "../../storage/mailingRepository.ts";
 import type { Parks } from "../../integrations/parks/index.ts";
 import type { Feeds } from "../../integrations/feeds/index.ts";
@@ -90,6 +98,7 @@ export function mailingKind(deps: { parks: Parks; feeds: Feeds; now: () => numbe
   });
   return defineActorKind<MailingContext>({
     type: "mailing",
+    events: [CreateMailingEvent, CancelMailingEvent, RetryMailingEvent],
     machine,
     version: 1,
     project: (tx, actors) => upsertMailingRows(tx, actors.filter((a) => a.value !== "absent").map(mailingRow)),

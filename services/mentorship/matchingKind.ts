@@ -4,7 +4,17 @@
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
-import { matchingMachine, statusOf, type ApplicationInput, type MatchingContext, type NotifyInput } from "../../machines/matching.machine.ts";
+import {
+  matchingMachine,
+  statusOf,
+  type ApplicationInput,
+  type MatchingContext,
+  type NotifyInput,
+  ConfirmEvent,
+  MatchedEvent,
+  ProgressEvent,
+  PromocodeEvent,
+} from "../../machines/matching.machine.ts";
 import { projectMatchings } from "./projection.ts";
 
 export interface MatchingPolicy {
@@ -51,6 +61,7 @@ export function matchingKind(deps: { effects: MatchingEffects; now: () => number
   });
   return defineActorKind<MatchingContext>({
     type: "matching",
+    events: [ConfirmEvent, MatchedEvent, ProgressEvent, PromocodeEvent],
     machine,
     version: 2,
     // 2: progress comes from the progress import; a matching that was reading its own waits for it.

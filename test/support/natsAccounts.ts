@@ -17,9 +17,9 @@ export function natsAccountsConfig({ cluster, passwords, tls }: NatsAccountsOpti
     jetstream: enabled
     users: [
       { user: fleet-instance, password: "${passwords.instance}", permissions: {
-          publish: { allow: ["${cluster}.actors.>", "${cluster}.events.>", "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>",
+          publish: { allow: ["${cluster}.actors.>", "${cluster}.events.>", "${cluster}.inspect.>", "_INBOX.>", "$JS.API.>", "$JS.ACK.>", "$JS.FC.>",
                              "$KV.${cluster}_members.>", "$KV.${cluster}_shards.>", "contractor.statuses.dead-letter"] }
-          subscribe: { allow: ["${cluster}.actors.>", "_INBOX.>"] } } }
+          subscribe: { allow: ["${cluster}.actors.>", "${cluster}.inspect.>", "_INBOX.>"] } } }
       { user: fleet-events, password: "${passwords.events}", permissions: {
           publish: { deny: ">" }
           subscribe: { allow: ["${cluster}.events.>"] } } }
