@@ -146,9 +146,10 @@ export class Inspection {
     };
   }
 
-  /** Active actors per kind on every instance that answers within `waitMs` (or once `expected` did). */
-  census(expected: number, waitMs = 500): Promise<CensusAnswer[]> {
-    return this.#gather<CensusAnswer>({ ask: "census" }, expected, waitMs);
+  /** Active actors per kind on every instance that answers within `waitMs` (or once `expected` did), by instance. */
+  async census(expected: number, waitMs = 500): Promise<CensusAnswer[]> {
+    const answers = await this.#gather<CensusAnswer>({ ask: "census" }, expected, waitMs);
+    return answers.sort((a, b) => a.instance.localeCompare(b.instance));
   }
 
   /** Every instance's answer whether it hosts `address` live, with its state if so. */

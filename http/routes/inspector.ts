@@ -61,7 +61,7 @@ export function inspectorRoutes(app: Server, deps: InspectorDeps): void {
     doc: { summary: "Actor kinds with their active actors per instance, across the cluster" },
     handle: async () => {
       const answers = await deps.inspection.census(members());
-      const instances = answers.map((a) => ({ instance: a.instance, active: a.active })).sort((a, b) => a.instance.localeCompare(b.instance));
+      const instances = answers.map((a) => ({ instance: a.instance, active: a.active }));
       const items = [...kinds.values()].map((k) => ({
         type: k.type,
         version: k.version,
@@ -209,9 +209,11 @@ export function inspectorRoutes(app: Server, deps: InspectorDeps): void {
     doc: { summary: "The cluster: members, shards per member, recent handovers, active actors per instance" },
     handle: async () => {
       const census = await deps.inspection.census(members());
-      const instances = census
-        .map((a) => ({ instance: a.instance, active: a.active, handovers: (a.about as { handovers?: unknown } | undefined)?.handovers ?? [] }))
-        .sort((a, b) => a.instance.localeCompare(b.instance));
+      const instances = census.map((a) => ({
+        instance: a.instance,
+        active: a.active,
+        handovers: (a.about as { handovers?: unknown } | undefined)?.handovers ?? [],
+      }));
       if (!deps.cluster)
         return { status: 200, body: { mode: "embedded", instance: deps.instanceId, members: [deps.instanceId], shard_count: 1, shards: {}, instances } };
       const status = deps.cluster.status();
