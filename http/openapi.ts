@@ -162,7 +162,7 @@ export function openApiDocument(catalog: readonly CatalogEntry[], plain: readonl
       description:
         "Five fleet services as one actor system. Every route but the ops routes and this description needs `Authorization: Bearer <token>` of its role " +
         "(the `bearer` requirement names it; `x-role` too): a missing or unknown token is 401, another role's 403. Errors are JSON `{code, message, details?}`; " +
-        "a URL over 8 KB is 414 and headers over 16 KB are 431.",
+        "a URL over 8 KB is 414 and headers over 16 KB or over 40 fields are 431.",
     },
     tags: [...new Set([...plain, ...catalog].map((r) => r.tag))].map((name) => ({ name })),
     paths,

@@ -1,17 +1,23 @@
 // Oversized request heads get a clear status instead of reaching the routes: 414 for a long URL,
-// 431 for large headers. (Far beyond these, past what uWebSockets buffers for a request head,
-// about 64 KB, uWS itself resets the connection before any handler runs; nothing here can answer.)
+// 431 for large headers or too many of them. (Past what uWebSockets itself accepts, a head over
+// about 128 KB or over 48 header fields, uWS resets or ignores the request before any handler
+// runs and nothing here can answer: deploy/haproxy.cfg, the production front, answers those.)
 import type { MiddlewareHandler } from "hyper-express";
 
 /** Longest path plus query accepted; routes' ids and cursors are far shorter. */
 export const MAX_URL_BYTES = 8 * 1024;
 /** Largest sum of header names and values accepted. */
 export const MAX_HEADER_BYTES = 16 * 1024;
+/** Most header fields accepted: below uWS's own 48, leaving room for what proxies add. */
+export const MAX_HEADER_FIELDS = 40;
 
 export const limitRequestHead: MiddlewareHandler = (req, res, next) => {
   if (Buffer.byteLength(req.url) > MAX_URL_BYTES) return void res.status(414).json({ code: "uri_too_long", message: `the URL is over ${MAX_URL_BYTES} bytes` });
+  const headers = Object.entries(req.headers);
+  if (headers.length > MAX_HEADER_FIELDS)
+    return void res.status(431).json({ code: "request_header_fields_too_large", message: `over ${MAX_HEADER_FIELDS} header fields` });
   let size = 0;
-  for (const [name, value] of Object.entries(req.headers)) size += name.length + Buffer.byteLength(String(value));
+  for (const [name, value] of headers) size += name.length + Buffer.byteLength(String(value));
   if (size > MAX_HEADER_BYTES)
     return void res.status(431).json({ code: "request_header_fields_too_large", message: `the headers are over ${MAX_HEADER_BYTES} bytes` });
   next();
