@@ -31,7 +31,6 @@ const typedPhoneOf = (n: number) => phoneOf(n).replace(/^\+7(\d{3})(\d{3})(\d{2}
 
 async function run(job: ClientJob, send: (m: ClientMessage) => void, go: Promise<void>): Promise<void> {
   const db = await openPostgres({ url: job.databaseUrl, schema: job.schema, max: 1 });
-  const pool = Array.from({ length: job.concurrency }, () => new Connection("127.0.0.1", job.port));
   const call = async (connection: Connection, method: string, path: string, n: number, body: unknown): Promise<number> => {
     const payload = JSON.stringify(body);
     const head =
@@ -46,9 +45,10 @@ async function run(job: ClientJob, send: (m: ClientMessage) => void, go: Promise
   const viaHttp: number[] = [];
   const viaSql: number[] = [];
   let findErrors = 0;
+  const finder = new Connection("127.0.0.1", job.port);
   for (const [i, n] of job.picked.entries()) {
     let t = performance.now();
-    const status = await call(pool[0]!, "POST", "/fleet/customers/v1/customers/find", n, { phone: typedPhoneOf(n) });
+    const status = await call(finder, "POST", "/fleet/customers/v1/customers/find", n, { phone: typedPhoneOf(n) });
     const httpMs = performance.now() - t;
     if (status !== 200) findErrors++;
     t = performance.now();
@@ -60,6 +60,7 @@ async function run(job: ClientJob, send: (m: ClientMessage) => void, go: Promise
       viaSql.push(sqlMs);
     }
   }
+  finder.close();
   viaHttp.sort((a, b) => a - b);
   viaSql.sort((a, b) => a - b);
   progress(
@@ -78,6 +79,8 @@ async function run(job: ClientJob, send: (m: ClientMessage) => void, go: Promise
 
   // Upserts after orders: half existing customers (a changed SMS flag), half new passengers.
   progress(`upserts: ${job.concurrency} in flight for ${job.upsertSeconds} s...`);
+  // Connected only now: a connection idle for 10 s is closed (its own timeout, and the server's).
+  const pool = Array.from({ length: job.concurrency }, () => new Connection("127.0.0.1", job.port));
   send({ kind: "upserts" });
   await go;
   let upserts = 0;
