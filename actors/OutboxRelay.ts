@@ -10,6 +10,8 @@ export class OutboxRelay {
   #loop: NodeJS.Timeout | undefined;
   #delivered: string[] = [];
   #flushScheduled = false;
+  /** The delete statement running, if any: one at a time, so what is delivered meanwhile goes in the next one, however busy. */
+  #deleting: Promise<void> | undefined;
 
   constructor(
     private readonly sql: Sql,
@@ -54,20 +56,26 @@ export class OutboxRelay {
       return;
     }
     this.#delivered.push(message.messageId);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => void this.#flushDeleted());
-    }
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#deleting) return;
+    this.#flushScheduled = true;
+    setImmediate(() => void this.#flushDeleted());
   }
 
   async #flushDeleted(): Promise<void> {
     this.#flushScheduled = false;
+    while (this.#deleting) await this.#deleting;
     const ids = this.#delivered;
+    if (ids.length === 0) return;
     this.#delivered = [];
-    try {
-      await deleteOutbox(this.sql, ids);
-    } catch (error) {
+    this.#deleting = deleteOutbox(this.sql, ids).catch((error) => {
       this.logger.warn("outbox cleanup failed; messages may be delivered again", { error: String(error) });
-    }
+    });
+    await this.#deleting;
+    this.#deleting = undefined;
+    if (this.#delivered.length) this.#scheduleFlush();
   }
 }

@@ -1,8 +1,9 @@
 // Bench: park customers with 1,000,000 customers across 1,000 parks. Find-by-phone through HTTP
 // (route + personal exchange + the lookup) against the very same lookup as a raw SQL query,
-// measured alternately in the same run; then the upsert rate through HTTP. The personal
-// simulator runs in a child process, as personal is another service in production.
-import http from "node:http";
+// measured alternately in the same run; then the upsert rate through HTTP, with the server's own
+// CPU per upsert. Three processes: this one is the server (routes, the outbox relay, the
+// customer book); the personal simulator is a child, as personal is another service in
+// production; the client (bench/customersClient.ts) is another, so none of its work counts here.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
@@ -16,9 +17,9 @@ import { TokenRoles } from "../http/tokens.ts";
 import { customerRoutes } from "../http/routes/customers.ts";
 import { PersonalClient, startPersonalSimulator } from "../integrations/personal/index.ts";
 import { CustomerBook } from "../services/customers/customerBook.ts";
-import { findCustomerByPhone } from "../storage/customerRepository.ts";
 import { dropSchema, openPostgres } from "../storage/database.ts";
-import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
+import { phoneOf, type ClientJob, type ClientMessage } from "./customersClient.ts";
+import { printResult, progress, round } from "./scenario.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const customers = Number(process.env.BENCH_CUSTOMERS ?? 1_000_000);
@@ -28,40 +29,6 @@ const upsertSeconds = Number(process.env.BENCH_SECONDS ?? 5);
 const concurrency = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const schema = `bench_customers_${randomBytes(4).toString("hex")}`;
 const token = "bench-fleet-token";
-
-const parkOf = (n: number) => `park-${String(n % parks).padStart(4, "0")}`;
-const phoneOf = (n: number) => `+7900${String(n).padStart(7, "0")}`;
-/** As a dispatcher types it, so the normaliser is in the measured path. */
-const typedPhoneOf = (n: number) => phoneOf(n).replace(/^\+7(\d{3})(\d{3})(\d{2})(\d{2})$/, "8 ($1) $2-$3-$4");
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-function call(port: number, method: string, path: string, park: string, body: unknown): Promise<number> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port,
-        method,
-        path,
-        agent,
-        headers: {
-          authorization: `Bearer ${token}`,
-          "x-park-id": park,
-          "x-yandex-uid": "1001",
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(payload),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on("error", reject);
-    req.end(payload);
-  });
-}
 
 if (process.argv.includes("--personal-simulator") && process.send) {
   const sim = await startPersonalSimulator();
@@ -89,6 +56,37 @@ async function preload(personalUrl: string, kind: "phones" | "names", items: { v
     });
     if (!res.ok) throw new Error(`preload answered ${res.status}`);
   }
+}
+
+/** What this process spent over the client's upserts: CPU (user + system) and event-loop use. */
+interface ServerCost {
+  cpuMicros: number;
+  eventLoopUtilisation: number;
+}
+
+/** Runs the client process on `job`; this process measures its own cost between the client's `upserts` and `upserted`. */
+function runClient(job: ClientJob): Promise<{ figures: Record<string, number>; cost: ServerCost }> {
+  const child = fork(fileURLToPath(new URL("./customersClient.ts", import.meta.url)), ["--customers-client"], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return new Promise((resolve, reject) => {
+    let cpu = process.cpuUsage();
+    let elu = performance.eventLoopUtilization();
+    let cost: ServerCost | undefined;
+    child.on("message", (m: ClientMessage) => {
+      if (m.kind === "upserts") {
+        cpu = process.cpuUsage();
+        elu = performance.eventLoopUtilization();
+        child.send({ kind: "go" });
+      } else if (m.kind === "upserted") {
+        const spent = process.cpuUsage(cpu);
+        cost = { cpuMicros: spent.user + spent.system, eventLoopUtilisation: performance.eventLoopUtilization(elu).utilization };
+      } else if (cost) resolve({ figures: m.figures, cost });
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`bench client exited with ${code} before reporting`))); // no-op once resolved
+    child.send({ kind: "job", job });
+  });
 }
 
 async function main(): Promise<void> {
@@ -150,90 +148,30 @@ async function main(): Promise<void> {
       picked.map((n) => ({ value: `Passenger ${n}`, id: `pd-name-${n}` })),
     );
 
-    // Alternating, so both see the same machine state; the first 300 are warm-up.
-    const viaHttp: number[] = [];
-    const viaSql: number[] = [];
-    let errors = 0;
-    for (const [i, n] of picked.entries()) {
-      let t = performance.now();
-      const status = await call(port, "POST", "/fleet/customers/v1/customers/find", parkOf(n), { phone: typedPhoneOf(n) });
-      const httpMs = performance.now() - t;
-      if (status !== 200) errors++;
-      t = performance.now();
-      const row = await findCustomerByPhone(db.sql, parkOf(n), `pd-phone-${n}`);
-      const sqlMs = performance.now() - t;
-      if (!row) errors++;
-      if (i >= 300) {
-        viaHttp.push(httpMs);
-        viaSql.push(sqlMs);
-      }
-    }
-    viaHttp.sort((a, b) => a - b);
-    viaSql.sort((a, b) => a - b);
-    progress(
-      `find: http p50 ${round(percentile(viaHttp, 50))} p99 ${round(percentile(viaHttp, 99))}; sql p50 ${round(percentile(viaSql, 50))} p99 ${round(percentile(viaSql, 99))}`,
-    );
-
-    // The personal exchange alone (what the route adds besides HTTP and SQL).
-    const exchange: number[] = [];
-    const client = new PersonalClient({ baseUrl: personal.url, timeoutMs: 2_000, retries: 0 });
-    for (const n of picked.slice(0, 1000)) {
-      const t = performance.now();
-      await client.find("phones", phoneOf(n));
-      exchange.push(performance.now() - t);
-    }
-    exchange.sort((a, b) => a - b);
-
-    // Upserts after orders: half existing customers (a changed SMS flag), half new passengers.
-    progress(`upserts: ${concurrency} in flight for ${upsertSeconds} s...`);
-    let upserts = 0;
-    let upsertErrors = 0;
-    let fresh = customers;
-    const upsertLatency: number[] = [];
-    const until = performance.now() + upsertSeconds * 1000;
-    const started = performance.now();
-    const elu = performance.eventLoopUtilization();
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, w) => {
-        for (let k = 0; performance.now() < until; k++) {
-          const n = k % 2 === 0 ? picked[(w * 7919 + k) % picked.length]! : ++fresh;
-          const t = performance.now();
-          const status = await call(port, "PUT", "/fleet/customers/v1/customers", parkOf(n), {
-            phone: phoneOf(n),
-            sms_enabled: (k & 2) === 0,
-            name: `Passenger ${n}`,
-          });
-          upsertLatency.push(performance.now() - t);
-          if (status === 200 || status === 201) upserts++;
-          else upsertErrors++;
-        }
-      }),
-    );
-    const upsertElapsed = (performance.now() - started) / 1000;
-    // Near 1: this one process (server, personal simulator and client) is the bottleneck, not Postgres.
-    const upsertElu = performance.eventLoopUtilization(elu).utilization;
-    upsertLatency.sort((a, b) => a - b);
-
+    const { figures, cost } = await runClient({
+      port,
+      personalUrl: personal.url,
+      databaseUrl: url,
+      schema,
+      picked,
+      customers,
+      parks,
+      concurrency,
+      upsertSeconds,
+      token,
+    });
+    const { upserts, ...reported } = figures;
     printResult({
       bench: "customers",
       customers: Number(loaded!.n),
       parks,
       load_s: round(loadSeconds, 1),
-      samples: viaHttp.length,
-      ...latencyFigures("find", viaHttp),
-      ...latencyFigures("raw_sql", viaSql),
-      p50_ratio: round(percentile(viaHttp, 50) / percentile(viaSql, 50), 2),
-      p99_ratio: round(percentile(viaHttp, 99) / percentile(viaSql, 99), 2),
-      personal_find_p50_ms: round(percentile(exchange, 50)),
-      find_errors: errors,
-      upserts_per_s: Math.round(upserts / upsertElapsed),
-      ...latencyFigures("upsert", upsertLatency),
-      upsert_concurrency: concurrency,
-      upsert_errors: upsertErrors,
-      upsert_event_loop_utilisation: round(upsertElu, 2),
+      ...reported,
+      // This process alone (routes, relay, book); near 1 means the server, not Postgres, bounds the rate.
+      upsert_event_loop_utilisation: round(cost.eventLoopUtilisation, 2),
+      server_cpu_us_per_upsert: Math.round(cost.cpuMicros / upserts!),
     });
   } finally {
-    agent.destroy();
     await server.close().catch(() => {});
     personal.stop();
     await db.close().catch(() => {});

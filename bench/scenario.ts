@@ -74,7 +74,7 @@ export function measure(spec: LoadSpec, onMeasureStart?: () => void): Promise<Lo
 const requestTimeoutMs = 10_000;
 
 /** One keep-alive HTTP/1.1 connection, one request at a time (node:http's client costs ~4x more CPU, enough to bound the raw route). */
-class Connection {
+export class Connection {
   readonly #socket: net.Socket;
   #buffer = "";
   #pending: ((r: { status: number; body: string } | Error) => void) | undefined;

@@ -158,13 +158,25 @@ const outboxRow = (o: OutboxMessage) => ({ message_id: o.messageId, kind: o.kind
 /**
  * The one writer of `actor_outbox`: inserts the messages of the jsonb array `messages` (rows of
  * `outboxRow`), evaluated per row of `from` when given; a message id already there is skipped.
+ * Returns the inserted messages (`StoredOutboxRow`), for a data-modifying CTE to hand back.
  */
-function insertOutbox(sql: Queryable, messages: Fragment, from?: Fragment): Fragment {
+export function insertOutbox(sql: Queryable, messages: Fragment, from?: Fragment): Fragment {
   return sql`insert into actor_outbox (message_id, kind, target, payload)
       select o.message_id, o.kind, o.target, o.payload
       from ${from ? sql`${from} cross join` : sql``} jsonb_to_recordset(${messages}) as o(message_id text, kind text, target text, payload jsonb)
-      on conflict (message_id) do nothing`;
+      on conflict (message_id) do nothing
+      returning message_id, kind, target, payload`;
 }
+
+/** An outbox row as `insertOutbox` returns it. */
+export interface StoredOutboxRow {
+  message_id: string;
+  kind: OutboxMessage["kind"];
+  target: string;
+  payload: unknown;
+}
+
+export const outboxMessageOf = (r: StoredOutboxRow): OutboxMessage => ({ messageId: r.message_id, kind: r.kind, target: r.target, payload: r.payload });
 
 /**
  * Writes messages to the outbox in the caller's transaction, as a commit does: the relay delivers

@@ -2,7 +2,8 @@
 // another park's customer is as absent as one that never existed. Each write returns the
 // revisions it made (`CustomerRevision`); the service turns them into public events.
 import { randomUUID } from "node:crypto";
-import type { JSONValue } from "postgres";
+import type { Fragment, JSONValue } from "postgres";
+import { insertOutbox, outboxMessageOf, type OutboxMessage, type StoredOutboxRow } from "./actorStore.ts";
 import type { Queryable, Tx } from "./database.ts";
 
 export interface OrderOptions {
@@ -120,72 +121,166 @@ export interface CustomerFields {
   orderOptions?: OrderOptions;
 }
 
-export interface CustomerWrite {
+/**
+ * How a write announces its revisions: each one's public event goes into the outbox with the write
+ * (same statement or transaction) as `{type: "customer", id, park_id, seq, state, changes?, reason?,
+ * at, event_id}`, the event id being also the message id.
+ */
+export interface RevisionEvents {
+  /** A customer's subject is this followed by its id: a UUID is one subject token as it is. */
+  subjectPrefix: string;
+}
+
+/** Revisions a write made and the outbox messages announcing them, to hand to the relay after commit. */
+export interface Announced {
+  revisions: CustomerRevision[];
+  messages: OutboxMessage[];
+}
+
+export interface CustomerWrite extends Announced {
   /** The customer as committed, locations and routes included. */
   customer: Customer;
   created: boolean;
-  revisions: CustomerRevision[];
 }
 
 /**
  * Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one;
- * fields left out keep their values. A write that changes nothing makes no revision.
+ * fields left out keep their values. A write that changes nothing makes no revision. One statement
+ * (its own transaction) with its outbox message; a second only when a concurrent first upsert of
+ * the same phone won the insert.
  */
-export async function upsertCustomer(tx: Tx, parkId: string, phoneId: string, fields: CustomerFields, at: Date): Promise<CustomerWrite> {
+export async function upsertCustomer(
+  sql: Queryable,
+  parkId: string,
+  phoneId: string,
+  fields: CustomerFields,
+  at: Date,
+  events: RevisionEvents,
+): Promise<CustomerWrite> {
   for (;;) {
-    const [current] = await tx<CustomerRecord[]>`select ${columns(tx)} from customers c
-      where c.park_id = ${parkId} and c.personal_phone_id = ${phoneId} for update of c`;
-    if (current) return { ...(await applyFields(tx, toCustomer(current), fields, at)), created: false };
-    const customer: Customer = {
-      customer_id: randomUUID(),
-      park_id: parkId,
-      personal_phone_id: phoneId,
-      personal_name_id: fields.nameId ?? null,
-      sms_enabled: fields.smsEnabled ?? false,
-      order_options: fields.orderOptions ?? {},
-      version: 1,
-      created_at: at,
-      updated_at: at,
-      locations: [],
-      routes: [],
-    };
-    const inserted = await tx`insert into customers
-      (park_id, personal_phone_id, customer_id, personal_name_id, sms_enabled, order_options, version, created_at, updated_at)
-      values (${parkId}, ${phoneId}, ${customer.customer_id}, ${customer.personal_name_id}, ${customer.sms_enabled},
-              ${tx.json(customer.order_options as JSONValue)}, 1, ${at}, ${at})
-      on conflict (park_id, personal_phone_id) do nothing returning customer_id`;
-    // Lost the race to a concurrent first upsert of the same phone: update its row instead.
-    if (inserted.length === 0) continue;
-    return { customer, created: true, revisions: [{ customer_id: customer.customer_id, park_id: parkId, seq: 1, state: "created" }] };
+    const customerId = randomUUID();
+    const written = await writeFields(sql, sql`c.park_id = ${parkId} and c.personal_phone_id = ${phoneId}`, fields, at, events, (given) =>
+      insertCustomer(sql, { parkId, phoneId, customerId }, given, at),
+    );
+    if (written) return written;
   }
 }
 
-/** Edits the customer if it belongs to this park; undefined otherwise. */
-export async function updateCustomer(tx: Tx, parkId: string, customerId: string, fields: CustomerFields, at: Date): Promise<CustomerWrite | undefined> {
-  const [current] = await tx<CustomerRecord[]>`select ${columns(tx)} from customers c
-    where c.park_id = ${parkId} and c.customer_id = ${customerId} for update of c`;
-  return current && { ...(await applyFields(tx, toCustomer(current), fields, at)), created: false };
+/** Edits the customer if it belongs to this park, in one statement with its outbox message; undefined otherwise. */
+export function updateCustomer(
+  sql: Queryable,
+  parkId: string,
+  customerId: string,
+  fields: CustomerFields,
+  at: Date,
+  events: RevisionEvents,
+): Promise<CustomerWrite | undefined> {
+  return writeFields(sql, sql`c.park_id = ${parkId} and c.customer_id = ${customerId}`, fields, at, events);
 }
 
-async function applyFields(tx: Tx, current: Customer, fields: CustomerFields, at: Date): Promise<{ customer: Customer; revisions: CustomerRevision[] }> {
-  const changes: CustomerPart[] = [];
-  if (fields.nameId !== undefined && fields.nameId !== current.personal_name_id) changes.push("name");
-  if (fields.smsEnabled !== undefined && fields.smsEnabled !== current.sms_enabled) changes.push("sms_enabled");
-  if (fields.orderOptions !== undefined && canonical(fields.orderOptions) !== canonical(current.order_options)) changes.push("order_options");
-  if (changes.length === 0) return { customer: current, revisions: [] };
-  // The row is locked: nobody else moves its version between our read and this write.
-  const customer: Customer = {
-    ...current,
-    personal_name_id: fields.nameId === undefined ? current.personal_name_id : fields.nameId,
-    sms_enabled: fields.smsEnabled ?? current.sms_enabled,
-    order_options: fields.orderOptions ?? current.order_options,
-    version: current.version + 1,
-    updated_at: at,
-  };
-  await tx`update customers set personal_name_id = ${customer.personal_name_id}, sms_enabled = ${customer.sms_enabled},
-      order_options = ${tx.json(customer.order_options as JSONValue)}, version = ${customer.version}, updated_at = ${at}
-    where customer_id = ${customer.customer_id}`;
-  return { customer, revisions: [{ customer_id: customer.customer_id, park_id: customer.park_id, seq: customer.version, state: "updated", changes }] };
+interface WrittenRecord extends CustomerRecord {
+  /** The revision made: null when nothing changed. */
+  state: "created" | "updated" | null;
+  changes: CustomerPart[];
+  messages: StoredOutboxRow[];
+}
+
+/**
+ * Locks the customer `which` selects (as `c`) and writes the given fields that differ from its
+ * current ones with the next version; when there is none and `insert` is given, inserts a new one
+ * instead (undefined when a concurrent insert of the same key won). Comparing against the locked
+ * row, not the statement's snapshot, keeps concurrent writes' versions and changes apart.
+ */
+async function writeFields(
+  sql: Queryable,
+  which: Fragment,
+  fields: CustomerFields,
+  at: Date,
+  events: RevisionEvents,
+  insert?: (given: Fragment) => Fragment,
+): Promise<CustomerWrite | undefined> {
+  const options = fields.orderOptions === undefined ? null : sql.json(fields.orderOptions as JSONValue);
+  const [row] = await sql<WrittenRecord[]>`
+    with given as (
+      select ${fields.nameId !== undefined}::boolean as name_given, ${fields.nameId ?? null}::text as name_id,
+             ${fields.smsEnabled ?? null}::boolean as sms, ${options}::jsonb as options
+    ),
+    locked as (
+      select c.customer_id, c.park_id, c.personal_phone_id, c.personal_name_id, c.sms_enabled, c.order_options, c.version, c.created_at, c.updated_at
+      from customers c where ${which} for update
+    ),
+    next as (
+      select c.customer_id, c.park_id, c.personal_phone_id, c.created_at, c.updated_at, c.version,
+             case when g.name_given then g.name_id else c.personal_name_id end as personal_name_id,
+             coalesce(g.sms, c.sms_enabled) as sms_enabled, coalesce(g.options, c.order_options) as order_options,
+             to_jsonb(array_remove(array[
+               case when g.name_given and g.name_id is distinct from c.personal_name_id then 'name' end,
+               case when g.sms <> c.sms_enabled then 'sms_enabled' end,
+               case when g.options <> c.order_options then 'order_options' end], null)) as changes
+      from locked c cross join given g
+    ),
+    updated as (
+      update customers c set personal_name_id = n.personal_name_id, sms_enabled = n.sms_enabled, order_options = n.order_options,
+        version = n.version + 1, updated_at = ${at}
+      from next n where c.customer_id = n.customer_id and n.changes <> '[]'::jsonb
+      returning c.customer_id
+    ),
+    ${insert ? sql`inserted as (${insert(sql`given`)}),` : sql``}
+    written as (
+      select n.customer_id, n.park_id, n.personal_phone_id, n.personal_name_id, n.sms_enabled, n.order_options,
+             case when u.customer_id is null then n.version else n.version + 1 end as version, n.created_at,
+             case when u.customer_id is null then n.updated_at else ${at} end as updated_at,
+             case when u.customer_id is null then null else 'updated' end as state, n.changes
+      from next n left join updated u using (customer_id)
+      ${insert ? sql`union all select i.*, 'created', '[]'::jsonb from inserted i` : sql``}
+    ),
+    revisions as (select customer_id, park_id, version as seq, state, changes, null::text as reason from written where state is not null),
+    outbox as (${announce(sql, sql`revisions`, events, at)})
+    select ${columns(sql)}, c.state, c.changes, (select coalesce(json_agg(o), '[]'::json) from outbox o) as messages
+    from written c`;
+  if (!row) return undefined;
+  const { state, changes, messages, ...record } = row;
+  const customer = toCustomer(record);
+  const revision: CustomerRevision | undefined =
+    state === null
+      ? undefined
+      : { customer_id: customer.customer_id, park_id: customer.park_id, seq: customer.version, state, ...(state === "updated" ? { changes } : {}) };
+  return { customer, created: state === "created", revisions: revision ? [revision] : [], messages: messages.map(outboxMessageOf) };
+}
+
+/** Inserts the customer `key` names with the `given` fields, returning the columns `writeFields` reads. */
+function insertCustomer(sql: Queryable, key: { parkId: string; phoneId: string; customerId: string }, given: Fragment, at: Date): Fragment {
+  return sql`insert into customers (park_id, personal_phone_id, customer_id, personal_name_id, sms_enabled, order_options, version, created_at, updated_at)
+    select ${key.parkId}, ${key.phoneId}, ${key.customerId}, g.name_id, coalesce(g.sms, false), coalesce(g.options, '{}'::jsonb), 1, ${at}, ${at}
+    from ${given} g where not exists (select from locked)
+    on conflict (park_id, personal_phone_id) do nothing
+    returning customer_id, park_id, personal_phone_id, personal_name_id, sms_enabled, order_options, version, created_at, updated_at`;
+}
+
+/**
+ * Inserts into the outbox the public event of each row of `revisions` (customer_id, park_id, seq,
+ * state, changes, reason: `changes` is left out when empty), returning the messages.
+ */
+function announce(sql: Queryable, revisions: Fragment, events: RevisionEvents, at: Date): Fragment {
+  return insertOutbox(
+    sql,
+    sql`jsonb_build_array(jsonb_build_object('message_id', e.event_id, 'kind', 'event', 'target', ${events.subjectPrefix}::text || e.customer_id::text,
+      'payload', jsonb_strip_nulls(jsonb_build_object('type', 'customer', 'id', e.customer_id, 'park_id', e.park_id, 'seq', e.seq,
+        'state', e.state, 'changes', nullif(e.changes, '[]'::jsonb), 'reason', e.reason, 'at', ${at.toISOString()}::text, 'event_id', e.event_id))))`,
+    sql`(select r.*, gen_random_uuid() as event_id from ${revisions} r) e`,
+  );
+}
+
+/** Writes the outbox messages of revisions made in the caller's transaction; returns them. */
+export async function announceRevisions(tx: Tx, revisions: readonly CustomerRevision[], events: RevisionEvents, at: Date): Promise<OutboxMessage[]> {
+  if (revisions.length === 0) return [];
+  const rows = await tx<StoredOutboxRow[]>`
+    with revisions as (
+      select * from jsonb_to_recordset(${tx.json(revisions as unknown as JSONValue)}::jsonb)
+        as r(customer_id uuid, park_id text, seq bigint, state text, changes jsonb, reason text)
+    )
+    ${announce(tx, tx`revisions`, events, at)}`;
+  return rows.map(outboxMessageOf);
 }
 
 /** Deletes the customer with its locations and routes if it belongs to this park. */
@@ -328,16 +423,4 @@ async function touch(tx: Tx, current: LockedRow, change: CustomerPart, at: Date)
   const [row] = await tx<{ version: string }[]>`update customers set version = version + 1, updated_at = ${at}
     where customer_id = ${current.customer_id} returning version`;
   return [{ customer_id: current.customer_id, park_id: current.park_id, seq: Number(row!.version), state: "updated", changes: [change] }];
-}
-
-/** JSON with sorted keys, to compare option objects whatever order jsonb gave them back in. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
-  }
-  return JSON.stringify(value);
 }

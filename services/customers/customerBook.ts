@@ -1,11 +1,12 @@
-// The park customers' book: every write runs in one transaction with the outbox rows of the public
-// events it makes, and the events go out after commit. Reads and writes are scoped by park.
-import { randomUUID } from "node:crypto";
+// The park customers' book: every write commits with the outbox rows of the public events it
+// makes (one statement for the upsert and an edit, a transaction for the others), and the events go
+// out after commit. Reads and writes are scoped by park.
 import type { Logger } from "../../actors/logger.ts";
-import { writeOutbox, type OutboxMessage } from "../../storage/actorStore.ts";
+import type { OutboxMessage } from "../../storage/actorStore.ts";
 import {
   addLocation,
   addRoute,
+  announceRevisions,
   deleteCustomer,
   eraseByPhoneIds,
   findCustomerByPhone,
@@ -14,11 +15,13 @@ import {
   takeoutStatus,
   updateCustomer,
   upsertCustomer,
+  type Announced,
   type Customer,
   type CustomerFields,
   type CustomerLocation,
   type CustomerRevision,
   type CustomerRoute,
+  type RevisionEvents,
   type RoutePoint,
   type RouteSchedule,
   type TakeoutResult,
@@ -27,7 +30,7 @@ import {
 import type { Sql, Tx } from "../../storage/database.ts";
 import { forgetRequestsUnder } from "../../storage/idempotencyStore.ts";
 import type { CustomerMetrics } from "./metrics.ts";
-import { customerSubject, type CustomerPublicEvent } from "./publicEvents.ts";
+import { customerSubjectPrefix } from "./publicEvents.ts";
 
 export interface CustomerLimits {
   locations: number;
@@ -74,10 +77,12 @@ export interface NewRoute {
 export class CustomerBook {
   readonly limits: CustomerLimits;
   readonly #deps: CustomerBookDeps;
+  readonly #events: RevisionEvents;
 
   constructor(deps: CustomerBookDeps) {
     this.#deps = deps;
     this.limits = deps.limits ?? defaultCustomerLimits;
+    this.#events = { subjectPrefix: customerSubjectPrefix(deps.eventPrefix ?? "fleet.events") };
   }
 
   /** The customer with this phone id in this park, with locations and routes. */
@@ -98,19 +103,15 @@ export class CustomerBook {
 
   /** Creates the customer of `(parkId, phoneId)` or updates the given fields of the existing one. */
   async upsert(parkId: string, phoneId: string, fields: CustomerFields): Promise<{ customer: Customer; created: boolean }> {
-    const { customer, created } = await this.#write(
-      (tx, at) => upsertCustomer(tx, parkId, phoneId, fields, at),
-      (w) => w.revisions,
-    );
+    const { customer, created, ...announced } = await upsertCustomer(this.#deps.sql, parkId, phoneId, fields, this.#now(), this.#events);
+    this.#publish(announced);
     return { customer, created };
   }
 
   /** Edits the customer if it belongs to this park; undefined otherwise. */
   async update(parkId: string, customerId: string, fields: CustomerFields): Promise<Customer | undefined> {
-    const updated = await this.#write(
-      (tx, at) => updateCustomer(tx, parkId, customerId, fields, at),
-      (w) => w?.revisions ?? [],
-    );
+    const updated = await updateCustomer(this.#deps.sql, parkId, customerId, fields, this.#now(), this.#events);
+    if (updated) this.#publish(updated);
     return updated?.customer;
   }
 
@@ -171,48 +172,35 @@ export class CustomerBook {
 
   /**
    * Runs `change` in a transaction together with the outbox rows of its revisions' events, then
-   * hands them to the relay: after commit and off the response path; the relay publishes and
-   * clears the rows, and its sweep retries what fails.
+   * publishes them.
    */
   async #write<T>(change: (tx: Tx, at: Date) => Promise<T>, revisionsOf: (result: T) => readonly CustomerRevision[]): Promise<T> {
-    const at = new Date(this.#deps.now());
-    let events: CustomerPublicEvent[] = [];
-    let messages: OutboxMessage[] = [];
+    const at = this.#now();
     // Wrapped: postgres.js types what `begin` returns by whether it is an array.
-    const { result } = await this.#deps.sql.begin(async (tx) => {
+    const { result, announced } = await this.#deps.sql.begin(async (tx) => {
       const r = await change(tx, at);
-      events = revisionsOf(r).map((revision) => publicEvent(revision, at));
-      messages = events.map((e) => ({
-        messageId: e.event_id,
-        kind: "event",
-        target: customerSubject(this.#deps.eventPrefix ?? "fleet.events", e.id),
-        payload: e,
-      }));
-      await writeOutbox(tx, messages);
-      return { result: r };
+      const revisions = [...revisionsOf(r)];
+      return { result: r, announced: { revisions, messages: await announceRevisions(tx, revisions, this.#events, at) } };
     });
-    for (const e of events) {
-      this.#deps.logger.info(`customer ${e.state}`, { park_id: e.park_id, customer_id: e.id, seq: e.seq });
-      this.#deps.metrics?.changed(e.state);
-    }
-    this.#deps.dispatch(messages);
+    this.#publish(announced);
     return result;
   }
-}
 
-/** The public event of a revision; its id is also its outbox message id. */
-function publicEvent(r: CustomerRevision, at: Date): CustomerPublicEvent {
-  return {
-    type: "customer",
-    id: r.customer_id,
-    park_id: r.park_id,
-    seq: r.seq,
-    state: r.state,
-    ...(r.changes ? { changes: r.changes } : {}),
-    ...(r.reason ? { reason: r.reason } : {}),
-    at: at.toISOString(),
-    event_id: randomUUID(),
-  };
+  #now(): Date {
+    return new Date(this.#deps.now());
+  }
+
+  /**
+   * Hands committed messages to the relay: off the response path; the relay publishes and
+   * clears the rows, and its sweep retries what fails.
+   */
+  #publish({ revisions, messages }: Announced): void {
+    for (const r of revisions) {
+      this.#deps.logger.info(`customer ${r.state}`, { park_id: r.park_id, customer_id: r.customer_id, seq: r.seq });
+      this.#deps.metrics?.changed(r.state);
+    }
+    this.#deps.dispatch(messages);
+  }
 }
 
 function added<T>(result: { kind: "not_found" } | { kind: "limit"; limit: number } | { kind: "done"; item: T }): Added<T> {

@@ -1,7 +1,6 @@
 // The public event of park customers (`fleet.events.customer.<customer_id>`), documented in
 // docs/events/customer.md.
 import { Schema } from "effect";
-import { subjectToken } from "../../actors/publicEvent.ts";
 import { customerParts } from "../../storage/customerRepository.ts";
 
 /** What changed in a customer, as named in the `changes` of an `updated` event. */
@@ -30,8 +29,11 @@ export const CustomerPublicEvent = Schema.Struct({
 });
 export type CustomerPublicEvent = typeof CustomerPublicEvent.Type;
 
-/** `<prefix>.customer.<customer_id>` (SPEC 5: `fleet.events.<type>.<id>`), the id as one subject token. */
-export const customerSubject = (eventPrefix: string, customerId: string) => `${eventPrefix}.customer.${subjectToken(customerId)}`;
+/**
+ * `<prefix>.customer.`: a customer's events go to this followed by its id (SPEC 5:
+ * `fleet.events.<type>.<id>`); the id is a UUID, one subject token as it is (`subjectToken` leaves it alone).
+ */
+export const customerSubjectPrefix = (eventPrefix: string) => `${eventPrefix}.customer.`;
 
 export const customerPublicEvents = {
   customer: {

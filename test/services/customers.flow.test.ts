@@ -4,7 +4,8 @@ import path from "node:path";
 import { Result, Schema } from "effect";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/index.ts";
-import { CustomerPublicEvent, customerSubject } from "../../services/customers/publicEvents.ts";
+import { subjectToken } from "../../actors/publicEvent.ts";
+import { CustomerPublicEvent, customerSubjectPrefix } from "../../services/customers/publicEvents.ts";
 import { eventually } from "../support/harness.ts";
 import { BASE, counts, startCustomerApp, TOKENS, type CustomerApp } from "./customers.support.ts";
 
@@ -121,12 +122,29 @@ describe("customers", () => {
     expect(doc).toEqual(Schema.toJsonSchemaDocument(CustomerPublicEvent));
   });
 
-  it("events - a cluster's own prefix is used, and characters NATS gives a meaning to are escaped so two ids never share a subject", () => {
+  it("events - a cluster's own prefix is used, and a customer id (a UUID) is one subject token as it is, so storage appends it unescaped", () => {
     const id = "6f1c0e7a-3b7e-4b8e-9c1d-2a3b4c5d6e7f";
-    expect(customerSubject("fleet.events", id)).toBe(`fleet.events.customer.${id}`);
-    expect(customerSubject("c7.events", "a.b c*>%")).toBe("c7.events.customer.a%2Eb%20c%2A%3E%25");
-    expect(customerSubject("c7.events", "a.b")).not.toBe(customerSubject("c7.events", "a_b"));
-    expect(customerSubject("c7.events", "a%2Eb")).not.toBe(customerSubject("c7.events", "a.b"));
+    expect(customerSubjectPrefix("c7.events")).toBe("c7.events.customer.");
+    expect(subjectToken(id)).toBe(id);
+    expect(subjectToken("a.b c*>%")).toBe("a%2Eb%20c%2A%3E%25");
+  });
+
+  it("events - upserts of one new phone and edits of it at once: one customer, and each version it went through announced once, in seq order without gaps", async () => {
+    const phone = "+7 916 200-00-03";
+    const upserts = await Promise.all(Array.from({ length: 12 }, (_, i) => upsert("park-e", { phone, sms_enabled: i % 2 === 0 })));
+    expect(upserts.filter((r) => r.status === 201)).toHaveLength(1);
+    expect(upserts.filter((r) => r.status === 200)).toHaveLength(11);
+    const id = upserts[0]!.body.customer_id;
+    expect(new Set(upserts.map((r) => r.body.customer_id))).toEqual(new Set([id]));
+    const edits = await Promise.all(Array.from({ length: 6 }, (_, i) => customer("park-e", id, "PATCH", { sms_enabled: i % 2 === 1 })));
+    expect(edits.map((r) => r.status)).toEqual(Array(6).fill(200));
+
+    const [row] = await app.db.sql<{ version: string }[]>`select version from customers where customer_id = ${id}`;
+    const version = Number(row!.version);
+    const events = await eventually(() => (eventsOf(id).length >= version ? eventsOf(id) : undefined));
+    expect(events.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: version }, (_, i) => i + 1));
+    expect(events.find((e) => e.seq === 1)).toMatchObject({ state: "created" });
+    for (const e of events.filter((e) => e.seq > 1)) expect(e).toMatchObject({ state: "updated", changes: ["sms_enabled"] });
   });
 
   it("events - a publish that fails stays in the outbox for the runtime's relay, and the write still succeeds", async () => {
