@@ -80,6 +80,12 @@ const samePart = (a: StatePart | undefined, b: StatePart | undefined): boolean =
 
 /** How many recent message ids an actor remembers to drop redeliveries, unless its kind says otherwise. */
 const REMEMBERED_IDS = 512;
+/**
+ * A commit appends its message ids to the stored ones; once this many (or the window's size) have
+ * been appended, the next commit rewrites the stored window instead, which keeps the row bounded
+ * while a commit carries a few ids rather than the whole window (512 UUIDs, ~20 KB).
+ */
+const APPENDED_IDS_BEFORE_REWRITE = 32;
 /** Replies of this many recent asks are kept (in memory) for retries of the same ask. */
 const REMEMBERED_REPLIES = 16;
 const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
@@ -108,6 +114,8 @@ export class ActorCell {
   #seq = 0;
   #processed: string[] = [];
   #processedSet = new Set<string>();
+  /** How many ids the stored row has appended since its window was last rewritten. */
+  #appendedIds = 0;
   /**
    * What the turns since the last commit produced; created by the first of them, so that the tens
    * of thousands of idle actors an instance hosts hold no empty collections (they would outlive
@@ -153,6 +161,7 @@ export class ActorCell {
       this.#version = stored?.version ?? 0;
       this.#seq = stored?.seq ?? 0;
       this.#remember(stored?.processedIds ?? []);
+      this.#appendedIds = stored?.appendedIds ?? 0;
       this.#restoring = stored !== undefined;
       const actor = createActor(this.kind.machine, {
         input: { id: this.address.id },
@@ -385,6 +394,8 @@ export class ActorCell {
       const snapshot = actor.getPersistedSnapshot();
       const working = workInFlight(snapshot).length > 0;
       this.#keepResumeTimer(turns, working);
+      const rewriteProcessedIds =
+        this.#version === 0 || this.#appendedIds + turns.messageIds.length > Math.min(APPENDED_IDS_BEFORE_REWRITE, this.#rememberedIds);
       const commit: Commit = {
         type: this.address.type,
         id: this.address.id,
@@ -394,7 +405,8 @@ export class ActorCell {
         machineVersion: this.kind.version,
         seq: this.#seq,
         snapshot,
-        processedIds: [...this.#processed, ...turns.messageIds].slice(-this.#rememberedIds),
+        processedIds: rewriteProcessedIds ? [...this.#processed, ...turns.messageIds].slice(-this.#rememberedIds) : turns.messageIds,
+        rewriteProcessedIds,
         journal: turns.journal,
         outbox: turns.outbox,
         timersSet: [...turns.timersSet.values()],
@@ -421,6 +433,7 @@ export class ActorCell {
       this.#working = working;
       this.#projected = projected;
       this.#remember(turns.messageIds);
+      this.#appendedIds = rewriteProcessedIds ? 0 : this.#appendedIds + turns.messageIds.length;
       // Released only now: a crash before the commit would otherwise lose an acknowledged write.
       for (const r of turns.replies) this.#answer(r.replyTo, r.reply);
       if (turns.asks.size) {
