@@ -1,6 +1,6 @@
 // One hosted actor: activation from its snapshot, its turns, and the commit that must land
 // before any reply, ack, timer or outbox message of those turns is released.
-import { createActor, type AnyActor, type InspectionEvent, type StateValue } from "xstate";
+import { createActor, type AnyActor, type AnyEventObject, type AnyStateMachine, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
 import { sameState, stateName, topState, type ActorKind, type JournaledEvent, type StatePart } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
@@ -138,6 +138,8 @@ export class ActorCell {
   #rejection: unknown;
   /** The last committed snapshot has work in flight, so its resume timer is set. */
   #working = false;
+  /** The event of the step the machine just took, until `#onStep` journals it; none at the start. */
+  #stepEvent: AnyEventObject | undefined;
 
   constructor(
     readonly address: Address,
@@ -163,10 +165,9 @@ export class ActorCell {
       this.#remember(stored?.processedIds ?? []);
       this.#appendedIds = stored?.appendedIds ?? 0;
       this.#restoring = stored !== undefined;
-      const actor = createActor(this.kind.machine, {
+      const actor = createActor(this.#recordingSteps(), {
         input: { id: this.address.id },
         ...(snapshot ? { snapshot: snapshot as never } : {}),
-        inspect: (event) => this.#onInspect(event),
       });
       this.#actor = actor;
       if (stored) {
@@ -177,7 +178,9 @@ export class ActorCell {
         this.#published = partOf(this.kind.published, actor.getSnapshot());
       }
       actor.on("*", (effect) => this.#onEffect(effect as Effect));
-      actor.subscribe({ error: () => {} }); // errors are read from the snapshot status
+      // Observers hear of each step (a final one too) after its effects ran; a step that threw is
+      // none, and its error is read from the snapshot status.
+      actor.subscribe({ next: () => this.#onStep(), error: () => {} });
       actor.start();
       this.#restoring = false;
       this.#lastValue = actor.getSnapshot().value;
@@ -308,16 +311,35 @@ export class ActorCell {
     }
   }
 
-  #onInspect(event: InspectionEvent): void {
-    if (event.type !== "@xstate.snapshot" || event.actorRef !== this.#actor) return;
-    const snapshot = event.snapshot as unknown as { value: unknown; context: unknown };
-    const init = event.event.type === "xstate.init";
+  /**
+   * The kind's machine, noting the event of every step it takes for `#onStep`. (XState's inspection
+   * tells the same, but builds an event for every action and microstep on the way, which nobody
+   * here reads: a counter's increment took 11 µs with it, 6 µs without.)
+   */
+  #recordingSteps(): AnyStateMachine {
+    const machine = this.kind.machine;
+    const recording = Object.create(machine) as AnyStateMachine;
+    recording.transition = (snapshot, event, scope) => {
+      const next = machine.transition(snapshot, event, scope);
+      this.#stepEvent = event;
+      return next;
+    };
+    return recording;
+  }
+
+  /** One step of the machine (its start first): journalled, shown to inspectors, published if it says so. */
+  #onStep(): void {
+    const actor = this.#actor!;
+    const snapshot = actor.getSnapshot() as { value: unknown; context: unknown };
+    const stepEvent = this.#stepEvent ?? { type: "xstate.init", input: { id: this.address.id } };
+    this.#stepEvent = undefined;
+    const init = stepEvent.type === "xstate.init";
     if (this.#restoring && init) return;
-    const { replyTo: _replyTo, ...received } = event.event as JournaledEvent & { replyTo?: string };
+    const { replyTo: _replyTo, ...received } = stepEvent as JournaledEvent & { replyTo?: string };
     const journalEvent = this.kind.journaled && !init ? this.kind.journaled(received) : received;
     const at = this.host.now();
     this.#open().journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
-    this.host.inspect(this.address, event);
+    this.host.inspect(this.address, { type: "@xstate.snapshot", actorRef: actor, rootId: actor.sessionId, event: stepEvent, snapshot: actor.getSnapshot() });
     const changed = !sameState(snapshot.value as StateValue, this.#lastValue as StateValue);
     this.#lastValue = snapshot.value;
     let publish = changed;
