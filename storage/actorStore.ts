@@ -144,8 +144,8 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
       on conflict (actor_type, actor_id) do update set
         version = excluded.version, epoch = excluded.epoch, machine_version = excluded.machine_version,
         seq = excluded.seq, snapshot = excluded.snapshot, updated_at = now(),
-        -- A commit that does not rewrite the window leaves processed_ids as it is (its stored value
-        -- is not even read) and appends its ids to the short processed_appended.
+        -- A commit that does not rewrite the window leaves processed_ids as it is (a toasted value
+        -- keeps its place, neither read nor copied) and appends its ids to the short processed_appended.
         processed_ids = case when excluded.processed_rewritten_at = excluded.version
           then excluded.processed_ids else actor_snapshots.processed_ids end,
         processed_appended = case when excluded.processed_rewritten_at = excluded.version
