@@ -330,7 +330,7 @@ export class ActorCell {
   /** One step of the machine (its start first): journalled, shown to inspectors, published if it says so. */
   #onStep(): void {
     const actor = this.#actor!;
-    const snapshot = actor.getSnapshot() as { value: unknown; context: unknown };
+    const snapshot = actor.getSnapshot();
     const stepEvent = this.#stepEvent ?? { type: "xstate.init", input: { id: this.address.id } };
     this.#stepEvent = undefined;
     const init = stepEvent.type === "xstate.init";
@@ -339,7 +339,7 @@ export class ActorCell {
     const journalEvent = this.kind.journaled && !init ? this.kind.journaled(received) : received;
     const at = this.host.now();
     this.#open().journal.push({ seq: ++this.#seq, event: journalEvent, fromState: this.#lastValue ?? null, toState: snapshot.value, at });
-    this.host.inspect(this.address, { type: "@xstate.snapshot", actorRef: actor, rootId: actor.sessionId, event: stepEvent, snapshot: actor.getSnapshot() });
+    this.host.inspect(this.address, { type: "@xstate.snapshot", actorRef: actor, rootId: actor.sessionId, event: stepEvent, snapshot });
     const changed = !sameState(snapshot.value as StateValue, this.#lastValue as StateValue);
     this.#lastValue = snapshot.value;
     let publish = changed;
