@@ -10,7 +10,10 @@ export interface StoredSnapshot {
   machineVersion: number;
   seq: number;
   snapshot: unknown;
+  /** The remembered message ids, oldest first: the last rewritten window, then the ids appended since. */
   processedIds: string[];
+  /** How many of `processedIds` were appended since the window was last rewritten. */
+  appendedIds: number;
 }
 
 export interface JournalEntry {
@@ -46,7 +49,12 @@ export interface Commit {
   machineVersion: number;
   seq: number;
   snapshot: unknown;
+  /**
+   * The ids of the messages this commit processed, appended to the stored ones; with
+   * `rewriteProcessedIds`, the actor's whole remembered window instead, replacing them.
+   */
   processedIds: string[];
+  rewriteProcessedIds: boolean;
   journal: JournalEntry[];
   outbox: OutboxMessage[];
   timersSet: TimerWrite[];
@@ -61,8 +69,16 @@ export interface Commit {
 
 export async function loadSnapshot(sql: Queryable, type: string, id: string): Promise<StoredSnapshot | undefined> {
   const [row] = await sql<
-    { version: string; epoch: string; machine_version: number; seq: string; snapshot: unknown; processed_ids: string[] }[]
-  >`select version, epoch, machine_version, seq, snapshot, processed_ids
+    {
+      version: string;
+      epoch: string;
+      machine_version: number;
+      seq: string;
+      snapshot: unknown;
+      processed_ids: string[];
+      processed_appended: string[];
+    }[]
+  >`select version, epoch, machine_version, seq, snapshot, processed_ids, processed_appended
       from actor_snapshots where actor_type = ${type} and actor_id = ${id}`;
   if (!row) return undefined;
   return {
@@ -71,7 +87,8 @@ export async function loadSnapshot(sql: Queryable, type: string, id: string): Pr
     machineVersion: row.machine_version,
     seq: Number(row.seq),
     snapshot: row.snapshot,
-    processedIds: row.processed_ids,
+    processedIds: [...row.processed_ids, ...row.processed_appended],
+    appendedIds: row.processed_appended.length,
   };
 }
 
@@ -98,7 +115,9 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
       machine_version: c.machineVersion,
       seq: c.seq,
       snapshot: c.snapshot,
-      processed_ids: c.processedIds,
+      processed_ids: c.rewriteProcessedIds ? c.processedIds : [],
+      processed_appended: c.rewriteProcessedIds ? [] : c.processedIds,
+      processed_rewritten_at: c.rewriteProcessedIds ? c.version : 0,
       journal: c.journal.map((j) => ({ seq: j.seq, event: j.event, from_state: j.fromState ?? null, to_state: j.toState, at: iso(j.at) })),
       outbox: c.outbox.map(outboxRow),
       timers_set: c.timersSet.map((t) => ({ timer_key: t.key, due_at: iso(t.dueAt), event: t.event })),
@@ -111,18 +130,28 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
     with input as (
       select * from jsonb_to_recordset(${sql.json(input as unknown as JSONValue)}::jsonb) as x(
         actor_type text, actor_id text, shard integer, version bigint, epoch bigint, machine_version integer,
-        seq bigint, snapshot jsonb, processed_ids jsonb, journal jsonb, outbox jsonb, timers_set jsonb,
+        seq bigint, snapshot jsonb, processed_ids jsonb, processed_appended jsonb, processed_rewritten_at bigint, journal jsonb, outbox jsonb, timers_set jsonb,
         timers_cancelled jsonb, timers_fired jsonb)
     ),
     -- "for share": a new owner raising a fence waits for this write, then loads what it wrote.
     fences as (select shard, epoch from shard_fences where shard in (select shard from input) for share),
     unfenced as (select i.* from input i left join fences f on f.shard = i.shard where i.epoch >= coalesce(f.epoch, 0)),
     snap as (
-      insert into actor_snapshots (actor_type, actor_id, version, epoch, machine_version, seq, snapshot, processed_ids)
-      select actor_type, actor_id, version, epoch, machine_version, seq, snapshot, processed_ids from unfenced
+      insert into actor_snapshots (actor_type, actor_id, version, epoch, machine_version, seq, snapshot,
+        processed_ids, processed_appended, processed_rewritten_at)
+      select actor_type, actor_id, version, epoch, machine_version, seq, snapshot,
+        processed_ids, processed_appended, processed_rewritten_at from unfenced
       on conflict (actor_type, actor_id) do update set
         version = excluded.version, epoch = excluded.epoch, machine_version = excluded.machine_version,
-        seq = excluded.seq, snapshot = excluded.snapshot, processed_ids = excluded.processed_ids, updated_at = now()
+        seq = excluded.seq, snapshot = excluded.snapshot, updated_at = now(),
+        -- A commit that does not rewrite the window leaves processed_ids as it is (a toasted value
+        -- keeps its place, neither read nor copied) and appends its ids to the short processed_appended.
+        processed_ids = case when excluded.processed_rewritten_at = excluded.version
+          then excluded.processed_ids else actor_snapshots.processed_ids end,
+        processed_appended = case when excluded.processed_rewritten_at = excluded.version
+          then excluded.processed_appended else actor_snapshots.processed_appended || excluded.processed_appended end,
+        processed_rewritten_at = case when excluded.processed_rewritten_at = excluded.version
+          then excluded.processed_rewritten_at else actor_snapshots.processed_rewritten_at end
       where actor_snapshots.version = excluded.version - 1 and actor_snapshots.epoch <= excluded.epoch
       returning actor_type, actor_id
     ),

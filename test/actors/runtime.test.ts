@@ -301,13 +301,34 @@ describe("actor runtime", () => {
     expect(await heard(({ value, context }) => [stateName(value), context.count >= 3], "on-change")).toEqual(["open:3", "closed:5"]);
   });
 
-  it("deduplication - a kind keeps the number of message ids it asks for, and drops repeats among them", async () => {
-    const s = system({ kinds: [counterKind({ rememberedIds: 2 })] });
-    for (const id of ["m1", "m2", "m3"]) await s.tell("counter/few-ids", { type: "increment" }, { messageId: id });
-    await s.tell("counter/few-ids", { type: "increment" }, { messageId: "m3" });
-    expect((await loadSnapshot(db.sql, "counter", "few-ids"))!.processedIds).toEqual(["m2", "m3"]);
-    expect(await s.ask("counter/few-ids", { type: "increment", by: 0 })).toEqual({ count: 3 });
-    await s.stop();
+  it("deduplication - a kind keeps the number of message ids it asks for, and drops repeats among them, also after a crash", async () => {
+    const first = system({ kinds: [counterKind({ rememberedIds: 2 })] });
+    for (const id of ["m1", "m2", "m3"]) await first.tell("counter/few-ids", { type: "increment" }, { messageId: id });
+    await first.tell("counter/few-ids", { type: "increment" }, { messageId: "m3" });
+    first.crash();
+    const second = system({ kinds: [counterKind({ rememberedIds: 2 })] });
+    for (const id of ["m3", "m2", "m1"]) await second.tell("counter/few-ids", { type: "increment" }, { messageId: id });
+    // m1 was forgotten, so applied again; the stored window is rewritten once as many ids as it holds were appended.
+    expect(await loadSnapshot(db.sql, "counter", "few-ids")).toMatchObject({ processedIds: ["m3", "m1"], appendedIds: 0 });
+    expect(await second.ask("counter/few-ids", { type: "increment", by: 0 })).toEqual({ count: 4 });
+    await second.stop();
+  });
+
+  it("deduplication - a redelivery on another instance or after a crash is dropped though the commits since the window was last rewritten only appended their ids", async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `appended-${i}`);
+    const first = system();
+    for (const messageId of ids) await first.tell("counter/appended", { type: "increment" }, { messageId });
+    // The window was rewritten once on the way (a commit appends at most 32 ids before one rewrites it); six commits appended since.
+    expect(await loadSnapshot(db.sql, "counter", "appended")).toMatchObject({ processedIds: ids, appendedIds: 6 });
+    const handedOver = system(); // another instance taking the actor over loads what the first committed
+    for (const messageId of ids) await handedOver.tell("counter/appended", { type: "increment" }, { messageId });
+    expect(await handedOver.ask("counter/appended", { type: "increment", by: 0 })).toEqual({ count: 40 });
+    await handedOver.stop();
+    first.crash();
+    const restarted = system();
+    for (const messageId of ids) await restarted.tell("counter/appended", { type: "increment" }, { messageId });
+    expect(await restarted.ask("counter/appended", { type: "increment", by: 0 })).toEqual({ count: 40 });
+    await restarted.stop();
   });
 
   it("versioned state - a snapshot of an older machine version is migrated on activation", async () => {

@@ -27,6 +27,7 @@ const commit = (over: Partial<Commit> = {}): Commit => ({
   seq: 1,
   snapshot: { value: "open", context: { count: 1 } },
   processedIds: ["m1"],
+  rewriteProcessedIds: true,
   journal: [{ seq: 1, event: { type: "increment" }, fromState: null, toState: "open", at: 1_000 }],
   outbox: [],
   timersSet: [],
@@ -67,6 +68,19 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     const next = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "occ", version: 2, seq: 2, journal: [] })]));
     expect(next.has("counter/occ")).toBe(true);
     expect((await loadSnapshot(db.sql, "counter", "occ"))!.version).toBe(2);
+  });
+
+  it("snapshots - processed ids are appended by each commit, replaced by a rewrite, untouched by a stale write", async () => {
+    const write = (version: number, processedIds: string[], rewriteProcessedIds: boolean) =>
+      db.sql.begin((tx) => writeCommits(tx, [commit({ id: "ids", version, seq: version, journal: [], processedIds, rewriteProcessedIds })]));
+    await write(1, ["m1"], true);
+    await write(2, ["m2"], false);
+    await write(3, ["m3", "m4"], false);
+    expect(await write(3, ["lost"], false)).toEqual(new Set());
+    expect(await loadSnapshot(db.sql, "counter", "ids")).toMatchObject({ processedIds: ["m1", "m2", "m3", "m4"], appendedIds: 3 });
+    await write(4, ["m4", "m5"], true);
+    await write(5, ["m6"], false);
+    expect(await loadSnapshot(db.sql, "counter", "ids")).toMatchObject({ processedIds: ["m4", "m5", "m6"], appendedIds: 1 });
   });
 
   it("snapshots - a writer with an older epoch is fenced off", async () => {
