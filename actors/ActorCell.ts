@@ -17,7 +17,8 @@ export interface CellHost {
   /** Subject of the public event of an address, `fleet.events.<type>.<id>`. */
   eventSubject(address: Address): string;
   load(address: Address): Promise<StoredSnapshot | undefined>;
-  submit(commit: Commit): Promise<boolean>;
+  /** `lingerMs`: how long the commit may wait for others to share its round trip. */
+  submit(commit: Commit, lingerMs?: number): Promise<boolean>;
   /** Deliver a committed reply to whoever asked (the route may be on another instance). */
   release(replyTo: string, reply: Reply): void;
   /** Hand committed outbox messages to the relay. */
@@ -140,6 +141,8 @@ export class ActorCell {
   #working = false;
   /** The event of the step the machine just took, until `#onStep` journals it; none at the start. */
   #stepEvent: AnyEventObject | undefined;
+  /** Resolves the commit loop's wait for the work these turns started (see `ActorKind.commitAfterWorkMs`). */
+  #workEnded: (() => void) | undefined;
 
   constructor(
     readonly address: Address,
@@ -249,8 +252,10 @@ export class ActorCell {
       this.#scheduleCommit();
       return;
     }
-    if (envelope.replyTo) turns.asks.add(envelope.replyTo);
-    else turns.acks.push(respond);
+    if (envelope.replyTo) {
+      turns.asks.add(envelope.replyTo);
+      this.#workEnded?.(); // someone waits for this answer: no holding the commit for work
+    } else turns.acks.push(respond);
     turns.messageIds.push(envelope.messageId);
     actor.send(event);
     if (actor.getSnapshot().status === "error") {
@@ -367,6 +372,7 @@ export class ActorCell {
     }
     // A fresh actor's initial state is journalled with its first real turn, not written alone.
     if (!init) this.#scheduleCommit();
+    if (this.#workEnded && workInFlight(snapshot).length === 0) this.#workEnded();
   }
 
   #onEffect(effect: Effect): void {
@@ -407,6 +413,7 @@ export class ActorCell {
   async #commitLoop(): Promise<void> {
     await Promise.resolve(); // let the rest of this turn (its effects) join the commit
     while (this.state !== "retired" && !isEmpty(this.#turns)) {
+      if (!(await this.#awaitStartedWork())) return;
       const turns = this.#turns!;
       this.#turns = undefined;
       this.#inFlightIds = turns.messageIds;
@@ -437,7 +444,9 @@ export class ActorCell {
         at: this.host.now(),
         project: this.kind.project !== undefined && (projected === undefined || !samePart(projected, this.#projected)),
       };
-      const accepted = await this.#submitWithRetry(commit);
+      // Only tells wait for company: a person may be waiting for an ask's reply.
+      const lingerMs = turns.asks.size + turns.replies.length === 0 ? (this.kind.commitLingerMs ?? 0) : 0;
+      const accepted = await this.#submitWithRetry(commit, lingerMs);
       this.#inFlightIds = [];
       if (accepted === undefined) return;
       if (accepted === "rejected") {
@@ -465,6 +474,26 @@ export class ActorCell {
       for (const ack of turns.acks) ack({ ok: true, value: undefined });
       if (turns.outbox.length) this.host.dispatch(turns.outbox);
     }
+  }
+
+  /**
+   * Holds the commit while work these turns started (none was committed in flight) is running, up
+   * to the kind's `commitAfterWorkMs`, unless an ask waits: the work's outcome then joins this
+   * commit. False when the cell retired meanwhile (nothing to commit then).
+   */
+  async #awaitStartedWork(): Promise<boolean> {
+    const limitMs = this.kind.commitAfterWorkMs;
+    const turns = this.#turns;
+    if (!limitMs || this.#working || (turns && turns.asks.size + turns.replies.length > 0)) return true;
+    if (workInFlight(this.#actor!.getSnapshot()).length === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#workEnded = resolve;
+      timer = setTimeout(resolve, limitMs);
+    });
+    clearTimeout(timer);
+    this.#workEnded = undefined;
+    return this.state !== "retired";
   }
 
   /** Sets the resume timer when work starts or its timer was just consumed; cancels it when the work is done. */
@@ -518,10 +547,10 @@ export class ActorCell {
   }
 
   /** `true` committed, `false` stale, `"rejected"` refused for its data, undefined: retired meanwhile. */
-  async #submitWithRetry(commit: Commit): Promise<boolean | "rejected" | undefined> {
+  async #submitWithRetry(commit: Commit, lingerMs: number): Promise<boolean | "rejected" | undefined> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.host.submit(commit);
+        return await this.host.submit(commit, lingerMs);
       } catch (error) {
         if (this.state === "retired") return undefined;
         if (isPermanentWriteError(error)) {

@@ -15,7 +15,7 @@ export interface HostDeps {
   placementOf(address: Address): { shard: number; epoch: number };
   eventSubject(address: Address): string;
   load(address: Address): Promise<StoredSnapshot | undefined>;
-  submit(commit: Commit): Promise<boolean>;
+  submit(commit: Commit, lingerMs?: number): Promise<boolean>;
   dispatch(messages: readonly OutboxMessage[]): void;
   logger: Logger;
   onInspect?(address: Address, event: InspectionEvent): void;

@@ -42,6 +42,20 @@ export interface ActorKind<Context = unknown> {
    */
   readonly rememberedIds?: number;
   /**
+   * A turn that starts work (an invocation) holds its commit up to this long for the work to end,
+   * so the start and the outcome land in one commit, without a resume timer set and cancelled
+   * around them. Acks of the held turns wait with it (never an ask's reply: asks commit at once);
+   * work still running then is committed in flight as usual. Absent: commit at once. For work
+   * that mostly ends within milliseconds (a partner call) on a path whose acks may wait that long.
+   */
+  readonly commitAfterWorkMs?: number;
+  /**
+   * A commit of this kind may wait this long for others to share its round trip (group commit);
+   * absent: it leaves on the next tick. Only commits of tells wait (their acks with them): an
+   * ask's commit always leaves on the next tick.
+   */
+  readonly commitLingerMs?: number;
+  /**
    * Fields of the public event published on `fleet.events.<type>.<id>` at every state change (or
    * as `published` says); kinds without it publish nothing. Never personal data.
    */

@@ -97,7 +97,7 @@ export class ActorSystem {
       },
       eventSubject: (a) => `${options.eventPrefix ?? "fleet.events"}.${a.type}.${subjectToken(a.id)}`,
       load: (a) => loadSnapshot(options.sql, a.type, a.id),
-      submit: (c) => groupCommit.submit(c),
+      submit: (c, lingerMs) => groupCommit.submit(c, lingerMs),
       dispatch: (messages) => this.outbox.dispatch(messages),
       logger: this.#logger,
       // Nobody inspecting (the usual case): one size check per transition.

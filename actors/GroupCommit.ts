@@ -1,11 +1,15 @@
 // Group commit: every commit submitted in the same tick lands in one statement (a multi-row
 // upsert plus its journal, outbox and timers), so throughput does not cost one round trip per
-// event. Batches run side by side on the pool; one actor never has two commits in flight.
+// event. Commits of kinds that allow it wait a little for company (at low rates a batch of one
+// costs as many round trips as a batch of hundreds). Batches run side by side on the pool; one
+// actor never has two commits in flight.
 import { isPermanentWriteError, type Sql, type Tx } from "../storage/database.ts";
 import { writeCommits, type Commit } from "../storage/actorStore.ts";
 
 interface Waiting {
   commit: Commit;
+  /** `performance.now()` by which its batch must leave. */
+  dueAt: number;
   resolve: (accepted: boolean) => void;
   reject: (error: unknown) => void;
 }
@@ -23,37 +27,65 @@ export interface GroupCommitOptions {
 
 export class GroupCommit {
   #queue: Waiting[] = [];
+  /** The earliest `dueAt` in the queue. */
+  #dueAt = Number.POSITIVE_INFINITY;
   #inFlight = 0;
-  #scheduled = false;
+  /** The next batch's departure, when one is scheduled. */
+  #wake: { at: number; cancel(): void } | undefined;
 
   constructor(
     private readonly sql: Sql,
     private readonly options: GroupCommitOptions = {},
   ) {}
 
-  /** Resolves `true` once committed, `false` if stale (version or epoch); rejects on database errors. */
-  submit(commit: Commit): Promise<boolean> {
+  /**
+   * Resolves `true` once committed, `false` if stale (version or epoch); rejects on database errors.
+   * `lingerMs`: how long the commit may wait for others to share its batch (0: the next tick).
+   */
+  submit(commit: Commit, lingerMs = 0): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ commit, resolve, reject });
+      const dueAt = performance.now() + lingerMs;
+      this.#queue.push({ commit, dueAt, resolve, reject });
+      this.#dueAt = Math.min(this.#dueAt, dueAt);
       this.#schedule();
     });
   }
 
+  get #maxBatch(): number {
+    return this.options.maxBatch ?? 1000;
+  }
+
+  /** Schedules the next batch for when its most urgent commit is due, or the next tick when it is full. */
   #schedule(): void {
-    if (this.#scheduled || this.#queue.length === 0 || this.#inFlight >= (this.options.maxInFlight ?? 4)) return;
-    this.#scheduled = true;
-    // One tick of gathering: everything submitted meanwhile joins this batch.
-    setImmediate(() => {
-      this.#scheduled = false;
-      const batch = this.#queue.splice(0, this.options.maxBatch ?? 1000);
-      if (batch.length === 0) return;
-      this.#inFlight++;
-      void this.#write(batch).finally(() => {
-        this.#inFlight--;
-        this.#schedule();
-      });
+    if (this.#queue.length === 0 || this.#inFlight >= (this.options.maxInFlight ?? 4)) return;
+    const at = this.#queue.length >= this.#maxBatch ? Number.NEGATIVE_INFINITY : this.#dueAt;
+    if (this.#wake && this.#wake.at <= at) return;
+    this.#wake?.cancel();
+    const go = () => {
+      this.#wake = undefined;
+      this.#start();
+    };
+    const delay = at - performance.now();
+    if (delay > 0) {
+      const timer = setTimeout(go, delay);
+      this.#wake = { at, cancel: () => clearTimeout(timer) };
+    } else {
+      // One tick of gathering: everything submitted meanwhile joins this batch.
+      const tick = setImmediate(go);
+      this.#wake = { at, cancel: () => clearImmediate(tick) };
+    }
+  }
+
+  #start(): void {
+    const batch = this.#queue.splice(0, this.#maxBatch);
+    this.#dueAt = this.#queue.reduce((min, w) => Math.min(min, w.dueAt), Number.POSITIVE_INFINITY);
+    if (batch.length === 0) return;
+    this.#inFlight++;
+    void this.#write(batch).finally(() => {
+      this.#inFlight--;
       this.#schedule();
     });
+    this.#schedule();
   }
 
   async #write(batch: Waiting[]): Promise<void> {

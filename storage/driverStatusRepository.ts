@@ -71,38 +71,44 @@ export interface DriverStatusRows {
   readonly connectivity: readonly ConnectivityRow[];
 }
 
-/** Writes the `profiles` and `session_statuses` rows of the committed session actors; runs inside the group commit. */
+/**
+ * Writes the `profiles`, `session_statuses` and `krt_connectivity` rows of the committed session
+ * actors in one statement (one round trip); runs inside the group commit.
+ */
 export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions, connectivity }: DriverStatusRows): Promise<void> {
+  if (krtIds.length + sessions.length + connectivity.length === 0) return;
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
   // plan of a prepared statement scanned the whole table on every commit batch.
-  if (krtIds.length) {
-    await tx`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
+  await tx`with krt_ids as (
+      insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
       select i.driver_license_pd_id, i.deptrans_id, i.updated_at
-      from jsonb_to_recordset(${tx.json(krtIds.map((b) => ({ ...b, updated_at: b.updated_at.toISOString() })))}::jsonb)
+      from jsonb_to_recordset(${tx.json(krtIds.map((b) => ({ ...b, updated_at: iso(b.updated_at) })))}::jsonb)
         as i(driver_license_pd_id text, deptrans_id text, updated_at timestamptz)
       where not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id offset 0)
       on conflict (driver_license_pd_id) do update
       set deptrans_id = excluded.deptrans_id, updated_at = excluded.updated_at,
-          change_xid = pg_current_xact_id(), change_seq = nextval('driver_status_changes')`;
-  }
-  if (sessions.length) {
-    await tx`insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at, ended_at)
+          change_xid = pg_current_xact_id(), change_seq = nextval('driver_status_changes')
+    ),
+    sessions as (
+      insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at, ended_at)
       select i.driver_license_pd_id, i.session_seq, i.session_status, i.updated_at, i.ended_at
-      from jsonb_to_recordset(${tx.json(sessions.map((r) => ({ ...r, updated_at: r.updated_at.toISOString(), ended_at: r.ended_at?.toISOString() ?? null })))}::jsonb)
+      from jsonb_to_recordset(${tx.json(sessions.map((r) => ({ ...r, updated_at: iso(r.updated_at), ended_at: iso(r.ended_at) })))}::jsonb)
         as i(driver_license_pd_id text, session_seq integer, session_status text, updated_at timestamptz, ended_at timestamptz)
       where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
-      on conflict (driver_license_pd_id, session_seq) do nothing`;
-  }
-  if (connectivity.length) {
-    await tx`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
+      on conflict (driver_license_pd_id, session_seq) do nothing
+    ),
+    connectivity as (
+      insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
       select i.driver_license_pd_id, i.connected, i.updated_at
-      from jsonb_to_recordset(${tx.json(connectivity.map((c) => ({ ...c, updated_at: c.updated_at.toISOString() })))}::jsonb)
+      from jsonb_to_recordset(${tx.json(connectivity.map((c) => ({ ...c, updated_at: iso(c.updated_at) })))}::jsonb)
         as i(driver_license_pd_id text, connected boolean, updated_at timestamptz)
       where not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
-      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at`;
-  }
+      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at
+    )
+    select 1`;
 }
 
 /** A person's KRT id and latest session. */

@@ -67,6 +67,14 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     // A redelivered status is refused by its own time (not newer than the profile's), whatever its
     // id; the few ids kept catch a timer fired twice. Every commit writes them: ~35 bytes each.
     rememberedIds: 4,
+    // KRT mostly answers within milliseconds: the status that starts a report and KRT's answer
+    // land in one commit (the status's ack waits for it). A call waiting for the rate limit or an
+    // outage is committed in flight after this, as before.
+    commitAfterWorkMs: 200,
+    // Statuses wait out a debounce window of about a second before they get here: waiting 50 ms
+    // more for company lets a low rate share its commits' round trips (KRT hears no later: the
+    // report starts with the turn, not the commit).
+    commitLingerMs: 50,
     // KRT's id of a person stays in the session's snapshot and rows; its history keeps a hash.
     journaled: (event) => (typeof event.deptrans_id === "string" ? { ...event, deptrans_id: personalIdHash(event.deptrans_id) } : event),
     project: projectKrtSessions,
