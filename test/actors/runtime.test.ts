@@ -205,6 +205,28 @@ describe("actor runtime", () => {
     await s.stop();
   });
 
+  it("sleep - an idle actor keeps only its snapshot; its next message brings it back with its state, journal and remembered ids", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    await s.tell("counter/dozing", { type: "increment", by: 3 }, { messageId: "first" });
+    clock.advance(60_000);
+    expect(s.host.sleepIdle(30_000)).toBeGreaterThanOrEqual(1);
+    const cell = s.host.hosted().find((c) => c.key === "counter/dozing")!;
+    expect(cell.dormant).toBe(true);
+    expect(cell.snapshot()).toMatchObject({ value: "open", context: { count: 3 } });
+
+    await s.tell("counter/dozing", { type: "increment", by: 3 }, { messageId: "first" }); // a redelivery
+    expect(await s.ask("counter/dozing", { type: "increment" })).toEqual({ count: 4 });
+    expect(cell.dormant).toBe(false);
+    const journal = await readJournal(db.sql, "counter", "dozing");
+    expect(journal.map((j) => [j.seq, (j.event as { type: string }).type])).toEqual([
+      [1, "xstate.init"],
+      [2, "increment"],
+      [3, "increment"],
+    ]);
+    await s.stop();
+  });
+
   it("outbox - a message to another actor is delivered after commit, and a redelivery is dropped", async () => {
     const s = system();
     await s.ask("counter/sender", { type: "forward", to: "counter/receiver", by: 5 });
