@@ -131,6 +131,8 @@ export class ActorCell {
   #published: StatePart | undefined;
   /** Committed replies of the latest asks by reply id; created by the first. */
   #answered: Map<string, Reply> | undefined;
+  /** The latest deadline of the asks delivered here: after it, no caller retries one (see `sleep`). */
+  #asksWaitUntil = 0;
   /** Why the database refused the last rejected commit. */
   #rejection: unknown;
   /** The last committed snapshot has work in flight, so its resume timer is set. */
@@ -209,10 +211,13 @@ export class ActorCell {
 
   /**
    * Keeps only the persisted snapshot of an idle actor and lets its live XState actor go; the
-   * next message restores it from that snapshot, as activation does from the stored one.
+   * next message restores it from that snapshot, as activation does from the stored one. The
+   * replies kept for retried asks go too once every asker's deadline has passed: an ask is retried
+   * only before it (a cabinet's booking replies were a third of its memory).
    */
   sleep(): void {
     if (!this.isIdle() || this.#dormant !== undefined) return;
+    if (Date.now() > this.#asksWaitUntil) this.#answered = undefined;
     const actor = this.#actor!;
     this.#dormant = actor.getPersistedSnapshot();
     // Cleared first: stopping is a transition of its own, which is nobody's turn to journal.
@@ -257,6 +262,7 @@ export class ActorCell {
       respond({ ok: false, code: "actor_timeout", message: `${this.key} got the ask after its caller's deadline; not applied` });
       return;
     }
+    if (envelope.replyTo) this.#asksWaitUntil = Math.max(this.#asksWaitUntil, envelope.deadline);
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
     // A machine in a final state takes no events, even ones its root would accept.
     const current = actor.getSnapshot();

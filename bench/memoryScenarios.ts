@@ -76,6 +76,8 @@ const mailingTemplate = (park: number) => ({
 export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] {
   const { system, services } = instance;
   const now = () => Date.now();
+  // Patient: a few hundred in flight, behind the outbox of what they set off.
+  const ask = <T = unknown>(to: string, event: { type: string } & Record<string, unknown>) => system.ask<T>(to, event, { timeoutMs: 120_000 });
   return [
     {
       type: "cabinet",
@@ -84,14 +86,14 @@ export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] 
       async drive(n) {
         await each(n, async (i) => {
           const cabinet = `cabinet/CAB-${i}`;
-          await system.ask(cabinet, { type: "register", lat: 55.7 + (i % 100) / 1000, lon: 37.6 });
-          await system.ask(cabinet, { type: "inventory_reported", polled_at: now(), cells: cells(i, 95) });
+          await ask(cabinet, { type: "register", lat: 55.7 + (i % 100) / 1000, lon: 37.6 });
+          await ask(cabinet, { type: "inventory_reported", polled_at: now(), cells: cells(i, 95) });
           for (let b = 0; b <= BOOKING_CYCLES; b++) {
             const booking = { booking_id: randomUUID(), contractor_id: hex(i, "c") };
-            await system.ask(cabinet, { type: "book", ...booking, kind: "issue", count: 2, min_charge: 80, ttl_ms: HOUR });
-            if (b < BOOKING_CYCLES) await system.ask(cabinet, { type: "release", booking_id: booking.booking_id });
+            await ask(cabinet, { type: "book", ...booking, kind: "issue", count: 2, min_charge: 80, ttl_ms: HOUR });
+            if (b < BOOKING_CYCLES) await ask(cabinet, { type: "release", booking_id: booking.booking_id });
           }
-          for (let h = 0; h < HEARTBEATS; h++) await system.ask(cabinet, { type: "inventory_reported", polled_at: now(), cells: cells(i, 95) });
+          for (let h = 0; h < HEARTBEATS; h++) await ask(cabinet, { type: "inventory_reported", polled_at: now(), cells: cells(i, 95) });
         });
       },
     },
@@ -121,7 +123,7 @@ export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] 
       async drive(n) {
         await each(n, async (i) => {
           const session = `krt-session/pd-${hex(i, "l")}`;
-          await system.ask(session, { type: "bind", deptrans_id: String(1_000_000_000 + i) });
+          await ask(session, { type: "bind", deptrans_id: String(1_000_000_000 + i) });
           const t0 = now() - 60_000;
           const statuses: [string, boolean][] = [
             ["a", true],
@@ -164,7 +166,7 @@ export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] 
       },
       async drive(n) {
         await each(n, (i) =>
-          system.ask(`mailing/${randomUUID()}`, {
+          ask(`mailing/${randomUUID()}`, {
             type: "create",
             park_id: `park-${i % 100}`,
             template_id: mailingTemplate(i % 100).id,
@@ -192,7 +194,7 @@ export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] 
         const matching = (i: number) => `matching/${matchingId(i)}`;
         const reached = (i: number, status: string) => async () => {
           for (;;) {
-            const { status: now } = await system.ask<{ status: string }>(matching(i), {
+            const { status: now } = await ask<{ status: string }>(matching(i), {
               type: "confirm",
               newbie_park_id: `park-${i % 500}`,
               newbie_driver_id: hex(i, "n"),
@@ -205,7 +207,7 @@ export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] 
         await each(n, (i) => reached(i, "requested")());
         const connectedAt = now() - 8 * DAY;
         await each(n, async (i) => {
-          await system.ask(matching(i), { type: "matched", mentor_park_id: "park-1", mentor_driver_id: hex(i % 100, "t"), connected_at: connectedAt });
+          await ask(matching(i), { type: "matched", mentor_park_id: "park-1", mentor_driver_id: hex(i % 100, "t"), connected_at: connectedAt });
           await reached(i, "initialized")();
         });
         await each(n, (i) =>
