@@ -31,11 +31,15 @@ const HEARTBEATS = Number(process.env.BENCH_HEARTBEATS ?? 5);
 /** Drivers of the park a mailing goes to (3 feeds batches of 100). */
 const MAILING_RECIPIENTS = Number(process.env.BENCH_MAILING_RECIPIENTS ?? 300);
 const CONCURRENCY = 256;
+/** Patient (a few hundred in flight, behind the outbox of what they set off), and within the default SLEEP_AFTER_MS. */
+export const ASK_TIMEOUT_MS = 30_000;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-/** The variables the scenarios need: KRT unthrottled, imports and retries far off (the bench sends what they would). */
+/** The variables the scenarios need: KRT unthrottled, imports, retries and sleep far off (the bench does what they would). */
 export const scenarioEnv = {
+  // The bench puts them to sleep itself, after reading them live.
+  SLEEP_AFTER_MS: String(HOUR),
   KRT_RATE_LIMIT_PER_S: "1000000",
   MAILING_RETRY_BASE_MS: String(HOUR),
   MENTORSHIP_MATCH_IMPORT_MS: String(DAY),
@@ -76,8 +80,7 @@ const mailingTemplate = (park: number) => ({
 export function memoryScenarios(instance: Instance, sql: Sql): MemoryScenario[] {
   const { system, services } = instance;
   const now = () => Date.now();
-  // Patient: a few hundred in flight, behind the outbox of what they set off.
-  const ask = <T = unknown>(to: string, event: { type: string } & Record<string, unknown>) => system.ask<T>(to, event, { timeoutMs: 120_000 });
+  const ask = <T = unknown>(to: string, event: { type: string } & Record<string, unknown>) => system.ask<T>(to, event, { timeoutMs: ASK_TIMEOUT_MS });
   return [
     {
       type: "cabinet",
