@@ -44,6 +44,7 @@ const InstanceEnv = Schema.Struct({
   INSPECT_MAX_PER_S: Schema.optional(PositiveInt),
   INSPECT_STATELY_URL: Schema.optional(Schema.String.check(Schema.isPattern(/^wss?:\/\/[^\s]+$/, { message: "expected a ws:// or wss:// URL" }))),
   PASSIVATE_AFTER_MS: Schema.optional(PositiveInt),
+  SLEEP_AFTER_MS: Schema.optional(PositiveInt),
   JOURNAL_RETENTION_DAYS: Schema.optional(PositiveInt),
   PARTNER_TIMEOUT_MS: Schema.optional(PositiveInt),
   PARTNER_RETRIES: Schema.optional(Schema.NumberFromString.check(Schema.isInt(), Schema.isBetween({ minimum: 0, maximum: 10 }))),
@@ -101,6 +102,8 @@ export interface Config {
   /** Stream inspection events in Stately's inspector protocol to this WebSocket (`@statelyai/inspect`). */
   inspectStatelyUrl: string | undefined;
   passivateAfterMs: number;
+  /** Idle actors keep only their persisted snapshot in memory after this long (see ActorCell.sleep). */
+  sleepAfterMs: number;
   journalRetentionDays: number;
   demoData: boolean;
   /** SIGTERM: how long the graceful stop may take before the process exits with code 1. */
@@ -192,6 +195,7 @@ export function loadConfig(env: Env, makeToken: () => string = randomToken): Con
     inspectStatelyUrl: e.INSPECT_STATELY_URL,
     requestTimeoutMs,
     passivateAfterMs: e.PASSIVATE_AFTER_MS ?? 10 * 60_000,
+    sleepAfterMs: e.SLEEP_AFTER_MS ?? 30_000,
     journalRetentionDays: e.JOURNAL_RETENTION_DAYS ?? 7,
     demoData: (e.DEMO_DATA ?? "true") === "true",
     stopTimeoutMs: e.STOP_TIMEOUT_MS ?? 20_000,

@@ -143,6 +143,7 @@ export async function startInstance(config: Config, options: InstanceOptions = {
       registry,
       askTimeoutMs: config.askTimeoutMs,
       passivateAfterMs: config.passivateAfterMs,
+      sleepAfterMs: config.sleepAfterMs,
       journalRetentionMs: config.journalRetentionDays * 86_400_000,
     });
     cleanups.push(() => system.stop());

@@ -111,6 +111,11 @@ export class ActorCell {
   lastActive: number;
 
   #actor: AnyActor | undefined;
+  /**
+   * The persisted snapshot of a dormant actor: one idle for a while keeps only this (plain data)
+   * instead of its live XState actor and system (~4-6 KB each), and is brought back on its next message.
+   */
+  #dormant: unknown;
   #version = 0;
   #seq = 0;
   #processed: string[] = [];
@@ -135,6 +140,8 @@ export class ActorCell {
   #published: StatePart | undefined;
   /** Committed replies of the latest asks by reply id; created by the first. */
   #answered: Map<string, Reply> | undefined;
+  /** The latest deadline of the asks delivered here: after it, no caller retries one (see `sleep`). */
+  #asksWaitUntil = 0;
   /** Why the database refused the last rejected commit. */
   #rejection: unknown;
   /** The last committed snapshot has work in flight, so its resume timer is set. */
@@ -167,25 +174,13 @@ export class ActorCell {
       this.#seq = stored?.seq ?? 0;
       this.#remember(stored?.processedIds ?? []);
       this.#appendedIds = stored?.appendedIds ?? 0;
-      this.#restoring = stored !== undefined;
-      const actor = createActor(this.#recordingSteps(), {
-        input: { id: this.address.id },
-        ...(snapshot ? { snapshot: snapshot as never } : {}),
-      });
-      this.#actor = actor;
-      if (stored) {
+      const actor = this.#start(snapshot, (restored) => {
         const work = workInFlight(snapshot);
         this.#working = work.length > 0;
         if (this.#working) this.host.resumed(this, work);
-        this.#projected = partOf(this.kind.projected, actor.getSnapshot());
-        this.#published = partOf(this.kind.published, actor.getSnapshot());
-      }
-      actor.on("*", (effect) => this.#onEffect(effect as Effect));
-      // Observers hear of each step (a final one too) after its effects ran; a step that threw is
-      // none, and its error is read from the snapshot status.
-      actor.subscribe({ next: () => this.#onStep(), error: () => {} });
-      actor.start();
-      this.#restoring = false;
+        this.#projected = partOf(this.kind.projected, restored.getSnapshot());
+        this.#published = partOf(this.kind.published, restored.getSnapshot());
+      });
       this.#lastValue = actor.getSnapshot().value;
       this.state = "active";
     } catch (error) {
@@ -198,6 +193,60 @@ export class ActorCell {
     for (const w of waiting) this.deliver(w.envelope, w.respond);
   }
 
+  /**
+   * Creates and starts the live actor, from `snapshot` if given (its initial state is then not
+   * journalled: it was committed before); `restored` sees it before it starts.
+   */
+  #start(snapshot: unknown, restored?: (actor: AnyActor) => void): AnyActor {
+    this.#restoring = snapshot !== undefined;
+    // A sleeping actor's stop went through the machine too: its event is no step of the new one.
+    this.#stepEvent = undefined;
+    const actor = createActor(this.#recordingSteps(), {
+      input: { id: this.address.id },
+      ...(snapshot !== undefined ? { snapshot: snapshot as never } : {}),
+    });
+    this.#actor = actor;
+    if (snapshot !== undefined) restored?.(actor);
+    actor.on("*", (effect) => this.#onEffect(effect as Effect));
+    // Observers hear of each step (a final one too) after its effects ran; a step that threw is
+    // none, and its error is read from the snapshot status.
+    actor.subscribe({ next: () => this.#onStep(), error: () => {} });
+    actor.start();
+    this.#restoring = false;
+    return actor;
+  }
+
+  /** The live actor, brought back from its dormant snapshot if it was put to sleep. */
+  #live(): AnyActor | undefined {
+    if (this.#dormant !== undefined) {
+      const snapshot = this.#dormant;
+      this.#dormant = undefined;
+      return this.#start(snapshot);
+    }
+    return this.#actor;
+  }
+
+  /**
+   * Keeps only the persisted snapshot of an idle actor and lets its live XState actor go; the
+   * next message restores it from that snapshot, as activation does from the stored one. The
+   * replies kept for retried asks go too once every asker's deadline has passed: an ask is retried
+   * only before it (a cabinet's booking replies were a third of its memory).
+   */
+  sleep(): void {
+    if (!this.isIdle() || this.#dormant !== undefined) return;
+    if (Date.now() > this.#asksWaitUntil) this.#answered = undefined;
+    const actor = this.#actor!;
+    this.#dormant = actor.getPersistedSnapshot();
+    // Cleared first: stopping is a transition of its own, which is nobody's turn to journal.
+    this.#actor = undefined;
+    actor.stop();
+  }
+
+  /** Holds only its persisted snapshot (see `sleep`). */
+  get dormant(): boolean {
+    return this.#dormant !== undefined;
+  }
+
   /** One turn: the event is applied now; the reply or ack waits for the commit. */
   deliver(envelope: Envelope, respond: Respond): void {
     this.lastActive = this.host.now();
@@ -205,7 +254,8 @@ export class ActorCell {
       this.#waiting.push({ envelope, respond });
       return;
     }
-    if (this.state === "retired" || !this.#actor) {
+    const actor = this.state === "retired" ? undefined : this.#live();
+    if (!actor) {
       respond({ ok: false, code: "actor_unavailable", message: `${this.key} is not hosted here any more` });
       return;
     }
@@ -229,8 +279,8 @@ export class ActorCell {
       respond({ ok: false, code: "actor_timeout", message: `${this.key} got the ask after its caller's deadline; not applied` });
       return;
     }
+    if (envelope.replyTo) this.#asksWaitUntil = Math.max(this.#asksWaitUntil, envelope.deadline);
     const event = { ...envelope.event, at: this.host.now(), ...(envelope.replyTo ? { replyTo: envelope.replyTo } : {}) };
-    const actor = this.#actor;
     // A machine in a final state takes no events, even ones its root would accept.
     const current = actor.getSnapshot();
     const wanted = current.status === "active" && current.can(event);
@@ -267,12 +317,13 @@ export class ActorCell {
 
   /** Current state and context, for routes that only read. */
   snapshot(): { value: unknown; context: unknown; version: number } | undefined {
-    const s = this.#actor?.getSnapshot();
+    const s = (this.#dormant as { value: unknown; context: unknown } | undefined) ?? this.#actor?.getSnapshot();
     return s ? { value: s.value, context: s.context, version: this.#version } : undefined;
   }
 
   /** True when nothing is pending, no commit is running and no invoked work is alive. */
   isIdle(): boolean {
+    if (this.#dormant !== undefined) return this.state === "active";
     const children = this.#actor?.getSnapshot().children ?? {};
     return this.state === "active" && !this.#committing && !hasObligations(this.#turns) && Object.keys(children).length === 0;
   }

@@ -104,6 +104,18 @@ export class ActorHost {
     return idle.length;
   }
 
+  /** Puts actors idle for longer than `idleMs` to sleep (see `ActorCell.sleep`); returns how many. */
+  sleepIdle(idleMs: number): number {
+    const now = this.deps.now();
+    let slept = 0;
+    for (const cell of this.#cells.values()) {
+      if (cell.dormant || !cell.isIdle() || now - cell.lastActive < idleMs) continue;
+      cell.sleep();
+      slept++;
+    }
+    return slept;
+  }
+
   /** Activates an actor without a message (cluster singletons: pollers, importers). */
   wake(address: Address): void {
     const kind = this.deps.kinds.get(address.type);

@@ -29,6 +29,8 @@ export interface ActorSystemOptions {
   askTimeoutMs?: number;
   /** Idle actors are dropped from memory after this long (runtime clock). */
   passivateAfterMs?: number;
+  /** Idle actors keep only their persisted snapshot after this long (default 30 s; see ActorCell.sleep). */
+  sleepAfterMs?: number;
   timerPollMs?: number;
   outboxSweepMs?: number;
   journalRetentionMs?: number;
@@ -228,8 +230,10 @@ export class ActorSystem {
     this.timers.start(this.#options.timerPollMs ?? 1_000);
     this.outbox.start(this.#options.outboxSweepMs ?? 5_000);
     const passivateAfterMs = this.#options.passivateAfterMs ?? 10 * 60_000;
+    const sleepAfterMs = this.#options.sleepAfterMs ?? 30_000;
     this.#loops.push(
       setInterval(() => void this.host.passivateIdle(passivateAfterMs), Math.min(passivateAfterMs, 30_000)),
+      setInterval(() => this.host.sleepIdle(sleepAfterMs), Math.min(sleepAfterMs, 30_000)),
       setInterval(() => {
         const before = this.#clock.now() - (this.#options.journalRetentionMs ?? 7 * 86_400_000);
         pruneJournal(this.#options.sql, before).catch((error) => this.#logger.warn("journal prune failed", { error: String(error) }));

@@ -18,6 +18,8 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { cpus, loadavg } from "node:os";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { loadConfig } from "../config.ts";
 import { startInstance } from "../instance.ts";
 import { createLogger } from "../actors/logger.ts";
@@ -99,6 +101,41 @@ async function startProfile(path: string): Promise<() => Promise<void>> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A full GC on demand, for the memory figures only (the npm script does not expose it). */
+function fullGc(): void {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+}
+
+const mb = (bytes: number) => round(bytes / 2 ** 20, 0);
+
+/**
+ * Where this process's RSS is: the main isolate's young generation (committed semi-spaces) and
+ * the rest of its heap, read before and after a full GC, and what lies outside that heap (the
+ * ingest worker's isolate, native buffers, code).
+ */
+function memoryBreakdown(): Record<string, number> {
+  const read = () => {
+    const spaces = getHeapSpaceStatistics();
+    const newSpace = spaces.find((s) => s.space_name === "new_space")!;
+    const heap = spaces.reduce((sum, s) => sum + s.physical_space_size, 0);
+    return { rss: process.memoryUsage().rss, newSpace: newSpace.physical_space_size, heap, used: spaces.reduce((sum, s) => sum + s.space_used_size, 0) };
+  };
+  const before = read();
+  fullGc();
+  const after = read();
+  return {
+    rss_mb: mb(before.rss),
+    new_space_committed_mb: mb(before.newSpace),
+    heap_committed_mb: mb(before.heap),
+    heap_used_mb: mb(before.used),
+    rss_after_gc_mb: mb(after.rss),
+    heap_committed_after_gc_mb: mb(after.heap),
+    heap_live_after_gc_mb: mb(after.used),
+    outside_main_heap_mb: mb(after.rss - after.heap),
+  };
+}
 
 interface StepFigures {
   rate: number;
@@ -269,6 +306,8 @@ async function main(): Promise<void> {
     await sleep(idleSeconds * 1000);
     const idleCores = round(cpuDelta(idleBefore, cpuByRole(pids)).instance! / idleSeconds, 3);
     const idleRssMb = round(process.memoryUsage().rss / 2 ** 20, 0);
+    const idleMemory = memoryBreakdown();
+    progress(`idle memory: ${JSON.stringify(idleMemory)}`);
 
     const eluBefore = performance.eventLoopUtilization();
     const ours = await runSteps("ours", names.subject, steps, lagOf);
@@ -301,6 +340,23 @@ async function main(): Promise<void> {
       );
       await drainedTo(0, 300_000, lagOf);
     }
+
+    // What the krt-session actors hold: the heap freed by passivating them all.
+    const sessions = () => instance.system.host.hosted().filter((c) => c.address.type === "krt-session");
+    const sessionCount = sessions().length;
+    fullGc();
+    const withSessions = process.memoryUsage().heapUsed;
+    for (let round = 0; round < 100 && sessions().length > 0; round++) {
+      await Promise.all(
+        sessions()
+          .filter((c) => c.isIdle())
+          .map((c) => c.retire("passivated", { flush: false })),
+      );
+      await sleep(100);
+    }
+    fullGc();
+    const sessionsHeapMb = mb(withSessions - process.memoryUsage().heapUsed);
+    progress(`${sessionCount} krt-session actors held ${sessionsHeapMb} MB of heap`);
 
     // 3. The raw baseline, and 4. the seed's design, with our instance stopped first (its KRT
     // backlog and actors would otherwise take CPU from them).
@@ -377,6 +433,10 @@ async function main(): Promise<void> {
       overload_cpu_ms_per_1000_events: overload?.cpu_ms_per_1000 ?? null,
       idle_instance_cores: idleCores,
       idle_instance_rss_mb: idleRssMb,
+      idle_memory: idleMemory,
+      krt_sessions_hosted: sessionCount,
+      krt_sessions_heap_mb: sessionsHeapMb,
+      krt_session_heap_kb_each: sessionCount ? round((sessionsHeapMb * 1024) / sessionCount, 2) : null,
       instance_cores_at_220: instanceCoresAt220,
       events_at_220: atRate.published,
       krt_calls_at_220: phaseCalls.length,

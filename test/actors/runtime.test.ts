@@ -205,6 +205,46 @@ describe("actor runtime", () => {
     await s.stop();
   });
 
+  it("sleep - an idle actor keeps only its snapshot; its next message brings it back with its state, journal and remembered ids", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    await s.tell("counter/dozing", { type: "increment", by: 3 }, { messageId: "first" });
+    clock.advance(60_000);
+    expect(s.host.sleepIdle(30_000)).toBeGreaterThanOrEqual(1);
+    const cell = s.host.hosted().find((c) => c.key === "counter/dozing")!;
+    expect(cell.dormant).toBe(true);
+    expect(cell.snapshot()).toMatchObject({ value: "open", context: { count: 3 } });
+
+    await s.tell("counter/dozing", { type: "increment", by: 3 }, { messageId: "first" }); // a redelivery
+    expect(await s.ask("counter/dozing", { type: "increment" })).toEqual({ count: 4 });
+    expect(cell.dormant).toBe(false);
+    const journal = await readJournal(db.sql, "counter", "dozing");
+    expect(journal.map((j) => [j.seq, (j.event as { type: string }).type])).toEqual([
+      [1, "xstate.init"],
+      [2, "increment"],
+      [3, "increment"],
+    ]);
+    await s.stop();
+  });
+
+  it("sleep - the reply of an ask is kept for its retries until its deadline, and let go with the live actor after it", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    const to = { type: "counter", id: "retried" };
+    const ask = (deadline: number) => s.host.receive({ to, event: { type: "increment" }, messageId: "ask-1", replyTo: "ask-1", deadline });
+    const deadline = Date.now() + 200;
+    expect(await ask(deadline)).toEqual({ ok: true, value: { count: 1 } });
+    clock.advance(60_000);
+    s.host.sleepIdle(30_000);
+    expect(await ask(deadline)).toEqual({ ok: true, value: { count: 1 } }); // a retry before the deadline: the first reply
+
+    await new Promise((r) => setTimeout(r, deadline + 10 - Date.now()));
+    clock.advance(60_000);
+    s.host.sleepIdle(30_000);
+    expect(await ask(Date.now() + 1_000)).toEqual({ ok: true, value: { duplicate: true } }); // nobody waits for the first reply any more
+    await s.stop();
+  });
+
   it("outbox - a message to another actor is delivered after commit, and a redelivery is dropped", async () => {
     const s = system();
     await s.ask("counter/sender", { type: "forward", to: "counter/receiver", by: 5 });
