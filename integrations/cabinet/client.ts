@@ -4,6 +4,7 @@
 // Schema; a malformed or unknown message is counted and logged, and never throws.
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import type { Writable } from "node:stream";
 import mqtt, { type MqttClient } from "mqtt";
 import { Counter, Histogram, type Registry } from "prom-client";
 import type { Logger } from "../../actors/logger.ts";
@@ -60,6 +61,13 @@ interface Pending {
 /** How many timed-out request ids are remembered to recognise their late answers. */
 const REMEMBERED_TIMEOUTS = 10_000;
 
+/**
+ * How long a poll's command (and whatever else is written meanwhile: the PUBACKs of the reports
+ * coming in) waits to leave in one socket write with the next ones. Written one by one, 100
+ * polls/s are 200 socket writes/s; batched, bench:cabinets measured 0.105 -> 0.067 of a core.
+ */
+const POLL_WRITE_BATCH_MS = 50;
+
 export class CabinetGateway implements CabinetDevices {
   readonly #client: MqttClient;
   readonly #options: CabinetGatewayOptions;
@@ -71,6 +79,8 @@ export class CabinetGateway implements CabinetDevices {
   readonly #logLimiter = new Map<string, { until: number; suppressed: number }>();
   /** Why the last connection attempt failed; cleared once connected. */
   #connectError: string | undefined;
+  /** The socket held back while poll commands gather (see POLL_WRITE_BATCH_MS), until `timer` or an unlock flushes it. */
+  #batching: { stream: Writable; timer: NodeJS.Timeout } | undefined;
 
   private constructor(client: MqttClient, options: CabinetGatewayOptions) {
     this.#client = client;
@@ -154,6 +164,7 @@ export class CabinetGateway implements CabinetDevices {
   }
 
   async close(): Promise<void> {
+    this.#flushWrites();
     for (const [id, p] of this.#pending) {
       clearTimeout(p.timer);
       p.reject(new MqttUnavailableError("the cabinet gateway is closing"));
@@ -212,14 +223,32 @@ export class CabinetGateway implements CabinetDevices {
         settle("aborted");
         pending.reject(new CommandAbortedError(cabinetId, command.type));
       });
-      // An unlock must reach the device (QoS 1); a lost poll is just a missed poll (QoS 0).
+      // An unlock must reach the device (QoS 1) at once; a lost poll is just a missed poll (QoS 0).
+      if (command.type === "inventory") this.#batchWrites();
       this.#client.publish(commandsTopic(this.#prefix, cabinetId), JSON.stringify(command), { qos: command.type === "unlock" ? 1 : 0 }, (error) => {
         if (!error || this.#pending.get(command.request_id) !== pending) return;
         clearTimeout(timer);
         settle("unavailable");
         pending.reject(new MqttUnavailableError(`publishing to cabinet ${cabinetId} failed`, { cause: error }));
       });
+      if (command.type === "unlock") this.#flushWrites();
     });
+  }
+
+  /** Holds the socket's writes back for POLL_WRITE_BATCH_MS, unless already held. */
+  #batchWrites(): void {
+    const stream = this.#client.stream as Writable | undefined;
+    if (this.#batching || !stream?.cork) return;
+    stream.cork();
+    this.#batching = { stream, timer: setTimeout(() => this.#flushWrites(), POLL_WRITE_BATCH_MS) };
+  }
+
+  /** Lets the held-back writes go (mqtt-packet's own cork lets them go at the end of this tick). */
+  #flushWrites(): void {
+    if (!this.#batching) return;
+    clearTimeout(this.#batching.timer);
+    this.#batching.stream.uncork();
+    this.#batching = undefined;
   }
 
   #receive(topic: string, payload: Buffer): void {
