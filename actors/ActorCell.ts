@@ -230,16 +230,18 @@ export class ActorCell {
    * Keeps only the persisted snapshot of an idle actor and lets its live XState actor go; the
    * next message restores it from that snapshot, as activation does from the stored one. The
    * replies kept for retried asks go too once every asker's deadline has passed: an ask is retried
-   * only before it (a cabinet's booking replies were a third of its memory).
+   * only before it (a cabinet's booking replies were a third of its memory). False when it is
+   * busy or asleep already.
    */
-  sleep(): void {
-    if (!this.isIdle() || this.#dormant !== undefined) return;
+  sleep(): boolean {
+    if (this.#dormant !== undefined || !this.isIdle()) return false;
     if (Date.now() > this.#asksWaitUntil) this.#answered = undefined;
     const actor = this.#actor!;
     this.#dormant = actor.getPersistedSnapshot();
     // Cleared first: stopping is a transition of its own, which is nobody's turn to journal.
     this.#actor = undefined;
     actor.stop();
+    return true;
   }
 
   /** Holds only its persisted snapshot (see `sleep`). */

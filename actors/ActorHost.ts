@@ -108,11 +108,7 @@ export class ActorHost {
   sleepIdle(idleMs: number): number {
     const now = this.deps.now();
     let slept = 0;
-    for (const cell of this.#cells.values()) {
-      if (cell.dormant || !cell.isIdle() || now - cell.lastActive < idleMs) continue;
-      cell.sleep();
-      slept++;
-    }
+    for (const cell of this.#cells.values()) if (now - cell.lastActive >= idleMs && cell.sleep()) slept++;
     return slept;
   }
 
