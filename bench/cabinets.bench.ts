@@ -4,11 +4,14 @@
 // round trip, the accumulator moves) side by side with a raw MQTT request/response round trip to
 // a simulated cabinet through the same broker, alternating in the same run. The simulated cabinets
 // run in a child process, as devices are elsewhere in production.
+// BENCH_PROFILE=1 writes a CPU profile of the polling window to bench-cabinets-polling.cpuprofile;
+// BENCH_CABINETS=10 measures what the idle instance itself costs in that window.
 import http from "node:http";
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
+import { loadavg } from "node:os";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import mqtt from "mqtt";
 import { loadConfig } from "../config.ts";
@@ -17,13 +20,14 @@ import { createLogger } from "../actors/logger.ts";
 import { dropSchema, openPostgres } from "../storage/database.ts";
 import { cabinetSpec, commandsTopic, startCabinetSimulator } from "../integrations/cabinet/index.ts";
 import { startPrivateMosquitto } from "../test/support/privateMosquitto.ts";
-import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round, startProfile } from "./scenario.ts";
 
 const dbUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const cabinets = Number(process.env.BENCH_CABINETS ?? 1_000);
 const pollMs = Number(process.env.BENCH_POLL_MS ?? 10_000);
 const samples = Number(process.env.BENCH_SAMPLES ?? 1_000);
 const quietSeconds = Number(process.env.BENCH_QUIET_SECONDS ?? 20);
+const profilePolling = process.env.BENCH_PROFILE === "1";
 const token = "bench-internal-token";
 const RAW_PREFIX = "raw/";
 
@@ -107,6 +111,7 @@ async function main(): Promise<void> {
 
     // Polling alone: what one instance spends on 1,000 cabinets.
     const pollsBefore = await pollCount(instance);
+    const stopProfile = profilePolling ? await startProfile("bench-cabinets-polling.cpuprofile") : undefined;
     const cpu = process.cpuUsage();
     const elu = performance.eventLoopUtilization();
     const t0 = performance.now();
@@ -115,6 +120,9 @@ async function main(): Promise<void> {
     const used = process.cpuUsage(cpu);
     const pollingCpuShare = (used.user + used.system) / wallUs;
     const pollingElu = performance.eventLoopUtilization(elu).utilization;
+    const pollingRssMb = round(process.memoryUsage().rss / 2 ** 20, 0);
+    const pollingLoad = round(loadavg()[0]!, 2);
+    await stopProfile?.();
     const pollsPerSecond = ((await pollCount(instance)) - pollsBefore) / (wallUs / 1e6);
     progress(`polling: ${round(pollsPerSecond, 1)} polls/s, cpu ${round(pollingCpuShare, 3)} of a core`);
 
@@ -224,6 +232,9 @@ async function main(): Promise<void> {
       polls_per_s: round(pollsPerSecond, 1),
       polling_cpu_share: round(pollingCpuShare, 3),
       polling_event_loop_utilisation: round(pollingElu, 3),
+      // Nothing but polling happens in that window: the cost of the idle instance with its cabinets.
+      polling_rss_mb: pollingRssMb,
+      polling_load_average: pollingLoad,
       samples: bookOpen.length,
       ...latencyFigures("book_open", bookOpen),
       ...latencyFigures("book", bookMs),

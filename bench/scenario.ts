@@ -1,5 +1,7 @@
 // Shared bench pieces: a closed-loop keep-alive HTTP/1.1 load generator in a child process, percentiles, the final JSON line.
 import { fork } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -176,4 +178,18 @@ if (process.argv.includes("--loadgen") && process.send) {
     for (const c of pool) c.close();
     process.send!({ result }, () => process.exit(0));
   });
+}
+
+/** Starts a CPU profile of this process; the returned function stops it and writes it to `path` (open it in Chrome DevTools, or bench/profileSummary.ts). */
+export async function startProfile(path: string): Promise<() => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+    progress(`profile written to ${path}`);
+  };
 }
