@@ -62,9 +62,10 @@ interface Pending {
 const REMEMBERED_TIMEOUTS = 10_000;
 
 /**
- * How long a poll's command (and whatever else is written meanwhile: the PUBACKs of the reports
- * coming in) waits to leave in one socket write with the next ones. Written one by one, 100
- * polls/s are 200 socket writes/s; batched, bench:cabinets measured 0.105 -> 0.067 of a core.
+ * How long the PUBACK a poll's report is owed (and whatever else is written meanwhile) waits to
+ * leave in one socket write with the next ones. Polls go out together (one tick of the polling
+ * schedule), so their reports come back together: written one by one, each report's PUBACK is a
+ * socket write.
  */
 const POLL_WRITE_BATCH_MS = 50;
 
@@ -79,7 +80,7 @@ export class CabinetGateway implements CabinetDevices {
   readonly #logLimiter = new Map<string, { until: number; suppressed: number }>();
   /** Why the last connection attempt failed; cleared once connected. */
   #connectError: string | undefined;
-  /** The socket held back while poll commands gather (see POLL_WRITE_BATCH_MS), until `timer` or an unlock flushes it. */
+  /** The socket held back while the PUBACKs of poll reports gather (see POLL_WRITE_BATCH_MS), until `timer` or an unlock flushes it. */
   #batching: { stream: Writable; timer: NodeJS.Timeout } | undefined;
 
   private constructor(client: MqttClient, options: CabinetGatewayOptions) {
@@ -224,7 +225,6 @@ export class CabinetGateway implements CabinetDevices {
         pending.reject(new CommandAbortedError(cabinetId, command.type));
       });
       // An unlock must reach the device (QoS 1) at once; a lost poll is just a missed poll (QoS 0).
-      if (command.type === "inventory") this.#batchWrites();
       this.#client.publish(commandsTopic(this.#prefix, cabinetId), JSON.stringify(command), { qos: command.type === "unlock" ? 1 : 0 }, (error) => {
         if (!error || this.#pending.get(command.request_id) !== pending) return;
         clearTimeout(timer);
@@ -274,6 +274,8 @@ export class CabinetGateway implements CabinetDevices {
         });
         return;
       }
+      // mqtt.js writes the PUBACK after this listener returns: held back with the others of the tick.
+      if (pending.command === "inventory") this.#batchWrites();
       pending.resolve(event);
       return;
     }

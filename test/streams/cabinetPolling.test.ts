@@ -2,18 +2,9 @@
 // virtual time (rxjs TestScheduler), joining and leaving cabinets, polls that miss, and dropping
 // unchanged reports.
 import { describe, expect, it } from "vitest";
-import { lastValueFrom, of, Subject, take, toArray } from "rxjs";
+import { lastValueFrom, of, Subject, take, takeUntil, timer, toArray } from "rxjs";
 import { TestScheduler } from "rxjs/testing";
-import {
-  cabinetPolling,
-  everyIntervalWithJitter,
-  hostedCabinets,
-  phaseOf,
-  pollEach,
-  skipUnchangedReports,
-  spreadOverInterval,
-  type PollOutcome,
-} from "../../streams/cabinetPolling.ts";
+import { cabinetPolling, hostedCabinets, phaseOf, pollEach, skipUnchangedReports, spreadOverInterval, type PollOutcome } from "../../streams/cabinetPolling.ts";
 import { eventually } from "../support/harness.ts";
 import { CabinetNotRespondingError, MqttUnavailableError } from "../../integrations/cabinet/index.ts";
 
@@ -30,29 +21,53 @@ describe("cabinet polling", () => {
     expect(phaseOf("CAB-7", 10_000)).toBe(phaseOf("CAB-7", 10_000));
   });
 
-  it("everyIntervalWithJitter - first at the cabinet's phase, then every interval", () => {
+  it("spreadOverInterval - first at the cabinet's phase, then every interval", () => {
     scheduler().run(({ expectObservable }) => {
       const phase = phaseOf("CAB-1", 100);
-      const ticks = everyIntervalWithJitter("CAB-1", { intervalMs: 100, jitter: 0 }).pipe(take(3));
+      const ticks = spreadOverInterval(of(["CAB-1"]), { intervalMs: 100, jitter: 0, tickMs: 1 }).pipe(take(3));
       expectObservable(ticks).toBe(`${phase}ms a 99ms b 99ms (c|)`, { a: "CAB-1", b: "CAB-1", c: "CAB-1" });
     });
   });
 
-  it("everyIntervalWithJitter - jitter moves each next poll within interval × (1 ± jitter)", () => {
+  it("spreadOverInterval - jitter moves each next poll within interval × (1 ± jitter)", () => {
     scheduler().run(({ expectObservable }) => {
       const extremes = [0, 1];
       let i = 0;
-      const ticks = everyIntervalWithJitter("CAB-1", { intervalMs: 100, jitter: 0.2, random: () => extremes[i++ % 2]! }).pipe(take(3));
+      const ticks = spreadOverInterval(of(["CAB-1"]), { intervalMs: 100, jitter: 0.2, tickMs: 1, random: () => extremes[i++ % 2]! }).pipe(take(3));
       const phase = phaseOf("CAB-1", 100);
       expectObservable(ticks).toBe(`${phase}ms a 79ms b 119ms (c|)`, { a: "CAB-1", b: "CAB-1", c: "CAB-1" });
     });
+  });
+
+  it("spreadOverInterval - one shared tick polls every cabinet due by then, each still once per interval", () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `CAB-${i}`);
+    const polls = new Map<string, number[]>();
+    const at = new Set<number>();
+    const virtual = scheduler();
+    virtual.run(({ flush }) => {
+      spreadOverInterval(of(ids), { intervalMs: 1_000, jitter: 0, tickMs: 250 })
+        .pipe(takeUntil(timer(3_500)))
+        .subscribe((id) => {
+          const now = virtual.now();
+          at.add(now);
+          polls.set(id, [...(polls.get(id) ?? []), now]);
+        });
+      flush();
+    });
+    expect([...at].every((t) => t % 250 === 0)).toBe(true);
+    expect(at.size).toBeLessThanOrEqual(14);
+    for (const id of ids) {
+      // At the first tick at or after its phase, then every 1,000 ms.
+      const first = Math.ceil(phaseOf(id, 1_000) / 250) * 250;
+      expect(polls.get(id)).toEqual([0, 1, 2, 3].map((k) => first + k * 1_000).filter((t) => t < 3_500));
+    }
   });
 
   it("spreadOverInterval - a cabinet that joins starts polling, one that leaves stops", () => {
     scheduler().run(({ cold, expectObservable }) => {
       // Sets of registered cabinets over time: A alone, then A and B, then B alone.
       const sets = cold<readonly string[]>("a 299ms b 299ms c", { a: ["A"], b: ["A", "B"], c: ["B"] });
-      const due = spreadOverInterval(sets, { intervalMs: 100, jitter: 0 });
+      const due = spreadOverInterval(sets, { intervalMs: 100, jitter: 0, tickMs: 1 });
       expectObservable(due, "^ 999ms !").toBe(expectedFor(["A", [0, 600]], ["B", [300, 1000]]));
     });
 
