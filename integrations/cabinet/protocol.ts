@@ -36,8 +36,17 @@ export type InventoryReport = typeof InventoryReport.Type;
 export type UnlockResult = typeof UnlockResult.Type;
 export type CellClosed = typeof CellClosed.Type;
 
-const deviceEventTypes = new Set(["inventory_report", "unlock_result", "cell_closed"]);
-const commandTypes = new Set(["inventory", "unlock"]);
+/** Each message's schema by its `type`: decoded against it alone, not tried against every member of the union. */
+const deviceEventsByType = new Map<string, Schema.Decoder<DeviceEvent>>([
+  ["inventory_report", InventoryReport],
+  ["unlock_result", UnlockResult],
+  ["cell_closed", CellClosed],
+]);
+const commandsByType = new Map<string, Schema.Decoder<Command>>([
+  ["inventory", InventoryCommand],
+  ["unlock", UnlockCommand],
+]);
+const isCabinetId = Schema.is(CabinetId);
 
 export const commandsTopic = (prefix: string, cabinetId: string) => `${prefix}$devices/${cabinetId}/commands`;
 export const eventsTopic = (prefix: string, cabinetId: string) => `${prefix}$devices/${cabinetId}/events`;
@@ -49,13 +58,13 @@ export const allCommands = (prefix: string) => `${prefix}$devices/+/commands`;
 export function cabinetOfTopic(prefix: string, topic: string, kind: "events" | "commands"): string | undefined {
   if (!topic.startsWith(`${prefix}$devices/`) || !topic.endsWith(`/${kind}`)) return undefined;
   const id = topic.slice(prefix.length + "$devices/".length, -(kind.length + 1));
-  return Result.isSuccess(Schema.decodeUnknownResult(CabinetId)(id)) ? id : undefined;
+  return isCabinetId(id) ? id : undefined;
 }
 
 /** Why a message was refused; the reason labels the malformed-message counter. */
 export type Malformed = { reason: "invalid_json" | "unknown_type" | "invalid_payload" | "duplicate_cells"; detail: string };
 
-function parse<T>(payload: Buffer, types: ReadonlySet<string>, schema: Schema.Decoder<T>): T | Malformed {
+function parse<T>(payload: Buffer, byType: ReadonlyMap<string, Schema.Decoder<T>>): T | Malformed {
   let json: unknown;
   try {
     json = JSON.parse(payload.toString("utf8"));
@@ -63,17 +72,20 @@ function parse<T>(payload: Buffer, types: ReadonlySet<string>, schema: Schema.De
     return { reason: "invalid_json", detail: "not JSON" };
   }
   const type = (json as { type?: unknown } | null)?.type;
-  if (typeof type !== "string" || !types.has(type)) return { reason: "unknown_type", detail: `type ${JSON.stringify(type)?.slice(0, 40)}` };
-  const decoded = Schema.decodeUnknownResult(schema, { errors: "all" })(json);
-  if (Result.isFailure(decoded)) return { reason: "invalid_payload", detail: describeIssues(issueLines(decoded.failure)).slice(0, 300) };
-  return decoded.success;
+  const schema = typeof type === "string" ? byType.get(type) : undefined;
+  if (!schema) return { reason: "unknown_type", detail: `type ${JSON.stringify(type)?.slice(0, 40)}` };
+  const decoded = Schema.decodeUnknownResult(schema)(json);
+  if (Result.isSuccess(decoded)) return decoded.success;
+  // Every issue, for the log: decoded again only when it is malformed.
+  const issues = Schema.decodeUnknownResult(schema, { errors: "all" })(json);
+  return { reason: "invalid_payload", detail: Result.isFailure(issues) ? describeIssues(issueLines(issues.failure)).slice(0, 300) : "" };
 }
 
 export const isMalformed = (x: unknown): x is Malformed => typeof (x as Malformed).reason === "string" && !("type" in (x as object));
 
 /** Decodes a device event; anything off contract comes back as `Malformed`, never thrown. */
 export function decodeDeviceEvent(payload: Buffer): DeviceEvent | Malformed {
-  const event = parse(payload, deviceEventTypes, DeviceEvent);
+  const event = parse(payload, deviceEventsByType);
   if (isMalformed(event) || event.type !== "inventory_report") return event;
   const cells = event.cells.map((c) => c.cell);
   if (new Set(cells).size !== cells.length) return { reason: "duplicate_cells", detail: "a cell is reported twice" };
@@ -81,4 +93,4 @@ export function decodeDeviceEvent(payload: Buffer): DeviceEvent | Malformed {
 }
 
 /** Decodes a command (the simulator's side). */
-export const decodeCommand = (payload: Buffer): Command | Malformed => parse(payload, commandTypes, Command);
+export const decodeCommand = (payload: Buffer): Command | Malformed => parse(payload, commandsByType);
