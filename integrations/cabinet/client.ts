@@ -69,6 +69,13 @@ const REMEMBERED_TIMEOUTS = 10_000;
  */
 const POLL_WRITE_BATCH_MS = 50;
 
+/**
+ * At most this many PUBACKs are held: a broker stops sending QoS 1 messages to a client with as
+ * many unacknowledged (Mosquitto's max_inflight_messages, 20 by default), and an unlock's answer
+ * must not wait behind held acks.
+ */
+const PUBACKS_HELD_MAX = 10;
+
 export class CabinetGateway implements CabinetDevices {
   readonly #client: MqttClient;
   readonly #options: CabinetGatewayOptions;
@@ -81,7 +88,7 @@ export class CabinetGateway implements CabinetDevices {
   /** Why the last connection attempt failed; cleared once connected. */
   #connectError: string | undefined;
   /** The socket held back while the PUBACKs of poll reports gather (see POLL_WRITE_BATCH_MS), until `timer` or an unlock flushes it. */
-  #batching: { stream: Writable; timer: NodeJS.Timeout } | undefined;
+  #batching: { stream: Writable; held: number; timer: NodeJS.Timeout } | undefined;
 
   private constructor(client: MqttClient, options: CabinetGatewayOptions) {
     this.#client = client;
@@ -235,12 +242,15 @@ export class CabinetGateway implements CabinetDevices {
     });
   }
 
-  /** Holds the socket's writes back for POLL_WRITE_BATCH_MS, unless already held. */
-  #batchWrites(): void {
+  /** Holds the socket's writes back for POLL_WRITE_BATCH_MS, or until PUBACKS_HELD_MAX reports are owed theirs. */
+  #holdPuback(): void {
     const stream = this.#client.stream as Writable | undefined;
-    if (this.#batching || !stream?.cork) return;
-    stream.cork();
-    this.#batching = { stream, timer: setTimeout(() => this.#flushWrites(), POLL_WRITE_BATCH_MS) };
+    if (!stream?.cork) return;
+    if (!this.#batching) {
+      stream.cork();
+      this.#batching = { stream, held: 0, timer: setTimeout(() => this.#flushWrites(), POLL_WRITE_BATCH_MS) };
+    }
+    if (++this.#batching.held >= PUBACKS_HELD_MAX) this.#flushWrites();
   }
 
   /** Lets the held-back writes go (mqtt-packet's own cork lets them go at the end of this tick). */
@@ -275,7 +285,7 @@ export class CabinetGateway implements CabinetDevices {
         return;
       }
       // mqtt.js writes the PUBACK after this listener returns: held back with the others of the tick.
-      if (pending.command === "inventory") this.#batchWrites();
+      if (pending.command === "inventory") this.#holdPuback();
       pending.resolve(event);
       return;
     }
