@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/simulator.ts";
 import { eventually } from "../support/harness.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
-import { addDrivers, asDriver, bind, testDriver, type TestDriver } from "./driverStatus.support.ts";
+import { addDrivers, asDriver, testDriver, type TestDriver } from "./driverStatus.support.ts";
 
 const KRT_CALLS_PER_S = 50;
 let app: TestInstance;
