@@ -95,9 +95,14 @@ const RETRY_COMMIT_MS = [50, 200, 500, 1000, 2000];
  * The durable timer that wakes an actor whose committed state has work in flight (an invoked
  * promise), wherever its shard lives by then: the commit entering such a state sets it, the one
  * leaving it cancels it. Loading the snapshot restarts the invocation; the timer's own event is
- * one no machine accepts, so it is consumed (and set again while the work goes on).
+ * one no machine accepts, so it is consumed (and set again while the work goes on). A host that
+ * starts or takes a shard over makes these timers due at once (see ActorSystem), so the due time
+ * only matters to a cell that failed on a live host: while the work goes on it is set again
+ * further out each time (doubling, up to RESUME_GROWTH_MAX times the first delay), so long work
+ * (a call waiting its turn at a partner's rate limit) costs a few commits, not one per delay.
  */
 export const RESUME_TIMER = "fleet.resume";
+const RESUME_GROWTH_MAX = 64;
 
 /** The invocations in flight in a persisted snapshot, by source name. */
 function workInFlight(snapshot: unknown): string[] {
@@ -146,6 +151,8 @@ export class ActorCell {
   #rejection: unknown;
   /** The last committed snapshot has work in flight, so its resume timer is set. */
   #working = false;
+  /** How far out the resume timer was last set (see RESUME_TIMER). */
+  #resumeInMs = 0;
   /** The event of the step the machine just took, until `#onStep` journals it; none at the start. */
   #stepEvent: AnyEventObject | undefined;
   /** Resolves the commit loop's wait for the work these turns started (see `ActorKind.commitAfterWorkMs`). */
@@ -549,11 +556,16 @@ export class ActorCell {
     return this.state !== "retired";
   }
 
-  /** Sets the resume timer when work starts or its timer was just consumed; cancels it when the work is done. */
+  /**
+   * Sets the resume timer when work starts, and again further out when it fired while the work
+   * goes on; cancels it when the work is done.
+   */
   #keepResumeTimer(turns: Turns, working: boolean): void {
+    const first = this.host.resumeAfterMs;
     if (working && (!this.#working || turns.timersFired.some((t) => t.key === RESUME_TIMER))) {
+      this.#resumeInMs = this.#working && this.#resumeInMs > 0 ? Math.min(this.#resumeInMs * 2, first * RESUME_GROWTH_MAX) : first;
       turns.timersCancelled.delete(RESUME_TIMER);
-      turns.timersSet.set(RESUME_TIMER, { key: RESUME_TIMER, dueAt: this.host.now() + this.host.resumeAfterMs, event: { type: RESUME_TIMER } });
+      turns.timersSet.set(RESUME_TIMER, { key: RESUME_TIMER, dueAt: this.host.now() + this.#resumeInMs, event: { type: RESUME_TIMER } });
     } else if (!working && this.#working) {
       turns.timersSet.delete(RESUME_TIMER);
       turns.timersCancelled.add(RESUME_TIMER);

@@ -4,10 +4,11 @@ import { randomUUID } from "node:crypto";
 import type { InspectionEvent } from "xstate";
 import { Registry } from "prom-client";
 import type { Sql } from "../storage/database.ts";
-import { loadSnapshot, pruneJournal, type Commit, type OutboxMessage } from "../storage/actorStore.ts";
+import { advanceTimers, loadSnapshot, pruneJournal, type Commit, type OutboxMessage } from "../storage/actorStore.ts";
 import type { ActorKind } from "./ActorKind.ts";
 import { subjectToken } from "./publicEvent.ts";
 import { ActorHost } from "./ActorHost.ts";
+import { RESUME_TIMER } from "./ActorCell.ts";
 import { GroupCommit } from "./GroupCommit.ts";
 import { DurableTimers, timerMessageId } from "./DurableTimers.ts";
 import { OutboxRelay } from "./OutboxRelay.ts";
@@ -126,7 +127,10 @@ export class ActorSystem {
     );
     options.transport.serve((envelope) => this.host.receive(envelope));
     if (options.background !== false) this.#startLoops();
-    if (!placement) for (const address of singletonsOf(options.kinds)) this.host.wake(address);
+    if (!placement) {
+      for (const address of singletonsOf(options.kinds)) this.host.wake(address);
+      this.#resumeCutOffWork();
+    }
   }
 
   /** The actor kinds this system hosts. */
@@ -134,10 +138,24 @@ export class ActorSystem {
     return this.#options.kinds;
   }
 
-  /** Wakes the cluster singletons that live in `shard` (called when this instance acquires it). */
-  wakeSingletons(shard: number): void {
+  /**
+   * This instance acquired `shard`: wakes its cluster singletons and resumes the work in flight
+   * that its former owner's crash or handover cut off.
+   */
+  acquired(shard: number): void {
     const placement = this.#options.placement;
     for (const address of singletonsOf(this.#options.kinds)) if (placement?.shardOf(address) === shard) this.host.wake(address);
+    this.#resumeCutOffWork([shard]);
+  }
+
+  /**
+   * Work in flight that nobody here runs (this host just started or took the shards over) resumes
+   * now, whatever its resume timer's due time: its timer fires with the next poll.
+   */
+  #resumeCutOffWork(shards?: readonly number[]): void {
+    advanceTimers(this.#options.sql, RESUME_TIMER, this.#clock.now(), shards).catch((error: unknown) =>
+      this.#logger.warn("resume timers not advanced; they fire when due", { shards, error: String(error) }),
+    );
   }
 
   /**

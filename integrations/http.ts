@@ -23,11 +23,6 @@ export interface JsonClientOptions {
   readonly maxDelayMs?: number;
   /** Keep-alive connections to the partner at most; further requests queue (inside their timeout). Default 32. */
   readonly connections?: number;
-  /**
-   * Waited for before every attempt, retries included, outside the attempt's timeout (a partner's
-   * rate limit: each attempt takes its own token).
-   */
-  readonly beforeAttempt?: () => Promise<void>;
   /** Told of every call once it ended, retries included: `ok` or the failure's kind (`unavailable`, `timeout`, `rejected`, `protocol`). */
   readonly observe?: (call: { system: string; outcome: string; seconds: number }) => void;
 }
@@ -41,6 +36,11 @@ export interface RequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Aborting it ends the call at once (between attempts too) and rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /**
+   * Waited for before every attempt, retries included, outside the attempt's timeout (a partner's
+   * rate limit: each attempt takes its own token, with the kind of wait this request gets).
+   */
+  readonly beforeAttempt?: () => Promise<void>;
 }
 
 export interface JsonClient {
@@ -71,7 +71,6 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
   const baseUrl = clientOptions.baseUrl.replace(/\/+$/, "");
   const maxDelayMs = clientOptions.maxDelayMs ?? 5_000;
   const retryBaseMs = clientOptions.retryBaseMs ?? 100;
-  const beforeAttempt = clientOptions.beforeAttempt;
   const observe = clientOptions.observe;
 
   // Created on first use, so that a malformed baseUrl fails the request (as unavailable), not the constructor.
@@ -171,7 +170,7 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
       await p?.close();
     },
     request(method, path, body, response, options = {}) {
-      const { headers, signal } = options;
+      const { headers, signal, beforeAttempt } = options;
       const decode = Schema.decodeUnknownResult(response, { errors: "all" });
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const sent = headersFor(body !== undefined, headers);

@@ -1,6 +1,9 @@
 // A token bucket that makes callers wait their turn, in arrival order: the per-instance cap on
-// calls to a partner that limits its clients (KRT). The queue is bounded in length and in wait:
-// a call that would not get its turn in time is refused at once, not after waiting in vain.
+// calls to a partner that limits its clients (KRT). Two kinds of wait share its tokens. A
+// `bounded` caller (someone waits for the answer) goes first, in a queue bounded in length and in
+// wait: a call that would not get its turn in time is refused at once, not after waiting in vain.
+// A `patient` caller (background work that keeps only its latest call) waits behind them however
+// long: refusing it would only make it come back.
 import { PartnerBusyError } from "./errors.ts";
 
 export interface RateLimiterOptions {
@@ -8,22 +11,46 @@ export interface RateLimiterOptions {
   readonly system: string;
   /** How many calls may go at once after a quiet spell; default a tenth of a second's worth. */
   readonly burst?: number;
-  /** Callers that may wait at once; the next one is refused. Default: unbounded. */
+  /** Bounded callers that may wait at once; the next one is refused. Default: unbounded. */
   readonly maxQueue?: number;
-  /** A caller whose turn would come later than this is refused. Default: unbounded. */
+  /** A bounded caller whose turn would come later than this is refused. Default: unbounded. */
   readonly maxWaitMs?: number;
 }
 
+/** `bounded`: first in line, refused beyond the queue's bounds; `patient`: behind them, never refused. */
+export type RateWait = "bounded" | "patient";
+
+/** FIFO of waiting callers; `head` advances instead of shifting a long array. */
+class Waiters {
+  #list: (() => void)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#list.length - this.#head;
+  }
+
+  push(resolve: () => void): void {
+    this.#list.push(resolve);
+  }
+
+  release(): void {
+    this.#list[this.#head++]!();
+    if (this.#head > 1024 && this.#head * 2 > this.#list.length) {
+      this.#list = this.#list.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
+
 /**
- * @example const limiter = new RateLimiter(200, { system: "krt", maxQueue: 1000, maxWaitMs: 5000 }); await limiter.take(); await krt.call()
+ * @example const limiter = new RateLimiter(200, { system: "krt", maxQueue: 1000, maxWaitMs: 5000 }); await limiter.take("bounded"); await krt.call()
  */
 export class RateLimiter {
   readonly burst: number;
   #tokens: number;
   #last = performance.now();
-  /** FIFO of waiting callers; `#head` advances instead of shifting a long array. */
-  #waiters: (() => void)[] = [];
-  #head = 0;
+  readonly #bounded = new Waiters();
+  readonly #patient = new Waiters();
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -35,25 +62,32 @@ export class RateLimiter {
     this.#tokens = this.burst;
   }
 
-  /** Callers waiting for their turn. */
+  /** Callers waiting for their turn, of both kinds. */
   get waiting(): number {
-    return this.#waiters.length - this.#head;
+    return this.#bounded.length + this.#patient.length;
   }
 
-  /** Resolves when the caller may make one call; rejects with PartnerBusyError when the queue is full or too slow. */
-  take(): Promise<void> {
+  /**
+   * Resolves when the caller may make one call. A bounded caller is rejected with PartnerBusyError
+   * when its queue is full or its turn too far; a patient one waits until every bounded caller
+   * ahead of its turn went.
+   */
+  take(wait: RateWait): Promise<void> {
     this.#refill();
-    if (this.waiting === 0 && this.#tokens >= 1) {
+    const ahead = wait === "bounded" ? this.#bounded.length : this.waiting;
+    if (ahead === 0 && this.#tokens >= 1) {
       this.#tokens -= 1;
       return Promise.resolve();
     }
-    const { system, maxQueue = Number.POSITIVE_INFINITY, maxWaitMs = Number.POSITIVE_INFINITY } = this.options;
-    if (this.waiting >= maxQueue) return Promise.reject(new PartnerBusyError(system, `${maxQueue} ${system} calls already wait for the rate limit`));
-    // FIFO at a fixed rate: this caller goes once the tokens for everyone ahead and for itself have accrued.
-    const turnInMs = ((this.waiting + 1 - this.#tokens) * 1000) / this.perSecond;
-    if (turnInMs > maxWaitMs) return Promise.reject(new PartnerBusyError(system, `a ${system} call would wait over ${maxWaitMs} ms for the rate limit`));
+    if (wait === "bounded") {
+      const { system, maxQueue = Number.POSITIVE_INFINITY, maxWaitMs = Number.POSITIVE_INFINITY } = this.options;
+      if (ahead >= maxQueue) return Promise.reject(new PartnerBusyError(system, `${maxQueue} ${system} calls already wait for the rate limit`));
+      // Bounded callers go first, at a fixed rate: this one goes once the tokens for those ahead and for itself have accrued.
+      const turnInMs = ((ahead + 1 - this.#tokens) * 1000) / this.perSecond;
+      if (turnInMs > maxWaitMs) return Promise.reject(new PartnerBusyError(system, `a ${system} call would wait over ${maxWaitMs} ms for the rate limit`));
+    }
     return new Promise<void>((resolve) => {
-      this.#waiters.push(resolve);
+      (wait === "bounded" ? this.#bounded : this.#patient).push(resolve);
       this.#schedule();
     });
   }
@@ -72,11 +106,7 @@ export class RateLimiter {
       this.#refill();
       while (this.waiting > 0 && this.#tokens >= 1) {
         this.#tokens -= 1;
-        this.#waiters[this.#head++]!();
-      }
-      if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
-        this.#waiters = this.#waiters.slice(this.#head);
-        this.#head = 0;
+        (this.#bounded.length > 0 ? this.#bounded : this.#patient).release();
       }
       if (this.waiting > 0) this.#schedule();
     }, waitMs);

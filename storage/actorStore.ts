@@ -243,6 +243,15 @@ export async function dueTimers(sql: Queryable, now: number, limit: number, shar
   return rows.map((r) => ({ type: r.actor_type, id: r.actor_id, key: r.timer_key, dueAt: r.due_at.getTime(), event: r.event }));
 }
 
+/**
+ * Makes the timers named `key` due at `now` (with `shards`, only those of these shards, and rows
+ * from before timers had a shard): a host starting or taking shards over fires them at once.
+ */
+export async function advanceTimers(sql: Queryable, key: string, now: number, shards?: readonly number[]): Promise<void> {
+  await sql`update actor_timers set due_at = ${new Date(now)}
+    where timer_key = ${key} and due_at > ${new Date(now)} ${shards ? sql`and (shard = any(${sql.array(shards as number[])}::int[]) or shard is null)` : sql``}`;
+}
+
 export interface ClaimedOutbox extends OutboxMessage {
   id: number;
 }

@@ -85,7 +85,7 @@ export class ClusterMember {
       logger: this.options.logger,
       onAcquire: async (shard) => {
         this.transport.serveShard(shard);
-        system.wakeSingletons(shard);
+        system.acquired(shard);
       },
       onRelease: async (shard, epoch) => {
         this.transport.handOverShard(shard, epoch);

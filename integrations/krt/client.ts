@@ -4,7 +4,7 @@
 import { Schema } from "effect";
 import { PartnerRejectedError, PartnerUnavailableError } from "../errors.ts";
 import { createJsonClient, type JsonClient, type PartnerClientOptions } from "../http.ts";
-import { RateLimiter } from "../rateLimiter.ts";
+import { RateLimiter, type RateWait } from "../rateLimiter.ts";
 import { KrtTokens, type KrtToken, type TokenStore } from "./tokens.ts";
 
 export const SessionStatus = Schema.Literals(["active", "paused", "ended", "none"]);
@@ -42,7 +42,10 @@ export interface KrtClientOptions extends PartnerClientOptions {
   readonly tokens: TokenStore;
   /** Cap on KRT calls per second from this instance; absent: no cap. */
   readonly ratePerSecond?: number;
-  /** Calls that may wait for the cap, and how long one may wait; beyond either it is refused with `krt_busy`. */
+  /**
+   * Id checks (someone waits for the answer) that may wait for the cap, and how long one may wait;
+   * beyond either it is refused with `krt_busy`. Connectivity reports wait behind them, unrefused.
+   */
   readonly rateQueue?: { readonly maxQueue: number; readonly maxWaitMs: number };
   /** Refresh this long before the token expires. Default 60 s. */
   readonly refreshMarginMs?: number;
@@ -61,9 +64,7 @@ export class KrtClient implements Krt {
   constructor(options: KrtClientOptions) {
     const now = options.now ?? Date.now;
     this.#limiter = options.ratePerSecond ? new RateLimiter(options.ratePerSecond, { system: "krt", ...options.rateQueue }) : undefined;
-    const limiter = this.#limiter;
-    // Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx too.
-    this.#http = createJsonClient({ ...options, system: "krt", ...(limiter ? { beforeAttempt: () => limiter.take() } : {}) });
+    this.#http = createJsonClient({ ...options, system: "krt" });
     this.#tokens = new KrtTokens(options.tokens, () => this.#obtainToken(options.clientId, options.clientSecret, now), {
       marginMs: options.refreshMarginMs ?? 60_000,
       now,
@@ -75,26 +76,37 @@ export class KrtClient implements Krt {
     return this.#limiter?.waiting ?? 0;
   }
 
+  /** Someone waits for the answer: beyond the rate limit's bounded queue it is refused with `krt_busy`. */
   async checkId(id: string, driverLicense: string): Promise<boolean> {
-    return (await this.#call("/v1/drivers/check", { id, driver_license: driverLicense }, CheckResponse)).valid;
+    return (await this.#call("/v1/drivers/check", { id, driver_license: driverLicense }, CheckResponse, "bounded")).valid;
   }
 
+  /**
+   * Waits its turn at the rate limit however long, behind the id checks: a session has one report
+   * in flight and keeps only its latest connectivity, so the reports waiting are at most the sessions.
+   */
   async sendConnectivity(input: { id: string; connected: boolean; at: number }): Promise<KrtSession> {
     const body = { id: input.id, connected: input.connected, at: new Date(input.at).toISOString() };
-    return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse)).session;
+    return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse, "patient")).session;
   }
 
-  async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S): Promise<S["Type"]> {
+  /** Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx too. */
+  #turn(wait: RateWait): { beforeAttempt?: () => Promise<void> } {
+    const limiter = this.#limiter;
+    return limiter ? { beforeAttempt: () => limiter.take(wait) } : {};
+  }
+
+  async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S, wait: RateWait): Promise<S["Type"]> {
     const token = await this.#tokens.get();
     try {
-      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` } });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` }, ...this.#turn(wait) });
     } catch (error) {
       if (!isUnauthorized(error)) throw error;
     }
     // KRT dropped our token (expired early, revoked): one renewal shared with concurrent callers, one more try.
     const renewed = await this.#tokens.renew(token);
     try {
-      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${renewed}` } });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${renewed}` }, ...this.#turn(wait) });
     } catch (error) {
       if (isUnauthorized(error)) throw new PartnerUnavailableError("krt", "krt refuses a freshly issued token", { status: 401 });
       throw error;
@@ -103,7 +115,9 @@ export class KrtClient implements Krt {
 
   async #obtainToken(clientId: string, clientSecret: string, now: () => number): Promise<KrtToken> {
     try {
-      const out = await this.#http.request("POST", "/v1/auth/token", { client_id: clientId, client_secret: clientSecret }, TokenResponse);
+      // Every call waits for the token: it waits with the id checks, ahead of the reports.
+      const body = { client_id: clientId, client_secret: clientSecret };
+      const out = await this.#http.request("POST", "/v1/auth/token", body, TokenResponse, this.#turn("bounded"));
       return { accessToken: out.access_token, expiresAt: now() + out.expires_in * 1000 };
     } catch (error) {
       // Wrong credentials are an outage for callers: nothing works until an operator fixes them.

@@ -38,7 +38,10 @@ export interface DriverStatusConfig {
     readonly clientId: string;
     readonly clientSecret: string;
     readonly ratePerSecond: number;
-    /** KRT_QUEUE_MAX, KRT_QUEUE_WAIT_MS: a call beyond either bound of the rate limit's queue is refused (503 `krt_busy`). */
+    /**
+     * KRT_QUEUE_MAX, KRT_QUEUE_WAIT_MS: an id check beyond either bound of the rate limit's queue is
+     * refused (503 `krt_busy`); connectivity reports wait behind the checks, unbounded.
+     */
     readonly rateQueue: { readonly maxQueue: number; readonly maxWaitMs: number };
     readonly refreshMarginMs: number;
     /** The krt-session kind's backoff: the first delay, doubling per failed report up to `maxMs`. */
