@@ -38,9 +38,10 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
   /**
    * Waited for before every attempt, retries included, outside the attempt's timeout (a partner's
-   * rate limit: each attempt takes its own token, with the kind of wait this request gets).
+   * rate limit: each attempt takes its own token, with the kind of wait this request gets). Given
+   * the request's signal: when it aborts, the wait must end at once, rejected with its reason.
    */
-  readonly beforeAttempt?: () => Promise<void>;
+  readonly beforeAttempt?: (signal: AbortSignal | undefined) => Promise<void>;
 }
 
 export interface JsonClient {
@@ -179,7 +180,7 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
         for (let retry = 0; ; retry++) {
           if (signal?.aborted) throw signal.reason;
           try {
-            if (beforeAttempt !== undefined) await (signal === undefined ? beforeAttempt() : raceAbort(beforeAttempt(), signal));
+            if (beforeAttempt !== undefined) await beforeAttempt(signal);
             const classified = classify(await attempt(method, path, payload, sent, signal));
             if (Result.isSuccess(classified)) return classified.success as Decoded;
             throw classified.failure;
@@ -228,15 +229,6 @@ export function createJsonClient(clientOptions: JsonClientOptions): JsonClient {
       }
     },
   };
-}
-
-/** `promise`, or the caller's abort reason as soon as it aborts. */
-function raceAbort<A>(promise: Promise<A>, signal: AbortSignal): Promise<A> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 function outcomeOf(error: unknown, system: string, signal: AbortSignal | undefined): string {

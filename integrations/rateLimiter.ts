@@ -20,21 +20,42 @@ export interface RateLimiterOptions {
 /** `bounded`: first in line, refused beyond the queue's bounds; `patient`: behind them, never refused. */
 export type RateWait = "bounded" | "patient";
 
-/** FIFO of waiting callers; `head` advances instead of shifting a long array. */
+/** A caller waiting its turn; `resolve` undefined once it gave up (its signal aborted). */
+interface Waiter {
+  resolve: (() => void) | undefined;
+}
+
+/** FIFO of waiting callers; `head` advances instead of shifting a long array, and those who gave up are skipped. */
 class Waiters {
-  #list: (() => void)[] = [];
+  #list: Waiter[] = [];
   #head = 0;
+  #gaveUp = 0;
 
   get length(): number {
-    return this.#list.length - this.#head;
+    return this.#list.length - this.#head - this.#gaveUp;
   }
 
-  push(resolve: () => void): void {
-    this.#list.push(resolve);
+  push(waiter: Waiter): void {
+    this.#list.push(waiter);
   }
 
+  /** The waiter leaves the queue without a turn. */
+  giveUp(waiter: Waiter): void {
+    waiter.resolve = undefined;
+    this.#gaveUp++;
+  }
+
+  /** Lets the first caller still waiting go; only called while `length > 0`. */
   release(): void {
-    this.#list[this.#head++]!();
+    for (;;) {
+      const resolve = this.#list[this.#head++]!.resolve;
+      if (resolve === undefined) {
+        this.#gaveUp--;
+        continue;
+      }
+      resolve();
+      break;
+    }
     if (this.#head > 1024 && this.#head * 2 > this.#list.length) {
       this.#list = this.#list.slice(this.#head);
       this.#head = 0;
@@ -70,9 +91,11 @@ export class RateLimiter {
   /**
    * Resolves when the caller may make one call. A bounded caller is rejected with PartnerBusyError
    * when its queue is full or its turn too far; a patient one waits until every bounded caller
-   * ahead of its turn went.
+   * ahead of its turn went. A caller whose `signal` aborts leaves the queue at once, rejected with
+   * the signal's reason, and takes no token: a call nobody waits for any more is never made.
    */
-  take(wait: RateWait): Promise<void> {
+  take(wait: RateWait, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     this.#refill();
     const ahead = wait === "bounded" ? this.#bounded.length : this.waiting;
     if (ahead === 0 && this.#tokens >= 1) {
@@ -86,8 +109,20 @@ export class RateLimiter {
       const turnInMs = ((ahead + 1 - this.#tokens) * 1000) / this.perSecond;
       if (turnInMs > maxWaitMs) return Promise.reject(new PartnerBusyError(system, `a ${system} call would wait over ${maxWaitMs} ms for the rate limit`));
     }
-    return new Promise<void>((resolve) => {
-      (wait === "bounded" ? this.#bounded : this.#patient).push(resolve);
+    const queue = wait === "bounded" ? this.#bounded : this.#patient;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        queue.giveUp(waiter);
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      queue.push(waiter);
       this.#schedule();
     });
   }

@@ -32,8 +32,11 @@ export const ConnectivityResponse = Schema.Struct({ session: KrtSession });
 export interface Krt {
   /** Whether KRT knows this id as the driver with this licence. */
   checkId(id: string, driverLicense: string): Promise<boolean>;
-  /** Reports a connect or disconnect at `at` (epoch ms); KRT answers with the session. */
-  sendConnectivity(input: { id: string; connected: boolean; at: number }): Promise<KrtSession>;
+  /**
+   * Reports a connect or disconnect at `at` (epoch ms); KRT answers with the session. `signal`:
+   * the reporter gave up (its actor stopped); a report not sent yet never is.
+   */
+  sendConnectivity(input: { id: string; connected: boolean; at: number }, signal?: AbortSignal): Promise<KrtSession>;
 }
 
 export interface KrtClientOptions extends PartnerClientOptions {
@@ -85,28 +88,28 @@ export class KrtClient implements Krt {
    * Waits its turn at the rate limit however long, behind the id checks: a session has one report
    * in flight and keeps only its latest connectivity, so the reports waiting are at most the sessions.
    */
-  async sendConnectivity(input: { id: string; connected: boolean; at: number }): Promise<KrtSession> {
+  async sendConnectivity(input: { id: string; connected: boolean; at: number }, signal?: AbortSignal): Promise<KrtSession> {
     const body = { id: input.id, connected: input.connected, at: new Date(input.at).toISOString() };
-    return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse, "patient")).session;
+    return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse, "patient", signal)).session;
   }
 
   /** Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx too. */
-  #turn(wait: RateWait): { beforeAttempt?: () => Promise<void> } {
+  #turn(wait: RateWait): { beforeAttempt?: (signal: AbortSignal | undefined) => Promise<void> } {
     const limiter = this.#limiter;
-    return limiter ? { beforeAttempt: () => limiter.take(wait) } : {};
+    return limiter ? { beforeAttempt: (signal) => limiter.take(wait, signal) } : {};
   }
 
-  async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S, wait: RateWait): Promise<S["Type"]> {
+  async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S, wait: RateWait, signal?: AbortSignal): Promise<S["Type"]> {
     const token = await this.#tokens.get();
     try {
-      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` }, ...this.#turn(wait) });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` }, signal, ...this.#turn(wait) });
     } catch (error) {
       if (!isUnauthorized(error)) throw error;
     }
     // KRT dropped our token (expired early, revoked): one renewal shared with concurrent callers, one more try.
     const renewed = await this.#tokens.renew(token);
     try {
-      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${renewed}` }, ...this.#turn(wait) });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${renewed}` }, signal, ...this.#turn(wait) });
     } catch (error) {
       if (isUnauthorized(error)) throw new PartnerUnavailableError("krt", "krt refuses a freshly issued token", { status: 401 });
       throw error;

@@ -36,9 +36,11 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
   const { retry } = deps;
   const machine = krtSessionMachine.provide({
     actors: {
-      sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
+      sendConnectivity: fromPromise(async ({ input, signal }: { input: SendInput; signal: AbortSignal }): Promise<SendOutput> => {
         try {
-          const session = await deps.krt.sendConnectivity({ id: input.deptrans_id, connected: input.connected, at: input.at });
+          // The signal aborts when the actor stops (handover, shutdown): a report still waiting its turn
+          // is dropped, never sent after the shard's next host sent a newer one.
+          const session = await deps.krt.sendConnectivity({ id: input.deptrans_id, connected: input.connected, at: input.at }, signal);
           return {
             outcome: "answered",
             session: { status: session.status, ended_at: session.ended_at === null ? null : Date.parse(session.ended_at) },

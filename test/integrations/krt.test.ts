@@ -1,7 +1,7 @@
 // The KRT client against its simulator: the token shared through Postgres by two clients (two
 // instances), refreshed before expiry and after a 401 by one refresh, the licence check, session
 // answers, refusals and the per-instance rate limit.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { noFaults, PartnerRejectedError, PartnerUnavailableError } from "../../integrations/index.ts";
 import { KrtClient, memoryTokenStore, startKrtSimulator, type KrtSimulator } from "../../integrations/krt/index.ts";
 import { postgresTokenStore } from "../../services/driverStatus/krtTokenStore.ts";
@@ -130,5 +130,24 @@ describe("krt", () => {
     expect(attempts).toBe(30);
     // 30 attempts at 20/s with a burst of 2 take at least (30 - 2) / 20 s; with one token per call they took ~0.4 s.
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_300);
+  });
+
+  it("rate limit - a report whose reporter gave up while it waited its turn is never sent, and takes no turn from those behind it", async () => {
+    const krt = client({ ratePerSecond: 20 });
+    await krt.checkId("1000000001", "77AA000001"); // token in hand; the burst (2) is spent below
+    sim.clearCalls();
+    const reporters = Array.from({ length: 6 }, () => new AbortController());
+    const reports = reporters.map((reporter, i) =>
+      krt.sendConnectivity({ id: "1000000002", connected: i % 2 === 0, at: clock + i }, reporter.signal).then(
+        () => "sent",
+        (error: unknown) => (reporter.signal.aborted ? "gave up" : String(error)),
+      ),
+    );
+    await vi.waitFor(() => expect(krt.waiting).toBeGreaterThanOrEqual(3)); // the last three at least, in order
+    reporters[3]!.abort(new Error("actor stopped"));
+    reporters[4]!.abort(new Error("actor stopped"));
+    expect(await Promise.all(reports)).toEqual(["sent", "sent", "sent", "gave up", "gave up", "sent"]);
+    expect(krt.waiting).toBe(0);
+    expect(sim.calls().map((c) => c.at - clock)).toEqual([0, 1, 2, 5]);
   });
 });

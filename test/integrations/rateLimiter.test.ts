@@ -60,4 +60,23 @@ describe("rate limiter", () => {
     // By each call's start, the bucket held at most burst + elapsed x rate tokens.
     for (const [n, at] of wentAt.entries()) expect(n + 1).toBeLessThanOrEqual(5 + Math.ceil((at * rate) / 1000) + 1);
   });
+
+  it("a caller whose signal aborts leaves the queue at once, rejected with its reason, and the next caller gets its turn", async () => {
+    const limiter = new RateLimiter(20, { system: "krt", burst: 1 });
+    const order: string[] = [];
+    const gaveUp = new AbortController();
+    await limiter.take("patient"); // the one token at hand
+    const calls = [
+      limiter.take("patient").then(() => void order.push("a")),
+      outcome(limiter.take("patient", gaveUp.signal).then(() => void order.push("b"))),
+      limiter.take("patient").then(() => void order.push("c")),
+    ];
+    expect(limiter.waiting).toBe(3);
+    gaveUp.abort(new Error("actor stopped"));
+    expect(limiter.waiting).toBe(2);
+    expect((await Promise.all(calls))[1]).toBe("Error: actor stopped");
+    expect(order).toEqual(["a", "c"]);
+    expect(limiter.waiting).toBe(0);
+    await expect(limiter.take("bounded", gaveUp.signal)).rejects.toThrow("actor stopped");
+  });
 });

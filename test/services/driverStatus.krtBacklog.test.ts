@@ -2,7 +2,8 @@
 // turn at our rate limit (none refused krt_busy, none backing off), only each session's latest
 // connectivity waits, and every session ends with KRT holding it. Waiting costs no commit per
 // resume delay. A bind during that backlog goes ahead of it, or is refused 503 krt_busy when the
-// binds' own queue is full; KRT down during the wait delays the reports, loses none.
+// binds' own queue is full; KRT down during the wait delays the reports, loses none. A session
+// handed over while its report waits never has it sent by the old host.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { noFaults } from "../../integrations/simulator.ts";
 import { eventually } from "../support/harness.ts";
@@ -132,4 +133,25 @@ describe("KRT backlog", () => {
     expect(rows.filter((r) => r.last_error !== null)).toEqual([]);
     expect(await timerKeys(drivers)).toEqual([]);
   }, 180_000);
+
+  it("sessions handed over while their reports wait their turn: the old host never sends those reports (the new host would send its own)", async () => {
+    const drivers = await boundDrivers(300, "backlog-handover");
+    const t = Date.now();
+    await Promise.all(drivers.map((d) => flip(d, true, t + 1)));
+    await eventually(() => [...krtHeard(drivers).values()].some((calls) => calls.length > 0), 10_000, 20);
+    // The last hundred wait at the back of the queue; their shard moves to another host now.
+    const movedIds = new Set(drivers.slice(-100).map((d) => d.licence));
+    const moved = drivers.filter((d) => movedIds.has(d.licence));
+    expect([...krtHeard(moved).values()].every((calls) => calls.length === 0)).toBe(true);
+    await app.system.host.release((a) => a.type === "krt-session" && movedIds.has(a.id));
+    // The new host resumes them from their committed state (its own resume timers); here nobody does.
+    await app.testDb.sql`delete from actor_timers where actor_type = 'krt-session' and actor_id = any(${[...movedIds]}::text[])`;
+
+    const stayed = drivers.filter((d) => !movedIds.has(d.licence));
+    await eventually(() => [...krtHeard(stayed).values()].every((calls) => calls.length === 1), 60_000, 100);
+    await new Promise((r) => setTimeout(r, (100 / KRT_CALLS_PER_S) * 1_000 + 500)); // the moved reports' turns, had they kept them
+    expect([...krtHeard(moved).values()].filter((calls) => calls.length > 0)).toEqual([]);
+    const rows = await sessionRows(moved);
+    expect(rows.every((r) => r.inflight !== null || r.pending !== null)).toBe(true); // still owed to KRT, by the next host
+  }, 120_000);
 });
