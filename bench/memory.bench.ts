@@ -10,13 +10,15 @@ import { randomBytes } from "node:crypto";
 import { writeHeapSnapshot } from "node:v8";
 import { loadConfig } from "../config.ts";
 import { startInstance, type Instance } from "../instance.ts";
+import type { StateValue } from "xstate";
 import { createLogger } from "../actors/logger.ts";
+import { stateName } from "../actors/ActorKind.ts";
 import { dropSchema, openPostgres, type Sql } from "../storage/database.ts";
 import { printResult, progress, round } from "./scenario.ts";
 import { ASK_TIMEOUT_MS, memoryScenarios, scenarioEnv, type MemoryScenario } from "./memoryScenarios.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-// 2,000 a kind runs in a few minutes (the cabinets set off 20 accumulator moves each); 10,000 in ~15 on a loaded 2-core machine.
+// 2,000 a kind runs in ~5 minutes; on a loaded 2-core machine 10,000 cabinets take ~3.5 minutes, 100,000 accumulators ~1 (see bench/README.md).
 const globalActors = Number(process.env.BENCH_ACTORS ?? 2_000);
 /** Per-kind counts overriding BENCH_ACTORS, e.g. `cabinet=20000,mailing=50000`. */
 const actorsByKind = new Map(
@@ -109,6 +111,12 @@ async function measureKind(instance: Instance, sql: Sql, scenario: MemoryScenari
   const live = await settled();
   if (snapshots) writeHeapSnapshot(`${snapshots}/${scenario.type}-live.heapsnapshot`);
   const n = hostedOf(instance, scenario.type).length;
+  // How many reached the scenario's state: a partner that timed out under load leaves some behind.
+  const states: Record<string, number> = {};
+  for (const cell of hostedOf(instance, scenario.type)) {
+    const name = stateName((cell.snapshot()?.value ?? "none") as StateValue);
+    states[name] = (states[name] ?? 0) + 1;
+  }
   // What SLEEP_AFTER_MS then does: only their persisted snapshot stays, and the replies kept for retried asks go.
   const sleeping = performance.now();
   for (const cell of hostedOf(instance, scenario.type)) cell.sleep();
@@ -119,12 +127,13 @@ async function measureKind(instance: Instance, sql: Sql, scenario: MemoryScenari
   const after = await settled();
   if (snapshots) writeHeapSnapshot(`${snapshots}/${scenario.type}-passivated.heapsnapshot`);
   progress(
-    `${scenario.type}: ${n} active (${scenario.state}) after ${drivenSeconds} s, heap ${kb(live.heap - after.heap, n)} KB each live, ${kb(asleep.heap - after.heap, n)} KB asleep`,
+    `${scenario.type}: ${n} active (${scenario.state}) after ${drivenSeconds} s, heap (RSS) ${kb(live.heap - after.heap, n)} (${kb(live.rss - after.rss, n)}) KB each live, ${kb(asleep.heap - after.heap, n)} (${kb(asleep.rss - after.rss, n)}) KB asleep; states ${JSON.stringify(states)}`,
   );
   return {
     kind: scenario.type,
     state: scenario.state,
     actors: n,
+    states,
     driven_s: drivenSeconds,
     heap_kb_per_actor: kb(asleep.heap - after.heap, n),
     rss_kb_per_actor: kb(asleep.rss - after.rss, n),
