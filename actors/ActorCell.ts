@@ -2,6 +2,7 @@
 // before any reply, ack, timer or outbox message of those turns is released.
 import { createActor, type AnyActor, type AnyEventObject, type AnyStateMachine, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { sameState, stateName, topState, type ActorKind, type JournaledEvent, type StatePart } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
@@ -110,6 +111,19 @@ function workInFlight(snapshot: unknown): string[] {
   return Object.values(children).map((c) => String(c.src ?? "actor"));
 }
 
+/**
+ * A sleeping actor's persisted snapshot and remembered ids as deflated JSON, held as a one-byte
+ * string so that the heap counts it (a Buffer's bytes live outside it). JSON is what activation
+ * reads from the database, so waking from it restores what a reload would.
+ */
+function dormant(snapshot: unknown, processed: readonly string[]): string {
+  return deflateRawSync(JSON.stringify({ snapshot, processed }), { level: 1 }).toString("latin1");
+}
+
+function awake(dormant: string): { snapshot: unknown; processed: string[] } {
+  return JSON.parse(inflateRawSync(Buffer.from(dormant, "latin1")).toString());
+}
+
 export class ActorCell {
   readonly key: string;
   state: "activating" | "active" | "retired" = "activating";
@@ -117,10 +131,11 @@ export class ActorCell {
 
   #actor: AnyActor | undefined;
   /**
-   * The persisted snapshot of a dormant actor: one idle for a while keeps only this (plain data)
-   * instead of its live XState actor and system (~4-6 KB each), and is brought back on its next message.
+   * A dormant actor: one idle for a while keeps only this instead of its live XState actor and
+   * system (~4-6 KB each), its snapshot's object graph and its remembered ids, and is brought back
+   * on its next message (see `sleep`).
    */
-  #dormant: unknown;
+  #dormant: string | undefined;
   #version = 0;
   #seq = 0;
   #processed: string[] = [];
@@ -223,11 +238,12 @@ export class ActorCell {
     return actor;
   }
 
-  /** The live actor, brought back from its dormant snapshot if it was put to sleep. */
+  /** The live actor, brought back from its dormant form if it was put to sleep. */
   #live(): AnyActor | undefined {
     if (this.#dormant !== undefined) {
-      const snapshot = this.#dormant;
+      const { snapshot, processed } = awake(this.#dormant);
       this.#dormant = undefined;
+      this.#remember(processed);
       return this.#start(snapshot);
     }
     return this.#actor;
@@ -237,14 +253,18 @@ export class ActorCell {
    * Keeps only the persisted snapshot of an idle actor and lets its live XState actor go; the
    * next message restores it from that snapshot, as activation does from the stored one. The
    * replies kept for retried asks go too once every asker's deadline has passed: an ask is retried
-   * only before it (a cabinet's booking replies were a third of its memory). False when it is
+   * only before it (a cabinet's booking replies were a third of its memory). The snapshot and the
+   * remembered ids are kept as their JSON (what activation reads from the database), deflated:
+   * their object graph and set entries cost several times that (see `dormant`). False when it is
    * busy or asleep already.
    */
   sleep(): boolean {
     if (this.#dormant !== undefined || !this.isIdle()) return false;
     if (Date.now() > this.#asksWaitUntil) this.#answered = undefined;
     const actor = this.#actor!;
-    this.#dormant = actor.getPersistedSnapshot();
+    this.#dormant = dormant(actor.getPersistedSnapshot(), this.#processed);
+    this.#processed = [];
+    this.#processedSet = new Set();
     // Cleared first: stopping is a transition of its own, which is nobody's turn to journal.
     this.#actor = undefined;
     actor.stop();
@@ -326,7 +346,7 @@ export class ActorCell {
 
   /** Current state and context, for routes that only read. */
   snapshot(): { value: unknown; context: unknown; version: number } | undefined {
-    const s = (this.#dormant as { value: unknown; context: unknown } | undefined) ?? this.#actor?.getSnapshot();
+    const s = (this.#dormant !== undefined ? awake(this.#dormant).snapshot : this.#actor?.getSnapshot()) as { value: unknown; context: unknown } | undefined;
     return s ? { value: s.value, context: s.context, version: this.#version } : undefined;
   }
 

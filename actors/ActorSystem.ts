@@ -32,6 +32,8 @@ export interface ActorSystemOptions {
   passivateAfterMs?: number;
   /** Idle actors keep only their persisted snapshot after this long (default 30 s; see ActorCell.sleep). */
   sleepAfterMs?: number;
+  /** How long one tick may spend putting idle actors to sleep (default 20 ms; see ActorHost.sleepIdle). */
+  sleepSliceMs?: number;
   timerPollMs?: number;
   outboxSweepMs?: number;
   journalRetentionMs?: number;
@@ -112,6 +114,7 @@ export class ActorSystem {
       onRetired: (type, reason) => this.metrics.actorsRetired.inc({ type, reason }),
       onResumed: (type) => this.metrics.actorsResumed.inc({ type }),
       resumeAfterMs: options.resumeAfterMs ?? 5_000,
+      sleepSliceMs: options.sleepSliceMs ?? 20,
     });
     const placement = options.placement;
     this.timers = new DurableTimers(

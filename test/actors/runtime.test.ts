@@ -227,6 +227,59 @@ describe("actor runtime", () => {
     await s.stop();
   });
 
+  it("sleep - the ids remembered while asleep survive waking, a second sleep, and the window's rewrite after it", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    const count = async () => ((await loadSnapshot(db.sql, "counter", "insomniac"))!.snapshot as { context: { count: number } }).context.count;
+    const tell = (i: number) => s.tell("counter/insomniac", { type: "increment" }, { messageId: `m-${i}` });
+    for (let i = 0; i < 10; i++) await tell(i);
+    clock.advance(60_000);
+    s.host.sleepIdle(30_000);
+    await tell(3); // redelivered to the sleeping actor
+    expect(await count()).toBe(10);
+    clock.advance(60_000);
+    s.host.sleepIdle(30_000); // asleep again, after waking for the redelivery
+    // More than 32 ids appended since the last rewrite: the next commit rewrites the stored window
+    // from the ids in memory, which must still hold the ten from before the sleeps.
+    for (let i = 10; i < 50; i++) await tell(i);
+    s.crash();
+
+    const again = system({ clock });
+    for (const i of [0, 9, 10, 49]) await again.tell("counter/insomniac", { type: "increment" }, { messageId: `m-${i}` });
+    expect(await count()).toBe(50);
+    const stored = await loadSnapshot(db.sql, "counter", "insomniac");
+    expect(new Set(stored!.processedIds)).toEqual(new Set(Array.from({ length: 50 }, (_, i) => `m-${i}`)));
+    await again.stop();
+  });
+
+  it("sleep - an actor asleep in a final state wakes with exactly its stored snapshot and stays final", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock });
+    await s.ask("counter/rich", { type: "increment", by: 2 });
+    await s.ask("counter/rich", { type: "close" });
+    const stored = (await loadSnapshot(db.sql, "counter", "rich"))!.snapshot as { value: unknown; context: unknown };
+    clock.advance(60_000);
+    s.host.sleepIdle(30_000);
+    const cell = s.host.hosted().find((c) => c.key === "counter/rich")!;
+    expect(cell.dormant).toBe(true);
+    expect(cell.snapshot()).toEqual({ value: stored.value, context: stored.context, version: 2 });
+    await expect(s.ask("counter/rich", { type: "increment" })).rejects.toBeInstanceOf(EventRejectedError); // closed stays closed
+    expect(cell.dormant).toBe(false);
+    await s.stop();
+  });
+
+  it("sleep - many actors idle together sleep a slice per tick, all of them in the end, and a message meanwhile is served", async () => {
+    const clock = new ManualClock();
+    const s = system({ clock, sleepSliceMs: 0 }); // a slice of one actor
+    await Promise.all(Array.from({ length: 20 }, (_, i) => s.ask(`counter/flock-${i}`, { type: "increment" })));
+    clock.advance(60_000);
+    expect(s.host.sleepIdle(30_000)).toBe(1);
+    expect(await s.ask("counter/flock-19", { type: "increment" })).toEqual({ count: 2 });
+    await eventually(async () => s.host.hosted().filter((c) => c.dormant).length === 19);
+    expect(s.host.hosted().find((c) => c.key === "counter/flock-19")!.dormant).toBe(false); // active again since
+    await s.stop();
+  });
+
   it("sleep - the reply of an ask is kept for its retries until its deadline, and let go with the live actor after it", async () => {
     const clock = new ManualClock();
     const s = system({ clock });
