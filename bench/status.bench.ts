@@ -15,8 +15,6 @@
 // BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
 // bench-status-<rate>.cpuprofile (open it in Chrome DevTools).
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
-import { Session } from "node:inspector/promises";
 import { cpus, loadavg } from "node:os";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -28,7 +26,7 @@ import { KrtClient, memoryTokenStore, type KrtCall } from "../integrations/krt/i
 import { DriverProfilesClient, driverProfilesCache } from "../integrations/driverProfiles/index.ts";
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
-import { latencyFigures, percentile, printResult, progress, round } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round, startProfile } from "./scenario.ts";
 import { consumerLag, cpuByRole, cpuDelta, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
 import { startNaiveStatusQueue } from "./statusQueue.naive.ts";
 import { startRawConsumer } from "./statusRaw.ts";
@@ -85,20 +83,6 @@ setTimeout(() => {
   progress(`watchdog: no result after ${limitMs} ms, giving up`);
   void dropSchema(url, schema).finally(() => process.exit(2));
 }, limitMs).unref();
-
-/** Starts profiling this process; the returned function stops and writes the profile. */
-async function startProfile(path: string): Promise<() => Promise<void>> {
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.start");
-  return async () => {
-    const { profile } = await session.post("Profiler.stop");
-    writeFileSync(path, JSON.stringify(profile));
-    session.disconnect();
-    progress(`profile written to ${path}`);
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
