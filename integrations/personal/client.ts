@@ -2,6 +2,7 @@
 // so that other services store and log only the ids. Its HTTP contract and its client.
 import { Schema } from "effect";
 import { PartnerRejectedError } from "../errors.ts";
+import { coalesce } from "../coalesce.ts";
 import { createJsonClient, type JsonClient, type PartnerClientOptions } from "../http.ts";
 
 /** Kinds of personal data personal keeps; each has its own id space and routes `/v1/<kind>/...`. */
@@ -17,9 +18,11 @@ export const ValueRequest = Schema.Struct({ value: Value });
 export const IdRequest = Schema.Struct({ id: Id });
 /** `POST /v1/<kind>/bulk_retrieve`: unknown ids are left out of the answer. */
 export const BulkRetrieveRequest = Schema.Struct({ items: Schema.Array(IdRequest).check(Schema.isMaxLength(1000)) });
+/** `POST /v1/<kind>/bulk_store`: `store` of each value; one value refused (400) refuses the request. */
+export const BulkStoreRequest = Schema.Struct({ items: Schema.Array(ValueRequest).check(Schema.isMinLength(1), Schema.isMaxLength(1000)) });
 
 export const PdItem = Schema.Struct({ id: Schema.String, value: Schema.String });
-export const BulkRetrieveResponse = Schema.Struct({ items: Schema.Array(PdItem) });
+export const BulkItems = Schema.Struct({ items: Schema.Array(PdItem) });
 
 export interface Personal {
   /** The id of `value`, created on first use; the same value always gets the same id. Phones must be E.164. */
@@ -32,21 +35,48 @@ export interface Personal {
   bulkRetrieve(kind: PdKind, ids: readonly string[]): Promise<Map<string, string>>;
 }
 
+/** Bulk stores out at once per kind; stores beyond them wait and leave together (see `coalesce`). */
+const STORES_IN_FLIGHT = 4;
+const STORES_PER_CALL = 100;
+
 /**
  * Every call is a read or an idempotent store, so the JSON client retries transient failures.
+ * Concurrent stores of a kind share `bulk_store` calls once a few are out, so a busy caller makes
+ * a few partner calls per batch of requests instead of one each.
  * Values never appear in errors: a rejection carries the status, not the request.
  * @example const personal = new PersonalClient({ baseUrl, timeoutMs: 2000, retries: 2 });
  *          const phoneId = await personal.store("phones", "+79161234567")
  */
 export class PersonalClient implements Personal {
   readonly #http: JsonClient;
+  readonly #stores: Map<PdKind, (value: string) => Promise<string>>;
 
   constructor(options: PartnerClientOptions) {
     this.#http = createJsonClient({ ...options, system: "personal" });
+    this.#stores = new Map(
+      PdKind.literals.map((kind) => [
+        kind,
+        coalesce((values: string[]) => this.#bulkStore(kind, values), { maxInFlight: STORES_IN_FLIGHT, maxBatch: STORES_PER_CALL }),
+      ]),
+    );
   }
 
-  async store(kind: PdKind, value: string): Promise<string> {
-    return (await this.#http.request("POST", `/v1/${kind}/store`, { value }, PdItem)).id;
+  store(kind: PdKind, value: string): Promise<string> {
+    return this.#stores.get(kind)!(value);
+  }
+
+  /** The ids of `values`; when personal refuses the batch, each value is stored alone so that only the refused ones fail. */
+  async #bulkStore(kind: PdKind, values: string[]): Promise<Map<string, string | Error>> {
+    const ids = new Map<string, string | Error>();
+    try {
+      const out = await this.#http.request("POST", `/v1/${kind}/bulk_store`, { items: values.map((value) => ({ value })) }, BulkItems);
+      for (const item of out.items) ids.set(item.value, item.id);
+    } catch (error) {
+      if (!(error instanceof PartnerRejectedError) || values.length === 1) throw error;
+      const alone = await Promise.all(values.map((value) => this.#bulkStore(kind, [value]).catch((e: Error) => new Map([[value, e]]))));
+      for (const answer of alone) for (const [value, id] of answer) ids.set(value, id);
+    }
+    return ids;
   }
 
   async find(kind: PdKind, value: string): Promise<string | undefined> {
@@ -62,7 +92,7 @@ export class PersonalClient implements Personal {
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += 1000) {
       const items = unique.slice(i, i + 1000).map((id) => ({ id }));
-      const out = await this.#http.request("POST", `/v1/${kind}/bulk_retrieve`, { items }, BulkRetrieveResponse);
+      const out = await this.#http.request("POST", `/v1/${kind}/bulk_retrieve`, { items }, BulkItems);
       for (const item of out.items) values.set(item.id, item.value);
     }
     return values;

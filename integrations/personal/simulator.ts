@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import type { Request, Response } from "hyper-express";
 import { Schema } from "effect";
 import { decodeBody, startSimulator, type Simulator } from "../simulator.ts";
-import { BulkRetrieveRequest, IdRequest, PdKind, ValueRequest } from "./client.ts";
+import { BulkRetrieveRequest, BulkStoreRequest, IdRequest, PdKind, ValueRequest } from "./client.ts";
 import { isE164 } from "./phone.ts";
 
 export interface PersonalSimulator extends Simulator {
@@ -19,7 +19,7 @@ const PreloadRequest = Schema.Struct({
 });
 
 /**
- * Serves `POST /v1/<kind>/store|find|retrieve|bulk_retrieve` like personal, plus
+ * Serves `POST /v1/<kind>/store|bulk_store|find|retrieve|bulk_retrieve` like personal, plus
  * `POST /__personal/preload` `{kind, items: [{value, id?}]}` for other processes.
  * Answers never echo a value they refuse, as the real service must not either.
  * @example const sim = await startPersonalSimulator(); const id = sim.preload("phones", "+79161234567")
@@ -45,11 +45,15 @@ export async function startPersonalSimulator(options: { readonly port?: number }
         const kind = kindOf(req, res);
         const body = kind && (await decodeBody(req, res, ValueRequest));
         if (!kind || !body) return;
-        if (kind === "phones" && !isE164(body.value)) {
-          return res.status(400).json({ code: "invalid_phone", message: "phones are stored in E.164 form" });
-        }
-        const id = preload(kind, body.value);
-        res.json({ id, value: body.value });
+        if (!storable(kind, body.value)) return refuseInvalidPhone(res);
+        res.json({ id: preload(kind, body.value), value: body.value });
+      });
+      app.post("/v1/:kind/bulk_store", async (req, res) => {
+        const kind = kindOf(req, res);
+        const body = kind && (await decodeBody(req, res, BulkStoreRequest));
+        if (!kind || !body) return;
+        if (!body.items.every(({ value }) => storable(kind, value))) return refuseInvalidPhone(res);
+        res.json({ items: body.items.map(({ value }) => ({ id: preload(kind, value), value })) });
       });
       app.post("/v1/:kind/find", async (req, res) => {
         const kind = kindOf(req, res);
@@ -83,6 +87,10 @@ export async function startPersonalSimulator(options: { readonly port?: number }
   });
   return { ...sim, preload, size: (kind) => ids.get(kind)!.size };
 }
+
+const storable = (kind: PdKind, value: string) => kind !== "phones" || isE164(value);
+
+const refuseInvalidPhone = (res: Response) => res.status(400).json({ code: "invalid_phone", message: "phones are stored in E.164 form" });
 
 function kindOf(req: Request, res: Response): PdKind | undefined {
   const kind = req.path_parameters.kind;

@@ -136,6 +136,33 @@ describe("personal", () => {
     expect(await personal.retrieve("names", "pd-name-fixed")).toBe("Fixture");
   });
 
+  it("store - a burst of stores shares a few bulk calls; each value gets its own id, equal values one id", async () => {
+    const phones = Array.from({ length: 200 }, (_, i) => `+7916${String(3_000_000 + i).padStart(7, "0")}`);
+    const ids = await Promise.all([...phones, ...phones.slice(0, 20)].map((phone) => personal.store("phones", phone)));
+    expect(sim.stats.requests).toBeLessThanOrEqual(10);
+    expect(ids.slice(200)).toEqual(ids.slice(0, 20));
+    expect(new Set(ids.slice(0, 200)).size).toBe(200);
+    for (const [i, phone] of phones.entries()) expect(sim.preload("phones", phone)).toBe(ids[i]);
+  });
+
+  it("store - a refused value in a burst fails alone; the others of its batch are stored", async () => {
+    const good = Array.from({ length: 30 }, (_, i) => `+7916${String(4_000_000 + i).padStart(7, "0")}`);
+    const results = await Promise.allSettled([...good, "8 916 400 00 99"].map((phone) => personal.store("phones", phone)));
+    const refused = results.at(-1)!;
+    expect(refused).toMatchObject({ status: "rejected", reason: { code: "personal_rejected", status: 400 } });
+    expect(String((refused as PromiseRejectedResult).reason)).not.toContain("916");
+    for (const [i, phone] of good.entries()) expect(results[i]).toEqual({ status: "fulfilled", value: sim.preload("phones", phone) });
+  });
+
+  it("store - personal down fails every store of the batch, and the next burst is served once it is back", async () => {
+    sim.faults.down = true;
+    const down = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => personal.store("names", `Down ${i}`)));
+    expect(down.every((r) => r.status === "rejected" && (r.reason as PartnerUnavailableError).code === "personal_unavailable")).toBe(true);
+    sim.faults.down = false;
+    const ids = await Promise.all(Array.from({ length: 12 }, (_, i) => personal.store("names", `Down ${i}`)));
+    expect(await personal.bulkRetrieve("names", ids)).toEqual(new Map(ids.map((id, i) => [id, `Down ${i}`])));
+  });
+
   it("the simulator answers 404 for a kind of data personal does not keep", async () => {
     const res = await postJson(`${sim.url}/v1/passports/store`, { value: "x" });
     expect(res).toMatchObject({ status: 404, json: { code: "unknown_kind" } });
