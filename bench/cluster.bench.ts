@@ -25,7 +25,7 @@ async function post(node: Node, path: string, body: unknown = {}) {
   return (await res.json()) as { latencies_ms: number[]; elapsed_ms: number };
 }
 
-async function askVersusRaw(cluster: ClusterHarness, a: Node, b: Node) {
+async function askVersusRaw(a: Node, b: Node) {
   await post(b, "/test/v1/bench/echo");
   // Warm both paths (actor activation, JIT), then measure each twice, interleaved.
   await post(a, "/test/v1/bench/remote-asks", { count: 1_000, concurrency: CONCURRENCY });
@@ -42,7 +42,6 @@ async function askVersusRaw(cluster: ClusterHarness, a: Node, b: Node) {
   }
   asks.sort((x, y) => x - y);
   raws.sort((x, y) => x - y);
-  void cluster;
   return { asks, raws, askRps: asks.length / (askMs / 1000) };
 }
 
@@ -95,7 +94,7 @@ try {
   while ((await cluster.admin(a!, "/admin/v1/cluster")).members.length < 2) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, LEASE_MS)); // let placement settle
   progress(`${ASKS} cross-instance asks vs raw NATS request/reply, ${CONCURRENCY} in flight`);
-  const { asks, raws, askRps } = await askVersusRaw(cluster, a!, b!);
+  const { asks, raws, askRps } = await askVersusRaw(a!, b!);
 
   progress("third instance, load, and kills");
   await cluster.start("b3");
