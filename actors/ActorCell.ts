@@ -631,21 +631,21 @@ export class ActorCell {
     while (this.#processed.length > this.#rememberedIds) this.#processedSet.delete(this.#processed.shift()!);
   }
 
-  /** `true` committed, `false` stale, `"rejected"` refused for its data, undefined: retired meanwhile. */
-  async #submitWithRetry(commit: Commit, lingerMs: number): Promise<boolean | "rejected" | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.host.submit(commit, lingerMs);
-      } catch (error) {
-        if (this.state === "retired") return undefined;
-        if (isPermanentWriteError(error)) {
-          this.#rejection = error;
-          return "rejected";
-        }
-        const delay = RETRY_COMMIT_MS[Math.min(attempt, RETRY_COMMIT_MS.length - 1)]!;
-        this.host.log("warn", "snapshot commit failed; retrying", { actor: this.key, attempt, error: String(error) });
-        await new Promise((r) => setTimeout(r, delay));
+  /**
+   * `true` committed, `false` stale, `"rejected"` refused for its data, undefined: retired meanwhile.
+   * Not async: the usual first-attempt success passes the submission's own promise through.
+   */
+  #submitWithRetry(commit: Commit, lingerMs: number, attempt = 0): Promise<boolean | "rejected" | undefined> {
+    return this.host.submit(commit, lingerMs).catch(async (error: unknown) => {
+      if (this.state === "retired") return undefined;
+      if (isPermanentWriteError(error)) {
+        this.#rejection = error;
+        return "rejected";
       }
-    }
+      const delay = RETRY_COMMIT_MS[Math.min(attempt, RETRY_COMMIT_MS.length - 1)]!;
+      this.host.log("warn", "snapshot commit failed; retrying", { actor: this.key, attempt, error: String(error) });
+      await new Promise((r) => setTimeout(r, delay));
+      return this.#submitWithRetry(commit, lingerMs, attempt + 1);
+    });
   }
 }

@@ -117,9 +117,21 @@ export function idFromKey(scope: string, key: string, name = ""): string {
 
 const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1();
 
+/** One decoder per Schema, built on first use: building it per request cost ~1 KB of garbage. */
+const decoders = new WeakMap<AnySchema, ReturnType<typeof Schema.decodeUnknownResult<AnySchema>>>();
+
+function decoderOf(schema: AnySchema) {
+  let decoder = decoders.get(schema);
+  if (!decoder) {
+    decoder = Schema.decodeUnknownResult(schema, { errors: "all", onExcessProperty: "error" });
+    decoders.set(schema, decoder);
+  }
+  return decoder;
+}
+
 /** Decodes `input` or throws a 400 listing every failing field path under `where`. */
 export function decode<S extends AnySchema>(schema: S, input: unknown, where: "body" | "query" | "params" | "headers"): S["Type"] {
-  const result = Schema.decodeUnknownResult(schema, { errors: "all", onExcessProperty: "error" })(input);
+  const result = decoderOf(schema)(input);
   if (Result.isSuccess(result)) return result.success;
   const fields = formatIssues(result.failure.issue).issues.map((i) => ({ path: [where, ...(i.path ?? []).map(String)].join("."), message: i.message }));
   throw badRequest("invalid_request", `invalid ${where}: ${fields.map((f) => f.path).join(", ")}`, { fields });
@@ -135,10 +147,13 @@ export const identityHeaders = {
 export const PATH_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function checkPathIds(params: Record<string, string>): void {
-  const fields = Object.entries(params)
-    .filter(([, value]) => !PATH_ID_PATTERN.test(value))
-    .map(([name]) => ({ path: `params.${name}`, message: "expected 1..128 letters, digits, '.', '_', ':' or '-'" }));
-  if (fields.length) throw badRequest("invalid_request", `invalid path: ${fields.map((f) => f.path).join(", ")}`, { fields });
+  let fields: { path: string; message: string }[] | undefined;
+  for (const name in params) {
+    if (PATH_ID_PATTERN.test(params[name]!)) continue;
+    fields ??= [];
+    fields.push({ path: `params.${name}`, message: "expected 1..128 letters, digits, '.', '_', ':' or '-'" });
+  }
+  if (fields) throw badRequest("invalid_request", `invalid path: ${fields.map((f) => f.path).join(", ")}`, { fields });
 }
 const INT64_MAX = 9223372036854775807n;
 
@@ -205,6 +220,16 @@ interface Answer {
 export function route<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(app: Server, deps: RouteDeps, spec: RouteSpec<P, Q, B>): void {
   const label = spec.path;
   deps.catalog.push({ spec: spec as RouteSpec<AnySchema, AnySchema, AnySchema>, tag: deps.tag ?? spec.path.split("/")[1]! });
+  const durationLabels = { method: spec.method, route: label };
+  const requestLabels = new Map<number, { method: string; route: string; status: string }>();
+  const requestLabelsOf = (status: number) => {
+    let labels = requestLabels.get(status);
+    if (!labels) {
+      labels = { ...durationLabels, status: String(status) };
+      requestLabels.set(status, labels);
+    }
+    return labels;
+  };
   app[spec.method](spec.path, async (req, res) => {
     const started = performance.now();
     let status = 500;
@@ -214,8 +239,8 @@ export function route<P extends AnySchema, Q extends AnySchema, B extends AnySch
       if (answer.replayed) res.header("Idempotent-Replayed", "true");
       send(res, answer.status, answer.body);
     } finally {
-      deps.metrics.requests.inc({ method: spec.method, route: label, status: String(status) });
-      deps.metrics.duration.observe({ method: spec.method, route: label }, (performance.now() - started) / 1000);
+      deps.metrics.requests.inc(requestLabelsOf(status));
+      deps.metrics.duration.observe(durationLabels, (performance.now() - started) / 1000);
     }
   });
 }
@@ -258,20 +283,26 @@ export function streamRoute<Q extends AnySchema>(app: Server, deps: RouteDeps, s
  * whole or not at all, and an Idempotency-Key stays claimed until then and records that end, so a
  * retry with the key meanwhile is 409 `request_in_progress` and afterwards replays the outcome.
  */
-async function withinDeadline(work: Promise<Answer>, ms: number): Promise<Answer> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<Answer>((resolve) => {
-    timer = setTimeout(
+function withinDeadline(work: Promise<Answer>, ms: number): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const timer = setTimeout(
       () => resolve(new HttpError(504, "request_timeout", `no answer within ${ms} ms; retry with the same Idempotency-Key to learn the outcome`).answer()),
       ms,
     );
+    work.then(
+      (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
+
+const randomId = (): string => randomUUID();
 
 /** The whole chain for one request; never throws, a failure is its answer. */
 async function respond<P extends AnySchema, Q extends AnySchema, B extends AnySchema>(
@@ -309,8 +340,8 @@ async function respond<P extends AnySchema, Q extends AnySchema, B extends AnySc
       idempotency = { scope, key };
     }
 
-    const keyed = idempotency;
-    const newId = (name?: string) => (keyed ? idFromKey(keyed.scope, keyed.key, name) : randomUUID());
+    // Bound rather than a closure: the loader's keep-names helper redefines every named closure's `name`, per request.
+    const newId: (name?: string) => string = idempotency ? idFromKey.bind(undefined, idempotency.scope, idempotency.key) : randomId;
     const result = await spec.handle({ params, query, body, identity, req, newId });
     if (idempotency) {
       const kept = spec.personalAnswer && result.status < 300 ? spec.personalAnswer.keep(result.body) : result.body;

@@ -7,8 +7,9 @@ export class InProcessTransport implements Transport {
   #handler: EnvelopeHandler | undefined;
   readonly #subscribers = new Set<{ pattern: string; handler: (subject: string, payload: unknown) => void }>();
 
-  async send(envelope: Envelope): Promise<Reply> {
-    if (!this.#handler) throw new UnavailableError("no host is serving actors in this process");
+  // Not async: the host's promise is handed over as it is, not wrapped in another one per ask.
+  send(envelope: Envelope): Promise<Reply> {
+    if (!this.#handler) return Promise.reject(new UnavailableError("no host is serving actors in this process"));
     return this.#handler(envelope);
   }
 
