@@ -1,7 +1,10 @@
 // accumulator/<id>: where one scooter battery is and its last known charge. The cabinet actors
 // (authority for their cells) and the swap route move it; every move carries a `stamp` (the
 // runtime time of the turn that decided it) so a stale or redelivered move never overwrites a
-// newer one. Written off is final: out of service for good, it takes no moves any more.
+// newer one. Written off is final: out of service for good, it takes no moves any more. A stale
+// or repeated move matches no transition, so the runtime refuses it (its sender, a tell, takes that
+// as delivered) without a turn or a commit: the open route repeats the moves the cabinet's outbox
+// delivers at the same moment, and the repeat waits for that commit instead of adding one.
 import { Schema } from "effect";
 import { assertEvent, assign, emit, setup } from "xstate";
 import { reply, replyError, tellActor, type Delivered, type Effect } from "../actors/protocol.ts";
@@ -120,7 +123,6 @@ export const accumulatorMachine = setup({
   actions: {
     // A stale or repeated move is accepted and changes nothing. Accepted, not rejected: its sender
     // is answered only after this actor's pending commit (of the first copy) has landed.
-    ignore: () => {},
     move: assign(({ context, event: e }) => {
       assertEvent(e, "located");
       const charge = e.location.kind === "cabinet" && e.location.charge !== null ? e.location.charge : context.charge;
@@ -170,9 +172,8 @@ export const accumulatorMachine = setup({
       { guard: "toCabinet", target: ".in_cabinet", actions: "move" },
       { guard: "toContractor", target: ".with_contractor", actions: "move" },
       { guard: "toScooter", target: ".in_scooter", actions: "move" },
-      { actions: "ignore" },
     ],
-    missing: [{ guard: "missingFromHere", target: ".unknown", actions: "lose" }, { actions: "ignore" }],
+    missing: { guard: "missingFromHere", target: ".unknown", actions: "lose" },
     install: { actions: "refuseInstall" },
     write_off: [{ guard: "writableOffHere", target: ".written_off", actions: "writeOff" }, { actions: "refuseWriteOff" }],
   },

@@ -124,14 +124,16 @@ export function pollEach(
 
 /**
  * Only what the cabinet actor needs to hear: every miss, a report that differs from the last one
- * it took, the first report after a miss, and an unchanged one at least every `heartbeatMs` (so
- * `last_report_at` stays fresh without a snapshot write per poll). `heartbeatMs` 0: every report.
- * `notTaken` forgets a report the actor did not apply (mid-unlock, or older than a device event)
- * or never got: the same cells reported next are a change to it, not a repeat.
+ * it took, the first report after a miss, and an unchanged one at least every `heartbeatMs`.
+ * `heartbeatMs` 0: every report. The others go to `heard` with when they came (nothing of the
+ * actor's changes, but the cabinet was heard). `notTaken` forgets a report the actor did not
+ * apply (mid-unlock, or older than a device event) or never got: the same cells reported next are
+ * a change to it, not a repeat.
  */
 export function skipUnchangedReports(
   heartbeatMs: number,
   now: () => number,
+  heard: (cabinetId: string, at: number) => void = () => {},
 ): { operator: MonoTypeOperatorFunction<PollOutcome>; notTaken(report: PollOutcome): void } {
   const told = new Map<string, { report: PollOutcome; key: string; at: number } | "missed">();
   const operator = filter<PollOutcome>((o) => {
@@ -143,7 +145,10 @@ export function skipUnchangedReports(
     const key = JSON.stringify(o.cells);
     const last = told.get(o.cabinetId);
     const t = now();
-    if (heartbeatMs > 0 && last && last !== "missed" && last.key === key && t - last.at < heartbeatMs) return false;
+    if (heartbeatMs > 0 && last && last !== "missed" && last.key === key && t - last.at < heartbeatMs) {
+      heard(o.cabinetId, t);
+      return false;
+    }
     told.set(o.cabinetId, { report: o, key, at: t });
     return true;
   });
@@ -165,6 +170,8 @@ export interface CabinetPollingOptions {
   /** Polls in flight at most. */
   concurrency: number;
   heartbeatMs: number;
+  /** Sees the unchanged reports not told to the actor, with when each came (the cabinet's last report). */
+  heard?: (cabinetId: string, at: number) => void;
   /**
    * Tells the cabinet actor; resolves after it committed, for a report with whether the actor
    * applied it (`{ applied: false }`: ignored, so the same cells must reach it again).
@@ -177,7 +184,7 @@ export interface CabinetPollingOptions {
 
 /** The whole pipeline: due cabinets -> polls -> outcomes worth telling -> told. Emits what was told. */
 export function cabinetPolling(o: CabinetPollingOptions): Observable<PollOutcome> {
-  const unchanged = skipUnchangedReports(o.heartbeatMs, o.now);
+  const unchanged = skipUnchangedReports(o.heartbeatMs, o.now, o.heard);
   return merge(spreadOverInterval(o.cabinets$, o.schedule), o.pollNow$ ?? EMPTY).pipe(
     pollEach(o.poll, { now: o.now, concurrency: o.concurrency }),
     tap((outcome) => o.observe?.(outcome)),

@@ -53,6 +53,13 @@ export function cabinetRow({ value, context: c, at }: ProjectedActor<CabinetCont
   };
 }
 
+/**
+ * How long the open's turn waits for the unlock's answer to share its commit. A device answers
+ * within milliseconds; past this the open is committed in flight as `opening` (shown as such,
+ * resumed after a crash) and the answer follows in a commit of its own.
+ */
+const OPEN_COMMIT_HOLD_MS = 250;
+
 export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }): ActorKind<CabinetContext> {
   const machine = cabinetMachine.provide({
     actors: {
@@ -79,6 +86,12 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
     type: "cabinet",
     machine,
     version: 3,
+    // The open's turn and the unlock's answer land in one commit, not two in a row on the open's
+    // path (nobody waits for the open's turn alone: its reply is the answer's). The unlock still
+    // leaves at once, for a booking committed by its `book`; a crash before that commit loses
+    // the open's turn, and the caller's retry sends the same request id again, which the device
+    // answers as the first time (an open restored mid-unlock resends it likewise).
+    commitAfterWorkMs: OPEN_COMMIT_HOLD_MS,
     events: [RegisterEvent, BookEvent, ReleaseEvent, OpenEvent, DecommissionEvent, WriteOffEvent],
     // 2: door closures that overtake an unlock answer are held in `closed_early`; 3: accumulators written off in `written_off`.
     migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], written_off: [], ...snapshot.context } }),

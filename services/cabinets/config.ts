@@ -46,7 +46,10 @@ export interface CabinetsConfig {
   missedPolls: number;
   /** CABINET_COMMAND_TIMEOUT_MS: how long an unlock waits for the cabinet's answer. */
   commandTimeoutMs: number;
-  /** CABINET_REPORT_HEARTBEAT_MS: an unchanged report reaches the actor at least this often; 0: every one. */
+  /**
+   * CABINET_REPORT_HEARTBEAT_MS: an unchanged report reaches the actor at least this often; 0:
+   * every one. The others move only the row's `last_report_at` (see devices.ts).
+   */
   reportHeartbeatMs: number;
   /** BOOKING_TTL_MS: a booking not opened by then frees its cells. */
   bookingTtlMs: number;
@@ -69,7 +72,7 @@ export function cabinetsConfig(env: Env): CabinetsConfig {
     pollConcurrency: e.CABINET_POLL_CONCURRENCY ?? 200,
     missedPolls: e.CABINET_MISSED_POLLS ?? 3,
     commandTimeoutMs: e.CABINET_COMMAND_TIMEOUT_MS ?? 5_000,
-    reportHeartbeatMs: e.CABINET_REPORT_HEARTBEAT_MS ?? 60_000,
+    reportHeartbeatMs: e.CABINET_REPORT_HEARTBEAT_MS ?? 600_000,
     bookingTtlMs: e.BOOKING_TTL_MS ?? 15 * 60_000,
     chargedMinCharge: e.CHARGED_MIN_CHARGE ?? 80,
   };

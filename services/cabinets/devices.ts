@@ -13,7 +13,7 @@ import {
   type UnsolicitedEvent,
 } from "../../integrations/cabinet/index.ts";
 import { cabinetPolling, hostedCabinets, type PollOutcome } from "../../streams/cabinetPolling.ts";
-import { listCabinetIds } from "../../storage/cabinetRepository.ts";
+import { listCabinetIds, recordReportsHeard } from "../../storage/cabinetRepository.ts";
 import type { ServiceContext } from "../Service.ts";
 import type { CabinetsConfig } from "./config.ts";
 
@@ -143,6 +143,7 @@ export function startPolling(
       onError: (error) => ctx.logger.warn("cabinet list for polling failed", { error: String(error) }),
     },
   ).pipe(tap((ids) => polled.set(ids.length)));
+  const heard = reportsHeardInBatches(ctx);
   const subscription = cabinetPolling({
     cabinets$,
     pollNow$: registered,
@@ -152,6 +153,7 @@ export function startPolling(
     now: () => ctx.clock.now(),
     concurrency: o.pollConcurrency,
     heartbeatMs: o.reportHeartbeatMs,
+    heard,
     observe: (outcome) => polls.inc({ outcome: outcome.kind }),
     // A report is asked: the answer says whether the actor applied it (see skipUnchangedReports).
     tell: async (outcome: PollOutcome) =>
@@ -165,4 +167,34 @@ export function startPolling(
     onTellError: (outcome, error) => ctx.logger.warn("poll outcome not delivered", { cabinet_id: outcome.cabinetId, kind: outcome.kind, error: String(error) }),
   }).subscribe();
   ctx.onStop(async () => subscription.unsubscribe());
+}
+
+/** How long the unchanged reports heard gather before their `last_report_at` is written, in one statement. */
+const REPORTS_HEARD_WRITE_MS = 5_000;
+
+/**
+ * Unchanged reports reach the cabinet actor only as a heartbeat (an ask, a turn and a commit
+ * each); the others still say the cabinet is alive, and its row's `last_report_at` follows them
+ * within REPORTS_HEARD_WRITE_MS, one write for all. It is the time of the last report, not a
+ * state anyone is answered about: lost with the instance, it is written again by the next poll.
+ */
+function reportsHeardInBatches(ctx: ServiceContext): (cabinetId: string, at: number) => void {
+  let heard = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  const write = async () => {
+    timer = undefined;
+    const batch = heard;
+    heard = new Map();
+    await recordReportsHeard(ctx.db.sql, batch).catch((error) =>
+      ctx.logger.warn("last report times not written", { cabinets: batch.size, error: String(error) }),
+    );
+  };
+  ctx.onStop(async () => {
+    clearTimeout(timer);
+    await write();
+  });
+  return (cabinetId, at) => {
+    heard.set(cabinetId, at);
+    timer ??= setTimeout(write, REPORTS_HEARD_WRITE_MS);
+  };
 }

@@ -29,7 +29,7 @@ describe("cabinetsConfig", () => {
       pollConcurrency: 200,
       missedPolls: 3,
       commandTimeoutMs: 5_000,
-      reportHeartbeatMs: 60_000,
+      reportHeartbeatMs: 600_000,
       bookingTtlMs: 900_000,
       chargedMinCharge: 80,
     };

@@ -1,6 +1,7 @@
 // Polling through a whole instance with unchanged reports held back (a heartbeat of a minute): a
 // report the cabinet actor ignored must not be taken for the one it knows.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadSnapshot } from "../../storage/actorStore.ts";
 import { eventually } from "../support/harness.ts";
 import { cabinetSpec, startCabinetHarness, type CabinetHarness } from "./cabinets.support.ts";
 
@@ -39,5 +40,17 @@ describe("cabinets: polling", () => {
     // The accumulator follows through the outbox.
     await eventually(async () => (await h.call("GET", "/accumulators/HAND-1")).body.location === "cabinet", 5_000);
     expect((await h.call("GET", "/accumulators/HAND-1")).body).toMatchObject({ location: "cabinet", cabinet_id: "CAB-MID", cell: 4 });
+  });
+
+  it("an unchanged report moves the row's last_report_at without a turn of the cabinet actor; the actor's next commit never moves it back", async () => {
+    await h.cabinet(cabinetSpec("CAB-SEEN", { cells: 2, charged: 1, charge: 90 }));
+    const first = (await cellsOf("CAB-SEEN")).last_report_at as string;
+    const version = (await loadSnapshot(h.app.testDb.sql, "cabinet", "CAB-SEEN"))!.version;
+    await eventually(async () => (await cellsOf("CAB-SEEN")).last_report_at > first, 15_000);
+    expect((await loadSnapshot(h.app.testDb.sql, "cabinet", "CAB-SEEN"))!.version).toBe(version);
+
+    const seen = (await cellsOf("CAB-SEEN")).last_report_at as string;
+    expect((await h.book("CAB-SEEN", { kind: "issue", count: 1, contractor_id: "tech-s" })).status).toBe(201);
+    expect((await cellsOf("CAB-SEEN")).last_report_at >= seen).toBe(true);
   });
 });

@@ -90,7 +90,7 @@ describe("cabinet polling", () => {
     }
   });
 
-  it("skipUnchangedReports - unchanged reports wait for the heartbeat; misses and the report after one always pass", () => {
+  it("skipUnchangedReports - unchanged reports wait for the heartbeat (the others are heard, with when they came); misses and the report after one always pass", () => {
     let now = 0;
     const report = (at: number, charge: number): PollOutcome => ({
       kind: "report",
@@ -99,7 +99,12 @@ describe("cabinet polling", () => {
       cells: [{ cell: 1, accumulator_id: "x", charge }],
     });
     const miss: PollOutcome = { kind: "missed", cabinetId: "A", polledAt: 0 };
-    const skip = skipUnchangedReports(1_000, () => now);
+    const heard: string[] = [];
+    const skip = skipUnchangedReports(
+      1_000,
+      () => now,
+      (id, at) => heard.push(`${id}@${at}`),
+    );
     const passed: string[] = [];
     const feed = new Subject<PollOutcome>();
     feed.pipe(skip.operator).subscribe((o) => passed.push(`${o.kind}@${now}`));
@@ -117,6 +122,7 @@ describe("cabinet polling", () => {
       feed.next(o);
     }
     expect(passed).toEqual(["report@0", "report@200", "missed@300", "report@400", "report@1500"]);
+    expect(heard).toEqual(["A@100", "A@500"]);
   });
 
   it("skipUnchangedReports - a report the actor did not take (mid-unlock) is told again when it comes unchanged", () => {
