@@ -3,11 +3,12 @@
 //  1. At the seed's 220 events/s: lag from publish (= updated_at) to the KRT call, and KRT calls per event.
 //  2. Sustained ingest: live publishing in rising steps; a step holds when, at its end, less than
 //     a second of input is still undelivered and the pipeline holds no more than its coalescing
-//     allows. The highest step that holds is reported.
+//     allows. Once one falls behind, the search bisects between it and the highest held down to
+//     BENCH_SEARCH_RESOLUTION (6%); the highest step that holds is reported.
 //  3. The raw baseline (take from JetStream, decode, ack: nothing else) on rising steps, in the
 //     same run: our rate as a ratio to it does not depend on the machine's speed that day.
 //  4. The seed's original design (each event upserted into `status_queue`, a periodic task
-//     draining it to KRT) on rising steps until it falls behind, in the same run, and the ratio.
+//     draining it to KRT) on rising steps until it falls behind, bisected as ours, and the ratio.
 //  5. Overload: twice the sustained rate offered for a step; what is consumed, as a share of the
 //     sustained rate (it should stay near the capacity, never collapse).
 //  6. Idle: the instance's CPU and RSS with every driver bound and seen, while nothing arrives;
@@ -51,6 +52,12 @@ const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
 /** Given steps first; past the last, the naive design keeps rising by half until it falls behind. */
 const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").filter(Boolean).map(Number);
 const naiveCeilingSearch = process.env.BENCH_NAIVE_UNTIL_BEHIND !== "false";
+/**
+ * Once a step falls behind, the search bisects between the highest rate held and the lowest that
+ * fell behind until they are this close (a share of the latter): a ladder step near the top is
+ * 20-25%, too coarse for two runs to agree within 15%.
+ */
+const searchResolution = Number(process.env.BENCH_SEARCH_RESOLUTION ?? 0.06);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
 const tag = randomBytes(4).toString("hex");
 const schema = `bench_status_${tag}`;
@@ -78,7 +85,7 @@ const naiveNames = {
   deadLetterSubject: `bench${tag}.naive.dead`,
 };
 
-const limitMs = 20 * 60_000;
+const limitMs = 30 * 60_000;
 setTimeout(() => {
   progress(`watchdog: no result after ${limitMs} ms, giving up`);
   void dropSchema(url, schema).finally(() => process.exit(2));
@@ -228,12 +235,30 @@ async function main(): Promise<void> {
       const metric = await instance.registry.getSingleMetric("fleet_status_events_total")?.get();
       return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
     };
-    const runSteps = async (label: string, subject: string, given: number[], lag: () => Promise<Lag>, untilBehind = false) => {
-      const rates = [...given];
+    /**
+     * The search of a ceiling: the ladder `given` until a step falls behind (past its top, when
+     * `untilBehind`, rising by half until one does), then, when `bisect`, the midpoint of the
+     * highest rate held and the lowest that fell behind, until they are within `searchResolution`
+     * of each other (the raw baseline is not bisected: a reference, not a figure to agree). Every
+     * step is judged alike: held means consumed kept up with offered and the lag did not grow.
+     */
+    const runSteps = async (label: string, subject: string, given: number[], lag: () => Promise<Lag>, search: { untilBehind: boolean; bisect: boolean }) => {
       // `limited`: some step fell behind, so `rate` is the ceiling; otherwise the highest step held
       // and the real ceiling lies above it.
       let best = { rate: 0, consumed_per_s: 0, cpu_ms_per_1000: {} as Record<string, number>, limited: false, behind: undefined as StepFigures | undefined };
-      for (const rate of rates) {
+      const tried: [rate: number, held: boolean][] = [];
+      let ladder = 0;
+      const nextRate = (): number | undefined => {
+        const behind = best.behind?.rate;
+        if (behind === undefined) {
+          if (ladder < given.length) return given[ladder++];
+          return search.untilBehind && best.rate > 0 ? Math.round(best.rate * 1.5) : undefined;
+        }
+        const between = Math.round((best.rate + behind) / 2 / 10) * 10;
+        const fineEnough = behind - best.rate <= searchResolution * behind;
+        return !search.bisect || best.rate === 0 || fineEnough || between <= best.rate || between >= behind ? undefined : between;
+      };
+      for (let rate = nextRate(); rate !== undefined; rate = nextRate()) {
         const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
         const outcomesBefore = await outcomes();
         const running = publisher.run(subject, rate, stepSeconds);
@@ -263,17 +288,19 @@ async function main(): Promise<void> {
         progress(
           `${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, redelivered ${end.redelivered - mid.redelivered}, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`,
         );
-        if (!holds) {
-          best.limited = true;
-          best.behind = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
-          break;
+        tried.push([rate, holds]);
+        if (holds) {
+          best = { ...best, rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand };
+          await drainedTo(rate, 60_000, lag);
+        } else {
+          best = { ...best, limited: true, behind: { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand } };
+          await drainedTo(0, 300_000, lag);
         }
-        best = { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand, limited: false, behind: undefined };
-        if (untilBehind && rate === rates.at(-1)) rates.push(Math.round(rate * 1.5));
-        await drainedTo(rate, 60_000, lag);
       }
       await drainedTo(0, 300_000, lag);
-      return best;
+      const resolution = best.behind && best.rate ? round((best.behind.rate - best.rate) / best.rate, 3) : null;
+      progress(`${label}: ${best.rate}/s held${best.behind ? `, ${best.behind.rate}/s fell behind (${round((resolution ?? 1) * 100, 1)}% apart)` : ""}`);
+      return { ...best, tried, resolution };
     };
     // Steady state before the steps, as a long-running instance has it: every driver already seen
     // (caches, region memory, repeat filter, actors). Without this the first step pays for it.
@@ -294,7 +321,7 @@ async function main(): Promise<void> {
     progress(`idle memory: ${JSON.stringify(idleMemory)}`);
 
     const eluBefore = performance.eventLoopUtilization();
-    const ours = await runSteps("ours", names.subject, steps, lagOf);
+    const ours = await runSteps("ours", names.subject, steps, lagOf, { untilBehind: false, bisect: true });
     const ownElu = performance.eventLoopUtilization(eluBefore);
 
     // 5. Overload: twice what held. Measured over the step's last two thirds, as the steps are.
@@ -349,7 +376,10 @@ async function main(): Promise<void> {
     stopped = true;
     const limits = { maxAckPending, ackWaitMs: 30_000, pullBatch, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 };
     const raw = await startRawConsumer(natsUrl, rawNames, limits);
-    const rawBest = await runSteps("raw", rawNames.subject, rawSteps, () => consumerLag(jsm, rawNames.stream, rawNames.consumer));
+    const rawBest = await runSteps("raw", rawNames.subject, rawSteps, () => consumerLag(jsm, rawNames.stream, rawNames.consumer), {
+      untilBehind: false,
+      bisect: false,
+    });
     const rawCounts = raw.counts();
     await raw.stop();
 
@@ -381,13 +411,10 @@ async function main(): Promise<void> {
       upsertConcurrency: 16,
       drainEveryMs: 1_000,
     });
-    const naiveBest = await runSteps(
-      "naive",
-      naiveNames.subject,
-      naiveSteps,
-      () => consumerLag(jsm, naiveNames.stream, naiveNames.consumer),
-      naiveCeilingSearch,
-    );
+    const naiveBest = await runSteps("naive", naiveNames.subject, naiveSteps, () => consumerLag(jsm, naiveNames.stream, naiveNames.consumer), {
+      untilBehind: naiveCeilingSearch,
+      bisect: naiveCeilingSearch,
+    });
     await naive.stop();
     profiles.cache.stop();
     categories.cache.stop();
@@ -404,6 +431,10 @@ async function main(): Promise<void> {
       sustained_events_per_s: ours.rate,
       sustained_is_ceiling: ours.limited,
       sustained_consumed_per_s: ours.consumed_per_s,
+      // How far apart the rate held and the rate that fell behind ended (a share of the former),
+      // and every rate tried, in order, with whether it held.
+      sustained_resolution: ours.resolution,
+      sustained_steps: ours.tried,
       cpu_ms_per_1000_events: ours.cpu_ms_per_1000,
       cores_busy_at_sustained: coresBusy(ours.rate ? ours : undefined),
       // The first step that fell behind: what it still consumed, and what that cost.
@@ -430,6 +461,9 @@ async function main(): Promise<void> {
       naive_events_per_s: naiveBest.rate,
       naive_is_ceiling: naiveBest.limited,
       naive_consumed_per_s: naiveBest.consumed_per_s,
+      naive_behind_at_events_per_s: naiveBest.behind?.rate ?? null,
+      naive_resolution: naiveBest.resolution,
+      naive_steps: naiveBest.tried,
       naive_cpu_ms_per_1000_events: naiveBest.cpu_ms_per_1000,
       speedup_vs_naive: naiveBest.rate ? round(ours.rate / naiveBest.rate, 2) : null,
       // The floor: JetStream in, Schema decode, ack. Ours as a share of it, by rate and by the

@@ -1,7 +1,7 @@
 // The status stream's ingest on a worker thread: JetStream, the decode and the dead letters run
 // there (`statusIngest.worker.ts`, around `openStatusSource`), the rest of the pipeline and the
 // actors here. The worker keeps each message's settle handle under a number; statuses come over
-// in one batch per turn of its event loop, acks and +WPI go back in one batch every 20 ms.
+// in one batch every `gatherMs` (at once when many), acks and +WPI go back in one batch every 20 ms.
 import { Worker } from "node:worker_threads";
 import { Observable, type Subscriber } from "rxjs";
 import { driverKey } from "../../integrations/driverKey.ts";
@@ -12,7 +12,17 @@ import type { ConsumerLag, StatusSource, StatusSourceOptions } from "./statusSou
 export const STATUSES = ["online", "busy", "offline"] as const satisfies readonly DriverStatus["status"][];
 
 /** What the worker is started with. */
-export type IngestWorkerData = Omit<StatusSourceOptions, "logger" | "count">;
+export type IngestWorkerData = Omit<IngestOptions, "logger" | "count" | "gatherMs"> & { readonly gatherMs: number };
+
+export interface IngestOptions extends StatusSourceOptions {
+  /**
+   * A status waits up to this long in the worker for others to cross with it (0: each turn's
+   * statuses cross at once). At low rates statuses arrive one by one, and each crossing costs
+   * both threads a message and this one a turn of the whole pipeline; the latency budget is the
+   * coalescing's debounce (a second by default), of which this takes a few percent. Default 20.
+   */
+  readonly gatherMs?: number;
+}
 
 /** Worker -> this thread. */
 export type FromIngest =
@@ -184,8 +194,9 @@ async function stopWorker(w: Worker, logger: StatusSourceOptions["logger"]): Pro
  * exists (rejects like `openStatusSource` otherwise). A worker that dies fails the subscription;
  * subscribing again starts a new one. `newWorker` makes the threads (tests keep a handle on them).
  */
-export async function startIngestWorker(options: StatusSourceOptions, newWorker: (data: IngestWorkerData) => Worker = ingestWorker): Promise<StatusSource> {
-  const { logger, count, ...data } = options;
+export async function startIngestWorker(options: IngestOptions, newWorker: (data: IngestWorkerData) => Worker = ingestWorker): Promise<StatusSource> {
+  const { logger, count, gatherMs = 20, ...rest } = options;
+  const data: IngestWorkerData = { ...rest, gatherMs };
   const spawn = () => started(newWorker(data));
   let worker: Worker | undefined;
   let outbox: SettleOutbox | undefined;

@@ -1,6 +1,7 @@
 // The status ingest worker (see statusIngest.ts): opens the status source on this thread and
-// relays it. Statuses leave in one message per turn of the event loop; each keeps its settle
-// handle here under a number until the main thread acks it (or asks for more time).
+// relays it. Statuses leave in one message per `gatherMs` (or at once, past POST_AT_ONCE of them);
+// each keeps its settle handle here under a number until the main thread acks it (or asks for
+// more time).
 import { parentPort, workerData } from "node:worker_threads";
 import type { Subscription } from "rxjs";
 import type { Logger } from "../../actors/logger.ts";
@@ -26,9 +27,16 @@ class Batch {
   at: number[] = [];
 }
 
+/**
+ * A batch this large leaves at the end of the current turn instead of waiting out `gatherMs`:
+ * under load the batches fill within a turn and gain nothing by waiting.
+ */
+const POST_AT_ONCE = 256;
+
+const { gatherMs, ...sourceOptions } = workerData as IngestWorkerData;
 let deadLettered = 0;
 const source = await openStatusSource({
-  ...(workerData as IngestWorkerData),
+  ...sourceOptions,
   logger: portLogger({ thread: "status-ingest" }),
   count: (outcome, n = 1) => {
     if (outcome !== "dead_lettered") return;
@@ -43,26 +51,34 @@ const source = await openStatusSource({
 const held = new Map<number, Settle>();
 let nextId = 0;
 let batch = new Batch();
-let scheduled = false;
+let gathering: NodeJS.Timeout | undefined;
+let postingNow = false;
 let subscription: Subscription | undefined;
 
+/** Statuses in arrival order: per driver, the order JetStream delivered them in. */
+function postBatch(): void {
+  clearTimeout(gathering);
+  gathering = undefined;
+  postingNow = false;
+  const b = batch;
+  batch = new Batch();
+  const ids = Float64Array.from(b.ids);
+  const statuses = Uint8Array.from(b.statuses);
+  const at = Float64Array.from(b.at);
+  post({ type: "statuses", ids, parks: b.parks, drivers: b.drivers, statuses, at, deadLettered, outstanding: source.outstanding() }, [
+    ids.buffer,
+    statuses.buffer,
+    at.buffer,
+  ]);
+  deadLettered = 0;
+}
+
 function schedulePost(): void {
-  if (scheduled) return;
-  scheduled = true;
-  setImmediate(() => {
-    scheduled = false;
-    const b = batch;
-    batch = new Batch();
-    const ids = Float64Array.from(b.ids);
-    const statuses = Uint8Array.from(b.statuses);
-    const at = Float64Array.from(b.at);
-    post({ type: "statuses", ids, parks: b.parks, drivers: b.drivers, statuses, at, deadLettered, outstanding: source.outstanding() }, [
-      ids.buffer,
-      statuses.buffer,
-      at.buffer,
-    ]);
-    deadLettered = 0;
-  });
+  if (postingNow) return;
+  if (batch.ids.length >= POST_AT_ONCE || gatherMs === 0) {
+    postingNow = true;
+    setImmediate(postBatch);
+  } else gathering ??= setTimeout(postBatch, gatherMs);
 }
 
 function consume(): void {
@@ -120,6 +136,7 @@ port.on("message", (m: ToIngest) => {
     case "handBack":
       source.handBack();
       held.clear();
+      batch = new Batch(); // handed back with the rest: not to cross any more
       post({ type: "outstanding", outstanding: 0 });
       return;
     case "stop":

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { firstValueFrom, take, toArray, type Subscription } from "rxjs";
 import type { Worker } from "node:worker_threads";
-import { ingestWorker, startIngestWorker } from "../../../streams/status/statusIngest.ts";
+import { ingestWorker, startIngestWorker, type FromIngest } from "../../../streams/status/statusIngest.ts";
 import type { StatusSource, StatusSourceOptions } from "../../../streams/status/statusSource.ts";
 import type { DriverStatus, StatusOutcome } from "../../../streams/status/statusMessages.ts";
 import { eventually, silentLogger } from "../../support/harness.ts";
@@ -143,6 +143,60 @@ describe("status ingest worker", () => {
     try {
       await eventually(() => new Set(again.map((s) => s.driver_id)).size === 3);
       expect(workers).toHaveLength(2);
+      for (const s of again) s.settle.ack();
+      await eventually(() => ns.consumerDrained());
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  it("statuses gathered in the worker cross together, in the order they arrived (per driver too)", async () => {
+    const crossings: number[] = [];
+    source = await startIngestWorker({ ...options(), gatherMs: 1_000 }, (data) =>
+      ingestWorker(data).on("message", (m: FromIngest) => {
+        if (m.type === "statuses" && m.ids.length > 0) crossings.push(m.ids.length);
+      }),
+    );
+    const at = Date.now() - 60_000;
+    const sent = [
+      { park_id: "p", driver_id: "d1", status: "online", updated_at: at },
+      { park_id: "p", driver_id: "d2", status: "online", updated_at: at },
+      { park_id: "p", driver_id: "d1", status: "offline", updated_at: at + 1 },
+      { park_id: "p", driver_id: "d2", status: "busy", updated_at: at + 1 },
+      { park_id: "p", driver_id: "d1", status: "busy", updated_at: at + 2 },
+    ] as const;
+    for (const status of sent) await ns.publish(status);
+
+    const statuses = await take$(source, sent.length);
+    expect(statuses.map((s) => [s.driver_id, s.status, s.at])).toEqual(sent.map((s) => [s.driver_id, s.status, s.updated_at]));
+    expect(crossings.length).toBeLessThan(sent.length);
+    for (const s of statuses) s.settle.ack();
+    await eventually(() => ns.consumerDrained());
+  });
+
+  it("a worker that dies while gathering acknowledges none of what it gathered: it all comes again", async () => {
+    const workers: Worker[] = [];
+    const limits = { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 };
+    // The first worker gathers for a minute (nothing crosses before it dies); the next at once.
+    source = await startIngestWorker({ ...options(), limits, gatherMs: 60_000 }, (data) => {
+      const worker = ingestWorker(workers.length === 0 ? data : { ...data, gatherMs: 0 });
+      workers.push(worker);
+      return worker;
+    });
+    const at = Date.now();
+    for (let i = 0; i < 3; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
+    const seen: DriverStatus[] = [];
+    let failure: unknown;
+    source.statuses.subscribe({ next: (s) => seen.push(s), error: (error: unknown) => (failure = error) });
+    await eventually(async () => (await source!.lag()).unacknowledged === 3);
+    expect(seen).toHaveLength(0);
+
+    await workers[0]!.terminate();
+    await eventually(() => failure !== undefined);
+    const again: DriverStatus[] = [];
+    const subscription = source.statuses.subscribe((s) => again.push(s));
+    try {
+      await eventually(() => new Set(again.map((s) => s.driver_id)).size === 3);
       for (const s of again) s.settle.ack();
       await eventually(() => ns.consumerDrained());
     } finally {
