@@ -35,6 +35,35 @@ afterEach(async () => {
 
 const take$ = (s: StatusSource, n: number) => firstValueFrom(s.statuses.pipe(take(n), toArray()));
 
+/** Short ack wait, so that what a dead worker held comes again within a test. */
+const deathLimits = { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 };
+
+/** Publishes one status for each of d0..d2 and subscribes, keeping what comes and how the subscription fails. */
+async function publishThreeAndSubscribe(src: StatusSource): Promise<{ seen: DriverStatus[]; failure: unknown }> {
+  const at = Date.now();
+  for (let i = 0; i < 3; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
+  const watched: { seen: DriverStatus[]; failure: unknown } = { seen: [], failure: undefined };
+  src.statuses.subscribe({ next: (s) => watched.seen.push(s), error: (error: unknown) => (watched.failure = error) });
+  return watched;
+}
+
+/**
+ * Never acknowledged, a dead worker's messages come back after the ack wait, to the new worker
+ * (one may come twice: a redelivery can reach the dead worker's inbox first, or the ack wait can
+ * pass again before all three are here). Acks them all and waits for the consumer to drain.
+ */
+async function receiveAllThreeAgain(src: StatusSource): Promise<void> {
+  const again: DriverStatus[] = [];
+  const subscription = src.statuses.subscribe((s) => again.push(s));
+  try {
+    await eventually(() => new Set(again.map((s) => s.driver_id)).size === 3);
+    for (const s of again) s.settle.ack();
+    await eventually(() => ns.consumerDrained());
+  } finally {
+    subscription.unsubscribe();
+  }
+}
+
 describe("status ingest worker", () => {
   it("statuses arrive decoded with their driver key; malformed ones are dead-lettered in the worker and counted here; acks settle them", async () => {
     source = await startIngestWorker(options());
@@ -115,39 +144,21 @@ describe("status ingest worker", () => {
 
   it("a worker that dies fails the subscription; the next one starts a new worker, and what the dead one held comes again", async () => {
     const workers: Worker[] = [];
-    source = await startIngestWorker(
-      { ...options(), limits: { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 } },
-      (data) => {
-        const worker = ingestWorker(data);
-        workers.push(worker);
-        return worker;
-      },
-    );
-    const at = Date.now();
-    for (let i = 0; i < 3; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
-    const seen: DriverStatus[] = [];
-    let failure: unknown;
-    source.statuses.subscribe({ next: (s) => seen.push(s), error: (error: unknown) => (failure = error) });
-    await eventually(() => seen.length === 3);
+    source = await startIngestWorker({ ...options(), limits: deathLimits }, (data) => {
+      const worker = ingestWorker(data);
+      workers.push(worker);
+      return worker;
+    });
+    const watched = await publishThreeAndSubscribe(source);
+    await eventually(() => watched.seen.length === 3);
 
     await workers[0]!.terminate();
-    await eventually(() => failure !== undefined);
-    expect(String(failure)).toMatch(/exited/);
+    await eventually(() => watched.failure !== undefined);
+    expect(String(watched.failure)).toMatch(/exited/);
     expect(source.outstanding()).toBe(0);
 
-    // Never acknowledged, the dead worker's messages come back after the ack wait, to the new
-    // worker (one may come twice: a redelivery can reach the dead worker's inbox first, or the ack
-    // wait can pass again before all three are here).
-    const again: DriverStatus[] = [];
-    const subscription = source.statuses.subscribe((s) => again.push(s));
-    try {
-      await eventually(() => new Set(again.map((s) => s.driver_id)).size === 3);
-      expect(workers).toHaveLength(2);
-      for (const s of again) s.settle.ack();
-      await eventually(() => ns.consumerDrained());
-    } finally {
-      subscription.unsubscribe();
-    }
+    await receiveAllThreeAgain(source);
+    expect(workers).toHaveLength(2);
   });
 
   it("statuses gathered in the worker cross together, in the order they arrived (per driver too)", async () => {
@@ -176,32 +187,19 @@ describe("status ingest worker", () => {
 
   it("a worker that dies while gathering acknowledges none of what it gathered: it all comes again", async () => {
     const workers: Worker[] = [];
-    const limits = { maxAckPending: 100, ackWaitMs: 1_000, pullBatch: 10, maxAgeMs: 3_600_000, maxFutureSkewMs: 300_000 };
     // The first worker gathers for a minute (nothing crosses before it dies); the next at once.
-    source = await startIngestWorker({ ...options(), limits, gatherMs: 60_000 }, (data) => {
+    source = await startIngestWorker({ ...options(), limits: deathLimits, gatherMs: 60_000 }, (data) => {
       const worker = ingestWorker(workers.length === 0 ? data : { ...data, gatherMs: 0 });
       workers.push(worker);
       return worker;
     });
-    const at = Date.now();
-    for (let i = 0; i < 3; i++) await ns.publish({ park_id: "p", driver_id: `d${i}`, status: "online", updated_at: at });
-    const seen: DriverStatus[] = [];
-    let failure: unknown;
-    source.statuses.subscribe({ next: (s) => seen.push(s), error: (error: unknown) => (failure = error) });
+    const watched = await publishThreeAndSubscribe(source);
     await eventually(async () => (await source!.lag()).unacknowledged === 3);
-    expect(seen).toHaveLength(0);
+    expect(watched.seen).toHaveLength(0);
 
     await workers[0]!.terminate();
-    await eventually(() => failure !== undefined);
-    const again: DriverStatus[] = [];
-    const subscription = source.statuses.subscribe((s) => again.push(s));
-    try {
-      await eventually(() => new Set(again.map((s) => s.driver_id)).size === 3);
-      for (const s of again) s.settle.ack();
-      await eventually(() => ns.consumerDrained());
-    } finally {
-      subscription.unsubscribe();
-    }
+    await eventually(() => watched.failure !== undefined);
+    await receiveAllThreeAgain(source);
   });
 
   it("a source that cannot be opened fails the start with the reason", async () => {
