@@ -14,7 +14,9 @@
 //  6. Idle: the instance's CPU and RSS with every driver bound and seen, while nothing arrives;
 //     and its CPU at the seed's 220/s.
 // BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
-// bench-status-<rate>.cpuprofile (open it in Chrome DevTools).
+// bench-status-<rate>.cpuprofile (open it in Chrome DevTools); BENCH_PROFILE=overload, of the
+// overload step. The overload step prints its timeline, a line a second (see `statusTimeline`);
+// BENCH_TIMELINE=true prints it for our every step.
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
@@ -28,7 +30,18 @@ import { DriverProfilesClient, driverProfilesCache } from "../integrations/drive
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
 import { latencyFigures, percentile, printResult, progress, round, startProfile } from "./scenario.ts";
-import { consumerLag, cpuByRole, cpuDelta, driverOf, natsManager, startPartnersProcess, startPublisherProcess, type Lag } from "./statusScenario.ts";
+import {
+  consumerLag,
+  cpuByRole,
+  cpuDelta,
+  driverOf,
+  natsManager,
+  startPartnersProcess,
+  startPublisherProcess,
+  statusTimeline,
+  type Lag,
+  type TimelineRow,
+} from "./statusScenario.ts";
 import { startNaiveStatusQueue } from "./statusQueue.naive.ts";
 import { startRawConsumer } from "./statusRaw.ts";
 
@@ -49,6 +62,8 @@ const pullBatch = 1_000;
 const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").filter(Boolean).map(Number);
 const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
 const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
+const profileOverload = process.env.BENCH_PROFILE === "overload";
+const timelineEveryStep = process.env.BENCH_TIMELINE === "true";
 /** Given steps first; past the last, the naive design keeps rising by half until it falls behind. */
 const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").filter(Boolean).map(Number);
 const naiveCeilingSearch = process.env.BENCH_NAIVE_UNTIL_BEHIND !== "false";
@@ -235,6 +250,19 @@ async function main(): Promise<void> {
       const metric = await instance.registry.getSingleMetric("fleet_status_events_total")?.get();
       return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
     };
+    const krtWaiting = async (): Promise<Record<string, number>> => {
+      const metric = stopped ? undefined : await instance.registry.getSingleMetric("fleet_krt_calls_waiting")?.get();
+      return { krt_waiting: metric?.values[0]?.value ?? 0 };
+    };
+    /** Our consumer's timeline over a step; printed a line a second once stopped. */
+    const timeline = (label: string) => {
+      const sampling = statusTimeline(jsm, names, pids, async () => Object.values(await outcomes()).reduce((a, b) => a + b, 0), krtWaiting);
+      return async (): Promise<TimelineRow[]> => {
+        const rows = await sampling.stop();
+        for (const { extra, cores, ...row } of rows) progress(`  ${label} ${JSON.stringify({ ...row, ...extra, cores })}`);
+        return rows;
+      };
+    };
     /**
      * The search of a ceiling: the ladder `given` until a step falls behind (past its top, when
      * `untilBehind`, rising by half until one does), then, when `bisect`, the midpoint of the
@@ -260,6 +288,7 @@ async function main(): Promise<void> {
       };
       for (let rate = nextRate(); rate !== undefined; rate = nextRate()) {
         const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
+        const stopTimeline = label === "ours" && timelineEveryStep ? timeline(`${rate}/s`) : undefined;
         const outcomesBefore = await outcomes();
         const running = publisher.run(subject, rate, stepSeconds);
         await sleep((stepSeconds * 1000) / 3);
@@ -269,6 +298,7 @@ async function main(): Promise<void> {
         const run = await running;
         const end = await lag();
         await stopProfile?.();
+        await stopTimeline?.();
         const cpu = cpuDelta(cpu1, cpuByRole(pids));
         const growth = (end.undelivered + end.unacked - mid.undelivered - mid.unacked) / ((performance.now() - t1) / 1000);
         const achieved = (run.published / run.elapsed_ms) * 1000;
@@ -325,29 +355,38 @@ async function main(): Promise<void> {
     const ownElu = performance.eventLoopUtilization(eluBefore);
 
     // 5. Overload: twice what held. Measured over the step's last two thirds, as the steps are.
-    let overload: StepFigures | undefined;
+    // Fed: the consumer had input waiting all along that window (else the publisher, not the
+    // consumer, set what was consumed, and the step says nothing of the overload).
+    let overload: (StepFigures & { published_per_s: number; fed: boolean }) | undefined;
     if (ours.consumed_per_s > 0) {
       progress(`overload: ${2 * ours.rate}/s offered (twice the sustained rate)...`);
+      const stopProfile = profileOverload ? await startProfile(`bench-status-overload.cpuprofile`) : undefined;
+      const stopTimeline = timeline("overload");
       const outcomesBefore = await outcomes();
       const running = publisher.run(names.subject, 2 * ours.rate, stepSeconds);
       await sleep((stepSeconds * 1000) / 3);
       const t1 = performance.now();
       const before = await outcomes();
       const cpu1 = cpuByRole(pids);
-      await running;
+      const run = await running;
       const seconds = (performance.now() - t1) / 1000;
       const after = await outcomes();
       const cpu = cpuDelta(cpu1, cpuByRole(pids));
+      await stopProfile?.();
+      const rows = await stopTimeline();
       // Consumed: every status the pipeline settled (told, dropped on purpose or dead-lettered).
       const settled = Object.keys(after).reduce((sum, k) => sum + (after[k]! - (before[k] ?? 0)), 0);
       const consumed = Math.round(settled / seconds);
+      const measured = rows.filter((r) => r.t * 1000 >= (stepSeconds * 1000) / 3);
       overload = {
         rate: 2 * ours.rate,
+        published_per_s: Math.round((run.published / run.elapsed_ms) * 1000),
+        fed: measured.length > 0 && measured.every((r) => r.undelivered > 0),
         consumed_per_s: consumed,
         cpu_ms_per_1000: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1e6) / settled, 1)])),
       };
       progress(
-        `overload: consumed ~${consumed}/s (${round(consumed / ours.consumed_per_s, 2)} of sustained); outcomes ${JSON.stringify(cpuDelta(outcomesBefore, after))}`,
+        `overload: published ${overload.published_per_s}/s, consumed ~${consumed}/s (${round(consumed / ours.consumed_per_s, 2)} of sustained), ${overload.fed ? "input waiting throughout" : "input ran out"}; outcomes ${JSON.stringify(cpuDelta(outcomesBefore, after))}`,
       );
       await drainedTo(0, 300_000, lagOf);
     }
@@ -443,9 +482,13 @@ async function main(): Promise<void> {
       behind_cpu_ms_per_1000_events: ours.behind?.cpu_ms_per_1000 ?? null,
       cores_busy_when_behind: coresBusy(ours.behind),
       overload_offered_per_s: overload?.rate ?? null,
+      overload_published_per_s: overload?.published_per_s ?? null,
+      overload_consumer_fed: overload?.fed ?? null,
       overload_consumed_per_s: overload?.consumed_per_s ?? null,
       overload_consumed_ratio: overload ? round(overload.consumed_per_s / ours.consumed_per_s, 2) : null,
       overload_cpu_ms_per_1000_events: overload?.cpu_ms_per_1000 ?? null,
+      // All cores busy: the machine, which the publisher and NATS share with the instance, is the ceiling.
+      cores_busy_at_overload: coresBusy(overload),
       idle_instance_cores: idleCores,
       idle_instance_rss_mb: idleRssMb,
       idle_memory: idleMemory,

@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { setPriority } from "node:os";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { PerformanceObserver } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { startDriverStatusPartners, type DriverStatusPartnerUrls } from "../test/support/driverStatusPartners.ts";
@@ -123,6 +124,100 @@ export async function consumerLag(jsm: JetStreamManager, stream: string, consume
   return { undelivered: info.num_pending, unacked: info.num_ack_pending, redelivered: info.num_redelivered };
 }
 
+/** One second of a step as the stream, the consumer and the instance saw it (see `statusTimeline`). */
+export interface TimelineRow {
+  /** Seconds since the timeline started. */
+  t: number;
+  /** Per second: stored in the stream (published), delivered to the consumer, acknowledged (ack floor). */
+  stored: number;
+  delivered: number;
+  acked: number;
+  /** Per second: settled by the pipeline, by outcome (told, superseded, repeat, ...). */
+  settled: number;
+  undelivered: number;
+  unacked: number;
+  redelivered: number;
+  /** The instance's main thread: event-loop utilisation, GC pause ms in the second; heap used MB. */
+  elu: number;
+  gc_ms: number;
+  heap_mb: number;
+  /** Cores each process of the run used in the second, by role (see `cpuByRole`). */
+  cores: Record<string, number>;
+  /** Whatever else the caller samples (e.g. KRT calls waiting). */
+  extra: Record<string, number>;
+}
+
+/**
+ * Samples, once a second, what happens to a step's statuses: what the publisher got stored, what
+ * the consumer was handed and acknowledged, what the pipeline settled, and what the instance's
+ * main thread did meanwhile. Shows whether a step that fell behind was short of input (the
+ * publisher), of deliveries (JetStream's ack limit) or of CPU (the instance).
+ */
+export function statusTimeline(
+  jsm: JetStreamManager,
+  names: { stream: string; consumer: string },
+  pids: RunPids,
+  settledSoFar: () => Promise<number>,
+  extra: () => Promise<Record<string, number>> = async () => ({}),
+): { stop(): Promise<TimelineRow[]> } {
+  const rows: TimelineRow[] = [];
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration;
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
+  const read = async () => {
+    const [stream, consumer, settled] = await Promise.all([jsm.streams.info(names.stream), jsm.consumers.info(names.stream, names.consumer), settledSoFar()]);
+    return {
+      at: performance.now(),
+      stored: stream.state.last_seq,
+      delivered: consumer.delivered.stream_seq,
+      acked: consumer.ack_floor.stream_seq,
+      settled,
+      consumer,
+      elu: performance.eventLoopUtilization(),
+      gcMs,
+      cpu: cpuByRole(pids),
+    };
+  };
+  let previous = read();
+  const started = performance.now();
+  let sampling = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = sampling.then(async () => {
+      const before = await previous;
+      const now = read();
+      previous = now;
+      const after = await now;
+      const s = (after.at - before.at) / 1000;
+      const perSecond = (a: number, b: number) => Math.round((a - b) / s);
+      rows.push({
+        t: Math.round((after.at - started) / 100) / 10,
+        stored: perSecond(after.stored, before.stored),
+        delivered: perSecond(after.delivered, before.delivered),
+        acked: perSecond(after.acked, before.acked),
+        settled: perSecond(after.settled, before.settled),
+        undelivered: after.consumer.num_pending,
+        unacked: after.consumer.num_ack_pending,
+        redelivered: after.consumer.num_redelivered,
+        elu: Math.round(performance.eventLoopUtilization(after.elu, before.elu).utilization * 100) / 100,
+        gc_ms: Math.round(after.gcMs - before.gcMs),
+        heap_mb: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+        cores: Object.fromEntries(Object.entries(cpuDelta(before.cpu, after.cpu)).map(([role, cpu]) => [role, Math.round((cpu / s) * 100) / 100])),
+        extra: await extra(),
+      });
+    });
+  }, 1_000);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling;
+      gcObserver.disconnect();
+      return rows;
+    },
+  };
+}
+
 export async function natsManager(natsUrl: string): Promise<{ jsm: JetStreamManager; close(): Promise<void> }> {
   const nc = await connect({ servers: natsUrl });
   return { jsm: await jetstreamManager(nc), close: () => nc.close() };
@@ -133,7 +228,14 @@ export async function natsManager(natsUrl: string): Promise<{ jsm: JetStreamMana
  * the bench's own process (the instance), Postgres backends, nats-server, partners, publisher.
  * Other work on the machine is left out, so the cost per event does not depend on it.
  */
-export function cpuByRole(pids: { instance: number; partners: number; publisher: number }): Record<string, number> {
+/** The processes of a run that are its own: the instance (this process), the partners and the publisher. */
+export interface RunPids {
+  instance: number;
+  partners: number;
+  publisher: number;
+}
+
+export function cpuByRole(pids: RunPids): Record<string, number> {
   const ticks = (pid: string): number => {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
