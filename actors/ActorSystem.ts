@@ -63,6 +63,8 @@ export interface TellOptions {
   /** Keep the same id on redelivery so the receiver drops repeats. */
   messageId?: string;
   timeoutMs?: number;
+  /** Aborted: no more attempts (a failed one rejects at once instead of retrying until the timeout). */
+  signal?: AbortSignal;
 }
 
 type EventLike = { type: string; [field: string]: unknown };
@@ -122,8 +124,8 @@ export class ActorSystem {
       this.#clock,
       () => placement?.ownedShards(),
       placement ? (timer) => placement.owns(placement.shardOf(timer)) : () => true,
-      async (timer) => {
-        await this.tell({ type: timer.type, id: timer.id }, timer.event, { messageId: timerMessageId(timer) }, { key: timer.key, dueAt: timer.dueAt });
+      async (timer, signal) => {
+        await this.tell({ type: timer.type, id: timer.id }, timer.event, { messageId: timerMessageId(timer), signal }, { key: timer.key, dueAt: timer.dueAt });
         this.metrics.timersFired.inc();
       },
       this.#logger,
@@ -190,7 +192,7 @@ export class ActorSystem {
     const to = typeof address === "string" ? parseAddress(address) : address;
     const messageId = options.messageId ?? randomUUID();
     try {
-      await this.#deliver(to, event, options.timeoutMs ?? 30_000, messageId, false, timer);
+      await this.#deliver(to, event, options.timeoutMs ?? 30_000, messageId, false, timer, options.signal);
     } catch (error) {
       if ((error as { code?: string }).code === "event_rejected") return; // the receiver decided
       throw error;
@@ -215,7 +217,15 @@ export class ActorSystem {
     this.host.crash();
   }
 
-  async #deliver(to: Address, event: EventLike, timeoutMs: number, messageId: string, isAsk: boolean, timer?: Envelope["timer"]): Promise<unknown> {
+  async #deliver(
+    to: Address,
+    event: EventLike,
+    timeoutMs: number,
+    messageId: string,
+    isAsk: boolean,
+    timer?: Envelope["timer"],
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     const deadline = Date.now() + timeoutMs;
     const target = formatAddress(to);
     const envelope: Envelope = { to, event, messageId, deadline, ...(isAsk ? { replyTo: messageId } : {}), ...(timer ? { timer } : {}) };
@@ -224,7 +234,7 @@ export class ActorSystem {
       try {
         reply = await withDeadline(this.#options.transport.send(envelope), deadline, () => new AskTimeoutError(target, timeoutMs));
       } catch (error) {
-        if (error instanceof UnavailableError && Date.now() < deadline) {
+        if (error instanceof UnavailableError && Date.now() < deadline && !signal?.aborted) {
           await sleep(Math.min(25 * 2 ** attempt, 500));
           continue;
         }
@@ -233,7 +243,7 @@ export class ActorSystem {
       if (reply.ok) return reply.value;
       const error = errorFromReply(target, reply.code, reply.message, reply.details);
       const retryable = error instanceof StaleActorError || error instanceof UnavailableError;
-      if (retryable && Date.now() < deadline) {
+      if (retryable && Date.now() < deadline && !signal?.aborted) {
         await sleep(Math.min(10 * 2 ** attempt, 500));
         continue;
       }

@@ -5,13 +5,15 @@ import { dueTimers, type DueTimer } from "../storage/actorStore.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./logger.ts";
 
-export type DeliverTimer = (timer: DueTimer) => Promise<void>;
+/** Delivers one due timer; `signal` aborts once the timers stop (the attempt under way may fail then: the timer stays due). */
+export type DeliverTimer = (timer: DueTimer, signal: AbortSignal) => Promise<void>;
 
 export class DurableTimers {
   readonly #inFlight = new Set<string>();
   #loop: NodeJS.Timeout | undefined;
   #polling: Promise<number> | undefined;
   #unsubscribe: () => void = () => {};
+  readonly #stopping = new AbortController();
 
   constructor(
     private readonly sql: Sql,
@@ -34,10 +36,15 @@ export class DurableTimers {
     this.#unsubscribe = this.clock.onAdvance(() => void this.poll());
   }
 
+  /**
+   * No more polls; deliveries under way make no further attempt (the host they go to is likely
+   * stopping too). What they did not deliver stays due, for the next start or the shard's next owner.
+   */
   stop(): void {
     clearTimeout(this.#loop);
     this.#loop = undefined;
     this.#unsubscribe();
+    this.#stopping.abort();
   }
 
   /**
@@ -56,7 +63,7 @@ export class DurableTimers {
       const page = await this.#pollOnce();
       sent += page.sent;
       // A full page of which nothing was delivered (other instances' timers, or failures) waits for the next poll.
-      if (!page.full || page.sent === 0) return sent;
+      if (!page.full || page.sent === 0 || this.#stopping.signal.aborted) return sent;
     }
   }
 
@@ -70,20 +77,24 @@ export class DurableTimers {
     }
     const fresh = due.filter((t) => this.mine(t) && !this.#inFlight.has(timerMessageId(t)));
     let sent = 0;
+    let cutByStop = 0;
+    const { signal } = this.#stopping;
     await Promise.all(
       fresh.map(async (timer) => {
         const id = timerMessageId(timer);
         this.#inFlight.add(id);
         try {
-          await this.deliver(timer);
+          await this.deliver(timer, signal);
           sent++;
         } catch (error) {
-          this.logger.warn("durable timer delivery failed; it stays due", { actor: `${timer.type}/${timer.id}`, timer: timer.key, error: String(error) });
+          if (signal.aborted) cutByStop++;
+          else this.logger.warn("durable timer delivery failed; it stays due", { actor: `${timer.type}/${timer.id}`, timer: timer.key, error: String(error) });
         } finally {
           this.#inFlight.delete(id);
         }
       }),
     );
+    if (cutByStop > 0) this.logger.info("durable timers cut off by the stop stay due", { timers: cutByStop });
     return { sent, full: due.length === PAGE };
   }
 }

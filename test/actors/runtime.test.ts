@@ -177,6 +177,38 @@ describe("actor runtime", () => {
     await s.stop();
   });
 
+  it("durable timer - a stop ends the deliveries under way: no attempt after it, the timer stays due and fires after the restart", async () => {
+    const clock = new ManualClock();
+    const first = system({ clock });
+    await first.ask("counter/cut-by-stop", { type: "remind", afterMs: 1_000 });
+    await first.stop();
+
+    // The host the timer goes to is moving (as a stopping one is): every attempt is refused as unavailable.
+    const moving = new InProcessTransport();
+    let attempts = 0;
+    moving.send = async () => {
+      attempts++;
+      return Promise.reject(new UnavailableError("the host is stopping"));
+    };
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (msg: string) => void warnings.push(msg) };
+    const stopping = system({ clock, transport: moving, logger });
+    clock.advance(1_000);
+    const delivering = stopping.timers.poll();
+    await eventually(() => expect(attempts).toBeGreaterThan(0));
+    await stopping.stop();
+    expect(await delivering).toBe(0);
+    const attemptsAtStop = attempts;
+    await new Promise((r) => setTimeout(r, 600)); // longer than the retries' longest pause
+    expect(attempts).toBe(attemptsAtStop);
+    expect(warnings).toEqual([]);
+
+    const next = system({ clock });
+    expect(await next.timers.poll()).toBe(1);
+    expect((await loadSnapshot(db.sql, "counter", "cut-by-stop"))!.snapshot).toMatchObject({ context: { reminders: 1 } });
+    await next.stop();
+  });
+
   it("durable timer - in a cluster an instance reads its own shards' timers: a page of earlier ones of other shards does not hide them", async () => {
     const clock = new ManualClock();
     const shardOf = (address: { id: string }) => (address.id.startsWith("theirs-") ? 2 : 1);
