@@ -1,4 +1,5 @@
-// Bench: an HTTP route that asks an actor (middleware + ask + group commit to Postgres) vs a raw hyper-express constant route;
+// Bench: an HTTP route that asks an actor (middleware + ask + group commit to Postgres) vs a raw hyper-express constant route,
+// and vs that route committing one row before it answers (each request its own commit, then grouped: bench/durableBaseline.ts);
 // then the same route with the inspector's live feed open (an SSE client watching every kind), against the same
 // route without it, in alternating rounds (BENCH_WATCH_ROUNDS, default 3; BENCH_WATCH=0 skips them).
 import { randomBytes } from "node:crypto";
@@ -16,6 +17,7 @@ import { route } from "../http/route.ts";
 import { Inspection } from "../actors/Inspection.ts";
 import { inspectorRoutes } from "../http/routes/inspector.ts";
 import { counterKind } from "../test/support/counterKind.ts";
+import { commitEach, commitGrouped, createDurableBaselineTable, type DurableWrite } from "./durableBaseline.ts";
 import { measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -45,6 +47,19 @@ function serverLoad() {
   };
 }
 
+/** A route's figures in the JSON line, as `<name>_rps`, `_p50_ms` ... `_max_ms`, `_errors`, `_server_cpu_cores`. */
+function routeFigures(name: string, { result, server }: { result: LoadResult; server: { cores: number } }): Record<string, number> {
+  return {
+    [`${name}_rps`]: result.rps,
+    [`${name}_p50_ms`]: result.p50_ms,
+    [`${name}_p99_ms`]: result.p99_ms,
+    [`${name}_p999_ms`]: result.p999_ms,
+    [`${name}_max_ms`]: result.max_ms,
+    [`${name}_errors`]: result.errors,
+    [`${name}_server_cpu_cores`]: server.cores,
+  };
+}
+
 /** Sum and count of a histogram, to take deltas over the measured phase. */
 async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
   const values = (await h.get()).values;
@@ -53,7 +68,7 @@ async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
 }
 
 // Watchdog: a stuck bench still drops its schema and exits.
-const limitMs = ((2 + (watch ? 2 * watchRounds : 0)) * (warmupSeconds + seconds) + 60) * 1000;
+const limitMs = ((4 + (watch ? 2 * watchRounds : 0)) * (warmupSeconds + seconds) + 60) * 1000;
 setTimeout(() => {
   progress(`watchdog: no result after ${limitMs} ms, giving up`);
   void dropSchema(url, schema).finally(() => process.exit(2));
@@ -92,6 +107,15 @@ route(http.app, http.deps, {
 inspectorRoutes(http.app, { ...http.deps, tag: "inspector", system, inspection, instanceId: "bench", cluster: undefined });
 const raw = new HyperExpress.Server();
 raw.post("/raw", (_req, res) => void res.json({ count: 1 }));
+// The same route, durable: it answers once its row is committed, on the runtime's pool.
+await createDurableBaselineTable(db.sql);
+const durableRoute = (path: string, durable: DurableWrite) =>
+  raw.post(path, async (_req, res) => {
+    await durable.commit("ask");
+    res.json({ count: 1 });
+  });
+durableRoute("/raw-commit", commitEach(db.sql));
+durableRoute("/raw-group-commit", commitGrouped(db.sql));
 
 try {
   const actorPort = await http.listen(0, "127.0.0.1");
@@ -100,11 +124,17 @@ try {
   const common = { method: "POST", body: JSON.stringify({ by: 1 }), connections, warmupSeconds, seconds } as const;
   progress(`schema ${schema}; ${connections} connections, ${warmupSeconds}s warm-up + ${seconds}s each, ${actors} actors`);
 
-  progress("raw hyper-express route...");
-  const rawLoad = serverLoad();
-  const rawResult = await measure({ ...common, origin: `http://127.0.0.1:${rawPort}`, path: "/raw" }, rawLoad.start);
-  const rawServer = rawLoad.stop();
-  progress(`raw: ${JSON.stringify(rawResult)}`);
+  const measureRaw = async (path: string) => {
+    progress(`raw hyper-express route ${path}...`);
+    const load = serverLoad();
+    const result = await measure({ ...common, origin: `http://127.0.0.1:${rawPort}`, path }, load.start);
+    const server = load.stop();
+    progress(`${path}: ${JSON.stringify(result)}`);
+    return { result, server };
+  };
+  const { result: rawResult, server: rawServer } = await measureRaw("/raw");
+  const commitEachRun = await measureRaw("/raw-commit");
+  const commitGroupedRun = await measureRaw("/raw-group-commit");
 
   progress("actor ask route...");
   const actorLoad = serverLoad();
@@ -230,6 +260,11 @@ try {
     actor_server_cpu_cores: actorServer.cores,
     raw_server_elu: rawServer.elu,
     raw_server_cpu_cores: rawServer.cores,
+    // The raw route committing one row per request before it answers, then grouped per tick.
+    ...routeFigures("raw_commit", commitEachRun),
+    ...routeFigures("raw_group_commit", commitGroupedRun),
+    p99_ratio_vs_durable: round(actorResult.p99_ms / commitEachRun.result.p99_ms, 2),
+    p99_ratio_vs_group_durable: round(actorResult.p99_ms / commitGroupedRun.result.p99_ms, 2),
     ...(watched
       ? {
           watched_rps: Math.round(watched.rps),

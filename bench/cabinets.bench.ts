@@ -2,8 +2,10 @@
 // its own with TCP_NODELAY). Measures the CPU share of one core the instance spends while only
 // polling, then book+open through HTTP (two requests, two actor turns with commits, one MQTT unlock
 // round trip, the accumulator moves) side by side with a raw MQTT request/response round trip to
-// a simulated cabinet through the same broker, alternating in the same run. The simulated cabinets
-// run in a child process, as devices are elsewhere in production.
+// a simulated cabinet through the same broker, and that round trip between the two commits a
+// minimal correct book+open must make (the booking, then the open: bench/durableBaseline.ts),
+// alternating in the same run. The simulated cabinets run in a child process, as devices are
+// elsewhere in production.
 // BENCH_PROFILE=1 writes a CPU profile of the polling window to bench-cabinets-polling.cpuprofile;
 // BENCH_CABINETS=10 measures what the idle instance itself costs in that window.
 import http from "node:http";
@@ -20,6 +22,7 @@ import { createLogger } from "../actors/logger.ts";
 import { dropSchema, openPostgres } from "../storage/database.ts";
 import { cabinetSpec, commandsTopic, startCabinetSimulator } from "../integrations/cabinet/index.ts";
 import { startPrivateMosquitto } from "../test/support/privateMosquitto.ts";
+import { commitEach, createDurableBaselineTable } from "./durableBaseline.ts";
 import { latencyFigures, percentile, printResult, progress, round, startProfile } from "./scenario.ts";
 
 const dbUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -145,11 +148,23 @@ async function main(): Promise<void> {
         raw.publish(commandsTopic(RAW_PREFIX, id), JSON.stringify({ type: "inventory", request_id }), { qos: 0 });
       });
 
-    progress(`book+open through HTTP vs raw MQTT round trips, ${samples} each, alternating...`);
+    // One book+open at a time: a grouped commit would gather nothing, so each is its own commit.
+    await createDurableBaselineTable(db.sql);
+    const durable = commitEach(db.sql);
+    const rawDurableRoundTrip = async (n: number) => {
+      const started = performance.now();
+      await durable.commit("book");
+      await rawRoundTrip(n);
+      await durable.commit("open");
+      return performance.now() - started;
+    };
+
+    progress(`book+open through HTTP vs raw MQTT round trips (alone, between two commits), ${samples} each, alternating...`);
     const bookOpen: number[] = [];
     const bookMs: number[] = [];
     const openMs: number[] = [];
     const rawMs: number[] = [];
+    const rawDurableMs: number[] = [];
     /** The slowest samples: when (ms since start, as --trace-gc prints) and how long each half took. */
     const slowest: { at: number; book: number; open: number; cabinet: string; epochMs: number }[] = [];
     let errors = 0;
@@ -193,12 +208,14 @@ async function main(): Promise<void> {
         firstError ??= `${opened.status} ${JSON.stringify(opened.body).slice(0, 200)}`;
       }
       const rawOne = await rawRoundTrip(i);
+      const rawDurableOne = await rawDurableRoundTrip(i);
       // the first 100 warm up
       if (i >= 100) {
         bookOpen.push(ms);
         bookMs.push(bookedAt - started);
         openMs.push(started + ms - bookedAt);
         rawMs.push(rawOne);
+        rawDurableMs.push(rawDurableOne);
         slowest.push({
           at: Math.round(started),
           book: round(bookedAt - started, 1),
@@ -215,7 +232,7 @@ async function main(): Promise<void> {
     const commitsAfter = await commitTotals(instance);
     const commits = commitsAfter.count - commitsBefore!.count;
     progress(`GC pauses >= 20 ms while booking (at ms since start:kind:ms): ${longGcs.join(" ")}`);
-    for (const list of [bookOpen, bookMs, openMs, rawMs]) list.sort((a, b) => a - b);
+    for (const list of [bookOpen, bookMs, openMs, rawMs, rawDurableMs]) list.sort((a, b) => a - b);
     progress(`slowest book+open samples (at ms since start, book ms, open ms): ${slowest.map((s) => `${s.at}:${s.book}+${s.open}`).join(" ")}`);
     // Where the slowest ones waited: the cabinet actor's turns (journal, ms after the request began).
     for (const s of slowest.slice(0, 5)) {
@@ -240,6 +257,7 @@ async function main(): Promise<void> {
       ...latencyFigures("book", bookMs),
       ...latencyFigures("open", openMs),
       ...latencyFigures("raw_mqtt", rawMs),
+      ...latencyFigures("raw_mqtt_commit", rawDurableMs),
       loop_delay_p99_ms: round(loopDelay.percentile(99) / 1e6, 1),
       loop_delay_max_ms: round(loopDelay.max / 1e6, 1),
       // The snapshot commits of every actor while booking: a reply waits for its turn's commit.
@@ -252,6 +270,7 @@ async function main(): Promise<void> {
       gc_pause_max_ms: round(Math.max(0, ...gcPauses), 1),
       p50_ratio: round(percentile(bookOpen, 50) / percentile(rawMs, 50), 1),
       p99_ratio: round(percentile(bookOpen, 99) / percentile(rawMs, 99), 1),
+      p99_ratio_vs_durable: round(percentile(bookOpen, 99) / percentile(rawDurableMs, 99), 2),
       errors,
       ...(firstError ? { first_error: firstError } : {}),
     });

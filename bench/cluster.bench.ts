@@ -1,5 +1,6 @@
 // bench:cluster — cross-instance asks against raw NATS request/reply between the same two
-// processes, failover time (SIGKILL to the first answer of a moved actor) under load, and false
+// processes, answered at once and after committing one row (each request its own commit, then
+// grouped: bench/durableBaseline.ts), failover time (SIGKILL to the first answer of a moved actor) under load, and false
 // takeovers while every instance's event loop stalls. Lease and shard count are the product's
 // defaults unless BENCH_LEASE_MS / BENCH_SHARDS say otherwise.
 import { DEFAULT_CLUSTER_LEASE_MS, DEFAULT_SHARD_COUNT } from "../config.ts";
@@ -25,23 +26,25 @@ async function post(node: Node, path: string, body: unknown = {}) {
   return (await res.json()) as { latencies_ms: number[]; elapsed_ms: number };
 }
 
+/** How the replying instance answers a raw request: at once, or after committing one row. */
+const ECHOES = ["echo", "echo-commit", "echo-group-commit"] as const;
+
 async function askVersusRaw(a: Node, b: Node) {
   await post(b, "/test/v1/bench/echo");
-  // Warm both paths (actor activation, JIT), then measure each twice, interleaved.
+  const raw = (echo: (typeof ECHOES)[number], count: number) => post(a, "/test/v1/bench/raw-nats", { count, concurrency: CONCURRENCY, target: b.id, echo });
+  // Warm every path (actor activation, JIT), then measure each twice, interleaved.
   await post(a, "/test/v1/bench/remote-asks", { count: 1_000, concurrency: CONCURRENCY });
-  await post(a, "/test/v1/bench/raw-nats", { count: 1_000, concurrency: CONCURRENCY, target: b.id });
+  for (const echo of ECHOES) await raw(echo, 1_000);
   const asks: number[] = [];
-  const raws: number[] = [];
+  const raws = { echo: [] as number[], "echo-commit": [] as number[], "echo-group-commit": [] as number[] };
   let askMs = 0;
   for (let round = 0; round < 2; round++) {
     const ask = await post(a, "/test/v1/bench/remote-asks", { count: ASKS / 2, concurrency: CONCURRENCY });
-    const raw = await post(a, "/test/v1/bench/raw-nats", { count: ASKS / 2, concurrency: CONCURRENCY, target: b.id });
     asks.push(...ask.latencies_ms);
-    raws.push(...raw.latencies_ms);
     askMs += ask.elapsed_ms;
+    for (const echo of ECHOES) raws[echo].push(...(await raw(echo, ASKS / 2)).latencies_ms);
   }
-  asks.sort((x, y) => x - y);
-  raws.sort((x, y) => x - y);
+  for (const list of [asks, ...Object.values(raws)]) list.sort((x, y) => x - y);
   return { asks, raws, askRps: asks.length / (askMs / 1000) };
 }
 
@@ -114,15 +117,18 @@ try {
   const stalled = await stalledLoops(cluster);
 
   const askP99 = percentile(asks, 99);
-  const rawP99 = percentile(raws, 99);
   printResult({
     bench: "cluster",
     instances: 3,
     concurrency: CONCURRENCY,
     ask_rps: round(askRps, 0),
     ...latencyFigures("ask", asks),
-    ...latencyFigures("raw_nats", raws),
-    p99_ratio: round(askP99 / rawP99, 2),
+    ...latencyFigures("raw_nats", raws.echo),
+    ...latencyFigures("raw_nats_commit", raws["echo-commit"]),
+    ...latencyFigures("raw_nats_group_commit", raws["echo-group-commit"]),
+    p99_ratio: round(askP99 / percentile(raws.echo, 99), 2),
+    p99_ratio_vs_durable: round(askP99 / percentile(raws["echo-commit"], 99), 2),
+    p99_ratio_vs_group_durable: round(askP99 / percentile(raws["echo-group-commit"], 99), 2),
     lease_ms: LEASE_MS,
     shards: SHARDS,
     failover_ms_median: round(percentile(failovers, 50), 0),

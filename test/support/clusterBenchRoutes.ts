@@ -1,14 +1,18 @@
 // Measurement routes of a cluster test node (bench:cluster): asks from this process to actors
-// hosted on another instance, and raw NATS request/reply to that instance, in the same process.
+// hosted on another instance, and raw NATS request/reply to that instance, in the same process;
+// the replying instance answers at once (`echo`) or after committing one row (`echo-commit`: each
+// request its own commit; `echo-group-commit`: grouped per tick), see bench/durableBaseline.ts.
 import { Schema } from "effect";
 import type { Server } from "hyper-express";
 import type { Instance } from "../../instance.ts";
 import type { RouteDeps } from "../../http/route.ts";
 import type { ActorSystem } from "../../actors/ActorSystem.ts";
 import { route } from "../../http/route.ts";
+import { commitEach, commitGrouped, createDurableBaselineTable } from "../../bench/durableBaseline.ts";
 
 const Run = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int });
-const RawRun = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int, target: Schema.String });
+const Echo = Schema.Literals(["echo", "echo-commit", "echo-group-commit"]);
+const RawRun = Schema.Struct({ count: Schema.Int, concurrency: Schema.Int, target: Schema.String, echo: Schema.optional(Echo) });
 const Stalls = Schema.Struct({ stall_ms: Schema.Int, every_ms: Schema.Int, for_ms: Schema.Int });
 
 /** Runs `count` calls with `concurrency` in flight; latencies in ms, ascending. */
@@ -32,18 +36,27 @@ async function run(count: number, concurrency: number, call: (i: number) => Prom
 export function benchRoutes(app: Server, deps: RouteDeps & { system: ActorSystem }, instance: () => Instance): void {
   const echoReply = new TextEncoder().encode(JSON.stringify({ ok: true, value: { count: 1 } }));
   let echoing = false;
-  const startEcho = () => {
-    const cluster = instance().cluster!;
+  const startEcho = async () => {
     if (echoing) return;
     echoing = true;
-    cluster.nc.subscribe(`bench.echo.${instance().config.instanceId}`, { callback: (_e, m) => void m.respond(echoReply) });
+    const { nc } = instance().cluster!;
+    const id = instance().config.instanceId;
+    nc.subscribe(`bench.echo.${id}`, { callback: (_e, m) => void m.respond(echoReply) });
+    await createDurableBaselineTable(deps.sql);
+    for (const [echo, durable] of [
+      ["echo-commit", commitEach(deps.sql)],
+      ["echo-group-commit", commitGrouped(deps.sql)],
+    ] as const) {
+      const failed = (error: unknown) => deps.logger.error("the durable baseline's commit failed", { echo, error: String(error) });
+      nc.subscribe(`bench.${echo}.${id}`, { callback: (_e, m) => void durable.commit(echo).then(() => m.respond(echoReply), failed) });
+    }
   };
   route(app, deps, {
     method: "post",
     path: "/test/v1/bench/echo",
     role: "internal",
     handle: async () => {
-      startEcho();
+      await startEcho();
       await instance().cluster!.nc.flush();
       return { status: 200, body: { subject: `bench.echo.${instance().config.instanceId}` } };
     },
@@ -74,7 +87,7 @@ export function benchRoutes(app: Server, deps: RouteDeps & { system: ActorSystem
     handle: async ({ body }) => {
       const nc = instance().cluster!.nc;
       const payload = new TextEncoder().encode(JSON.stringify({ to: { type: "counter", id: "x" }, event: { type: "increment" }, messageId: "m", deadline: 0 }));
-      const result = await run(body.count, body.concurrency, () => nc.request(`bench.echo.${body.target}`, payload, { timeout: 5_000 }));
+      const result = await run(body.count, body.concurrency, () => nc.request(`bench.${body.echo ?? "echo"}.${body.target}`, payload, { timeout: 5_000 }));
       return { status: 200, body: result };
     },
   });
