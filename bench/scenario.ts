@@ -1,6 +1,6 @@
 // Shared bench pieces: a closed-loop keep-alive HTTP/1.1 load generator in a child process, percentiles, the final JSON line.
 import { fork } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,17 @@ export function latencyFigures(name: string, sorted: ArrayLike<number>, digits =
     [key("max")]: round(sorted.length ? sorted[sorted.length - 1]! : NaN, digits),
   };
 }
+/** CPU seconds (user + system) a process has used so far, from Linux /proc (ticks of 10 ms); 0 once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+
 export const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
 /** The bench's result: one JSON line, printed last on stdout. */
 export const printResult = (result: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(result)}\n`);

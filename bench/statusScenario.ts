@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { PerformanceObserver } from "node:perf_hooks";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import { processCpuSeconds } from "./scenario.ts";
 import { startDriverStatusPartners, type DriverStatusPartnerUrls } from "../test/support/driverStatusPartners.ts";
 
 /** The bench's drivers: 500 parks; a tenth in cargo only (filtered), a tenth in Saint Petersburg (filtered). */
@@ -223,11 +224,6 @@ export async function natsManager(natsUrl: string): Promise<{ jsm: JetStreamMana
   return { jsm: await jetstreamManager(nc), close: () => nc.close() };
 }
 
-/**
- * CPU seconds used so far by the processes of the run, by role (Linux /proc; ticks of 10 ms):
- * the bench's own process (the instance), Postgres backends, nats-server, partners, publisher.
- * Other work on the machine is left out, so the cost per event does not depend on it.
- */
 /** The processes of a run that are its own: the instance (this process), the partners and the publisher. */
 export interface RunPids {
   instance: number;
@@ -235,16 +231,12 @@ export interface RunPids {
   publisher: number;
 }
 
+/**
+ * CPU seconds used so far by the processes of the run, by role (Linux /proc; ticks of 10 ms):
+ * the bench's own process (the instance), Postgres backends, nats-server, partners, publisher.
+ * Other work on the machine is left out, so the cost per event does not depend on it.
+ */
 export function cpuByRole(pids: RunPids): Record<string, number> {
-  const ticks = (pid: string): number => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return Number(fields[11]) + Number(fields[12]); // utime, stime
-    } catch {
-      return 0;
-    }
-  };
   const byName = (name: string) =>
     readdirSync("/proc")
       .filter((p) => /^\d+$/.test(p))
@@ -255,13 +247,13 @@ export function cpuByRole(pids: RunPids): Record<string, number> {
           return false;
         }
       })
-      .reduce((sum, p) => sum + ticks(p), 0);
+      .reduce((sum, p) => sum + processCpuSeconds(Number(p)), 0);
   return {
-    instance: ticks(String(pids.instance)) / 100,
-    postgres: byName("postgres") / 100,
-    nats: byName("nats-server") / 100,
-    partners: ticks(String(pids.partners)) / 100,
-    publisher: ticks(String(pids.publisher)) / 100,
+    instance: processCpuSeconds(pids.instance),
+    postgres: byName("postgres"),
+    nats: byName("nats-server"),
+    partners: processCpuSeconds(pids.partners),
+    publisher: processCpuSeconds(pids.publisher),
   };
 }
 
