@@ -1,7 +1,8 @@
 // Bench: an HTTP route that asks an actor (middleware + ask + group commit to Postgres) vs a raw hyper-express constant route,
 // and vs that route committing one row before it answers (each request its own commit, then grouped: bench/durableBaseline.ts);
 // then the same route with the inspector's live feed open (an SSE client watching every kind), against the same
-// route without it, in alternating rounds (BENCH_WATCH_ROUNDS, default 3; BENCH_WATCH=0 skips them).
+// route without it, in alternating rounds (BENCH_WATCH_ROUNDS, default 3; BENCH_WATCH=0 skips them); and the same
+// job on Restate with the same load, for the ratios to it (BENCH_RESTATE=0 skips it).
 import { randomBytes } from "node:crypto";
 import HyperExpress from "hyper-express";
 import { Registry, type Histogram } from "prom-client";
@@ -18,6 +19,7 @@ import { Inspection } from "../actors/Inspection.ts";
 import { inspectorRoutes } from "../http/routes/inspector.ts";
 import { counterKind } from "../test/support/counterKind.ts";
 import { commitEach, commitGrouped, createDurableBaselineTable, type DurableWrite } from "./durableBaseline.ts";
+import { measureRestate, restateOverheadSeconds } from "./restate.ts";
 import { measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -27,6 +29,7 @@ const warmupSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const actors = Number(process.env.BENCH_ACTORS ?? 1000);
 const watch = process.env.BENCH_WATCH !== "0";
 const watchRounds = Number(process.env.BENCH_WATCH_ROUNDS ?? 3);
+const compareRestate = process.env.BENCH_RESTATE !== "0";
 const token = "bench-internal-token";
 const schema = `bench_ask_${randomBytes(4).toString("hex")}`;
 
@@ -68,7 +71,8 @@ async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
 }
 
 // Watchdog: a stuck bench still drops its schema and exits.
-const limitMs = ((4 + (watch ? 2 * watchRounds : 0)) * (warmupSeconds + seconds) + 60) * 1000;
+const limitMs =
+  ((4 + (watch ? 2 * watchRounds : 0) + (compareRestate ? 1 : 0)) * (warmupSeconds + seconds) + 60 + (compareRestate ? restateOverheadSeconds : 0)) * 1000;
 setTimeout(() => {
   progress(`watchdog: no result after ${limitMs} ms, giving up`);
   void dropSchema(url, schema).finally(() => process.exit(2));
@@ -158,6 +162,13 @@ try {
   const actorServer = actorLoad.stop();
   const after = await snapshot();
   progress(`actor: ${JSON.stringify(actorResult)}`);
+
+  let restateResult: Awaited<ReturnType<typeof measureRestate>> | undefined;
+  if (compareRestate) {
+    progress("the same job on Restate...");
+    restateResult = await measureRestate(spec);
+    progress(`restate: ${JSON.stringify(restateResult)}`);
+  }
 
   // The inspector's feed open (every kind, as the page's live feed tab) against closed, in rounds
   // of one phase each, alternating which goes first (W U, U W, ...) so that drift of a shared
@@ -256,6 +267,20 @@ try {
     commit_batch_mean: round(batch.sum / Math.max(1, batch.count), 1),
     commit_tx_mean_ms: round((commit.sum / Math.max(1, commit.count)) * 1000),
     commits_per_s: Math.round(commit.count / seconds),
+    ...(restateResult
+      ? {
+          restate_rps: restateResult.rps,
+          restate_p50_ms: restateResult.p50_ms,
+          restate_p99_ms: restateResult.p99_ms,
+          restate_p999_ms: restateResult.p999_ms,
+          restate_max_ms: restateResult.max_ms,
+          restate_errors: restateResult.errors,
+          restate_cpu_cores: restateResult.cpu_cores,
+          restate_cpu_us_per_ask: Math.round((restateResult.cpu_cores / restateResult.rps) * 1e6),
+          rps_vs_restate: round(actorResult.rps / restateResult.rps, 2),
+          p99_vs_restate: round(actorResult.p99_ms / restateResult.p99_ms, 3),
+        }
+      : {}),
     actor_server_elu: actorServer.elu,
     actor_server_cpu_cores: actorServer.cores,
     raw_server_elu: rawServer.elu,
