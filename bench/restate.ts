@@ -75,7 +75,7 @@ function startEndpoint(): Promise<{ child: ChildProcess; port: number }> {
 }
 
 /** A running restate-server and SDK endpoint, the deployment registered; `stop` kills both and removes the base dir. */
-async function startRestate(): Promise<{ ingress: string; pids: number[]; stop(): void }> {
+async function startRestate(): Promise<{ ingress: string; pids: [server: number, endpoint: number]; stop(): void }> {
   const baseDir = mkdtempSync(join(tmpdir(), "bench-restate-"));
   const children: ChildProcess[] = [];
   const interrupted = () => {
@@ -123,22 +123,24 @@ async function startRestate(): Promise<{ ingress: string; pids: number[]; stop()
   }
 }
 
-/** The load of `spec` (its connections, keys, warm-up and duration) against Restate's ingress; cores: server + endpoint. */
+/** The load of `spec` (its connections, keys, warm-up and duration) against Restate's ingress; cores of the server and of the endpoint. */
 export async function measureRestate(
   spec: Pick<LoadSpec, "connections" | "warmupSeconds" | "seconds" | "spread" | "body">,
-): Promise<LoadResult & { cpu_cores: number }> {
+): Promise<LoadResult & { server_cpu_cores: number; endpoint_cpu_cores: number }> {
   const restateRun = await startRestate();
   try {
     progress(`Restate up (ingress ${restateRun.ingress}), deployment registered`);
-    const cpuSeconds = () => restateRun.pids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
-    let cpuBefore = 0;
+    const [serverPid, endpointPid] = restateRun.pids;
+    const cpuSeconds = () => [processCpuSeconds(serverPid), processCpuSeconds(endpointPid)];
+    let before = [0, 0];
     let measuredFrom = 0;
     const result = await measure({ ...spec, method: "POST", origin: restateRun.ingress, path: "/counter/{n}/increment" }, () => {
-      cpuBefore = cpuSeconds();
+      before = cpuSeconds();
       measuredFrom = performance.now();
     });
     const elapsed = (performance.now() - measuredFrom) / 1000;
-    return { ...result, cpu_cores: round((cpuSeconds() - cpuBefore) / elapsed, 2) };
+    const [server, endpoint] = cpuSeconds().map((seconds, i) => round((seconds - before[i]!) / elapsed, 2));
+    return { ...result, server_cpu_cores: server!, endpoint_cpu_cores: endpoint! };
   } finally {
     restateRun.stop();
   }
