@@ -6,10 +6,18 @@ import type { Logger } from "./logger.ts";
 
 export type DeliverMessage = (message: OutboxMessage) => Promise<void>;
 
+/**
+ * Delivered messages wait this long for others to share their delete: at low rates each commit
+ * dispatches a message or two, and a statement per commit cost more than the commit's share of its
+ * own batch. A crash meanwhile only makes the sweep deliver them again (receivers drop repeats).
+ */
+const DELETE_GATHER_MS = 200;
+
 export class OutboxRelay {
   #loop: NodeJS.Timeout | undefined;
   #delivered: string[] = [];
-  #flushScheduled = false;
+  #flush: NodeJS.Timeout | undefined;
+  #stopped = false;
   /** The delete statement running, if any: one at a time, so what is delivered meanwhile goes in the next one, however busy. */
   #deleting: Promise<void> | undefined;
 
@@ -21,13 +29,17 @@ export class OutboxRelay {
   ) {}
 
   start(sweepEveryMs: number): void {
+    this.#stopped = false;
     const tick = () => void this.sweep().finally(() => (this.#loop = setTimeout(tick, sweepEveryMs)));
     this.#loop = setTimeout(tick, 0);
   }
 
+  /** Deletes what is delivered from now on without waiting: the database may close soon after. */
   stop(): void {
     clearTimeout(this.#loop);
     this.#loop = undefined;
+    this.#stopped = true;
+    if (this.#flush) void this.#flushDeleted();
   }
 
   /** Right after a commit. A failure here is fine: the sweep delivers it later. */
@@ -60,13 +72,13 @@ export class OutboxRelay {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#deleting) return;
-    this.#flushScheduled = true;
-    setImmediate(() => void this.#flushDeleted());
+    if (this.#flush || this.#deleting) return;
+    this.#flush = setTimeout(() => void this.#flushDeleted(), this.#stopped ? 0 : DELETE_GATHER_MS);
   }
 
   async #flushDeleted(): Promise<void> {
-    this.#flushScheduled = false;
+    clearTimeout(this.#flush);
+    this.#flush = undefined;
     while (this.#deleting) await this.#deleting;
     const ids = this.#delivered;
     if (ids.length === 0) return;

@@ -51,9 +51,10 @@ export interface StatusStreamConfig {
 export function statusStreamConfig(env: Env): StatusStreamConfig {
   const e = decodeEnv(StatusStreamEnv, env);
   const maxAckPending = e.STATUS_MAX_ACK_PENDING ?? 20_000;
+  const ingest = e.STATUS_INGEST ?? "worker";
   return {
     natsUrl: e.STATUS_NATS_URL,
-    ingest: e.STATUS_INGEST ?? "worker",
+    ingest,
     names: {
       stream: e.STATUS_STREAM ?? "CONTRACTOR_STATUSES",
       subject: e.STATUS_SUBJECT ?? "contractor.statuses.events",
@@ -82,8 +83,9 @@ export function statusStreamConfig(env: Env): StatusStreamConfig {
       tellConcurrency: e.STATUS_TELL_CONCURRENCY ?? 4_096,
       lookupConcurrency: 4,
       lookupBatchSize: 1_000,
-      // One lookup per 10 ms slice instead of one per driver (statuses arrive one by one).
-      lookupGatherMs: 10,
+      // On this thread statuses arrive one by one: one lookup per 10 ms slice instead of one per
+      // driver. The worker sends them in batches already gathered: waiting more adds only latency.
+      lookupGatherMs: ingest === "main" ? 10 : 0,
       insideRegionTtlMs: e.STATUS_REGION_TTL_MS ?? 10_000,
       retryBaseMs: 200,
       retryMaxMs: 5_000,

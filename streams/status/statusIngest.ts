@@ -1,7 +1,7 @@
 // The status stream's ingest on a worker thread: JetStream, the decode and the dead letters run
 // there (`statusIngest.worker.ts`, around `openStatusSource`), the rest of the pipeline and the
 // actors here. The worker keeps each message's settle handle under a number; statuses come over
-// in one batch every `gatherMs` (at once when many), acks and +WPI go back in one batch every 20 ms.
+// in one batch every `gatherMs` (at once when many), acks and +WPI go back in one batch every 100 ms.
 import { Worker } from "node:worker_threads";
 import { Observable, type Subscriber } from "rxjs";
 import { driverKey } from "../../integrations/driverKey.ts";
@@ -18,8 +18,9 @@ export interface IngestOptions extends StatusSourceOptions {
   /**
    * A status waits up to this long in the worker for others to cross with it (0: each turn's
    * statuses cross at once). At low rates statuses arrive one by one, and each crossing costs
-   * both threads a message and this one a turn of the whole pipeline; the latency budget is the
-   * coalescing's debounce (a second by default), of which this takes a few percent. Default 20.
+   * both threads a message and this one a turn of the whole pipeline (a trackstory lookup
+   * included); the latency budget is the coalescing's debounce (a second by default), of which
+   * this takes a few percent. Default 50.
    */
   readonly gatherMs?: number;
 }
@@ -56,12 +57,14 @@ const STOP_TIMEOUT_MS = 10_000;
 // The sources are TypeScript run through tsx: a worker registers it before loading its entry.
 const BOOT = new URL("./statusIngest.boot.mjs", import.meta.url);
 
-const SETTLE_EVERY_MS = 20;
+const SETTLE_EVERY_MS = 100;
 
 /**
  * Acks and +WPI gathered for SETTLE_EVERY_MS, posted to the worker as one message: at low rates a
  * status arrives alone, and a message for each ack cost more of this thread than any other step of
- * its path (72 µs at 220/s). The ack wait is seconds: the delay costs JetStream nothing.
+ * its path (72 µs at 220/s); each message also costs the worker a turn, a write of its acks to
+ * NATS and a message back. The ack wait is 30 s and nothing waits for the acks: the delay costs
+ * JetStream nothing and no status is later for it.
  */
 class SettleOutbox {
   #acks: number[] = [];
@@ -195,7 +198,7 @@ async function stopWorker(w: Worker, logger: StatusSourceOptions["logger"]): Pro
  * subscribing again starts a new one. `newWorker` makes the threads (tests keep a handle on them).
  */
 export async function startIngestWorker(options: IngestOptions, newWorker: (data: IngestWorkerData) => Worker = ingestWorker): Promise<StatusSource> {
-  const { logger, count, gatherMs = 20, ...rest } = options;
+  const { logger, count, gatherMs = 50, ...rest } = options;
   const data: IngestWorkerData = { ...rest, gatherMs };
   const spawn = () => started(newWorker(data));
   let worker: Worker | undefined;

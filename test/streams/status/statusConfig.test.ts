@@ -25,6 +25,8 @@ describe("statusStreamConfig", () => {
       insideRegionTtlMs: 10_000,
       tellConcurrency: 4_096,
       coalesceMaxHeld: 10_000,
+      // The worker sends statuses over already gathered: the lookups wait for nothing more.
+      lookupGatherMs: 0,
     });
   });
 
@@ -54,7 +56,8 @@ describe("statusStreamConfig", () => {
       ingest: "main",
       names: { stream: "S", subject: "s.events", consumer: "c", deadLetterStream: "D", deadLetterSubject: "s.dead" },
       limits: { maxAckPending: 3, ackWaitMs: 2_000, pullBatch: 16 },
-      options: { categories: ["cargo"], debounceMs: 0, maxDelayMs: 200, insideRegionTtlMs: 0, tellConcurrency: 8, coalesceMaxHeld: 1 },
+      // Statuses decoded on this thread arrive one by one: the lookups gather them.
+      options: { categories: ["cargo"], debounceMs: 0, maxDelayMs: 200, insideRegionTtlMs: 0, tellConcurrency: 8, coalesceMaxHeld: 1, lookupGatherMs: 10 },
     });
     expect(statusStreamConfig({ STATUS_INGEST: "" }).ingest).toBe("worker");
   });
