@@ -42,8 +42,10 @@ const DAY = 24 * HOUR;
 
 /** The variables the scenarios need: KRT unthrottled, imports, retries and sleep far off (the bench does what they would). */
 export const scenarioEnv = {
-  // The bench puts them to sleep itself, after reading them live.
+  // The bench puts them to sleep and passivates them itself, after reading them live: a drive of
+  // 100,000 actors outlasts the default 10 minutes, which would passivate the first ones meanwhile.
   SLEEP_AFTER_MS: String(HOUR),
+  PASSIVATE_AFTER_MS: String(DAY),
   KRT_RATE_LIMIT_PER_S: "1000000",
   MAILING_RETRY_BASE_MS: String(HOUR),
   MENTORSHIP_MATCH_IMPORT_MS: String(DAY),
