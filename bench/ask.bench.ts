@@ -50,8 +50,8 @@ function serverLoad() {
   };
 }
 
-/** A route's figures in the JSON line, as `<name>_rps`, `_p50_ms` ... `_max_ms`, `_errors`, `_server_cpu_cores`. */
-function routeFigures(name: string, { result, server }: { result: LoadResult; server: { cores: number } }): Record<string, number> {
+/** A load's figures in the JSON line, as `<name>_rps`, `_p50_ms` ... `_max_ms`, `_errors`. */
+function loadFigures(name: string, result: LoadResult): Record<string, number> {
   return {
     [`${name}_rps`]: result.rps,
     [`${name}_p50_ms`]: result.p50_ms,
@@ -59,8 +59,12 @@ function routeFigures(name: string, { result, server }: { result: LoadResult; se
     [`${name}_p999_ms`]: result.p999_ms,
     [`${name}_max_ms`]: result.max_ms,
     [`${name}_errors`]: result.errors,
-    [`${name}_server_cpu_cores`]: server.cores,
   };
+}
+
+/** A raw route's figures: its load's, and `<name>_server_cpu_cores`. */
+function routeFigures(name: string, { result, server }: { result: LoadResult; server: { cores: number } }): Record<string, number> {
+  return { ...loadFigures(name, result), [`${name}_server_cpu_cores`]: server.cores };
 }
 
 /** Sum and count of a histogram, to take deltas over the measured phase. */
@@ -251,18 +255,8 @@ try {
     connections,
     seconds,
     actors,
-    actor_rps: actorResult.rps,
-    actor_p50_ms: actorResult.p50_ms,
-    actor_p99_ms: actorResult.p99_ms,
-    actor_p999_ms: actorResult.p999_ms,
-    actor_max_ms: actorResult.max_ms,
-    actor_errors: actorResult.errors,
-    raw_rps: rawResult.rps,
-    raw_p50_ms: rawResult.p50_ms,
-    raw_p99_ms: rawResult.p99_ms,
-    raw_p999_ms: rawResult.p999_ms,
-    raw_max_ms: rawResult.max_ms,
-    raw_errors: rawResult.errors,
+    ...loadFigures("actor", actorResult),
+    ...loadFigures("raw", rawResult),
     p99_ratio: round(actorResult.p99_ms / rawResult.p99_ms, 2),
     rps_ratio: round(actorResult.rps / rawResult.rps, 3),
     server_ask_mean_ms: round((ask.sum / Math.max(1, ask.count)) * 1000),
@@ -271,12 +265,7 @@ try {
     commits_per_s: Math.round(commit.count / seconds),
     ...(restateResult
       ? {
-          restate_rps: restateResult.rps,
-          restate_p50_ms: restateResult.p50_ms,
-          restate_p99_ms: restateResult.p99_ms,
-          restate_p999_ms: restateResult.p999_ms,
-          restate_max_ms: restateResult.max_ms,
-          restate_errors: restateResult.errors,
+          ...loadFigures("restate", restateResult),
           restate_cpu_cores: round(restateResult.server_cpu_cores + restateResult.endpoint_cpu_cores, 2),
           restate_server_cpu_cores: restateResult.server_cpu_cores,
           restate_endpoint_cpu_cores: restateResult.endpoint_cpu_cores,
