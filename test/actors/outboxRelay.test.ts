@@ -64,4 +64,25 @@ describe("outbox relay", () => {
     await eventually(async () => (await left(["stopping-1", "stopping-2"])) === 0);
     expect(deletes()).toBe(2);
   });
+
+  it("a crash while delivered messages wait for their delete: the next relay's sweep delivers them again, then deletes them", async () => {
+    let crashed = false;
+    // After the crash nothing of the first process reaches the database any more.
+    const dying = new Proxy(db.sql, {
+      apply: (target, self, args: unknown[]) => (crashed ? Promise.reject(new Error("the process is gone")) : Reflect.apply(target, self, args)),
+    });
+    const delivered: string[] = [];
+    const first = new OutboxRelay(dying, async (m) => void delivered.push(m.messageId), silentLogger);
+    const [message] = await insert("crash-1");
+    first.dispatch([message!]);
+    await eventually(() => expect(delivered).toEqual(["crash-1"]));
+    crashed = true; // before its delete, which waits for company
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await left(["crash-1"])).toBe(1);
+
+    const next = new OutboxRelay(db.sql, async (m) => void delivered.push(m.messageId), silentLogger);
+    expect(await next.sweep(0)).toBe(1);
+    expect(delivered).toEqual(["crash-1", "crash-1"]); // at least once: receivers drop the repeat by its id
+    await eventually(async () => (await left(["crash-1"])) === 0);
+  });
 });
