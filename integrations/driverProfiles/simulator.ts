@@ -21,15 +21,27 @@ const byParkThenDriver = (a: DriverProfile, b: DriverProfile) => a.park_id.local
  */
 export async function startDriverProfilesSimulator(options: { readonly port?: number } = {}): Promise<DriverProfilesSimulator> {
   const log = new ChangeLog<DriverProfile>();
+  // The profiles of each licence: a person's bindings without scanning every profile (benches load 100,000).
+  const byLicence = new Map<string, Set<string>>();
   const upsert = (profiles: readonly DriverProfileInput[]) => {
-    for (const p of profiles) log.put(`${p.park_id}/${p.driver_id}`, decodeProfile(p));
+    for (const p of profiles) {
+      const key = `${p.park_id}/${p.driver_id}`;
+      const before = log.get(key)?.driver_license_pd_id ?? null;
+      const profile = decodeProfile(p);
+      log.put(key, profile);
+      if (before !== null && before !== profile.driver_license_pd_id) byLicence.get(before)?.delete(key);
+      if (profile.driver_license_pd_id !== null) {
+        const keys = byLicence.get(profile.driver_license_pd_id) ?? new Set<string>();
+        byLicence.set(profile.driver_license_pd_id, keys.add(key));
+      }
+    }
   };
   const bindingsOf = (parkId: string, driverId: string): DriverProfile[] => {
     const profile = log.get(`${parkId}/${driverId}`);
     if (profile === undefined) return [];
     const licence = profile.driver_license_pd_id;
     if (licence === null) return [profile];
-    return [...log.values()].filter((p) => p.driver_license_pd_id === licence).sort(byParkThenDriver);
+    return [...(byLicence.get(licence) ?? [])].map((key) => log.get(key)!).sort(byParkThenDriver);
   };
   const sim = await startSimulator({
     name: "driver_profiles",

@@ -91,6 +91,11 @@ describe("driver-profiles", () => {
     expect(ids(await profiles.bindingsOf("park-c", "vera"))).toEqual(["park-c/vera", "park-d/vera2"]);
     sim.upsert([{ park_id: "park-d", driver_id: "vera2", driver_license_pd_id: null, name: "Вера" }]);
     expect(ids(await profiles.bindingsOf("park-c", "vera"))).toEqual(["park-c/vera"]);
+    // Linked again, then moved to another person's licence: bound to that person alone.
+    sim.upsert([{ park_id: "park-d", driver_id: "vera2", driver_license_pd_id: "lic-vera", name: "Вера" }]);
+    sim.upsert([{ park_id: "park-d", driver_id: "vera2", driver_license_pd_id: "lic-boris", name: "Вера" }]);
+    expect(ids(await profiles.bindingsOf("park-c", "vera"))).toEqual(["park-c/vera"]);
+    expect(ids(await profiles.bindingsOf("park-d", "vera2"))).toEqual(["park-a/boris", "park-d/vera2"]);
   });
 
   it("bindingsOf - a short outage is ridden out by the retries; a long one is driver_profiles_unavailable", async () => {
