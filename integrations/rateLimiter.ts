@@ -3,7 +3,8 @@
 // `bounded` caller (someone waits for the answer) goes first, in a queue bounded in length and in
 // wait: a call that would not get its turn in time is refused at once, not after waiting in vain.
 // A `patient` caller (background work that keeps only its latest call) waits behind them however
-// long: refusing it would only make it come back.
+// long: refusing it would only make it come back. A patient caller facing a long wait may instead
+// be promised a later turn (`promiseTurn`) and come back then, holding nothing while it waits.
 import { PartnerBusyError } from "./errors.ts";
 
 export interface RateLimiterOptions {
@@ -73,6 +74,11 @@ export class RateLimiter {
   readonly #bounded = new Waiters();
   readonly #patient = new Waiters();
   #timer: NodeJS.Timeout | undefined;
+  /** When the next turn free of promises comes (performance.now() time); past: none ahead. */
+  #promisedUntil = 0;
+  /** The promised turns' times, in order; those past are dropped as `promised` is read. */
+  #promises: number[] = [];
+  #promisesHead = 0;
 
   constructor(
     readonly perSecond: number,
@@ -86,6 +92,47 @@ export class RateLimiter {
   /** Callers waiting for their turn, of both kinds. */
   get waiting(): number {
     return this.#bounded.length + this.#patient.length;
+  }
+
+  /** Turns promised to patient callers that have not come yet. */
+  get promised(): number {
+    this.#dropPastPromises();
+    return this.#promises.length - this.#promisesHead;
+  }
+
+  #dropPastPromises(): void {
+    const now = performance.now();
+    while (this.#promisesHead < this.#promises.length && this.#promises[this.#promisesHead]! <= now) this.#promisesHead++;
+    if (this.#promisesHead > 1024 && this.#promisesHead * 2 > this.#promises.length) {
+      this.#promises = this.#promises.slice(this.#promisesHead);
+      this.#promisesHead = 0;
+    }
+  }
+
+  /**
+   * How long a patient caller arriving now would wait: behind those waiting, the turns promised,
+   * and `coming`, callers the asker knows are on their way to the queue.
+   */
+  patientWaitMs(coming = 0): number {
+    this.#refill();
+    const now = performance.now();
+    const queued = Math.max(0, ((this.waiting + coming + 1 - this.#tokens) * 1000) / this.perSecond);
+    return Math.max(queued, this.#promisedUntil - now);
+  }
+
+  /**
+   * Promises a patient caller a turn: resolves nothing, returns in how many ms to come back and
+   * `take` it. Turns are promised one per 1/perSecond, after the callers waiting and the turns
+   * promised before, so those who come back on time find the queue short. A promise binds nobody:
+   * a caller who never comes back leaves a turn unused; bounded callers still go first.
+   */
+  promiseTurn(coming = 0): number {
+    const inMs = this.patientWaitMs(coming);
+    const at = performance.now() + inMs;
+    this.#promisedUntil = at + 1000 / this.perSecond;
+    this.#dropPastPromises();
+    this.#promises.push(at);
+    return inMs;
   }
 
   /**

@@ -3,8 +3,10 @@
 // ones refused; the person is connected while any profile is. Once his KRT id is bound, the
 // latest connectivity not yet reported is sent; KRT answers with his shift (session) status and
 // its end. While KRT is down only the latest value waits, retried after a durable backoff timer.
+// While our rate limit holds reports back long, a report waits for its turn asleep (`queued`, a
+// durable timer), not as a call held in memory.
 import { Schema } from "effect";
-import { assertEvent, assign, emit, fromPromise, setup } from "xstate";
+import { and, assertEvent, assign, emit, fromPromise, setup } from "xstate";
 import { reply, type Delivered, type Effect } from "../actors/protocol.ts";
 
 export type SessionStatus = "active" | "paused" | "ended" | "none";
@@ -56,7 +58,11 @@ export type BindEvent = typeof BindEvent.Type;
 export const RetryEvent = Schema.Struct({ type: Schema.Literal("retry") });
 export type RetryEvent = typeof RetryEvent.Type;
 
-export type KrtSessionEvent = Delivered & (ConnectivityEvent | BindEvent | RetryEvent);
+/** The report's promised turn at the rate limit came (a durable timer). */
+export const TurnEvent = Schema.Struct({ type: Schema.Literal("turn") });
+export type TurnEvent = typeof TurnEvent.Type;
+
+export type KrtSessionEvent = Delivered & (ConnectivityEvent | BindEvent | RetryEvent | TurnEvent);
 
 export interface SendInput {
   deptrans_id: string;
@@ -115,6 +121,8 @@ export const krtSessionMachine = setup({
       return event.status_at > (context.profiles[profileKey(event)]?.at ?? Number.NEGATIVE_INFINITY);
     },
     hasPending: ({ context }) => context.pending !== null,
+    /** A report made now would wait long for the rate limit: provided by the kind, which knows the limit. */
+    reportWaits: () => false,
     anotherId: ({ context, event }) => {
       assertEvent(event, "bind");
       return event.deptrans_id !== context.deptrans_id;
@@ -147,6 +155,10 @@ export const krtSessionMachine = setup({
      */
     scheduleRetry: () => {
       throw new Error("scheduleRetry is provided by the kind");
+    },
+    /** Sets the durable `turn` timer for the turn the rate limit promises (a `timer.set` effect): provided by the kind. */
+    awaitTurn: () => {
+      throw new Error("awaitTurn is provided by the kind");
     },
   },
 }).createMachine({
@@ -181,7 +193,21 @@ export const krtSessionMachine = setup({
         bind: [{ guard: "anotherId", target: ".idle", actions: ["bind", "replyBound"] }, { actions: "replyBound" }],
       },
       states: {
-        idle: { always: { guard: "hasPending", target: "sending" } },
+        idle: {
+          always: [
+            { guard: and(["hasPending", "reportWaits"]), target: "queued" },
+            { guard: "hasPending", target: "sending" },
+          ],
+        },
+        /**
+         * The report waits for its turn at our rate limit holding nothing but its snapshot: the
+         * `turn` timer fires at the turn promised. What arrives meanwhile only changes what it
+         * will say; nothing left to say by then, it goes back to idle.
+         */
+        queued: {
+          entry: "awaitTurn",
+          on: { turn: [{ guard: "hasPending", target: "sending" }, { target: "idle" }] },
+        },
         sending: {
           entry: assign(({ context }) => ({ inflight: context.pending, pending: null })),
           invoke: {

@@ -37,6 +37,10 @@ export interface Krt {
    * the reporter gave up (its actor stopped); a report not sent yet never is.
    */
   sendConnectivity(input: { id: string; connected: boolean; at: number }, signal?: AbortSignal): Promise<KrtSession>;
+  /** How long a report made now would wait for this instance's rate limit (0: none). */
+  reportWaitMs(): number;
+  /** Promises a report a later turn at the rate limit: in how many ms to come back and send it (see `RateLimiter.promiseTurn`). */
+  promiseReportTurn(): number;
 }
 
 export interface KrtClientOptions extends PartnerClientOptions {
@@ -63,6 +67,8 @@ export class KrtClient implements Krt {
   readonly #http: JsonClient;
   readonly #tokens: KrtTokens;
   readonly #limiter: RateLimiter | undefined;
+  /** Reports begun that have not reached the rate limit yet (e.g. waiting for the token): they will queue there. */
+  #reportsComing = 0;
 
   constructor(options: KrtClientOptions) {
     const now = options.now ?? Date.now;
@@ -74,9 +80,17 @@ export class KrtClient implements Krt {
     });
   }
 
-  /** Calls waiting for the rate limit. */
+  /** Calls waiting for the rate limit, and reports promised a later turn. */
   get waiting(): number {
-    return this.#limiter?.waiting ?? 0;
+    return (this.#limiter?.waiting ?? 0) + (this.#limiter?.promised ?? 0);
+  }
+
+  reportWaitMs(): number {
+    return this.#limiter?.patientWaitMs(this.#reportsComing) ?? 0;
+  }
+
+  promiseReportTurn(): number {
+    return this.#limiter?.promiseTurn(this.#reportsComing) ?? 0;
   }
 
   /** Someone waits for the answer: beyond the rate limit's bounded queue it is refused with `krt_busy`. */
@@ -90,19 +104,46 @@ export class KrtClient implements Krt {
    */
   async sendConnectivity(input: { id: string; connected: boolean; at: number }, signal?: AbortSignal): Promise<KrtSession> {
     const body = { id: input.id, connected: input.connected, at: new Date(input.at).toISOString() };
-    return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse, "patient", signal)).session;
+    this.#reportsComing++;
+    let coming = true;
+    const arrived = () => {
+      if (coming) this.#reportsComing--;
+      coming = false;
+    };
+    try {
+      return (await this.#call("/v1/drivers/connectivity", body, ConnectivityResponse, "patient", signal, arrived)).session;
+    } finally {
+      arrived();
+    }
   }
 
-  /** Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx too. */
-  #turn(wait: RateWait): { beforeAttempt?: (signal: AbortSignal | undefined) => Promise<void> } {
+  /**
+   * Every attempt, the client's own retries included, takes a token: the cap holds under 429/5xx
+   * too. `arrived`: the call reached the rate limit (it counts among those waiting there now).
+   */
+  #turn(wait: RateWait, arrived?: () => void): { beforeAttempt?: (signal: AbortSignal | undefined) => Promise<void> } {
     const limiter = this.#limiter;
-    return limiter ? { beforeAttempt: (signal) => limiter.take(wait, signal) } : {};
+    if (!limiter) return {};
+    return {
+      beforeAttempt: (signal) => {
+        const turn = limiter.take(wait, signal);
+        arrived?.();
+        return turn;
+      },
+    };
   }
 
-  async #call<S extends Schema.Decoder<unknown>>(path: string, body: unknown, response: S, wait: RateWait, signal?: AbortSignal): Promise<S["Type"]> {
+  async #call<S extends Schema.Decoder<unknown>>(
+    path: string,
+    body: unknown,
+    response: S,
+    wait: RateWait,
+    signal?: AbortSignal,
+    arrived?: () => void,
+  ): Promise<S["Type"]> {
     const token = await this.#tokens.get();
     try {
-      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` }, signal, ...this.#turn(wait) });
+      return await this.#http.request("POST", path, body, response, { headers: { authorization: `Bearer ${token}` }, signal, ...this.#turn(wait, arrived) });
     } catch (error) {
       if (!isUnauthorized(error)) throw error;
     }

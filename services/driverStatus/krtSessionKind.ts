@@ -1,6 +1,7 @@
 // krt-session/<driver_license_pd_id> as hosted by the runtime: the report bound to the KRT
 // client, the backoff policy (the only one: the machine leaves `scheduleRetry` to its kind), the
-// `profiles`/`session_statuses`/`krt_connectivity` projection and the public event.
+// turns at the rate limit, the `profiles`/`session_statuses`/`krt_connectivity` projection and
+// the public event.
 import { emit, fromPromise } from "xstate";
 import { defineActorKind, stateName, topState, type ActorKind } from "../../actors/ActorKind.ts";
 import { setTimer } from "../../actors/protocol.ts";
@@ -13,6 +14,7 @@ import {
   ConnectivityEvent,
   BindEvent,
   RetryEvent,
+  TurnEvent,
 } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "./projection.ts";
 import { personalIdHash } from "../personalIdHash.ts";
@@ -31,6 +33,14 @@ function jitter(id: string, attempt: number): number {
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
   return 0.75 + ((h >>> 0) % 1000) / 2000;
 }
+
+/**
+ * A report whose turn at the rate limit comes sooner than this waits for it in memory, as a call;
+ * a later one waits asleep on a durable timer (which fires within about a second of its due time).
+ * Past the limit every session has a report waiting: tens of thousands of calls held in memory,
+ * each with its promise chain and invoked actor, were a third of the heap in bench:status.
+ */
+const WAIT_IN_MEMORY_MS = 1_000;
 
 export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRetryPolicy }): ActorKind<KrtSessionContext> {
   const { retry } = deps;
@@ -53,7 +63,11 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
         }
       }),
     },
+    guards: {
+      reportWaits: () => deps.krt.reportWaitMs() > WAIT_IN_MEMORY_MS,
+    },
     actions: {
+      awaitTurn: emit(() => setTimer("turn", Math.ceil(deps.krt.promiseReportTurn()), { type: "turn" })),
       scheduleRetry: emit(({ context }) =>
         setTimer("retry", Math.round(Math.min(retry.maxMs, retry.baseMs * 2 ** (context.attempt - 1)) * jitter(context.id, context.attempt)), {
           type: "retry",
@@ -63,7 +77,7 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
   });
   return defineActorKind<KrtSessionContext>({
     type: "krt-session",
-    events: [ConnectivityEvent, BindEvent, RetryEvent],
+    events: [ConnectivityEvent, BindEvent, RetryEvent, TurnEvent],
     machine,
     version: 1,
     // A redelivered status is refused by its own time (not newer than the profile's), whatever its

@@ -57,7 +57,7 @@ export function driverStatusMetrics(
   });
   new Gauge({
     name: "fleet_krt_calls_waiting",
-    help: "KRT calls of this instance waiting for its rate limit (KRT_RATE_LIMIT_PER_S)",
+    help: "KRT reports and checks of this instance waiting for its rate limit (KRT_RATE_LIMIT_PER_S): in memory, or asleep until the turn promised them",
     registers: [registry],
     collect() {
       this.set(read.krtWaiting());

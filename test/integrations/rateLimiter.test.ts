@@ -79,4 +79,21 @@ describe("rate limiter", () => {
     expect(limiter.waiting).toBe(0);
     await expect(limiter.take("bounded", gaveUp.signal)).rejects.toThrow("actor stopped");
   });
+
+  it("turns promised to patient callers come one per 1/rate, behind those waiting and those promised before; bounded callers are not held back by them", async () => {
+    const limiter = new RateLimiter(10, { system: "krt", burst: 1, maxQueue: 5 });
+    expect(limiter.patientWaitMs()).toBe(0); // a token at hand
+    await limiter.take("patient");
+    const waiting = [limiter.take("patient"), limiter.take("patient")]; // turns at ~100 and ~200 ms
+    const first = limiter.promiseTurn();
+    expect(first).toBeGreaterThan(250);
+    expect(first).toBeLessThanOrEqual(300);
+    const second = limiter.promiseTurn();
+    expect(second - first).toBeCloseTo(100, -1);
+    expect(limiter.promised).toBe(2);
+    expect(limiter.patientWaitMs()).toBeCloseTo(second + 100, -1);
+    // An id check waits behind no promise (nor behind the patient callers queued).
+    expect(await outcome(limiter.take("bounded"))).toBe("went");
+    await Promise.all(waiting);
+  });
 });

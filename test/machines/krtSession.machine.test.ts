@@ -17,12 +17,21 @@ import {
 } from "../../machines/krtSession.machine.ts";
 import type { Effect } from "../../actors/protocol.ts";
 
-// As the runtime hosts it (its invoke is not run by the traversal; completions are events below).
-const machine = krtSessionKind({
-  krt: { checkId: async () => true, sendConnectivity: async () => ({ status: "active", ended_at: null }) },
-  now: () => 0,
-  retry: { baseMs: 100, maxMs: 1_000 },
-}).machine as typeof krtSessionMachine;
+// As the runtime hosts it (its invoke is not run by the traversal; completions are events below),
+// with reports going at once, or held back a minute by the rate limit (`queued` until `turn`).
+const hosted = (reportWaitMs: number) =>
+  krtSessionKind({
+    krt: {
+      checkId: async () => true,
+      sendConnectivity: async () => ({ status: "active", ended_at: null }),
+      reportWaitMs: () => reportWaitMs,
+      promiseReportTurn: () => reportWaitMs,
+    },
+    now: () => 0,
+    retry: { baseMs: 100, maxMs: 1_000 },
+  }).machine as typeof krtSessionMachine;
+const machine = hosted(0);
+const rateLimited = hosted(60_000);
 
 type Snapshot = SnapshotFrom<typeof krtSessionMachine>;
 const ID_A = "1111111111";
@@ -42,21 +51,23 @@ function eventsFor(snapshot: Snapshot): KrtSessionEvent[] {
   // The same id again, and another one (a rebind): which id it is does not matter, only whether it changed.
   const id = snapshot.context.deptrans_id ?? ID_A;
   const events: unknown[] = [status("d1", true, next), status("d1", false, next), status("d1", true, 0), bind(id), bind(id === ID_A ? ID_B : ID_A)];
-  events.push({ type: "retry", at: next });
+  events.push({ type: "retry", at: next }, { type: "turn", at: next });
   if (snapshot.matches({ bound: "sending" })) events.push(answered, failed);
   if (snapshot.matches({ bound: "sending" }) && snapshot.context.last_sent === null) events.push(rejected);
   return events as KrtSessionEvent[];
 }
 
 // State abstraction: what is reported, under way and waiting (times only ever grow).
-const paths = getSimplePaths(machine, {
-  input: { id: "lic-1" },
-  events: eventsFor,
-  serializeState: (s) => {
-    const c = s.context;
-    return JSON.stringify([s.value, c.deptrans_id !== null, c.pending?.connected, c.inflight?.connected, c.last_sent?.connected]);
-  },
-});
+const pathsOf = (m: typeof krtSessionMachine) =>
+  getSimplePaths(m, {
+    input: { id: "lic-1" },
+    events: eventsFor,
+    serializeState: (s) => {
+      const c = s.context;
+      return JSON.stringify([s.value, c.deptrans_id !== null, c.pending?.connected, c.inflight?.connected, c.last_sent?.connected]);
+    },
+  });
+const paths = [...pathsOf(machine), ...pathsOf(rateLimited)];
 
 const stateOf = (s: Snapshot) => (typeof s.value === "string" ? s.value : `bound.${(s.value as { bound: string }).bound}`);
 const nameOf = (path: (typeof paths)[number]) => path.steps.map((s) => s.event.type.replace("xstate.", "")).join(" > ");
@@ -92,11 +103,11 @@ function checkInvariants(path: (typeof paths)[number]): void {
 describe("krt-session machine (model)", () => {
   it("the traversal reaches every state", () => {
     const reached = new Set(paths.map((p) => stateOf(p.state)));
-    expect([...reached].sort()).toEqual(["bound.backoff", "bound.idle", "bound.sending", "unbound"]);
+    expect([...reached].sort()).toEqual(["bound.backoff", "bound.idle", "bound.queued", "bound.sending", "unbound"]);
     expect(paths.length).toBeGreaterThan(1_000);
   });
 
-  it.each(["unbound", "bound.idle", "bound.sending", "bound.backoff"])("invariants hold on every simple path ending in %s", (end) => {
+  it.each(["unbound", "bound.idle", "bound.queued", "bound.sending", "bound.backoff"])("invariants hold on every simple path ending in %s", (end) => {
     const ending = paths.filter((p) => stateOf(p.state) === end);
     expect(ending.length).toBeGreaterThan(0);
     for (const path of ending) {
@@ -110,22 +121,24 @@ describe("krt-session machine (model)", () => {
 });
 
 describe("krt-session machine (reference)", () => {
-  it("whatever the order, flips, outages and rebinds, once KRT answers the bound id holds the latest connectivity and no older report followed a newer one", async () => {
+  it("whatever the order, flips, outages, rebinds and turns at the rate limit, once KRT answers the bound id holds the latest connectivity and no older report followed a newer one", async () => {
     const step = fc.oneof(
       fc.record({ kind: fc.constant("status" as const), driver: fc.constantFrom("d1", "d2"), connected: fc.boolean(), at: fc.integer({ min: 1, max: 40 }) }),
       fc.record({ kind: fc.constant("krt" as const), up: fc.boolean() }),
       fc.record({ kind: fc.constant("retry" as const) }),
+      fc.record({ kind: fc.constant("turn" as const) }),
       fc.record({ kind: fc.constant("rebind" as const) }),
     );
     await fc.assert(
       // `settle`: whether the reports under way may land before the next step (else it comes mid-report).
-      fc.asyncProperty(fc.boolean(), fc.array(fc.tuple(step, fc.boolean()), { maxLength: 40 }), async (bindFirst, steps) => {
+      // `limited`: the rate limit holds reports back (each waits `queued` for a turn).
+      fc.asyncProperty(fc.boolean(), fc.boolean(), fc.array(fc.tuple(step, fc.boolean()), { maxLength: 40 }), async (limited, bindFirst, steps) => {
         let up = true;
         // `binding`: how many rebinds came before the report.
         const reports: (SendInput & { ok: boolean; binding: number })[] = [];
         let rebinds = 0;
         const actor = createActor(
-          machine.provide({
+          (limited ? rateLimited : machine).provide({
             actors: {
               sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
                 reports.push({ ...input, ok: up, binding: rebinds });
@@ -150,14 +163,17 @@ describe("krt-session machine (reference)", () => {
             rebinds++;
             actor.send(bind(id));
           } else if (s.kind === "krt") up = s.up;
-          else actor.send({ type: "retry", at: 0 });
+          else actor.send({ type: s.kind, at: 0 });
           if (settles) await settle();
         }
         if (!bindFirst) actor.send(bind(id));
         up = true;
         await settle();
-        actor.send({ type: "retry", at: 0 });
-        await settle();
+        // What still waits: a retry after an outage, then (rate limited) its turn, or its turn alone.
+        for (const type of ["retry", "turn", "retry", "turn"]) {
+          actor.send({ type, at: 0 } as KrtSessionEvent);
+          await settle();
+        }
         expect(actor.getSnapshot().value).toEqual({ bound: "idle" });
         const expected = [...newestPerDriver.values()].some((p) => p.connected);
         if (newestPerDriver.size > 0) {
@@ -230,6 +246,45 @@ describe("krt-session machine (scenarios)", () => {
       expect(actor.getSnapshot().context.last_sent, oldAnswer).toEqual({ connected: true, at: 1, sent_at: 8 });
       expect(sent, oldAnswer).toHaveLength(2);
     }
+  });
+
+  it("held back by the rate limit - the report waits queued on a durable turn timer with no call under way; at its turn the latest is sent, or nothing when nothing is left to say", async () => {
+    const sent: SendInput[] = [];
+    const effects: Effect[] = [];
+    const actor = createActor(
+      rateLimited.provide({
+        actors: {
+          sendConnectivity: fromPromise(async ({ input }: { input: SendInput }): Promise<SendOutput> => {
+            sent.push(input);
+            return { outcome: "answered", session: { status: "active", ended_at: 9 }, at: 7 };
+          }),
+        },
+      }),
+      { input: { id: "lic-1" } },
+    );
+    actor.on("*", (e) => effects.push(e as Effect));
+    actor.start();
+    actor.send(bind(ID_A));
+    actor.send(status("d1", true, 1));
+    expect(actor.getSnapshot().value).toEqual({ bound: "queued" });
+    expect(Object.keys(actor.getSnapshot().children)).toEqual([]); // nothing held in memory but the snapshot
+    expect(effects).toContainEqual({ type: "timer.set", key: "turn", delayMs: 60_000, event: { type: "turn" } });
+    actor.send(status("d2", true, 2));
+    actor.send(status("d1", false, 3));
+    actor.send({ type: "turn", at: 4 } as KrtSessionEvent);
+    await tick();
+    expect(sent).toEqual([{ deptrans_id: ID_A, connected: true, at: 1 }]); // d2 keeps him connected
+    expect(actor.getSnapshot().value).toEqual({ bound: "idle" });
+
+    // A flip and its undoing while queued: at the turn nothing is left to say.
+    actor.send(status("d2", false, 5));
+    expect(actor.getSnapshot().value).toEqual({ bound: "queued" });
+    actor.send(status("d2", true, 6));
+    actor.send({ type: "turn", at: 7 } as KrtSessionEvent);
+    await tick();
+    expect(sent).toHaveLength(1);
+    expect(actor.getSnapshot().value).toEqual({ bound: "idle" });
+    expect(actor.getSnapshot().context.pending).toBeNull();
   });
 
   it("rebind to the same id changes nothing: no report is repeated", async () => {
