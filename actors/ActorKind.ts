@@ -1,7 +1,8 @@
 // How an actor kind is declared to the runtime: its machine, version, migration and projections.
 import type { Schema } from "effect";
 import type { AnyStateMachine, StateValue } from "xstate";
-import type { Tx } from "../storage/database.ts";
+import type { Accepted } from "../storage/actorStore.ts";
+import type { Fragment, Queryable } from "../storage/database.ts";
 
 /** A few fields of an actor's state, compared field by field to tell whether that part changed. */
 export type StatePart = readonly (string | number | boolean | null)[];
@@ -28,11 +29,15 @@ export interface ActorKind<Context = unknown> {
   /** Turns a persisted snapshot written by machine version `from` into the current shape. */
   // biome-ignore lint/suspicious/noExplicitAny: a snapshot of an older machine version has, by definition, no type of today's code.
   migrate?(snapshot: any, from: number): any;
-  /** Query projections, written in the same transaction as the snapshots they follow. */
-  project?(tx: Tx, actors: readonly ProjectedActor<Context>[]): Promise<void>;
+  /**
+   * Query projections, written by the very statement that commits the snapshots they follow (see
+   * `Projections` in storage/actorStore.ts): the statements writing the rows of `actors`, built
+   * with `sql` and not run; each writes only the rows of actors `accepted` admits.
+   */
+  project?(sql: Queryable, actors: readonly ProjectedActor<Context>[], accepted: Accepted): readonly Fragment[];
   /**
    * The part of the state `project` reads. With it, a commit whose part equals the last committed
-   * one's skips the projection (and the transaction, when nothing else in its batch projects);
+   * one's skips the projection;
    * without it, every commit is projected.
    */
   projected?(actor: { value: StateValue; context: Context }): StatePart;

@@ -3,8 +3,8 @@
 import { randomUUID } from "node:crypto";
 import type { InspectionEvent } from "xstate";
 import { Registry } from "prom-client";
-import type { Sql } from "../storage/database.ts";
-import { advanceTimers, loadSnapshot, pruneJournal, type Commit, type OutboxMessage } from "../storage/actorStore.ts";
+import type { Fragment, Sql } from "../storage/database.ts";
+import { advanceTimers, loadSnapshot, pruneJournal, type Accepted, type Commit, type OutboxMessage } from "../storage/actorStore.ts";
 import type { ActorKind } from "./ActorKind.ts";
 import { subjectToken } from "./publicEvent.ts";
 import { ActorHost } from "./ActorHost.ts";
@@ -87,8 +87,7 @@ export class ActorSystem {
     this.metrics = runtimeMetrics(options.registry ?? new Registry());
     const kinds = new Map(options.kinds.map((k) => [k.type, k]));
     const groupCommit = new GroupCommit(options.sql, {
-      needsTransaction: (commit) => commit.project,
-      afterWrite: (tx, accepted) => projectAll(tx, kinds, accepted),
+      projections: (commits) => (accepted) => projectAll(options.sql, kinds, commits, accepted),
       onBatch: (size, ms) => {
         this.metrics.commitBatch.observe(size);
         this.metrics.commitSeconds.observe(ms / 1000);
@@ -282,20 +281,22 @@ export class ActorSystem {
 
 const singletonsOf = (kinds: readonly ActorKind[]): Address[] => kinds.flatMap((k) => (k.singletons ?? []).map((id) => ({ type: k.type, id })));
 
-async function projectAll(tx: Parameters<NonNullable<ActorKind["project"]>>[0], kinds: ReadonlyMap<string, ActorKind>, commits: readonly Commit[]) {
+/** The projection statements of the commits that ask for theirs, by kind. */
+function projectAll(sql: Sql, kinds: ReadonlyMap<string, ActorKind>, commits: readonly Commit[], accepted: (type: string) => Accepted): Fragment[] {
   const byType = new Map<string, Commit[]>();
   for (const c of commits) if (c.project) byType.set(c.type, [...(byType.get(c.type) ?? []), c]);
-  for (const [type, list] of byType) {
+  return [...byType].flatMap(([type, list]) => {
     const project = kinds.get(type)?.project;
-    if (!project) continue;
-    await project(
-      tx,
+    if (!project) return [];
+    return project(
+      sql,
       list.map((c) => {
         const s = c.snapshot as { value: never; context: unknown };
         return { id: c.id, value: s.value, context: s.context, at: c.at };
       }),
+      accepted(type),
     );
-  }
+  });
 }
 
 function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {

@@ -1,10 +1,10 @@
 // Group commit: every commit submitted in the same tick lands in one statement (a multi-row
-// upsert plus its journal, outbox and timers), so throughput does not cost one round trip per
-// event. Commits of kinds that allow it wait a little for company (at low rates a batch of one
+// upsert plus its journal, outbox, timers and query projections), so throughput does not cost one
+// round trip per event, nor a commit with projections more than one. Commits of kinds that allow it wait a little for company (at low rates a batch of one
 // costs as many round trips as a batch of hundreds). Batches run side by side on the pool; one
 // actor never has two commits in flight.
-import { isPermanentWriteError, type Sql, type Tx } from "../storage/database.ts";
-import { writeCommits, type Commit } from "../storage/actorStore.ts";
+import { isPermanentWriteError, type Sql } from "../storage/database.ts";
+import { writeCommits, type Commit, type Projections } from "../storage/actorStore.ts";
 
 interface Waiting {
   commit: Commit;
@@ -18,10 +18,8 @@ export interface GroupCommitOptions {
   maxBatch?: number;
   /** Batches committing at once (each on its own pooled connection). */
   maxInFlight?: number;
-  /** Commits of kinds with query projections need a transaction around the write and them. */
-  needsTransaction?: (commit: Commit) => boolean;
-  /** Runs in the same transaction after the snapshots, with the accepted commits only. */
-  afterWrite?: (tx: Tx, accepted: readonly Commit[]) => Promise<void>;
+  /** The query projections of a batch, written by its statement for the accepted commits only. */
+  projections?: (commits: readonly Commit[]) => Projections;
   onBatch?: (size: number, ms: number) => void;
 }
 
@@ -92,14 +90,7 @@ export class GroupCommit {
     const commits = batch.map((w) => w.commit);
     const started = performance.now();
     try {
-      const accepted = commits.some((c) => this.options.needsTransaction?.(c))
-        ? await this.sql.begin(async (tx) => {
-            const ok = await writeCommits(tx, commits);
-            const winners = commits.filter((c) => ok.has(`${c.type}/${c.id}`));
-            if (winners.length && this.options.afterWrite) await this.options.afterWrite(tx, winners);
-            return ok;
-          })
-        : await writeCommits(this.sql, commits);
+      const accepted = await writeCommits(this.sql, commits, this.options.projections?.(commits));
       this.options.onBatch?.(batch.length, performance.now() - started);
       for (const w of batch) w.resolve(accepted.has(`${w.commit.type}/${w.commit.id}`));
     } catch (error) {

@@ -95,15 +95,26 @@ export async function loadSnapshot(sql: Queryable, type: string, id: string): Pr
 const key = (type: string, id: string) => `${type}/${id}`;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** The condition, in SQL, that the actor whose id is the expression `id` had its commit accepted. */
+export type Accepted = (id: Fragment) => Fragment;
+
 /**
- * Writes many actors' commits in ONE statement (one round trip): the snapshots as a multi-row
- * upsert with the version and epoch checks, and — for the accepted rows only — their journal,
- * outbox and timer changes, in data-modifying CTEs. Run it alone (its own implicit transaction)
- * or inside a transaction with the kinds' projections.
+ * The query projections of a batch: data-modifying statements (insert, update or delete, without a
+ * `with` of their own), each run as a CTE of the commit's statement, so they land with the
+ * snapshots or not at all. Each writes only the rows of actors `accepted(type)` admits (a stale
+ * commit projects nothing) and sees the tables as they were before the statement.
+ */
+export type Projections = (accepted: (type: string) => Accepted) => readonly Fragment[];
+
+/**
+ * Writes many actors' commits in ONE statement (one round trip, its own implicit transaction): the
+ * snapshots as a multi-row upsert with the version and epoch checks, and — for the accepted rows
+ * only — their journal, outbox and timer changes and their kinds' `projections`, in data-modifying CTEs.
  * Returns the `type/id` keys that were accepted; the others were stale (version, epoch or fence).
  */
-export async function writeCommits(sql: Queryable, commits: readonly Commit[]): Promise<Set<string>> {
+export async function writeCommits(sql: Queryable, commits: readonly Commit[], projections?: Projections): Promise<Set<string>> {
   if (commits.length === 0) return new Set();
+  const projected = projections?.((type) => (id) => sql`${id} in (select actor_id from snap where actor_type = ${type})`) ?? [];
   const input = commits.map((c) => {
     const setKeys = new Set(c.timersSet.map((t) => t.key));
     return {
@@ -177,6 +188,7 @@ export async function writeCommits(sql: Queryable, commits: readonly Commit[]): 
       from won w cross join jsonb_to_recordset(w.timers_set) as t(timer_key text, due_at timestamptz, event jsonb)
       on conflict (actor_type, actor_id, timer_key) do update set due_at = excluded.due_at, event = excluded.event, shard = excluded.shard
     )
+    ${projected.length ? projected.map((statement, i) => sql`, ${sql(`projection_${i}`)} as (${statement})`) : sql``}
     select actor_type, actor_id from snap`;
   return new Set(accepted.map((r) => key(r.actor_type, r.actor_id)));
 }

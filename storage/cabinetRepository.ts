@@ -1,7 +1,8 @@
 // The cabinets and accumulators query tables (seed 002): projected from the cabinet and
-// accumulator actors inside the group commit, read by the routes and the poller.
+// accumulator actors by the group commit's statement, read by the routes and the poller.
 import type { JSONValue } from "postgres";
-import type { Queryable, Tx } from "./database.ts";
+import type { Accepted } from "./actorStore.ts";
+import type { Fragment, Queryable } from "./database.ts";
 
 /** A registered cabinet's connectivity: online, or unresponsive after missed polls. */
 export type Connectivity = "online" | "unresponsive";
@@ -46,23 +47,26 @@ export interface CabinetRow {
 
 /**
  * Upserts `cabinets` rows (by cabinet_id; `registered_at` is kept; `last_report_at` never moves
- * back, see `recordReportsHeard`); runs inside the group commit.
+ * back, see `recordReportsHeard`) of the accepted commits: a statement of the group commit's.
  */
-export async function upsertCabinetRows(tx: Tx, rows: readonly CabinetRow[]): Promise<void> {
-  if (rows.length === 0) return;
+export function upsertCabinetRows(sql: Queryable, rows: readonly CabinetRow[], accepted: Accepted): Fragment[] {
+  if (rows.length === 0) return [];
   const json = rows.map((r) => ({
     ...r,
     last_report_at: r.last_report_at?.toISOString() ?? null,
     registered_at: r.registered_at.toISOString(),
     updated_at: r.updated_at.toISOString(),
   }));
-  await tx`insert into cabinets (cabinet_id, lat, lon, state, cells, bookings, last_report_at, registered_at, updated_at)
-    select * from jsonb_to_recordset(${tx.json(json as unknown as JSONValue)}::jsonb) as x(
+  return [
+    sql`insert into cabinets (cabinet_id, lat, lon, state, cells, bookings, last_report_at, registered_at, updated_at)
+    select * from jsonb_to_recordset(${sql.json(json as unknown as JSONValue)}::jsonb) as x(
       cabinet_id text, lat double precision, lon double precision, state text, cells jsonb, bookings jsonb,
       last_report_at timestamptz, registered_at timestamptz, updated_at timestamptz)
+    where ${accepted(sql`x.cabinet_id`)}
     on conflict (cabinet_id) do update set lat = excluded.lat, lon = excluded.lon, state = excluded.state, cells = excluded.cells,
       bookings = excluded.bookings, last_report_at = greatest(cabinets.last_report_at, excluded.last_report_at),
-      updated_at = excluded.updated_at`;
+      updated_at = excluded.updated_at`,
+  ];
 }
 
 /**
@@ -78,10 +82,10 @@ export async function recordReportsHeard(sql: Queryable, heard: ReadonlyMap<stri
     where c.cabinet_id = h.cabinet_id and (c.last_report_at is null or c.last_report_at < h.at)`;
 }
 
-/** Removes the rows of decommissioned cabinets: lists, lookups and polling no longer see them. */
-export async function deleteCabinetRows(tx: Tx, cabinetIds: readonly string[]): Promise<void> {
-  if (cabinetIds.length === 0) return;
-  await tx`delete from cabinets where cabinet_id in ${tx(cabinetIds)}`;
+/** Removes the rows of decommissioned cabinets (of accepted commits): lists, lookups and polling no longer see them. */
+export function deleteCabinetRows(sql: Queryable, cabinetIds: readonly string[], accepted: Accepted): Fragment[] {
+  if (cabinetIds.length === 0) return [];
+  return [sql`delete from cabinets where cabinet_id = any(${sql.array(cabinetIds as string[])}::text[]) and ${accepted(sql`cabinet_id`)}`];
 }
 
 /** An `accumulators` row; `from_*`: the cabinet cell a contractor took it from. */
@@ -99,17 +103,20 @@ export interface AccumulatorRow {
   updated_at: Date;
 }
 
-/** Upserts `accumulators` rows (by accumulator_id); runs inside the group commit. */
-export async function upsertAccumulatorRows(tx: Tx, rows: readonly AccumulatorRow[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Upserts `accumulators` rows (by accumulator_id) of the accepted commits: a statement of the group commit's. */
+export function upsertAccumulatorRows(sql: Queryable, rows: readonly AccumulatorRow[], accepted: Accepted): Fragment[] {
+  if (rows.length === 0) return [];
   const json = rows.map((r) => ({ ...r, updated_at: r.updated_at.toISOString() }));
-  await tx`insert into accumulators (accumulator_id, location, contractor_id, cabinet_id, cell, scooter_id, charge, from_cabinet_id, from_cell, updated_at)
-    select * from jsonb_to_recordset(${tx.json(json as unknown as JSONValue)}::jsonb) as x(
+  return [
+    sql`insert into accumulators (accumulator_id, location, contractor_id, cabinet_id, cell, scooter_id, charge, from_cabinet_id, from_cell, updated_at)
+    select * from jsonb_to_recordset(${sql.json(json as unknown as JSONValue)}::jsonb) as x(
       accumulator_id text, location text, contractor_id text, cabinet_id text, cell integer, scooter_id text,
       charge double precision, from_cabinet_id text, from_cell integer, updated_at timestamptz)
+    where ${accepted(sql`x.accumulator_id`)}
     on conflict (accumulator_id) do update set location = excluded.location, contractor_id = excluded.contractor_id,
       cabinet_id = excluded.cabinet_id, cell = excluded.cell, scooter_id = excluded.scooter_id, charge = excluded.charge,
-      from_cabinet_id = excluded.from_cabinet_id, from_cell = excluded.from_cell, updated_at = excluded.updated_at`;
+      from_cabinet_id = excluded.from_cabinet_id, from_cell = excluded.from_cell, updated_at = excluded.updated_at`,
+  ];
 }
 
 export async function findCabinet(sql: Queryable, cabinetId: string): Promise<CabinetRow | undefined> {

@@ -7,6 +7,8 @@ import { migrate } from "./migrate.ts";
 
 export type Sql = postgres.Sql;
 export type Tx = postgres.TransactionSql;
+/** A piece of SQL (with its parameters) to embed in a statement; never run alone. */
+export type Fragment = postgres.Fragment;
 /** Anything that runs a query: the pool or a transaction. Repository functions take it first. */
 export type Queryable = Sql | Tx;
 

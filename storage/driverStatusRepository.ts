@@ -1,5 +1,5 @@
 // Driver statuses' query tables (seed 003): `profiles` (KRT ids) and `session_statuses` (KRT
-// session history), written from the krt-session actors in the same transaction as their
+// session history), written from the krt-session actors in the same statement as their
 // snapshots (the service maps its actors to these rows), and read by the driver routes and the
 // incremental internal feeds; and `krt_tokens`, the KRT access token every instance shares (and the claim of its refresh).
 //
@@ -11,7 +11,8 @@
 // (`pg_snapshot_xmin(pg_current_snapshot())`): all those transactions have ended, so no row can
 // appear later below the cursor. Rows of transactions still open wait for the next poll. The
 // cost is lag, not loss: the feed trails the oldest open transaction (ours are short group commits).
-import type { Queryable, Tx } from "./database.ts";
+import type { Accepted } from "./actorStore.ts";
+import type { Fragment, Queryable } from "./database.ts";
 
 /** Position in a feed: the transaction id and sequence number of the last row returned. */
 export interface FeedCursor {
@@ -72,43 +73,52 @@ export interface DriverStatusRows {
 }
 
 /**
- * Writes the `profiles`, `session_statuses` and `krt_connectivity` rows of the committed session
- * actors in one statement (one round trip); runs inside the group commit.
+ * The statements writing the `profiles`, `session_statuses` and `krt_connectivity` rows of the
+ * accepted session actors: statements of the group commit's.
  */
-export async function writeDriverStatusRows(tx: Tx, { krtIds, sessions, connectivity }: DriverStatusRows): Promise<void> {
-  if (krtIds.length + sessions.length + connectivity.length === 0) return;
+export function driverStatusStatements(sql: Queryable, { krtIds, sessions, connectivity }: DriverStatusRows, accepted: Accepted): Fragment[] {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   // Unchanged rows are filtered out before the upsert: they must not move forward in the feed, and
   // an upsert that finds its row locks it even when it then changes nothing (most commits change nothing here).
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
   // plan of a prepared statement scanned the whole table on every commit batch.
-  await tx`with krt_ids as (
-      insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
+  return [
+    ...(krtIds.length
+      ? [
+          sql`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
       select i.driver_license_pd_id, i.deptrans_id, i.updated_at
-      from jsonb_to_recordset(${tx.json(krtIds.map((b) => ({ ...b, updated_at: iso(b.updated_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(krtIds.map((b) => ({ ...b, updated_at: iso(b.updated_at) })))}::jsonb)
         as i(driver_license_pd_id text, deptrans_id text, updated_at timestamptz)
-      where not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id offset 0)
+      where ${accepted(sql`i.driver_license_pd_id`)}
+        and not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id offset 0)
       on conflict (driver_license_pd_id) do update
       set deptrans_id = excluded.deptrans_id, updated_at = excluded.updated_at,
-          change_xid = pg_current_xact_id(), change_seq = nextval('driver_status_changes')
-    ),
-    sessions as (
-      insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at, ended_at)
+          change_xid = pg_current_xact_id(), change_seq = nextval('driver_status_changes')`,
+        ]
+      : []),
+    ...(sessions.length
+      ? [
+          sql`insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at, ended_at)
       select i.driver_license_pd_id, i.session_seq, i.session_status, i.updated_at, i.ended_at
-      from jsonb_to_recordset(${tx.json(sessions.map((r) => ({ ...r, updated_at: iso(r.updated_at), ended_at: iso(r.ended_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(sessions.map((r) => ({ ...r, updated_at: iso(r.updated_at), ended_at: iso(r.ended_at) })))}::jsonb)
         as i(driver_license_pd_id text, session_seq integer, session_status text, updated_at timestamptz, ended_at timestamptz)
-      where not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
-      on conflict (driver_license_pd_id, session_seq) do nothing
-    ),
-    connectivity as (
-      insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
+      where ${accepted(sql`i.driver_license_pd_id`)}
+        and not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
+      on conflict (driver_license_pd_id, session_seq) do nothing`,
+        ]
+      : []),
+    ...(connectivity.length
+      ? [
+          sql`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
       select i.driver_license_pd_id, i.connected, i.updated_at
-      from jsonb_to_recordset(${tx.json(connectivity.map((c) => ({ ...c, updated_at: iso(c.updated_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(connectivity.map((c) => ({ ...c, updated_at: iso(c.updated_at) })))}::jsonb)
         as i(driver_license_pd_id text, connected boolean, updated_at timestamptz)
-      where not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
-      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at
-    )
-    select 1`;
+      where ${accepted(sql`i.driver_license_pd_id`)}
+        and not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
+      on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at`,
+        ]
+      : []),
+  ];
 }
 
 /** A person's KRT id and latest session. */

@@ -1,7 +1,9 @@
 // Mailings' query tables (seed 000): templates written by the route, mailings projected from
-// the mailing actors in the same transaction as their snapshots (the service maps its actors to
+// the mailing actors in the same statement as their snapshots (the service maps its actors to
 // `MailingRow`s).
-import type { Queryable, Tx } from "./database.ts";
+import type { JSONValue } from "postgres";
+import type { Accepted } from "./actorStore.ts";
+import type { Fragment, Queryable } from "./database.ts";
 
 /** A template's audience: the park's drivers narrowed by these (all absent: every driver). */
 export interface TemplateFilter {
@@ -140,14 +142,28 @@ export async function listMailings(
     order by m.created_at desc, m.id desc limit ${limit}`;
 }
 
-/** Upserts `mailings` rows (the sent ones move their template's `last_sent_at`); runs inside the group commit. */
-export async function upsertMailingRows(tx: Tx, rows: readonly MailingRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  await tx`insert into mailings ${tx([...rows])}
+/**
+ * Upserts `mailings` rows of the accepted commits (the sent ones move their template's
+ * `last_sent_at`): statements of the group commit's.
+ */
+export function mailingStatements(sql: Queryable, rows: readonly MailingRow[], accepted: Accepted): Fragment[] {
+  if (rows.length === 0) return [];
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  const json = sql.json(
+    rows.map((r) => ({ ...r, created_at: iso(r.created_at), updated_at: iso(r.updated_at), sent_at: iso(r.sent_at) })) as unknown as JSONValue,
+  );
+  const input = sql`jsonb_to_recordset(${json}::jsonb) as x(id text, park_id text, template_id text, status mailing_status,
+    recipients_count integer, created_at timestamptz, created_by bigint, updated_at timestamptz, sent_at timestamptz)`;
+  return [
+    sql`insert into mailings (id, park_id, template_id, status, recipients_count, created_at, created_by, updated_at, sent_at)
+    select x.id, x.park_id, x.template_id, x.status, x.recipients_count, x.created_at, x.created_by, x.updated_at, x.sent_at
+    from ${input} where ${accepted(sql`x.id`)}
     on conflict (id) do update set status = excluded.status, updated_at = excluded.updated_at,
-      recipients_count = excluded.recipients_count, sent_at = excluded.sent_at`;
-  const sent = rows.filter((r) => r.sent_at !== null);
-  for (const r of sent) {
-    await tx`update mailing_templates set last_sent_at = greatest(last_sent_at, ${r.sent_at}) where id = ${r.template_id}`;
-  }
+      recipients_count = excluded.recipients_count, sent_at = excluded.sent_at`,
+    // One update per template: a statement must not update a row twice.
+    sql`update mailing_templates t set last_sent_at = greatest(t.last_sent_at, s.sent_at)
+    from (select x.template_id, max(x.sent_at) as sent_at from ${input}
+      where x.sent_at is not null and ${accepted(sql`x.id`)} group by x.template_id) s
+    where t.id = s.template_id`,
+  ];
 }

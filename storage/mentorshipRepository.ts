@@ -1,8 +1,10 @@
 // Mentorship's query tables (seed 004): `matchings`, `status_transitions` and `results`, projected
-// from the matching actors in the same transaction as their snapshots (the service maps its actors
+// from the matching actors in the same statement as their snapshots (the service maps its actors
 // to these rows); the read markers the contacts routes write; and the retention that moves ended
 // matchings to the archive.
-import type { Queryable, Sql, Tx } from "./database.ts";
+import type { JSONValue } from "postgres";
+import type { Accepted } from "./actorStore.ts";
+import type { Fragment, Queryable, Sql } from "./database.ts";
 
 /** A row of `matchings`: one matching actor's committed state (read markers excepted). */
 export interface MatchingRow {
@@ -45,30 +47,67 @@ export interface Driver {
 }
 
 /**
- * The projection of committed matching actors: rows upserted (read markers untouched), status
- * changes appended once each (a repeat of the same `seq` is skipped), results upserted.
+ * The projection of the accepted matching actors (statements of the group commit's): rows upserted
+ * (read markers untouched), status changes appended once each (a repeat of the same `seq` is
+ * skipped), results upserted.
  */
-export async function writeMatchingRows(
-  tx: Tx,
+export function matchingStatements(
+  sql: Queryable,
   rows: { matchings: readonly MatchingRow[]; transitions: readonly StatusTransitionRow[]; results: readonly ResultsRow[] },
-): Promise<void> {
-  if (rows.matchings.length) {
-    await tx`insert into matchings ${tx([...rows.matchings])}
+  accepted: Accepted,
+): Fragment[] {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  // Ids are read as text: the accepted actors' ids are text, and a uuid is checked by the insert.
+  return [
+    ...(rows.matchings.length
+      ? [
+          sql`insert into matchings (id, created_at, matched_at, mentor_park_id, mentor_driver_id, newbie_park_id, newbie_driver_id,
+        status, mentor_promocode, completed_at, updated_at)
+      select x.id::uuid, x.created_at, x.matched_at, x.mentor_park_id, x.mentor_driver_id, x.newbie_park_id, x.newbie_driver_id,
+        x.status, x.mentor_promocode, x.completed_at, x.updated_at
+      from jsonb_to_recordset(${sql.json(
+        rows.matchings.map((m) => ({
+          ...m,
+          created_at: iso(m.created_at),
+          matched_at: iso(m.matched_at),
+          completed_at: iso(m.completed_at),
+          updated_at: iso(m.updated_at),
+        })),
+      )}::jsonb) as x(id text, created_at timestamptz, matched_at timestamptz, mentor_park_id text, mentor_driver_id text,
+        newbie_park_id text, newbie_driver_id text, status matching_status, mentor_promocode text, completed_at timestamptz, updated_at timestamptz)
+      where ${accepted(sql`x.id`)}
       on conflict (id) do update set matched_at = excluded.matched_at, mentor_park_id = excluded.mentor_park_id,
         mentor_driver_id = excluded.mentor_driver_id, status = excluded.status, mentor_promocode = excluded.mentor_promocode,
-        completed_at = excluded.completed_at, updated_at = excluded.updated_at`;
-  }
-  if (rows.transitions.length) {
-    await tx`insert into status_transitions ${tx(rows.transitions.map((t) => ({ matching_id: t.matching_id, seq: t.seq, created_at: t.created_at, from: t.from, to: t.to })))}
-      on conflict (matching_id, seq) do nothing`;
-  }
-  if (rows.results.length) {
-    await tx`insert into results ${tx([...rows.results])}
+        completed_at = excluded.completed_at, updated_at = excluded.updated_at`,
+        ]
+      : []),
+    ...(rows.transitions.length
+      ? [
+          sql`insert into status_transitions (matching_id, seq, created_at, "from", "to")
+      select x.matching_id::uuid, x.seq, x.created_at, x."from", x."to"
+      from jsonb_to_recordset(${sql.json(rows.transitions.map((t) => ({ ...t, created_at: iso(t.created_at) })))}::jsonb)
+        as x(matching_id text, seq integer, created_at timestamptz, "from" matching_status, "to" matching_status)
+      where ${accepted(sql`x.matching_id`)}
+      on conflict (matching_id, seq) do nothing`,
+        ]
+      : []),
+    ...(rows.results.length
+      ? [
+          sql`insert into results (matching_id, newbie_park_id, newbie_driver_id, rate_avg_7d, rate_avg_14d, avg_dp_7d, avg_dp_14d,
+        sh_7d, sh_14d, correct_answers, passed_test_flg)
+      select x.matching_id::uuid, x.newbie_park_id, x.newbie_driver_id, x.rate_avg_7d, x.rate_avg_14d, x.avg_dp_7d, x.avg_dp_14d,
+        x.sh_7d, x.sh_14d, x.correct_answers, x.passed_test_flg
+      from jsonb_to_recordset(${sql.json(rows.results as unknown as JSONValue)}::jsonb)
+        as x(matching_id text, newbie_park_id text, newbie_driver_id text, rate_avg_7d text, rate_avg_14d text, avg_dp_7d text,
+        avg_dp_14d text, sh_7d text, sh_14d text, correct_answers text, passed_test_flg text)
+      where ${accepted(sql`x.matching_id`)}
       on conflict (matching_id) do update set
         rate_avg_7d = excluded.rate_avg_7d, rate_avg_14d = excluded.rate_avg_14d, avg_dp_7d = excluded.avg_dp_7d,
         avg_dp_14d = excluded.avg_dp_14d, sh_7d = excluded.sh_7d, sh_14d = excluded.sh_14d,
-        correct_answers = excluded.correct_answers, passed_test_flg = excluded.passed_test_flg`;
-  }
+        correct_answers = excluded.correct_answers, passed_test_flg = excluded.passed_test_flg`,
+        ]
+      : []),
+  ];
 }
 
 /** Every live matching in which one of `drivers` is the newbie or the mentor, newest first. */

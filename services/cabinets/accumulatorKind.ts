@@ -33,10 +33,11 @@ export function accumulatorKind(): ActorKind<AccumulatorContext> {
     events: [InstallEvent, WriteOffEvent],
     machine: accumulatorMachine,
     version: 1,
-    project: (tx, actors) =>
+    project: (sql, actors, accepted) =>
       upsertAccumulatorRows(
-        tx,
+        sql,
         actors.flatMap((a) => accumulatorRow(a) ?? []),
+        accepted,
       ),
     publicEvent: ({ value, context: { location, charge } }) => {
       const l = placeOf(value, location);

@@ -95,16 +95,18 @@ export function cabinetKind(deps: { devices: CabinetDevices; now: () => number }
     events: [RegisterEvent, BookEvent, ReleaseEvent, OpenEvent, DecommissionEvent, WriteOffEvent],
     // 2: door closures that overtake an unlock answer are held in `closed_early`; 3: accumulators written off in `written_off`.
     migrate: (snapshot) => ({ ...snapshot, context: { closed_early: [], written_off: [], ...snapshot.context } }),
-    project: async (tx, actors) => {
-      await upsertCabinetRows(
-        tx,
+    project: (sql, actors, accepted) => [
+      ...upsertCabinetRows(
+        sql,
         actors.flatMap((a) => cabinetRow(a) ?? []),
-      );
-      await deleteCabinetRows(
-        tx,
+        accepted,
+      ),
+      ...deleteCabinetRows(
+        sql,
         actors.filter((a) => a.value === "decommissioned").map((a) => a.id),
-      );
-    },
+        accepted,
+      ),
+    ],
     // `state` is the cabinet's connectivity; `command` says whether an unlock is under way.
     publicEvent: ({ value, context: c }) => {
       const registered = typeof value === "object" ? (value.registered as { command?: string } | undefined) : undefined;

@@ -4,13 +4,14 @@
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import { isConnected, type KrtSessionContext } from "../../machines/krtSession.machine.ts";
 import {
-  writeDriverStatusRows,
+  driverStatusStatements,
   type ConnectivityRow,
   type DriverStatusRows,
   type KrtIdRow,
   type SessionStatusRow,
 } from "../../storage/driverStatusRepository.ts";
-import type { Tx } from "../../storage/database.ts";
+import type { Accepted } from "../../storage/actorStore.ts";
+import type { Fragment, Queryable } from "../../storage/database.ts";
 
 /** The rows of the committed session actors: those bound, those with a session, and everyone's connectivity. */
 export function driverStatusRows(actors: readonly ProjectedActor<KrtSessionContext>[]): DriverStatusRows {
@@ -33,6 +34,6 @@ export function driverStatusRows(actors: readonly ProjectedActor<KrtSessionConte
   return { krtIds, sessions, connectivity };
 }
 
-/** The krt-session kind's projection: runs inside the group commit. */
-export const projectKrtSessions = (tx: Tx, actors: readonly ProjectedActor<KrtSessionContext>[]): Promise<void> =>
-  writeDriverStatusRows(tx, driverStatusRows(actors));
+/** The krt-session kind's projection: statements of the group commit's. */
+export const projectKrtSessions = (sql: Queryable, actors: readonly ProjectedActor<KrtSessionContext>[], accepted: Accepted): Fragment[] =>
+  driverStatusStatements(sql, driverStatusRows(actors), accepted);

@@ -13,7 +13,7 @@ import {
   CancelMailingEvent,
   RetryMailingEvent,
 } from "../../machines/mailing.machine.ts";
-import { upsertMailingRows, type MailingRow } from "../../storage/mailingRepository.ts";
+import { mailingStatements, type MailingRow } from "../../storage/mailingRepository.ts";
 import type { Parks } from "../../integrations/parks/index.ts";
 import type { Feeds } from "../../integrations/feeds/index.ts";
 
@@ -101,7 +101,7 @@ export function mailingKind(deps: { parks: Parks; feeds: Feeds; now: () => numbe
     events: [CreateMailingEvent, CancelMailingEvent, RetryMailingEvent],
     machine,
     version: 1,
-    project: (tx, actors) => upsertMailingRows(tx, actors.filter((a) => a.value !== "absent").map(mailingRow)),
+    project: (sql, actors, accepted) => mailingStatements(sql, actors.filter((a) => a.value !== "absent").map(mailingRow), accepted),
     publicEvent: ({ context: c }) => ({ park_id: c.park_id, template_id: c.template_id, recipients_count: c.recipients_count }),
     // The text written to drivers lives in its template; the journal names the template only.
     journaled: ({ message: _message, ...event }) => event as JournaledEvent,

@@ -68,7 +68,7 @@ export function matchingKind(deps: { effects: MatchingEffects; now: () => number
     migrate: withoutProgressRead,
     // Events are idempotent by state (a repeated import finds the matching moved on); ids only catch a timer fired twice.
     rememberedIds: 16,
-    project: (tx, actors) => projectMatchings(tx, actors),
+    project: projectMatchings,
     projected: ({ context: c }) => [c.transitions.length, c.results.length, c.mentor_promocode],
     // Outside services care about the programme's status, not the steps inside one.
     published: ({ context: c }) => [statusOf(c)],

@@ -3,8 +3,9 @@
 // and the CRM's progress figures in the seed's `results` columns.
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import { statusOf, type MatchingContext } from "../../machines/matching.machine.ts";
-import type { Tx } from "../../storage/database.ts";
-import { RESULT_COLUMNS, writeMatchingRows, type MatchingRow, type ResultsRow, type StatusTransitionRow } from "../../storage/mentorshipRepository.ts";
+import type { Accepted } from "../../storage/actorStore.ts";
+import type { Fragment, Queryable } from "../../storage/database.ts";
+import { RESULT_COLUMNS, matchingStatements, type MatchingRow, type ResultsRow, type StatusTransitionRow } from "../../storage/mentorshipRepository.ts";
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
 
@@ -33,15 +34,19 @@ export function resultsRow(c: MatchingContext): ResultsRow {
   return row;
 }
 
-/** The matching kind's projection: runs inside the group commit. */
-export async function projectMatchings(tx: Tx, actors: readonly ProjectedActor<MatchingContext>[]): Promise<void> {
+/** The matching kind's projection: statements of the group commit's. */
+export function projectMatchings(sql: Queryable, actors: readonly ProjectedActor<MatchingContext>[], accepted: Accepted): Fragment[] {
   const confirmed = actors.filter((a) => statusOf(a.context) !== null);
   const transitions: StatusTransitionRow[] = confirmed.flatMap(({ context: c }) =>
     c.transitions.map((t) => ({ matching_id: c.id, seq: t.seq, created_at: new Date(t.at), from: t.from, to: t.to })),
   );
-  await writeMatchingRows(tx, {
-    matchings: confirmed.map(matchingRow),
-    transitions,
-    results: confirmed.filter((a) => a.context.results.length > 0).map((a) => resultsRow(a.context)),
-  });
+  return matchingStatements(
+    sql,
+    {
+      matchings: confirmed.map(matchingRow),
+      transitions,
+      results: confirmed.filter((a) => a.context.results.length > 0).map((a) => resultsRow(a.context)),
+    },
+    accepted,
+  );
 }

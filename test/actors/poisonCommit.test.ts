@@ -18,10 +18,12 @@ afterAll(async () => {
 
 const viewedCounter = () =>
   counterKind({
-    project: async (tx, actors) => {
-      for (const a of actors)
-        await tx`insert into counter_view (id, count) values (${a.id}, ${a.context.count}) on conflict (id) do update set count = excluded.count`;
-    },
+    project: (sql, actors, accepted) => [
+      sql`insert into counter_view (id, count)
+        select x.id, x.count from jsonb_to_recordset(${sql.json(actors.map((a) => ({ id: a.id, count: a.context.count })))}::jsonb) as x(id text, count bigint)
+        where ${accepted(sql`x.id`)}
+        on conflict (id) do update set count = excluded.count`,
+    ],
   });
 
 function system() {

@@ -374,7 +374,10 @@ describe("actor runtime", () => {
     const projectedCounts: number[][] = [];
     // The projection reads only the tens of the count.
     const kind = counterKind({
-      project: async (_tx, actors) => void projectedCounts.push(actors.map((a) => a.context.count)),
+      project: (_sql, actors) => {
+        projectedCounts.push(actors.map((a) => a.context.count));
+        return [];
+      },
       projected: ({ context }) => [Math.floor(context.count / 10)],
     });
     const s = system({ kinds: [kind] });
@@ -391,9 +394,11 @@ describe("actor runtime", () => {
   it("projections - a stale write leaves nothing of its projection; the winner's and the retry's stay", async () => {
     await db.sql`create table if not exists counter_projection_history (n serial primary key, id text not null, count integer not null)`;
     const kind = counterKind({
-      project: async (tx, actors) => {
-        for (const a of actors) await tx`insert into counter_projection_history (id, count) values (${a.id}, ${a.context.count})`;
-      },
+      project: (sql, actors, accepted) => [
+        sql`insert into counter_projection_history (id, count)
+          select x.id, x.count from jsonb_to_recordset(${sql.json(actors.map((a) => ({ id: a.id, count: a.context.count })))}::jsonb) as x(id text, count integer)
+          where ${accepted(sql`x.id`)}`,
+      ],
     });
     const other = await db.reopen();
     const a = system({ kinds: [kind] });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ProjectedActor } from "../../actors/ActorKind.ts";
 import type { KrtSessionContext } from "../../machines/krtSession.machine.ts";
 import { projectKrtSessions } from "../../services/driverStatus/projection.ts";
-import { eventually } from "../support/harness.ts";
+import { eventually, runProjection } from "../support/harness.ts";
 import { startTestInstance, type TestInstance } from "../support/instance.ts";
 import { internal } from "./driverStatus.support.ts";
 
@@ -93,12 +93,12 @@ describe("incremental feeds", () => {
     const firstHasWritten = new Promise<void>((r) => (firstWrote = r));
     // T1 writes first (lower transaction id and sequence) but commits last.
     const first = app.testDb.sql.begin(async (tx) => {
-      await projectKrtSessions(tx, [actor(licence(0), "7000000001", 1, base)]);
+      await runProjection(tx, (accepted) => projectKrtSessions(tx, [actor(licence(0), "7000000001", 1, base)], accepted));
       firstWrote();
       await firstHolds;
     });
     await firstHasWritten;
-    await app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(licence(1), "7000000002", 1, base + 1)]));
+    await app.testDb.sql.begin((tx) => runProjection(tx, (accepted) => projectKrtSessions(tx, [actor(licence(1), "7000000002", 1, base + 1)], accepted)));
     await poll(feeds);
     // T2 is committed, but handing it out now would move the cursor past T1's rows.
     expect(feeds.ids.has(licence(1))).toBe(false);
@@ -128,7 +128,7 @@ describe("incremental feeds", () => {
         const at = base + ++tick;
         await app.testDb.sql
           .begin(async (tx) => {
-            await projectKrtSessions(tx, [actor(id, String(7_100_000_000 + at - base), seq, at)]);
+            await runProjection(tx, (accepted) => projectKrtSessions(tx, [actor(id, String(7_100_000_000 + at - base), seq, at)], accepted));
             await sleep(Math.random() * 15); // committed later than writers that started after it
             if (Math.random() < 0.1) throw new Error("rolled back");
           })
@@ -163,7 +163,7 @@ describe("incremental feeds", () => {
     // Written by another instance whose cache already knew "pd-late" (ours has not synced since).
     const at = Date.now();
     for (const [i, id] of ["pd-before", "pd-late", "pd-after"].entries()) {
-      await app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(id, `720000000${i}`, 1, at)]));
+      await app.testDb.sql.begin((tx) => runProjection(tx, (accepted) => projectKrtSessions(tx, [actor(id, `720000000${i}`, 1, at)], accepted)));
     }
     const held = await pageOf(`/internal/v1/status/updates?limit=7&cursor=${feeds.statusCursor}`, ["pd-before"]);
     await poll(feeds);
@@ -187,7 +187,9 @@ describe("incremental feeds", () => {
     const feeds: Feeds = { ids: new Map(), statuses: new Set(), idCursor: undefined, statusCursor: undefined };
     while (await poll(feeds));
     const at = Date.now() - 5_000;
-    await app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor("pd-gone", "7300000001", 1, at), actor(licence(4), "7300000002", 401, at)]));
+    await app.testDb.sql.begin((tx) =>
+      runProjection(tx, (accepted) => projectKrtSessions(tx, [actor("pd-gone", "7300000001", 1, at), actor(licence(4), "7300000002", 401, at)], accepted)),
+    );
     await app.services.driverStatus.refreshCaches(); // begins after his row: driver-profiles has none of his
     while (await poll(feeds));
     expect(feeds.ids.has("pd-gone")).toBe(false);
@@ -196,7 +198,8 @@ describe("incremental feeds", () => {
 
   it("a full load of the session statuses lists each person once, with his current status, over any number of pages; then the cursor lists every change", async () => {
     const at = Date.parse("2026-05-01T00:00:00Z");
-    const write = (id: string, seq: number) => app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(id, "7400000001", seq, at + seq)]));
+    const write = (id: string, seq: number) =>
+      app.testDb.sql.begin((tx) => runProjection(tx, (accepted) => projectKrtSessions(tx, [actor(id, "7400000001", seq, at + seq)], accepted)));
     for (const seq of [501, 502, 503]) await write(licence(5), seq);
     for (const seq of [601, 602]) await write(licence(6), seq);
     const listed: { driver_license_pd_id: string; session_status: string; updated_at: string }[] = [];
@@ -230,7 +233,8 @@ describe("incremental feeds", () => {
     app.simulators.driverProfiles!.upsert([profile("pd-h1"), profile("pd-h3")]);
     await app.services.driverStatus.refreshCaches();
     const at = Date.now();
-    const write = (id: string, seq: number) => app.testDb.sql.begin((tx) => projectKrtSessions(tx, [actor(id, "7500000001", seq, at + seq)]));
+    const write = (id: string, seq: number) =>
+      app.testDb.sql.begin((tx) => runProjection(tx, (accepted) => projectKrtSessions(tx, [actor(id, "7500000001", seq, at + seq)], accepted)));
     for (const [id, seq] of [
       ["pd-h1", 1],
       ["pd-h1", 2],

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KrtToken } from "../../integrations/krt/index.ts";
 import { postgresTokenStore } from "../../services/driverStatus/krtTokenStore.ts";
 import type { Database } from "../../storage/database.ts";
-import { profileChanges, startOfFeed, writeDriverStatusRows } from "../../storage/driverStatusRepository.ts";
-import { eventually, testDatabase, type TestDatabase } from "../support/harness.ts";
+import { driverStatusStatements, profileChanges, startOfFeed } from "../../storage/driverStatusRepository.ts";
+import { eventually, runProjection, testDatabase, type TestDatabase } from "../support/harness.ts";
 
 let db: TestDatabase;
 let other: Database;
@@ -45,11 +45,17 @@ describe("krt token store", () => {
     const refreshing = postgresTokenStore(db.sql, { name: "slow" }).replace(undefined, Date.now(), krt.obtain);
     await krt.calls.called;
     await other.sql.begin((tx) =>
-      writeDriverStatusRows(tx, {
-        krtIds: [{ driver_license_pd_id: "bound-meanwhile", deptrans_id: "1000000001", updated_at: new Date() }],
-        sessions: [],
-        connectivity: [],
-      }),
+      runProjection(tx, (accepted) =>
+        driverStatusStatements(
+          tx,
+          {
+            krtIds: [{ driver_license_pd_id: "bound-meanwhile", deptrans_id: "1000000001", updated_at: new Date() }],
+            sessions: [],
+            connectivity: [],
+          },
+          accepted,
+        ),
+      ),
     );
     // The feed shows only rows below every open transaction's xid: a refresh holding one hid it.
     await eventually(async () => (await profileChanges(other.sql, startOfFeed, 100)).some((r) => r.driver_license_pd_id === "bound-meanwhile"));

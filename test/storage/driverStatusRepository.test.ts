@@ -2,19 +2,19 @@
 // only what changed, the feeds page in commit-safe order, history is pruned but the latest kept,
 // and the KRT token is shared through its row.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openEmbedded, type Database, type Tx } from "../../storage/database.ts";
+import { openEmbedded, type Database, type Queryable } from "../../storage/database.ts";
 import {
   connectedDriverStatuses,
+  driverStatusStatements,
   findDriverStatus,
   profileChanges,
   pruneSessionHistory,
   sessionChanges,
   startOfFeed,
-  writeDriverStatusRows,
   type DriverStatusRows,
 } from "../../storage/driverStatusRepository.ts";
 import { postgresTokenStore } from "../../services/driverStatus/krtTokenStore.ts";
-import { testDatabase } from "../support/harness.ts";
+import { runProjection, testDatabase } from "../support/harness.ts";
 
 /** One person's rows: his KRT id (bound at 1,000) if any, and a session change `seq` at `at`. */
 function person(id: string, deptrans: string | null, session: { seq: number; status: "active" | "paused" | "ended"; at: number } | null): DriverStatusRows {
@@ -42,7 +42,7 @@ const batchOf = (persons: DriverStatusRows[]): DriverStatusRows => ({
   connectivity: persons.flatMap((p) => p.connectivity),
 });
 
-const write = (tx: Tx, ...persons: DriverStatusRows[]) => writeDriverStatusRows(tx, batchOf(persons));
+const write = (tx: Queryable, ...persons: DriverStatusRows[]) => runProjection(tx, (accepted) => driverStatusStatements(tx, batchOf(persons), accepted));
 
 const backends: [string, () => Promise<Database & { drop?: () => Promise<void> }>][] = [
   ["postgres", async () => testDatabase("drvstat")],
@@ -155,7 +155,7 @@ describe("driver status storage on postgres, at scale", () => {
         for (let round = 0; round < 12; round++) {
           await scans`begin`;
           const before = await seqScans();
-          await writeDriverStatusRows(scans as unknown as Tx, batchOf(batch(round)));
+          await write(scans, ...batch(round));
           const after = await seqScans();
           await scans`commit`;
           expect({ round, scanned: after.map((n, i) => n - before[i]!) }).toEqual({ round, scanned: [0, 0] });

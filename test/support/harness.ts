@@ -1,6 +1,7 @@
 // Shared test harness: a private schema on the real Postgres per suite, dropped afterwards.
 import { randomBytes } from "node:crypto";
-import { dropSchema, openPostgres, type Database } from "../../storage/database.ts";
+import type { Accepted } from "../../storage/actorStore.ts";
+import { dropSchema, openPostgres, type Database, type Fragment, type Queryable } from "../../storage/database.ts";
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -57,4 +58,14 @@ export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 15_
     if (Date.now() > until) throw new Error(`condition not met in ${timeoutMs} ms: ${describeCheck(check)}${last ? `, last error: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/**
+ * Runs a projection's statements as the group commit does (one statement, each a CTE of it), every
+ * row's actor accepted: for tests of a projection's SQL without actors.
+ */
+export async function runProjection(sql: Queryable, statements: (accepted: Accepted) => readonly Fragment[]): Promise<void> {
+  const built = statements(() => sql`true`);
+  if (built.length === 0) return;
+  await sql`with ${built.map((s, i) => sql`${i ? sql`,` : sql``} ${sql(`projection_${i}`)} as (${s})`)} select 1`;
 }
