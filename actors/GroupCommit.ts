@@ -1,8 +1,8 @@
 // Group commit: every commit submitted in the same tick lands in one statement (a multi-row
 // upsert plus its journal, outbox, timers and query projections), so throughput does not cost one
-// round trip per event, nor a commit with projections more than one. Commits of kinds that allow it wait a little for company (at low rates a batch of one
-// costs as many round trips as a batch of hundreds). Batches run side by side on the pool; one
-// actor never has two commits in flight.
+// round trip per event, nor a commit with projections more than one. Commits of kinds that allow
+// it wait a little for company (at low rates a batch of one costs as many round trips as a batch
+// of hundreds). Batches run side by side on the pool; one actor never has two commits in flight.
 import { isPermanentWriteError, type Sql } from "../storage/database.ts";
 import { writeCommits, type Commit, type Projections } from "../storage/actorStore.ts";
 

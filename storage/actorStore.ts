@@ -63,7 +63,7 @@ export interface Commit {
   timersFired: { key: string; dueAt: number }[];
   /** Runtime time of the commit (epoch ms). */
   at: number;
-  /** The kind's query projections must follow this commit (in the same transaction). */
+  /** The kind's query projections must follow this commit (in the same statement). */
   project: boolean;
 }
 
