@@ -281,22 +281,28 @@ export class ActorSystem {
 
 const singletonsOf = (kinds: readonly ActorKind[]): Address[] => kinds.flatMap((k) => (k.singletons ?? []).map((id) => ({ type: k.type, id })));
 
-/** The projection statements of the commits that ask for theirs, by kind. */
+/**
+ * The projection statements of the commits that ask for theirs, kind by kind in name order: the
+ * batch's statement text (prepared once per connection) depends on which kinds it holds, not on
+ * the order their commits arrived in.
+ */
 function projectAll(sql: Sql, kinds: ReadonlyMap<string, ActorKind>, commits: readonly Commit[], accepted: (type: string) => Accepted): Fragment[] {
   const byType = new Map<string, Commit[]>();
   for (const c of commits) if (c.project) byType.set(c.type, [...(byType.get(c.type) ?? []), c]);
-  return [...byType].flatMap(([type, list]) => {
-    const project = kinds.get(type)?.project;
-    if (!project) return [];
-    return project(
-      sql,
-      list.map((c) => {
-        const s = c.snapshot as { value: never; context: unknown };
-        return { id: c.id, value: s.value, context: s.context, at: c.at };
-      }),
-      accepted(type),
-    );
-  });
+  return [...byType]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .flatMap(([type, list]) => {
+      const project = kinds.get(type)?.project;
+      if (!project) return [];
+      return project(
+        sql,
+        list.map((c) => {
+          const s = c.snapshot as { value: never; context: unknown };
+          return { id: c.id, value: s.value, context: s.context, at: c.at };
+        }),
+        accepted(type),
+      );
+    });
 }
 
 function withDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
