@@ -13,6 +13,7 @@ import {
   writeCommits,
   writeOutbox,
   type Commit,
+  type Projections,
 } from "../../storage/actorStore.ts";
 import { claimIdempotencyKey, completeIdempotencyKey, expireIdempotencyClaim } from "../../storage/idempotencyStore.ts";
 import { testDatabase } from "../support/harness.ts";
@@ -68,6 +69,22 @@ describe.each(backends)("storage contract on %s", (_name, open) => {
     const next = await db.sql.begin((tx) => writeCommits(tx, [commit({ id: "occ", version: 2, seq: 2, journal: [] })]));
     expect(next.has("counter/occ")).toBe(true);
     expect((await loadSnapshot(db.sql, "counter", "occ"))!.version).toBe(2);
+  });
+
+  it("projections - written by the commits' statement, for the accepted commits only", async () => {
+    await db.sql`create table projected_counts (id text primary key, count integer not null)`;
+    await writeCommits(db.sql, [commit({ id: "projected-stale" })]);
+    const counts: Projections = (accepted) => [
+      db.sql`insert into projected_counts (id, count)
+        select x.id, x.count from jsonb_to_recordset(${db.sql.json([
+          { id: "projected-new", count: 1 },
+          { id: "projected-stale", count: 1 },
+        ])}::jsonb) as x(id text, count integer)
+        where ${accepted("counter")(db.sql`x.id`)}`,
+    ];
+    const accepted = await writeCommits(db.sql, [commit({ id: "projected-new" }), commit({ id: "projected-stale" })], counts);
+    expect([...accepted]).toEqual(["counter/projected-new"]);
+    expect(await db.sql`select id, count from projected_counts`).toEqual([{ id: "projected-new", count: 1 }]);
   });
 
   it("snapshots - processed ids are appended by each commit, replaced by a rewrite, untouched by a stale write", async () => {
