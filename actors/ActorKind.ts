@@ -37,8 +37,7 @@ export interface ActorKind<Context = unknown> {
   project?(sql: Queryable, actors: readonly ProjectedActor<Context>[], accepted: Accepted): readonly Fragment[];
   /**
    * The part of the state `project` reads. With it, a commit whose part equals the last committed
-   * one's skips the projection;
-   * without it, every commit is projected.
+   * one's skips the projection; without it, every commit is projected.
    */
   projected?(actor: { value: StateValue; context: Context }): StatePart;
   /**
