@@ -12,6 +12,10 @@ export type Fragment = postgres.Fragment;
 /** Anything that runs a query: the pool or a transaction. Repository functions take it first. */
 export type Queryable = Sql | Tx;
 
+/** The statement over `rows`, or none when there are none: a projection writes nothing for no rows. */
+export const statementFor = <Row>(rows: readonly Row[], statement: (rows: readonly Row[]) => Fragment): Fragment[] =>
+  rows.length === 0 ? [] : [statement(rows)];
+
 export interface Database {
   readonly sql: Sql;
   readonly backend: "postgres" | "pglite";

@@ -12,7 +12,7 @@
 // appear later below the cursor. Rows of transactions still open wait for the next poll. The
 // cost is lag, not loss: the feed trails the oldest open transaction (ours are short group commits).
 import type { Accepted } from "./actorStore.ts";
-import type { Fragment, Queryable } from "./database.ts";
+import { statementFor, type Fragment, type Queryable } from "./database.ts";
 
 /** Position in a feed: the transaction id and sequence number of the last row returned. */
 export interface FeedCursor {
@@ -83,41 +83,38 @@ export function driverStatusStatements(sql: Queryable, { krtIds, sessions, conne
   // `offset 0` keeps each check a probe of the primary key: as an anti-join, the cached generic
   // plan of a prepared statement scanned the whole table on every commit batch.
   return [
-    ...(krtIds.length
-      ? [
-          sql`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
+    ...statementFor(
+      krtIds,
+      (ids) => sql`insert into profiles (driver_license_pd_id, deptrans_id, updated_at)
       select i.driver_license_pd_id, i.deptrans_id, i.updated_at
-      from jsonb_to_recordset(${sql.json(krtIds.map((b) => ({ ...b, updated_at: iso(b.updated_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(ids.map((b) => ({ ...b, updated_at: iso(b.updated_at) })))}::jsonb)
         as i(driver_license_pd_id text, deptrans_id text, updated_at timestamptz)
       where ${accepted(sql`i.driver_license_pd_id`)}
         and not exists (select 1 from profiles p where p.driver_license_pd_id = i.driver_license_pd_id and p.deptrans_id = i.deptrans_id offset 0)
       on conflict (driver_license_pd_id) do update
       set deptrans_id = excluded.deptrans_id, updated_at = excluded.updated_at,
           change_xid = pg_current_xact_id(), change_seq = nextval('driver_status_changes')`,
-        ]
-      : []),
-    ...(sessions.length
-      ? [
-          sql`insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at, ended_at)
+    ),
+    ...statementFor(
+      sessions,
+      (rows) => sql`insert into session_statuses (driver_license_pd_id, session_seq, session_status, updated_at, ended_at)
       select i.driver_license_pd_id, i.session_seq, i.session_status, i.updated_at, i.ended_at
-      from jsonb_to_recordset(${sql.json(sessions.map((r) => ({ ...r, updated_at: iso(r.updated_at), ended_at: iso(r.ended_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(rows.map((r) => ({ ...r, updated_at: iso(r.updated_at), ended_at: iso(r.ended_at) })))}::jsonb)
         as i(driver_license_pd_id text, session_seq integer, session_status text, updated_at timestamptz, ended_at timestamptz)
       where ${accepted(sql`i.driver_license_pd_id`)}
         and not exists (select 1 from session_statuses s where s.driver_license_pd_id = i.driver_license_pd_id and s.session_seq = i.session_seq offset 0)
       on conflict (driver_license_pd_id, session_seq) do nothing`,
-        ]
-      : []),
-    ...(connectivity.length
-      ? [
-          sql`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
+    ),
+    ...statementFor(
+      connectivity,
+      (rows) => sql`insert into krt_connectivity (driver_license_pd_id, connected, updated_at)
       select i.driver_license_pd_id, i.connected, i.updated_at
-      from jsonb_to_recordset(${sql.json(connectivity.map((c) => ({ ...c, updated_at: iso(c.updated_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(rows.map((c) => ({ ...c, updated_at: iso(c.updated_at) })))}::jsonb)
         as i(driver_license_pd_id text, connected boolean, updated_at timestamptz)
       where ${accepted(sql`i.driver_license_pd_id`)}
         and not exists (select 1 from krt_connectivity k where k.driver_license_pd_id = i.driver_license_pd_id and k.connected = i.connected offset 0)
       on conflict (driver_license_pd_id) do update set connected = excluded.connected, updated_at = excluded.updated_at`,
-        ]
-      : []),
+    ),
   ];
 }
 

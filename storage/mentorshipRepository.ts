@@ -4,7 +4,7 @@
 // matchings to the archive.
 import type { JSONValue } from "postgres";
 import type { Accepted } from "./actorStore.ts";
-import type { Fragment, Queryable, Sql } from "./database.ts";
+import { statementFor, type Fragment, type Queryable, type Sql } from "./database.ts";
 
 /** A row of `matchings`: one matching actor's committed state (read markers excepted). */
 export interface MatchingRow {
@@ -59,14 +59,14 @@ export function matchingStatements(
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   // Ids are read as text: the accepted actors' ids are text, and a uuid is checked by the insert.
   return [
-    ...(rows.matchings.length
-      ? [
-          sql`insert into matchings (id, created_at, matched_at, mentor_park_id, mentor_driver_id, newbie_park_id, newbie_driver_id,
+    ...statementFor(
+      rows.matchings,
+      (matchings) => sql`insert into matchings (id, created_at, matched_at, mentor_park_id, mentor_driver_id, newbie_park_id, newbie_driver_id,
         status, mentor_promocode, completed_at, updated_at)
       select x.id::uuid, x.created_at, x.matched_at, x.mentor_park_id, x.mentor_driver_id, x.newbie_park_id, x.newbie_driver_id,
         x.status, x.mentor_promocode, x.completed_at, x.updated_at
       from jsonb_to_recordset(${sql.json(
-        rows.matchings.map((m) => ({
+        matchings.map((m) => ({
           ...m,
           created_at: iso(m.created_at),
           matched_at: iso(m.matched_at),
@@ -79,25 +79,23 @@ export function matchingStatements(
       on conflict (id) do update set matched_at = excluded.matched_at, mentor_park_id = excluded.mentor_park_id,
         mentor_driver_id = excluded.mentor_driver_id, status = excluded.status, mentor_promocode = excluded.mentor_promocode,
         completed_at = excluded.completed_at, updated_at = excluded.updated_at`,
-        ]
-      : []),
-    ...(rows.transitions.length
-      ? [
-          sql`insert into status_transitions (matching_id, seq, created_at, "from", "to")
+    ),
+    ...statementFor(
+      rows.transitions,
+      (transitions) => sql`insert into status_transitions (matching_id, seq, created_at, "from", "to")
       select x.matching_id::uuid, x.seq, x.created_at, x."from", x."to"
-      from jsonb_to_recordset(${sql.json(rows.transitions.map((t) => ({ ...t, created_at: iso(t.created_at) })))}::jsonb)
+      from jsonb_to_recordset(${sql.json(transitions.map((t) => ({ ...t, created_at: iso(t.created_at) })))}::jsonb)
         as x(matching_id text, seq integer, created_at timestamptz, "from" matching_status, "to" matching_status)
       where ${accepted(sql`x.matching_id`)}
       on conflict (matching_id, seq) do nothing`,
-        ]
-      : []),
-    ...(rows.results.length
-      ? [
-          sql`insert into results (matching_id, newbie_park_id, newbie_driver_id, rate_avg_7d, rate_avg_14d, avg_dp_7d, avg_dp_14d,
+    ),
+    ...statementFor(
+      rows.results,
+      (results) => sql`insert into results (matching_id, newbie_park_id, newbie_driver_id, rate_avg_7d, rate_avg_14d, avg_dp_7d, avg_dp_14d,
         sh_7d, sh_14d, correct_answers, passed_test_flg)
       select x.matching_id::uuid, x.newbie_park_id, x.newbie_driver_id, x.rate_avg_7d, x.rate_avg_14d, x.avg_dp_7d, x.avg_dp_14d,
         x.sh_7d, x.sh_14d, x.correct_answers, x.passed_test_flg
-      from jsonb_to_recordset(${sql.json(rows.results as unknown as JSONValue)}::jsonb)
+      from jsonb_to_recordset(${sql.json(results as unknown as JSONValue)}::jsonb)
         as x(matching_id text, newbie_park_id text, newbie_driver_id text, rate_avg_7d text, rate_avg_14d text, avg_dp_7d text,
         avg_dp_14d text, sh_7d text, sh_14d text, correct_answers text, passed_test_flg text)
       where ${accepted(sql`x.matching_id`)}
@@ -105,8 +103,7 @@ export function matchingStatements(
         rate_avg_7d = excluded.rate_avg_7d, rate_avg_14d = excluded.rate_avg_14d, avg_dp_7d = excluded.avg_dp_7d,
         avg_dp_14d = excluded.avg_dp_14d, sh_7d = excluded.sh_7d, sh_14d = excluded.sh_14d,
         correct_answers = excluded.correct_answers, passed_test_flg = excluded.passed_test_flg`,
-        ]
-      : []),
+    ),
   ];
 }
 
