@@ -1,6 +1,6 @@
 // Shared bench pieces: a closed-loop keep-alive HTTP/1.1 load generator in a child process, percentiles, the final JSON line.
 import { fork } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
@@ -54,13 +54,28 @@ export function latencyFigures(name: string, sorted: ArrayLike<number>, digits =
 }
 /** CPU seconds (user + system) a process has used so far, from Linux /proc (ticks of 10 ms); 0 once it is gone. */
 export function processCpuSeconds(pid: number): number {
+  return cpuSecondsOf(`/proc/${pid}/stat`);
+}
+
+function cpuSecondsOf(statFile: string): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(statFile, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds of each of a process's threads: `main` (the process's own id) and the others by
+ * thread id (Node names them all "node": the worker threads are the highest ids, V8's GC helpers
+ * and libuv's pool the lowest after the main one).
+ */
+export function threadCpuSeconds(pid: number): Record<string, number> {
+  const byThread: Record<string, number> = {};
+  for (const task of readdirSync(`/proc/${pid}/task`)) byThread[Number(task) === pid ? "main" : task] = cpuSecondsOf(`/proc/${pid}/task/${task}/stat`);
+  return byThread;
 }
 
 export const progress = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);

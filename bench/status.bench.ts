@@ -15,7 +15,7 @@
 //     and its CPU at the seed's 220/s.
 // BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
 // bench-status-<rate>.cpuprofile (open it in Chrome DevTools); BENCH_PROFILE=overload, of the
-// overload step. The overload step prints its timeline, a line a second (see `statusTimeline`);
+// overload step; BENCH_PROFILE=220,idle, of those windows. The overload step prints its timeline, a line a second (see `statusTimeline`);
 // BENCH_TIMELINE=true prints it for our every step.
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
@@ -29,7 +29,7 @@ import { KrtClient, memoryTokenStore, type KrtCall } from "../integrations/krt/i
 import { DriverProfilesClient, driverProfilesCache } from "../integrations/driverProfiles/index.ts";
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
-import { latencyFigures, percentile, printResult, progress, round, startProfile } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round, startProfile, threadCpuSeconds } from "./scenario.ts";
 import {
   consumerLag,
   cpuByRole,
@@ -63,6 +63,8 @@ const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10
 const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
 const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
 const profileOverload = process.env.BENCH_PROFILE === "overload";
+const profileWindow = async (name: string) =>
+  (process.env.BENCH_PROFILE ?? "").split(",").includes(name) ? await startProfile(`bench-status-${name}.cpuprofile`) : undefined;
 const timelineEveryStep = process.env.BENCH_TIMELINE === "true";
 /** Given steps first; past the last, the naive design keeps rising by half until it falls behind. */
 const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").filter(Boolean).map(Number);
@@ -196,6 +198,26 @@ async function main(): Promise<void> {
     }
   };
 
+  /** Cores the instance's main thread and its other threads (the ingest worker, V8's GC helpers, libuv's pool) took since `before`. */
+  const coresByThread = (before: Record<string, number>, seconds: number) => {
+    const used = Object.entries(cpuDelta(before, threadCpuSeconds(process.pid))).filter(([, s]) => s > 0);
+    progress(`  cores by thread: ${used.map(([t, s]) => `${t} ${round(s / seconds, 3)}`).join(", ")}`);
+    const main = used.find(([t]) => t === "main")?.[1] ?? 0;
+    const others = used.reduce((sum, [t, s]) => (t === "main" ? sum : sum + s), 0);
+    return { main: round(main / seconds, 3), other_threads: round(others / seconds, 3) };
+  };
+  /**
+   * Waits until every idle KRT session is asleep, as in a long-running instance: the 220/s and idle
+   * windows would otherwise pay for putting to sleep the thousands that the binding or a warm-up
+   * touched together (one tick of `SLEEP_AFTER_MS` sleeps them all, ~50 µs each).
+   */
+  const settled = async () => {
+    const awakeIdle = () => instance.system.host.hosted().filter((c) => c.address.type === "krt-session" && c.isIdle() && !c.dormant).length;
+    const started = performance.now();
+    for (let until = Date.now() + 3 * instance.config.sleepAfterMs; awakeIdle() > 0 && Date.now() < until; ) await sleep(1_000);
+    progress(`settled in ${round((performance.now() - started) / 1000, 1)} s: ${awakeIdle()} idle sessions still awake`);
+  };
+
   try {
     while (!instance.services.driverStatus.statusStream()) await sleep(100);
     progress(`binding ${drivers} KRT ids...`);
@@ -225,14 +247,20 @@ async function main(): Promise<void> {
     await drainedTo(0, 120_000, lagOf);
     await krtQuiet();
 
+    await settled();
+
     // 1. The seed's rate.
     progress(`lag at 220 events/s for ${lagSeconds} s...`);
     const callsBefore = (await krtCalls(0)).total;
     const phaseStart = Date.now();
+    const stopProfileAt220 = await profileWindow("220");
     const cpuAt220Before = cpuByRole({ instance: process.pid, partners: partners.pid, publisher: publisher.pid });
+    const threadsAt220Before = threadCpuSeconds(process.pid);
     const atRate = await publisher.run(names.subject, 220, lagSeconds, lagDrivers);
+    await stopProfileAt220?.();
     const cpuAt220 = cpuDelta(cpuAt220Before, cpuByRole({ instance: process.pid, partners: partners.pid, publisher: publisher.pid }));
     const instanceCoresAt220 = round(cpuAt220.instance! / (atRate.elapsed_ms / 1000), 3);
+    const coresAt220ByThread = coresByThread(threadsAt220Before, atRate.elapsed_ms / 1000);
     await sleep(maxDelayMs + 2_000);
     const { calls } = await krtCalls(callsBefore);
     const phaseCalls = calls.filter((c) => c.at >= phaseStart);
@@ -342,10 +370,15 @@ async function main(): Promise<void> {
       await drainedTo(0, 300_000, lagOf);
     }
     await krtQuiet();
+    await settled();
     progress(`idle for ${idleSeconds} s with ${drivers} drivers bound and seen...`);
+    const stopProfileIdle = await profileWindow("idle");
     const idleBefore = cpuByRole(pids);
+    const idleThreadsBefore = threadCpuSeconds(process.pid);
     await sleep(idleSeconds * 1000);
+    await stopProfileIdle?.();
     const idleCores = round(cpuDelta(idleBefore, cpuByRole(pids)).instance! / idleSeconds, 3);
+    const idleCoresByThread = coresByThread(idleThreadsBefore, idleSeconds);
     const idleRssMb = round(process.memoryUsage().rss / 2 ** 20, 0);
     const idleMemory = memoryBreakdown();
     progress(`idle memory: ${JSON.stringify(idleMemory)}`);
@@ -490,12 +523,14 @@ async function main(): Promise<void> {
       // All cores busy: the machine, which the publisher and NATS share with the instance, is the ceiling.
       cores_busy_at_overload: coresBusy(overload),
       idle_instance_cores: idleCores,
+      idle_instance_cores_by_thread: idleCoresByThread,
       idle_instance_rss_mb: idleRssMb,
       idle_memory: idleMemory,
       krt_sessions_hosted: sessionCount,
       krt_sessions_heap_mb: sessionsHeapMb,
       krt_session_heap_kb_each: sessionCount ? round((sessionsHeapMb * 1024) / sessionCount, 2) : null,
       instance_cores_at_220: instanceCoresAt220,
+      instance_cores_at_220_by_thread: coresAt220ByThread,
       events_at_220: atRate.published,
       krt_calls_at_220: phaseCalls.length,
       krt_calls_per_event_at_220: round(phaseCalls.length / atRate.published, 3),
