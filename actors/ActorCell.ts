@@ -2,10 +2,10 @@
 // before any reply, ack, timer or outbox message of those turns is released.
 import { createActor, type AnyActor, type AnyEventObject, type AnyStateMachine, type InspectionEvent, type StateValue } from "xstate";
 import { randomUUID } from "node:crypto";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { sameState, stateName, topState, type ActorKind, type JournaledEvent, type StatePart } from "./ActorKind.ts";
 import type { Address, Effect, Envelope, Reply } from "./protocol.ts";
 import { formatAddress } from "./protocol.ts";
+import { fromDormant, toDormant } from "./dormantForm.ts";
 import { ActorFailedError, CommitRejectedError, EventRejectedError, StaleActorError } from "./errors.ts";
 import { isPermanentWriteError } from "../storage/database.ts";
 import type { Commit, JournalEntry, OutboxMessage, StoredSnapshot, TimerWrite } from "../storage/actorStore.ts";
@@ -109,19 +109,6 @@ const RESUME_GROWTH_MAX = 64;
 function workInFlight(snapshot: unknown): string[] {
   const children = (snapshot as { children?: Record<string, { src?: unknown }> } | undefined)?.children ?? {};
   return Object.values(children).map((c) => String(c.src ?? "actor"));
-}
-
-/**
- * A sleeping actor's persisted snapshot and remembered ids as deflated JSON, held as a one-byte
- * string so that the heap counts it (a Buffer's bytes live outside it). JSON is what activation
- * reads from the database, so waking from it restores what a reload would.
- */
-function dormant(snapshot: unknown, processed: readonly string[]): string {
-  return deflateRawSync(JSON.stringify({ snapshot, processed }), { level: 1 }).toString("latin1");
-}
-
-function awake(dormant: string): { snapshot: unknown; processed: string[] } {
-  return JSON.parse(inflateRawSync(Buffer.from(dormant, "latin1")).toString());
 }
 
 export class ActorCell {
@@ -241,7 +228,7 @@ export class ActorCell {
   /** The live actor, brought back from its dormant form if it was put to sleep. */
   #live(): AnyActor | undefined {
     if (this.#dormant !== undefined) {
-      const { snapshot, processed } = awake(this.#dormant);
+      const { snapshot, processed } = fromDormant(this.#dormant);
       this.#dormant = undefined;
       this.#remember(processed);
       return this.#start(snapshot);
@@ -254,15 +241,15 @@ export class ActorCell {
    * next message restores it from that snapshot, as activation does from the stored one. The
    * replies kept for retried asks go too once every asker's deadline has passed: an ask is retried
    * only before it (a cabinet's booking replies were a third of its memory). The snapshot and the
-   * remembered ids are kept as their JSON (what activation reads from the database), deflated:
-   * their object graph and set entries cost several times that (see `dormant`). False when it is
-   * busy or asleep already.
+   * remembered ids are kept as their JSON (what activation reads from the database), deflated when
+   * large: their object graph and set entries cost several times that (see dormantForm.ts). False
+   * when it is busy or asleep already.
    */
   sleep(): boolean {
     if (this.#dormant !== undefined || !this.isIdle()) return false;
     if (Date.now() > this.#asksWaitUntil) this.#answered = undefined;
     const actor = this.#actor!;
-    this.#dormant = dormant(actor.getPersistedSnapshot(), this.#processed);
+    this.#dormant = toDormant(actor.getPersistedSnapshot(), this.#processed);
     this.#processed = [];
     this.#processedSet = new Set();
     // Cleared first: stopping is a transition of its own, which is nobody's turn to journal.
@@ -346,7 +333,9 @@ export class ActorCell {
 
   /** Current state and context, for routes that only read. */
   snapshot(): { value: unknown; context: unknown; version: number } | undefined {
-    const s = (this.#dormant !== undefined ? awake(this.#dormant).snapshot : this.#actor?.getSnapshot()) as { value: unknown; context: unknown } | undefined;
+    const s = (this.#dormant !== undefined ? fromDormant(this.#dormant).snapshot : this.#actor?.getSnapshot()) as
+      | { value: unknown; context: unknown }
+      | undefined;
     return s ? { value: s.value, context: s.context, version: this.#version } : undefined;
   }
 
