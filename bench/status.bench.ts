@@ -11,8 +11,8 @@
 //     draining it to KRT) on rising steps until it falls behind, bisected as ours, and the ratio.
 //  5. Overload: twice the sustained rate offered for a step; what is consumed, as a share of the
 //     sustained rate (it should stay near the capacity, never collapse).
-//  6. Idle: the instance's CPU and RSS with every driver bound and seen, while nothing arrives;
-//     and its CPU at the seed's 220/s.
+//  6. Idle: the instance's CPU and RSS with every driver bound and seen, once the load is over
+//     and the sessions are asleep; and its CPU at the seed's 220/s.
 // BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
 // bench-status-<rate>.cpuprofile (open it in Chrome DevTools); BENCH_PROFILE=overload, of the
 // overload step; BENCH_PROFILE=220,idle, of those windows. The overload step prints its timeline, a line a second (see `statusTimeline`);
@@ -370,19 +370,6 @@ async function main(): Promise<void> {
       await drainedTo(0, 300_000, lagOf);
     }
     await krtQuiet();
-    await settled();
-    progress(`idle for ${idleSeconds} s with ${drivers} drivers bound and seen...`);
-    const stopProfileIdle = await profileWindow("idle");
-    const idleBefore = cpuByRole(pids);
-    const idleThreadsBefore = threadCpuSeconds(process.pid);
-    await sleep(idleSeconds * 1000);
-    await stopProfileIdle?.();
-    const idleCores = round(cpuDelta(idleBefore, cpuByRole(pids)).instance! / idleSeconds, 3);
-    const idleCoresByThread = coresByThread(idleThreadsBefore, idleSeconds);
-    const idleRssMb = round(process.memoryUsage().rss / 2 ** 20, 0);
-    const idleMemory = memoryBreakdown();
-    progress(`idle memory: ${JSON.stringify(idleMemory)}`);
-
     const eluBefore = performance.eventLoopUtilization();
     const ours = await runSteps("ours", names.subject, steps, lagOf, { untilBehind: false, bisect: true });
     const ownElu = performance.eventLoopUtilization(eluBefore);
@@ -423,6 +410,22 @@ async function main(): Promise<void> {
       );
       await drainedTo(0, 300_000, lagOf);
     }
+
+    // 6. Idle, once the load is over, KRT has heard everything and the sessions are asleep (the
+    // steps above run with them awake, as they are at those rates: each driver every few seconds).
+    await krtQuiet();
+    await settled();
+    progress(`idle for ${idleSeconds} s with ${drivers} drivers bound and seen...`);
+    const stopProfileIdle = await profileWindow("idle");
+    const idleBefore = cpuByRole(pids);
+    const idleThreadsBefore = threadCpuSeconds(process.pid);
+    await sleep(idleSeconds * 1000);
+    await stopProfileIdle?.();
+    const idleCores = round(cpuDelta(idleBefore, cpuByRole(pids)).instance! / idleSeconds, 3);
+    const idleCoresByThread = coresByThread(idleThreadsBefore, idleSeconds);
+    const idleRssMb = round(process.memoryUsage().rss / 2 ** 20, 0);
+    const idleMemory = memoryBreakdown();
+    progress(`idle memory: ${JSON.stringify(idleMemory)}`);
 
     // What the krt-session actors hold: the heap freed by passivating them all.
     const sessions = () => instance.system.host.hosted().filter((c) => c.address.type === "krt-session");
