@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       PORT: "0",
       AUTH_TOKENS: `internal=${token}`,
       DEMO_DATA: "false",
+      CRM_SCHEMA: schema,
       MQTT_URL: mqttUrl,
       MQTT_TOPIC_PREFIX: prefix,
       CABINET_POLL_MS: String(pollMs),

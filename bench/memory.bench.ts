@@ -153,7 +153,7 @@ async function main(): Promise<void> {
   if (!gc) throw new Error("run with --expose-gc (npm run bench:memory does)");
   const schema = `bench_memory_${randomBytes(4).toString("hex")}`;
   const db = await openPostgres({ url, schema, max: 8 });
-  const instance = await startInstance(loadConfig({ PORT: "0", DEMO_DATA: "false", LOG_LEVEL: "silent", ...scenarioEnv }), {
+  const instance = await startInstance(loadConfig({ PORT: "0", DEMO_DATA: "false", CRM_SCHEMA: schema, LOG_LEVEL: "silent", ...scenarioEnv }), {
     db,
     logger: createLogger({ level: "silent" }),
   });

@@ -166,6 +166,9 @@ async function main(): Promise<void> {
     PORT: "0",
     AUTH_TOKENS: "fleet=f,internal=i,driver=d,admin=a",
     DEMO_DATA: "false",
+    // The built-in CRM simulator's tables in the bench's own schema (dropped with it), not the
+    // shared `crm` one, which another run may have left full.
+    CRM_SCHEMA: schema,
     LOG_LEVEL: "warn",
     ...partners.urls,
     STATUS_NATS_URL: natsUrl,

@@ -86,11 +86,13 @@ export function crmSimulator(options: CrmSimulatorOptions): CrmSimulator {
   const ready = crmSchemaOnce(sql, schema);
 
   async function pair(now: Date): Promise<number> {
+    // Without mentors nobody is paired: the newbies waiting need not be read every tick.
+    if (mentors.length === 0) return 0;
     const waiting = await sql<{ matching_id: string; park_id: string; driver_id: string }[]>`
       select n.matching_id, n.park_id, n.driver_id from ${t}.new_drivers n
       where not exists (select 1 from ${t}.distribution d where d.newbie_matching_id = n.matching_id)
       order by n.created_at, n.matching_id`;
-    if (waiting.length === 0 || mentors.length === 0) return 0;
+    if (waiting.length === 0) return 0;
     const load = new Map(mentors.map((m) => [mentorKey(m), 0]));
     for (const row of await sql<{ key: string; n: number }[]>`
       select mentor_park_id || '/' || mentor_driver_id as key, count(*)::int as n from ${t}.distribution group by 1`) {
