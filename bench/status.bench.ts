@@ -13,10 +13,10 @@
 //     sustained rate (it should stay near the capacity, never collapse).
 //  6. Idle: the instance's CPU and RSS with every driver bound and seen, once the load is over
 //     and the sessions are asleep; and its CPU at the seed's 220/s.
-// BENCH_PROFILE=<rate> writes a CPU profile of our instance during that step to
-// bench-status-<rate>.cpuprofile (open it in Chrome DevTools); BENCH_PROFILE=overload, of the
-// overload step; BENCH_PROFILE=220,idle, of those windows. The overload step prints its timeline, a line a second (see `statusTimeline`);
-// BENCH_TIMELINE=true prints it for our every step.
+// BENCH_PROFILE=<window>,... writes a CPU profile of our instance during each window named to
+// bench-status-<window>.cpuprofile (open it in Chrome DevTools): a step's rate, `overload`, `220`
+// (the seed's rate) or `idle`. The overload step prints its timeline, a line a second (see
+// `statusTimeline`); BENCH_TIMELINE=true prints it for our every step.
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
@@ -61,8 +61,6 @@ const ingest = process.env.BENCH_INGEST === "main" ? "main" : "worker";
 const pullBatch = 1_000;
 const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").filter(Boolean).map(Number);
 const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
-const profileRate = Number(process.env.BENCH_PROFILE ?? NaN);
-const profileOverload = process.env.BENCH_PROFILE === "overload";
 const profileWindow = async (name: string) =>
   (process.env.BENCH_PROFILE ?? "").split(",").includes(name) ? await startProfile(`bench-status-${name}.cpuprofile`) : undefined;
 const timelineEveryStep = process.env.BENCH_TIMELINE === "true";
@@ -318,7 +316,7 @@ async function main(): Promise<void> {
         return !search.bisect || best.rate === 0 || fineEnough || between <= best.rate || between >= behind ? undefined : between;
       };
       for (let rate = nextRate(); rate !== undefined; rate = nextRate()) {
-        const stopProfile = label === "ours" && rate === profileRate ? await startProfile(`bench-status-${rate}.cpuprofile`) : undefined;
+        const stopProfile = label === "ours" ? await profileWindow(String(rate)) : undefined;
         const stopTimeline = label === "ours" && timelineEveryStep ? timeline(`${rate}/s`) : undefined;
         const outcomesBefore = await outcomes();
         const running = publisher.run(subject, rate, stepSeconds);
@@ -383,7 +381,7 @@ async function main(): Promise<void> {
     let overload: (StepFigures & { published_per_s: number; fed: boolean }) | undefined;
     if (ours.consumed_per_s > 0) {
       progress(`overload: ${2 * ours.rate}/s offered (twice the sustained rate)...`);
-      const stopProfile = profileOverload ? await startProfile(`bench-status-overload.cpuprofile`) : undefined;
+      const stopProfile = await profileWindow("overload");
       const stopTimeline = timeline("overload");
       const outcomesBefore = await outcomes();
       const running = publisher.run(names.subject, 2 * ours.rate, stepSeconds);
