@@ -17,14 +17,23 @@ export interface Connectivity {
   at: number;
 }
 
+/** The newest status seen of one of the person's park profiles (`park_id/driver_id`). */
+export interface ProfileConnectivity extends Connectivity {
+  profile: string;
+}
+
 export interface KrtSessionContext {
   /** The driver licence's personal id: the address id. */
   id: string;
   /** The person's KRT id; null until bound. Never leaves the service except to KRT. */
   deptrans_id: string | null;
   bound_at: number | null;
-  /** Newest status seen per park profile (`park_id/driver_id`): older reports are refused. */
-  profiles: Record<string, Connectivity>;
+  /**
+   * Newest status seen per park profile: older reports are refused. A list, not a record keyed by
+   * profile: such keys are unique per driver, and V8 gives each object with its own key a hidden
+   * class of its own, slow to create, parse and serialise (a person has one to a few profiles).
+   */
+  profiles: ProfileConnectivity[];
   /** The person's connectivity waiting to be reported; only the latest is kept. */
   pending: Connectivity | null;
   /** Being reported to KRT right now. */
@@ -77,20 +86,22 @@ export type SendOutput =
 
 const profileKey = (e: { park_id: string; driver_id: string }) => `${e.park_id}/${e.driver_id}`;
 
+const profileOf = (c: KrtSessionContext, profile: string) => c.profiles.find((p) => p.profile === profile);
+
 /**
  * Whether the person works (is connected to order dispatch) as the service knows it: once bound,
  * what KRT last confirmed; before, whether any of his profiles is online or busy.
  */
-export const isConnected = (c: KrtSessionContext): boolean =>
-  c.deptrans_id === null ? Object.values(c.profiles).some((p) => p.connected) : c.last_sent?.connected === true;
+export const isConnected = (c: KrtSessionContext): boolean => (c.deptrans_id === null ? c.profiles.some((p) => p.connected) : c.last_sent?.connected === true);
 
 /** The connectivity KRT will have once everything pending lands. */
 const known = (c: KrtSessionContext): Connectivity | null => c.pending ?? c.inflight ?? c.last_sent;
 
 /** Records a profile's newer status; a change of the person's connectivity becomes pending. */
 function absorb(c: KrtSessionContext, e: ConnectivityEvent): Pick<KrtSessionContext, "profiles" | "pending"> {
-  const profiles = { ...c.profiles, [profileKey(e)]: { connected: e.connected, at: e.status_at } };
-  const connected = Object.values(profiles).some((p) => p.connected);
+  const profile = profileKey(e);
+  const profiles = [...c.profiles.filter((p) => p.profile !== profile), { profile, connected: e.connected, at: e.status_at }];
+  const connected = profiles.some((p) => p.connected);
   // What KRT has, or will have once the report under way lands: equal means nothing to report.
   // After a failed report KRT may or may not have that value (a lost answer), so it is not a base.
   const base = c.inflight ?? (c.attempt > 0 ? null : c.last_sent);
@@ -118,7 +129,7 @@ export const krtSessionMachine = setup({
     /** Newer than the newest status of that profile: order is by the status's own time, not arrival. */
     isNewer: ({ context, event }) => {
       assertEvent(event, "connectivity");
-      return event.status_at > (context.profiles[profileKey(event)]?.at ?? Number.NEGATIVE_INFINITY);
+      return event.status_at > (profileOf(context, profileKey(event))?.at ?? Number.NEGATIVE_INFINITY);
     },
     hasPending: ({ context }) => context.pending !== null,
     /** A report made now would wait long for the rate limit: provided by the kind, which knows the limit. */
@@ -167,7 +178,7 @@ export const krtSessionMachine = setup({
     id: input.id,
     deptrans_id: null,
     bound_at: null,
-    profiles: {},
+    profiles: [],
     pending: null,
     inflight: null,
     last_sent: null,

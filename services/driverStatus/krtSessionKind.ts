@@ -8,6 +8,7 @@ import { setTimer } from "../../actors/protocol.ts";
 import {
   isConnected,
   krtSessionMachine,
+  type Connectivity,
   type KrtSessionContext,
   type SendInput,
   type SendOutput,
@@ -79,7 +80,9 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
     type: "krt-session",
     events: [ConnectivityEvent, BindEvent, RetryEvent, TurnEvent],
     machine,
-    version: 1,
+    // 2: `profiles` a list of { profile, connected, at } (was a record keyed by profile).
+    version: 2,
+    migrate: profilesAsList,
     // A redelivered status is refused by its own time (not newer than the profile's), whatever its
     // id; the few ids kept catch a timer fired twice. Every commit writes them: ~35 bytes each.
     rememberedIds: 4,
@@ -115,4 +118,13 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
       ended_at: c.session?.ended_at == null ? null : new Date(c.session.ended_at).toISOString(),
     }),
   });
+}
+
+/** A snapshot of machine version 1 kept `profiles` as a record keyed by `park_id/driver_id`. */
+// biome-ignore lint/suspicious/noExplicitAny: a snapshot of an older machine version has, by definition, no type of today's code.
+export function profilesAsList(snapshot: any): any {
+  const profiles = snapshot.context?.profiles;
+  if (Array.isArray(profiles)) return snapshot;
+  const list = Object.entries((profiles ?? {}) as Record<string, Connectivity>).map(([profile, c]) => ({ profile, connected: c.connected, at: c.at }));
+  return { ...snapshot, context: { ...snapshot.context, profiles: list } };
 }

@@ -44,7 +44,7 @@ const answered = { type: "xstate.done.actor.sendConnectivity", output: { outcome
 const rejected = { type: "xstate.done.actor.sendConnectivity", output: { outcome: "rejected", reason: "krt_rejected", at: 50 } };
 const failed = { type: "xstate.error.actor.sendConnectivity", error: "krt down" };
 
-const newest = (c: KrtSessionContext) => Math.max(0, ...Object.values(c.profiles).map((p) => p.at));
+const newest = (c: KrtSessionContext) => Math.max(0, ...c.profiles.map((p) => p.at));
 
 function eventsFor(snapshot: Snapshot): KrtSessionEvent[] {
   const next = newest(snapshot.context) + 1;
@@ -89,7 +89,7 @@ function checkInvariants(path: (typeof paths)[number]): void {
     if (s === "bound.idle") expect(c.pending).toBeNull();
     if (s === "bound.backoff") expect(c.pending).not.toBeNull();
     // What KRT has or will have is the driver's newest connectivity (unless KRT refused the id).
-    const newestStatus = c.profiles["p1/d1"];
+    const newestStatus = c.profiles.find((p) => p.profile === "p1/d1");
     if (newestStatus && !c.last_error?.startsWith("rejected")) expect((c.pending ?? c.inflight ?? c.last_sent)?.connected).toBe(newestStatus.connected);
     // A report never goes out older than the last one. Unless the last attempt failed (KRT may
     // have got it), nothing waits or goes out that KRT already has.
@@ -313,7 +313,7 @@ describe("krt-session machine (scenarios)", () => {
     actor.send(status("d1", true, 2));
     await tick();
     expect(sent).toHaveLength(1);
-    expect(actor.getSnapshot().context.profiles["p1/d1"]!.at).toBe(2);
+    expect(actor.getSnapshot().context.profiles).toEqual([{ profile: "p1/d1", connected: true, at: 2 }]);
   });
 
   it("a status older than the newest of its profile is refused", () => {
@@ -322,6 +322,31 @@ describe("krt-session machine (scenarios)", () => {
     expect(actor.getSnapshot().can(status("d1", true, 9))).toBe(false);
     expect(actor.getSnapshot().can(status("d1", true, 10))).toBe(false);
     expect(actor.getSnapshot().can(status("d2", true, 9))).toBe(true);
+  });
+
+  it("a snapshot of machine version 1 (profiles keyed by profile) is migrated: its newest times still refuse older statuses", () => {
+    const kind = krtSessionKind({
+      krt: {
+        checkId: async () => true,
+        sendConnectivity: async () => ({ status: "active", ended_at: null }),
+        reportWaitMs: () => 0,
+        promiseReportTurn: () => 0,
+      },
+      now: () => 0,
+      retry: { baseMs: 100, maxMs: 1_000 },
+    });
+    const { actor } = run(() => new Promise(() => {}));
+    actor.send(status("d1", false, 10));
+    actor.send(status("d2", true, 20));
+    const today = actor.getPersistedSnapshot() as Snapshot;
+    const version1 = { ...today, context: { ...today.context, profiles: { "p1/d1": { connected: false, at: 10 }, "p1/d2": { connected: true, at: 20 } } } };
+    const migrated = kind.migrate!(JSON.parse(JSON.stringify(version1)), 1);
+    expect(migrated.context.profiles).toEqual(today.context.profiles);
+    expect(kind.migrate!(today, 1)).toBe(today); // already a list: left as it is
+    const restored = createActor(machine, { snapshot: migrated, input: { id: "lic-1" } }).start();
+    expect(restored.getSnapshot().can(status("d1", true, 9))).toBe(false);
+    expect(restored.getSnapshot().can(status("d2", false, 20))).toBe(false);
+    expect(restored.getSnapshot().can(status("d1", true, 11))).toBe(true);
   });
 
   it("KRT down - a durable retry timer is set, and only the latest value waits for it", async () => {

@@ -48,7 +48,7 @@ function actor(id: string, deptrans: string, seq: number, at: number): Projected
     id,
     deptrans_id: deptrans,
     bound_at: at,
-    profiles: {},
+    profiles: [],
     pending: null,
     inflight: null,
     last_sent: null,

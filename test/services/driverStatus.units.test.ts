@@ -60,7 +60,7 @@ describe("driverStatusRows", () => {
     id: "lic",
     deptrans_id: null,
     bound_at: null,
-    profiles: {},
+    profiles: [],
     pending: null,
     inflight: null,
     last_sent: null,
@@ -80,7 +80,10 @@ describe("driverStatusRows", () => {
   });
 
   it("connectivity - unbound: any profile online or busy; bound: what KRT last confirmed, not what waits to be sent", () => {
-    const online = { "p1/d1": { connected: false, at: 1 }, "p2/d2": { connected: true, at: 2 } };
+    const online = [
+      { profile: "p1/d1", connected: false, at: 1 },
+      { profile: "p2/d2", connected: true, at: 2 },
+    ];
     const rows = driverStatusRows([
       actor(context({ id: "u", profiles: online })),
       actor(context({ id: "b", deptrans_id: "1000000001", profiles: online, pending: { connected: true, at: 2 } })),
