@@ -122,7 +122,7 @@ export function krtSessionKind(deps: { krt: Krt; now: () => number; retry: KrtRe
 
 /** A snapshot of machine version 1 kept `profiles` as a record keyed by `park_id/driver_id`. */
 // biome-ignore lint/suspicious/noExplicitAny: a snapshot of an older machine version has, by definition, no type of today's code.
-export function profilesAsList(snapshot: any): any {
+function profilesAsList(snapshot: any): any {
   const profiles = snapshot.context?.profiles;
   if (Array.isArray(profiles)) return snapshot;
   const list = Object.entries((profiles ?? {}) as Record<string, Connectivity>).map(([profile, c]) => ({ profile, connected: c.connected, at: c.at }));

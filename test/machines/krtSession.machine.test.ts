@@ -19,7 +19,7 @@ import type { Effect } from "../../actors/protocol.ts";
 
 // As the runtime hosts it (its invoke is not run by the traversal; completions are events below),
 // with reports going at once, or held back a minute by the rate limit (`queued` until `turn`).
-const hosted = (reportWaitMs: number) =>
+const hostedKind = (reportWaitMs: number) =>
   krtSessionKind({
     krt: {
       checkId: async () => true,
@@ -29,7 +29,8 @@ const hosted = (reportWaitMs: number) =>
     },
     now: () => 0,
     retry: { baseMs: 100, maxMs: 1_000 },
-  }).machine as typeof krtSessionMachine;
+  });
+const hosted = (reportWaitMs: number) => hostedKind(reportWaitMs).machine as typeof krtSessionMachine;
 const machine = hosted(0);
 const rateLimited = hosted(60_000);
 
@@ -325,16 +326,7 @@ describe("krt-session machine (scenarios)", () => {
   });
 
   it("a snapshot of machine version 1 (profiles keyed by profile) is migrated: its newest times still refuse older statuses", () => {
-    const kind = krtSessionKind({
-      krt: {
-        checkId: async () => true,
-        sendConnectivity: async () => ({ status: "active", ended_at: null }),
-        reportWaitMs: () => 0,
-        promiseReportTurn: () => 0,
-      },
-      now: () => 0,
-      retry: { baseMs: 100, maxMs: 1_000 },
-    });
+    const kind = hostedKind(0);
     const { actor } = run(() => new Promise(() => {}));
     actor.send(status("d1", false, 10));
     actor.send(status("d2", true, 20));
