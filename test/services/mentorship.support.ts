@@ -54,6 +54,7 @@ export interface MentorshipApp {
   /** The CRM's own work as of `now + aheadMs` (pairing, progress, promocodes). */
   crmTick(aheadMs?: number): Promise<unknown>;
   statusOf(matchingId: string): Promise<string | undefined>;
+  /** Waits for the matching's status; a retry it waits for meanwhile is fired (the clock moved to it). */
   waitFor(matchingId: string, status: string): Promise<void>;
   /** Notifications client-events delivered under `key`. */
   delivered(key: string): { park_id: string; driver_id: string; event: string }[];
@@ -67,6 +68,14 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock(Date.parse("2026-03-02T09:00:00Z"));
   const app = await startTestInstance({ ...mentorshipEnv, ...env }, { ...options, clock });
   const sims = app.simulators;
+  // A partner call can fail on this shared machine for reasons of its own (its timeout is on the
+  // real clock); the matching then waits for its durable retry on the test's clock, which only
+  // the test moves. Moving it to that retry is what time would do in production.
+  const fireRetry = async (id: string) => {
+    const [retry] = await app.db.sql<{ due_at: Date }[]>`
+      select due_at from actor_timers where actor_type = 'matching' and actor_id = ${id} and timer_key = 'retry'`;
+    if (retry && retry.due_at.getTime() > clock.now()) clock.advance(retry.due_at.getTime() - clock.now());
+  };
   const statusOf = async (id: string) => (await app.db.sql<{ status: string }[]>`select status from matchings where id = ${id}`)[0]?.status;
   return {
     app,
@@ -107,7 +116,16 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
     },
     crmTick: (aheadMs = 0) => sims.crm!.tick(new Date(clock.now() + aheadMs)),
     statusOf,
-    waitFor: async (id, status) => void (await eventually(async () => (await statusOf(id)) === status)),
+    async waitFor(id, status) {
+      try {
+        await eventually(async () => (await statusOf(id)) === status || void (await fireRetry(id)));
+      } catch (error) {
+        const [actor] = await app.db.sql<{ snapshot: { value: unknown; context: { last_error: string | null } } }[]>`
+          select snapshot from actor_snapshots where actor_type = 'matching' and actor_id = ${id}`;
+        const where = actor ? `; the matching is in ${JSON.stringify(actor.snapshot.value)}, last error: ${actor.snapshot.context.last_error}` : "";
+        throw new Error(`matching ${id} not ${status}: ${String(error)}${where}`);
+      }
+    },
     delivered: (key) => sims.clientEvents!.delivered().filter((n) => n.idempotency_key === key),
     resetFaults() {
       for (const sim of [sims.mentorProfiles, sims.mentorPersonal, sims.mentorTrackstory, sims.fleetRent, sims.clientEvents])
