@@ -167,8 +167,21 @@ async function main(): Promise<void> {
     await instance.stop();
     await dropSchema(url, schema);
   }
-  const worst = Math.max(...kinds.map((k) => k.heap_kb_per_actor as number));
-  printResult({ bench: "memory", actors_per_kind: globalActors, kinds, max_heap_kb_per_actor: worst, goal_kb_per_actor: 10, goal_met: worst <= 10 });
+  // An active actor is hosted; after SLEEP_AFTER_MS idle it is asleep, so a long-running instance
+  // holds most of its population asleep and the few it is working with live: both are judged.
+  const worst = (field: string) => Math.max(...kinds.map((k) => k[field] as number));
+  const asleep = worst("heap_kb_per_actor");
+  const live = worst("heap_kb_per_live_actor");
+  printResult({
+    bench: "memory",
+    actors_per_kind: globalActors,
+    kinds,
+    max_heap_kb_per_actor: asleep,
+    max_heap_kb_per_live_actor: live,
+    goal_kb_per_actor: 10,
+    goal_met_asleep: asleep <= 10,
+    goal_met_live: live <= 10,
+  });
 }
 
 await main();
