@@ -68,13 +68,24 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock(Date.parse("2026-03-02T09:00:00Z"));
   const app = await startTestInstance({ ...mentorshipEnv, ...env }, { ...options, clock });
   const sims = app.simulators;
+  /** When the actor's durable timer `key` is due (runtime clock), if it is set. */
+  const timerDue = async (type: string, id: string, key: string) =>
+    (
+      await app.db.sql<{ due_at: Date }[]>`
+      select due_at from actor_timers where actor_type = ${type} and actor_id = ${id} and timer_key = ${key}`
+    )[0]?.due_at.getTime();
+  const snapshotOf = async <Context>(type: string, id: string) =>
+    (
+      await app.db.sql<
+        { snapshot: { value: unknown; context: Context } }[]
+      >`select snapshot from actor_snapshots where actor_type = ${type} and actor_id = ${id}`
+    )[0]?.snapshot;
   // A partner call can fail on this shared machine for reasons of its own (its timeout is on the
   // real clock); the matching then waits for its durable retry on the test's clock, which only
   // the test moves. Moving it to that retry is what time would do in production.
   const fireRetry = async (id: string) => {
-    const [retry] = await app.db.sql<{ due_at: Date }[]>`
-      select due_at from actor_timers where actor_type = 'matching' and actor_id = ${id} and timer_key = 'retry'`;
-    if (retry && retry.due_at.getTime() > clock.now()) clock.advance(retry.due_at.getTime() - clock.now());
+    const due = await timerDue("matching", id, "retry");
+    if (due !== undefined && due > clock.now()) clock.advance(due - clock.now());
   };
   const statusOf = async (id: string) => (await app.db.sql<{ status: string }[]>`select status from matchings where id = ${id}`)[0]?.status;
   return {
@@ -99,17 +110,12 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
       }),
     advance: (ms) => clock.advance(ms),
     async runJob(name, everyMs) {
-      const job = async () =>
-        (
-          await app.db.sql<{ snapshot: { value: string; context: { runs: number } } }[]>`
-          select snapshot from actor_snapshots where actor_type = 'mentorship-job' and actor_id = ${name}`
-        )[0]?.snapshot;
+      const job = () => snapshotOf<{ runs: number }>("mentorship-job", name);
       // Idle with its next tick still ahead: no run is under way or about to start at the old time.
       const before = await eventually(async () => {
         const s = await job();
-        const [tick] = await app.db.sql<{ due_at: Date }[]>`
-          select due_at from actor_timers where actor_type = 'mentorship-job' and actor_id = ${name} and timer_key = 'tick'`;
-        return s?.value === "idle" && tick && tick.due_at.getTime() > clock.now() ? { runs: s.context.runs } : undefined;
+        const tick = await timerDue("mentorship-job", name, "tick");
+        return s?.value === "idle" && tick !== undefined && tick > clock.now() ? { runs: s.context.runs } : undefined;
       });
       clock.advance(everyMs);
       await eventually(async () => ((await job())?.context.runs ?? 0) > before.runs);
@@ -118,11 +124,14 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
     statusOf,
     async waitFor(id, status) {
       try {
-        await eventually(async () => (await statusOf(id)) === status || void (await fireRetry(id)));
+        await eventually(async () => {
+          if ((await statusOf(id)) === status) return true;
+          await fireRetry(id);
+          return false;
+        });
       } catch (error) {
-        const [actor] = await app.db.sql<{ snapshot: { value: unknown; context: { last_error: string | null } } }[]>`
-          select snapshot from actor_snapshots where actor_type = 'matching' and actor_id = ${id}`;
-        const where = actor ? `; the matching is in ${JSON.stringify(actor.snapshot.value)}, last error: ${actor.snapshot.context.last_error}` : "";
+        const actor = await snapshotOf<{ last_error: string | null }>("matching", id);
+        const where = actor ? `; the matching is in ${JSON.stringify(actor.value)}, last error: ${actor.context.last_error}` : "";
         throw new Error(`matching ${id} not ${status}: ${String(error)}${where}`);
       }
     },
