@@ -55,7 +55,7 @@ export interface MentorshipApp {
   crmTick(aheadMs?: number): Promise<unknown>;
   statusOf(matchingId: string): Promise<string | undefined>;
   /** Waits for the matching's status; a retry it waits for meanwhile is fired (the clock moved to it). */
-  waitFor(matchingId: string, status: string): Promise<void>;
+  waitFor(matchingId: string, status: string | readonly string[]): Promise<void>;
   /** Notifications client-events delivered under `key`. */
   delivered(key: string): { park_id: string; driver_id: string; event: string }[];
   resetFaults(): void;
@@ -125,7 +125,7 @@ export async function startMentorshipApp(env: Record<string, string> = {}, optio
     async waitFor(id, status) {
       try {
         await eventually(async () => {
-          if ((await statusOf(id)) === status) return true;
+          if ([status].flat().includes((await statusOf(id)) ?? "")) return true;
           await fireRetry(id);
           return false;
         });
