@@ -160,8 +160,13 @@ interface StepFigures {
  * Cores the run's processes kept busy at a step: with about all of the machine's cores busy, the
  * machine is the ceiling there, not the instance.
  */
+/** Cores the run's own processes kept busy (not `other`, the rest of the machine). */
 const coresBusy = (step: StepFigures | undefined) =>
-  step ? round((Object.values(step.cpu_ms_per_1000).reduce((a, b) => a + b, 0) * step.consumed_per_s) / 1e6, 2) : null;
+  step
+    ? round((Object.entries(step.cpu_ms_per_1000).reduce((sum, [role, ms]) => (role === "other" ? sum : sum + ms), 0) * step.consumed_per_s) / 1e6, 2)
+    : null;
+/** Cores the rest of the machine took meanwhile: when it took some, the run had less (two runs disagree). */
+const otherCores = (step: StepFigures | undefined) => (step ? round(((step.cpu_ms_per_1000.other ?? 0) * step.consumed_per_s) / 1e6, 2) : null);
 
 async function main(): Promise<void> {
   const db = await openPostgres({ url, schema, max: 10 });
@@ -533,11 +538,13 @@ async function main(): Promise<void> {
       behind_retries: behindRetries,
       cpu_ms_per_1000_events: ours.cpu_ms_per_1000,
       cores_busy_at_sustained: coresBusy(ours.rate ? ours : undefined),
+      other_cores_at_sustained: otherCores(ours.rate ? ours : undefined),
       // The first step that fell behind: what it still consumed, and what that cost.
       behind_at_events_per_s: ours.behind?.rate ?? null,
       behind_consumed_per_s: ours.behind?.consumed_per_s ?? null,
       behind_cpu_ms_per_1000_events: ours.behind?.cpu_ms_per_1000 ?? null,
       cores_busy_when_behind: coresBusy(ours.behind),
+      other_cores_when_behind: otherCores(ours.behind),
       overload_offered_per_s: overload?.rate ?? null,
       overload_published_per_s: overload?.published_per_s ?? null,
       overload_consumer_fed: overload?.fed ?? null,

@@ -233,8 +233,10 @@ export interface RunPids {
 
 /**
  * CPU seconds used so far by the processes of the run, by role (Linux /proc; ticks of 10 ms):
- * the bench's own process (the instance), Postgres backends, nats-server, partners, publisher.
- * Other work on the machine is left out, so the cost per event does not depend on it.
+ * the bench's own process (the instance), Postgres backends, nats-server, partners, publisher,
+ * and `other`: whatever else the machine ran meanwhile (its total from /proc/stat less those).
+ * `other` is no cost of the run: it says when something outside took cores from it, which is
+ * what makes two runs on the same machine disagree.
  */
 export function cpuByRole(pids: RunPids): Record<string, number> {
   const byName = (name: string) =>
@@ -248,13 +250,20 @@ export function cpuByRole(pids: RunPids): Record<string, number> {
         }
       })
       .reduce((sum, p) => sum + processCpuSeconds(Number(p)), 0);
-  return {
+  const roles = {
     instance: processCpuSeconds(pids.instance),
     postgres: byName("postgres"),
     nats: byName("nats-server"),
     partners: processCpuSeconds(pids.partners),
     publisher: processCpuSeconds(pids.publisher),
   };
+  return { ...roles, other: machineCpuSeconds() - Object.values(roles).reduce((a, b) => a + b, 0) };
+}
+
+/** CPU seconds the whole machine has been busy (every core: user, system, interrupts, steal; not idle or I/O wait). */
+function machineCpuSeconds(): number {
+  const [, user, nice, system, , , irq, softirq, steal] = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
 }
 
 export const cpuDelta = (before: Record<string, number>, after: Record<string, number>) =>
