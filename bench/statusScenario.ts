@@ -38,7 +38,8 @@ type Status = "online" | "busy" | "offline";
 /**
  * Publishes statuses at `rate`/s for `seconds` on `subject` (core NATS; the stream stores them),
  * each driver's status moving as a driver's does: offline -> online; online -> busy (60%) or
- * offline (40%); busy -> online. `updated_at` is the publish time.
+ * offline (40%); busy -> online. `updated_at` is the publish time. `burst` statuses go at once
+ * first, as fast as NATS takes them (a hiccup's worth of input arriving together).
  */
 async function runPublisher(natsUrl: string, drivers: number): Promise<void> {
   const nc = await connect({ servers: natsUrl });
@@ -50,11 +51,11 @@ async function runPublisher(natsUrl: string, drivers: number): Promise<void> {
     const d = driverOf(i);
     return `{"park_id":${JSON.stringify(d.park_id)},"driver_id":${JSON.stringify(d.driver_id)},"status":"`;
   });
-  process.on("message", async (m: { subject: string; rate: number; seconds: number; drivers: number }) => {
+  process.on("message", async (m: { subject: string; rate: number; seconds: number; drivers: number; burst: number }) => {
     const started = performance.now();
     let published = 0;
     while (performance.now() - started < m.seconds * 1000) {
-      const due = Math.floor(((performance.now() - started) / 1000) * m.rate);
+      const due = m.burst + Math.floor(((performance.now() - started) / 1000) * m.rate);
       const suffix = `","updated_at":"${new Date().toISOString()}"}`;
       for (; published < due; published++) {
         const i = Math.floor(Math.random() * Math.min(m.drivers, drivers));
@@ -65,7 +66,7 @@ async function runPublisher(natsUrl: string, drivers: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 2));
     }
     await nc.flush();
-    process.send!({ published, elapsed_ms: performance.now() - started });
+    process.send!({ published: published - m.burst, elapsed_ms: performance.now() - started });
   });
   process.send!({ ready: true });
 }
@@ -89,8 +90,11 @@ export async function startPartnersProcess(drivers: number): Promise<{ urls: Dri
 
 export interface Publisher {
   readonly pid: number;
-  /** Publishes at `rate`/s for `seconds` for the first `drivers` drivers (default all); resolves with what was published. */
-  run(subject: string, rate: number, seconds: number, drivers?: number): Promise<{ published: number; elapsed_ms: number }>;
+  /**
+   * Publishes at `rate`/s for `seconds` for the first `drivers` drivers (default all), after
+   * `burst` at once (default none); resolves with what was published at the rate (the burst not counted).
+   */
+  run(subject: string, rate: number, seconds: number, options?: { drivers?: number; burst?: number }): Promise<{ published: number; elapsed_ms: number }>;
   stop(): void;
 }
 
@@ -102,10 +106,10 @@ export async function startPublisherProcess(natsUrl: string, drivers: number): P
   });
   return {
     pid: child.pid!,
-    run: (subject, rate, seconds, subset = drivers) =>
+    run: (subject, rate, seconds, { drivers: subset = drivers, burst = 0 } = {}) =>
       new Promise((resolve) => {
         child.once("message", (m) => resolve(m as { published: number; elapsed_ms: number }));
-        child.send({ subject, rate, seconds, drivers: subset });
+        child.send({ subject, rate, seconds, drivers: subset, burst });
       }),
     stop: () => child.kill(),
   };
