@@ -4,8 +4,8 @@
 //  2. Sustained ingest: live publishing in rising steps, each opening with a burst of
 //     BENCH_STEP_BURST_SECONDS (2) of its input at once, as after a hiccup (a long GC, a slow
 //     commit); a step holds when, at its end, less than half a second of input is still
-//     undelivered and the lag no longer grows: the instance keeps up with the rate even from full
-//     buffers. A step that falls behind is run once more from an empty pipeline
+//     undelivered and the lag no longer grows: the instance works off a hiccup's backlog and
+//     keeps up with the rate. A step that falls behind is run once more from an empty pipeline
 //     (BENCH_BEHIND_RETRIES); once it falls behind again, the search bisects between it and the
 //     highest held down to BENCH_SEARCH_RESOLUTION (6%); the highest step that holds is reported.
 //  3. The raw baseline (take from JetStream, decode, ack: nothing else) on rising steps, in the
@@ -83,13 +83,10 @@ const searchResolution = Number(process.env.BENCH_SEARCH_RESOLUTION ?? 0.06);
  */
 const behindRetries = Number(process.env.BENCH_BEHIND_RETRIES ?? 1);
 /**
- * Seconds of a step's input published at once as it opens. The instance keeps up with a rate in
- * one of two ways: with its buffers nearly empty (each status held about its debounce window,
- * young garbage), or full (`max_ack_pending` statuses held for seconds, promoted, costlier to
- * collect). Some rates hold only in the first, and one long GC pause moves the instance into the
- * second for good: runs differed by 60% depending on where the ladder met one. Opening every step
- * with a burst puts each in the second from the start, so the rate held is one the instance gets
- * back from after a hiccup. 0: no burst (a rate held only from empty buffers counts).
+ * Seconds of a step's input published at once as it opens, as after a hiccup (a mark-compact of
+ * a large heap stalls the instance 2-4 s at these rates): a rate holds only when the instance
+ * works such a backlog off within the step and keeps up after it, not only when the step happens
+ * to start with empty buffers and to see no long pause. 0: no burst.
  */
 const burstSeconds = Number(process.env.BENCH_STEP_BURST_SECONDS ?? 2);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
