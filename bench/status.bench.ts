@@ -84,7 +84,7 @@ const searchResolution = Number(process.env.BENCH_SEARCH_RESOLUTION ?? 0.06);
 const behindRetries = Number(process.env.BENCH_BEHIND_RETRIES ?? 1);
 /**
  * Seconds of a step's input published at once as it opens, as after a hiccup (a mark-compact of
- * a large heap stalls the instance 2-4 s at these rates): a rate holds only when the instance
+ * a 1.5 GB heap piled up 16,000-25,000 statuses at 10,000/s in bench/README.md's runs): a rate holds only when the instance
  * works such a backlog off within the step and keeps up after it, not only when the step happens
  * to start with empty buffers and to see no long pause. 0: no burst.
  */
