@@ -84,9 +84,9 @@ const searchResolution = Number(process.env.BENCH_SEARCH_RESOLUTION ?? 0.06);
 const behindRetries = Number(process.env.BENCH_BEHIND_RETRIES ?? 1);
 /**
  * Seconds of a step's input published at once as it opens, as after a hiccup (a mark-compact of
- * a 1.5 GB heap piled up 16,000-25,000 statuses at 10,000/s in bench/README.md's runs): a rate holds only when the instance
- * works such a backlog off within the step and keeps up after it, not only when the step happens
- * to start with empty buffers and to see no long pause. 0: no burst.
+ * a 1.5 GB heap piled up 16,000-25,000 statuses at 10,000/s in bench/README.md's runs): a rate
+ * holds only when the instance works such a backlog off within the step and keeps up after it,
+ * not only when the step happens to start with empty buffers and to see no long pause. 0: no burst.
  */
 const burstSeconds = Number(process.env.BENCH_STEP_BURST_SECONDS ?? 2);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
@@ -165,17 +165,18 @@ interface StepFigures {
   cpu_ms_per_1000: Record<string, number>;
 }
 
-/**
- * Cores the run's processes kept busy at a step: with about all of the machine's cores busy, the
- * machine is the ceiling there, not the instance.
- */
-/** Cores the run's own processes kept busy (not `other`, the rest of the machine). */
-const coresBusy = (step: StepFigures | undefined) =>
+/** Cores the roles `counted` took at a step: the CPU per 1,000 statuses times the statuses consumed. */
+const coresOf = (step: StepFigures | undefined, counted: (role: string) => boolean) =>
   step
-    ? round((Object.entries(step.cpu_ms_per_1000).reduce((sum, [role, ms]) => (role === "other" ? sum : sum + ms), 0) * step.consumed_per_s) / 1e6, 2)
+    ? round((Object.entries(step.cpu_ms_per_1000).reduce((sum, [role, ms]) => (counted(role) ? sum + ms : sum), 0) * step.consumed_per_s) / 1e6, 2)
     : null;
+/**
+ * Cores the run's own processes kept busy at a step: with about all of the machine's cores busy,
+ * the machine is the ceiling there, not the instance.
+ */
+const coresBusy = (step: StepFigures | undefined) => coresOf(step, (role) => role !== "other");
 /** Cores the rest of the machine took meanwhile: when it took some, the run had less (two runs disagree). */
-const otherCores = (step: StepFigures | undefined) => (step ? round(((step.cpu_ms_per_1000.other ?? 0) * step.consumed_per_s) / 1e6, 2) : null);
+const otherCores = (step: StepFigures | undefined) => coresOf(step, (role) => role === "other");
 
 async function main(): Promise<void> {
   const db = await openPostgres({ url, schema, max: 10 });
