@@ -167,9 +167,7 @@ interface StepFigures {
 
 /** Cores the roles `counted` took at a step: the CPU per 1,000 statuses times the statuses consumed. */
 const coresOf = (step: StepFigures | undefined, counted: (role: string) => boolean) =>
-  step
-    ? round((Object.entries(step.cpu_ms_per_1000).reduce((sum, [role, ms]) => (counted(role) ? sum + ms : sum), 0) * step.consumed_per_s) / 1e6, 2)
-    : null;
+  step ? round((Object.entries(step.cpu_ms_per_1000).reduce((sum, [role, ms]) => (counted(role) ? sum + ms : sum), 0) * step.consumed_per_s) / 1e6, 2) : null;
 /**
  * Cores the run's own processes kept busy at a step: with about all of the machine's cores busy,
  * the machine is the ceiling there, not the instance.
