@@ -169,13 +169,18 @@ export class ActorCell {
     this.lastActive = host.now();
   }
 
-  /** Loads the snapshot (migrating an older machine version) and starts the machine. */
+  /** Loads the snapshot (migrating an older machine version, refusing a newer one) and starts the machine. */
   async activate(): Promise<void> {
     try {
       const stored = await this.host.load(this.address);
       if (this.state === "retired") return;
       let snapshot = stored?.snapshot;
-      if (stored && stored.machineVersion !== this.kind.version) {
+      if (stored && stored.machineVersion > this.kind.version) {
+        // Mid rolling upgrade: running it here would write a newer shape back under an older
+        // version. Its callers time out and retry until an upgraded instance serves it.
+        throw new Error(`${this.key}: stored by machine version ${stored.machineVersion}, newer than this instance's ${this.kind.version}`);
+      }
+      if (stored && stored.machineVersion < this.kind.version) {
         if (!this.kind.migrate) throw new Error(`${this.key}: no migration from machine version ${stored.machineVersion}`);
         snapshot = this.kind.migrate(snapshot, stored.machineVersion);
       }

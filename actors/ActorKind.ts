@@ -26,7 +26,7 @@ export interface ActorKind<Context = unknown> {
   readonly machine: AnyStateMachine;
   /** Bump when the persisted snapshot shape changes, and teach `migrate` the old shape. */
   readonly version: number;
-  /** Turns a persisted snapshot written by machine version `from` into the current shape. */
+  /** Turns a persisted snapshot written by an older machine version `from` into the current shape (a newer one is never passed: see ActorCell.activate). */
   // biome-ignore lint/suspicious/noExplicitAny: a snapshot of an older machine version has, by definition, no type of today's code.
   migrate?(snapshot: any, from: number): any;
   /**

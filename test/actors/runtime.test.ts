@@ -475,4 +475,20 @@ describe("actor runtime", () => {
     expect((await loadSnapshot(db.sql, "counter", "migrated"))!.machineVersion).toBe(2);
     await next.stop();
   });
+
+  it("versioned state - mid rolling upgrade, an instance older than the stored machine version never applies nor writes: its callers time out (retryable), and an upgraded one serves them", async () => {
+    const upgradedKind = () => counterKind({ version: 2, migrate: (snapshot) => snapshot });
+    const upgraded = system({ kinds: [upgradedKind()] });
+    await upgraded.ask("counter/ahead", { type: "increment", by: 5 });
+    await upgraded.stop();
+    // The older kind migrates older snapshots; a newer one is never handed to it.
+    const older = system({ kinds: [counterKind({ version: 1, migrate: (snapshot) => snapshot })] });
+    // Activation keeps failing until the deadline: a 504 to retry (a tell from the status stream is retried too), never a failed actor.
+    await expect(older.ask("counter/ahead", { type: "increment" }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: "actor_timeout" });
+    expect(await loadSnapshot(db.sql, "counter", "ahead")).toMatchObject({ machineVersion: 2, version: 1 });
+    await older.stop();
+    const next = system({ kinds: [upgradedKind()] });
+    expect(await next.ask("counter/ahead", { type: "increment" })).toEqual({ count: 6 });
+    await next.stop();
+  });
 });
