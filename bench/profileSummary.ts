@@ -7,12 +7,8 @@
 // `--from`/`--to` choose a window in seconds from the profile's start (the timeline printed first
 // shows where the load was); `--inclusive` lists functions whose time with their callees is shown.
 import { readFileSync } from "node:fs";
+import { componentOf, frameLabel, type CallFrame } from "./callFrames.ts";
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-}
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
@@ -24,21 +20,6 @@ interface Profile {
   endTime: number;
   samples: number[];
   timeDeltas: number[];
-}
-
-/** Which part of the system a frame belongs to: a project folder, an npm package, node internals or a V8 pseudo-frame. */
-export function componentOf(frame: CallFrame): string {
-  const { url, functionName } = frame;
-  if (url === "") return functionName.startsWith("(") ? functionName : "(native)";
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1]!;
-  if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
-  const project = /\/(actors|http|storage|services|integrations|machines|streams|bench|test)\/([^/]+\/)?/.exec(url);
-  if (project) return project[2] && !project[2].endsWith(".ts/") ? `${project[1]}/${project[2].slice(0, -1)}` : project[1]!;
-  return url
-    .replace(/^file:\/\//, "")
-    .split("/")
-    .slice(-1)[0]!;
 }
 
 function parseArgs(argv: string[]): { file: string; from: number; to: number; ops: number; top: number; inclusive: string[]; stalls: number } {
@@ -108,10 +89,7 @@ function main(): void {
     if (callFrame.functionName === "(idle)") continue;
     add(byComponent, componentOf(callFrame), us);
     add(byCaller, callerComponent(id), us);
-    const where = callFrame.url
-      ? `${callFrame.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*?\/(?=[^/]+\/[^/]+$)/, "")}:${callFrame.lineNumber + 1}`
-      : "";
-    add(byFunction, `${callFrame.functionName || "(anonymous)"} ${where}`, us);
+    add(byFunction, frameLabel(callFrame), us);
   }
   const top = (title: string, m: Map<string, number>) => {
     console.log(`\n${title}`);

@@ -19,7 +19,10 @@
 // BENCH_PROFILE=<window>,... writes a CPU profile of our instance during each window named to
 // bench-status-<window>.cpuprofile (open it in Chrome DevTools): a step's rate, `overload`, `220`
 // (the seed's rate) or `idle`. The overload step prints its timeline, a line a second (see
-// `statusTimeline`); BENCH_TIMELINE=true prints it for our every step.
+// `statusTimeline`); BENCH_TIMELINE=true prints it for our every step. BENCH_PROMOTION=<window>,...
+// samples what the instance's allocations feed the old generation during each window, to
+// bench-status-<window>.heapprofile (read it with bench/heapSampleSummary.ts); not with BENCH_PROFILE
+// in the same window.
 import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
@@ -32,7 +35,7 @@ import { KrtClient, memoryTokenStore, type KrtCall } from "../integrations/krt/i
 import { DriverProfilesClient, driverProfilesCache } from "../integrations/driverProfiles/index.ts";
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
-import { latencyFigures, percentile, printResult, progress, round, startProfile, threadCpuSeconds } from "./scenario.ts";
+import { latencyFigures, percentile, printResult, progress, round, startProfile, startPromotionSampling, threadCpuSeconds } from "./scenario.ts";
 import {
   consumerLag,
   cpuByRole,
@@ -64,8 +67,12 @@ const ingest = process.env.BENCH_INGEST === "main" ? "main" : "worker";
 const pullBatch = 1_000;
 const steps = (process.env.BENCH_STEPS ?? "1000,2000,3000,4000,5000,6000,8000,10000,12000,15000,20000,25000").split(",").filter(Boolean).map(Number);
 const rawSteps = (process.env.BENCH_RAW_STEPS ?? "5000,10000,15000,20000,25000,30000,40000").split(",").filter(Boolean).map(Number);
-const profileWindow = async (name: string) =>
-  (process.env.BENCH_PROFILE ?? "").split(",").includes(name) ? await startProfile(`bench-status-${name}.cpuprofile`) : undefined;
+const profileWindow = async (name: string) => {
+  const named = (variable: string) => (process.env[variable] ?? "").split(",").includes(name);
+  if (named("BENCH_PROFILE")) return await startProfile(`bench-status-${name}.cpuprofile`);
+  if (named("BENCH_PROMOTION")) return await startPromotionSampling(`bench-status-${name}.heapprofile`);
+  return undefined;
+};
 const timelineEveryStep = process.env.BENCH_TIMELINE === "true";
 /** Given steps first; past the last, the naive design keeps rising by half until it falls behind. */
 const naiveSteps = (process.env.BENCH_NAIVE_STEPS ?? "250,500,750,1000,1500,2000,3000,4000").split(",").filter(Boolean).map(Number);
