@@ -177,7 +177,7 @@ export class ActorCell {
       let snapshot = stored?.snapshot;
       if (stored && stored.machineVersion > this.kind.version) {
         // Mid rolling upgrade: running it here would write a newer shape back under an older
-        // version. Its callers time out and retry until an upgraded instance serves it.
+        // version. Its callers are refused retryably until an upgraded instance serves it.
         throw new Error(`${this.key}: stored by machine version ${stored.machineVersion}, newer than this instance's ${this.kind.version}`);
       }
       if (stored && stored.machineVersion < this.kind.version) {

@@ -7,6 +7,10 @@ export interface CallFrame {
   lineNumber: number;
 }
 
+/** The product's own folders (bench/ and test/ drive it). */
+export const PRODUCT_FOLDERS = ["actors", "http", "storage", "services", "integrations", "machines", "streams"] as const;
+const PROJECT_FOLDER = new RegExp(`/(${[...PRODUCT_FOLDERS, "bench", "test"].join("|")})/([^/]+/)?`);
+
 /** Which part of the system a frame belongs to: a project folder, an npm package, node internals or a V8 pseudo-frame. */
 export function componentOf(frame: CallFrame): string {
   const { url, functionName } = frame;
@@ -14,7 +18,7 @@ export function componentOf(frame: CallFrame): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith("node:")) return `node:${url.slice(5).split("/")[0]}`;
-  const project = /\/(actors|http|storage|services|integrations|machines|streams|bench|test)\/([^/]+\/)?/.exec(url);
+  const project = PROJECT_FOLDER.exec(url);
   if (project) return project[2] && !project[2].endsWith(".ts/") ? `${project[1]}/${project[2].slice(0, -1)}` : project[1]!;
   return url
     .replace(/^file:\/\//, "")

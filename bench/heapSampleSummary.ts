@@ -5,7 +5,7 @@
 //
 //   npx tsx bench/heapSampleSummary.ts <file.heapprofile> [--ops=n] [--top=n]
 import { readFileSync } from "node:fs";
-import { componentOf, frameLabel, type CallFrame } from "./callFrames.ts";
+import { componentOf, frameLabel, PRODUCT_FOLDERS, type CallFrame } from "./callFrames.ts";
 
 interface SampledNode {
   callFrame: CallFrame;
@@ -13,7 +13,7 @@ interface SampledNode {
   children: SampledNode[];
 }
 
-const PROJECT = /^(actors|http|storage|services|integrations|machines|streams)\b/;
+const isProduct = (frame: CallFrame) => PRODUCT_FOLDERS.includes(componentOf(frame).split("/")[0] as never);
 
 function main(): void {
   const argv = process.argv.slice(2);
@@ -30,7 +30,7 @@ function main(): void {
   const add = (m: Map<string, number>, key: string, bytes: number) => m.set(key, (m.get(key) ?? 0) + bytes);
   let total = 0;
   const walk = (node: SampledNode, projectCaller: string) => {
-    const caller = PROJECT.test(componentOf(node.callFrame)) ? frameLabel(node.callFrame) : projectCaller;
+    const caller = isProduct(node.callFrame) ? frameLabel(node.callFrame) : projectCaller;
     if (node.selfSize > 0) {
       total += node.selfSize;
       add(byFunction, frameLabel(node.callFrame), node.selfSize);

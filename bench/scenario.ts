@@ -207,40 +207,54 @@ if (process.argv.includes("--loadgen") && process.send) {
 }
 
 /**
+ * Starts a capture of this process through the inspector; the returned function ends it and
+ * writes the profile it returns to `path`.
+ */
+async function startCapture(
+  path: string,
+  start: (session: Session) => Promise<unknown>,
+  stop: (session: Session) => Promise<{ profile: unknown }>,
+): Promise<() => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await start(session);
+  return async () => {
+    const { profile } = await stop(session);
+    writeFileSync(path, JSON.stringify(profile));
+    session.disconnect();
+    progress(`profile written to ${path}`);
+  };
+}
+
+/**
  * Starts sampling this process's heap allocations that outlive a young-generation collection:
  * those promoted to the old generation (or born there, as large strings are), whether a later
  * mark-compact collects them or not. What feeds the old generation is what makes mark-compacts
  * come often. The returned function stops it and writes the profile to `path` (Chrome DevTools'
  * Memory tab, or bench/heapSampleSummary.ts).
  */
-export async function startPromotionSampling(path: string): Promise<() => Promise<void>> {
-  const session = new Session();
-  session.connect();
-  await session.post("HeapProfiler.enable");
-  // Node's typings predate these two flags of the protocol.
-  await session.post("HeapProfiler.startSampling", {
-    samplingInterval: 16_384,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: false,
-  } as object);
-  return async () => {
-    const { profile } = await session.post("HeapProfiler.stopSampling");
-    writeFileSync(path, JSON.stringify(profile));
-    session.disconnect();
-    progress(`heap sampling written to ${path}`);
-  };
-}
+export const startPromotionSampling = (path: string) =>
+  startCapture(
+    path,
+    async (session) => {
+      await session.post("HeapProfiler.enable");
+      // Node's typings predate these two flags of the protocol.
+      await session.post("HeapProfiler.startSampling", {
+        samplingInterval: 16_384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: false,
+      } as object);
+    },
+    (session) => session.post("HeapProfiler.stopSampling"),
+  );
 
 /** Starts a CPU profile of this process; the returned function stops it and writes it to `path` (open it in Chrome DevTools, or bench/profileSummary.ts). */
-export async function startProfile(path: string): Promise<() => Promise<void>> {
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.start");
-  return async () => {
-    const { profile } = await session.post("Profiler.stop");
-    writeFileSync(path, JSON.stringify(profile));
-    session.disconnect();
-    progress(`profile written to ${path}`);
-  };
-}
+export const startProfile = (path: string) =>
+  startCapture(
+    path,
+    async (session) => {
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+    },
+    (session) => session.post("Profiler.stop"),
+  );
