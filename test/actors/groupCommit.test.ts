@@ -61,6 +61,15 @@ async function leftBy(id: string) {
 }
 
 describe("group commit with projections", () => {
+  it("a tick's commits beyond the batch size leave as several statements of at most that many; every one lands", async () => {
+    const batches: number[] = [];
+    const group = new GroupCommit(db.sql, { maxBatch: 3, onBatch: (size) => void batches.push(size) });
+    const ids = Array.from({ length: 7 }, (_, i) => `split-${i}`);
+    expect(await Promise.all(ids.map((id, i) => group.submit(commit(id, i))))).toEqual(ids.map(() => true));
+    expect(batches.sort()).toEqual([1, 3, 3]);
+    for (const [i, id] of ids.entries()) expect(await leftBy(id)).toMatchObject({ count: i, journal: 1, outbox: [`${id}-out-${i}`] });
+  });
+
   it("a commit that loses its version race leaves nothing, its projection neither; the others of its batch land with theirs", async () => {
     await writeCommits(db.sql, [commit("raced", 1, { project: false })]); // another instance got there first
     const group = new GroupCommit(db.sql, { projections: counterView(db.sql) });
