@@ -5,7 +5,7 @@
 // job on Restate with the same load, for the ratios to it (BENCH_RESTATE=0 skips it).
 import { randomBytes } from "node:crypto";
 import HyperExpress from "hyper-express";
-import { Registry, type Histogram } from "prom-client";
+import { Registry } from "prom-client";
 import { Schema } from "effect";
 import type { Role } from "../config.ts";
 import { dropSchema, openPostgres } from "../storage/database.ts";
@@ -20,7 +20,7 @@ import { inspectorRoutes } from "../http/routes/inspector.ts";
 import { counterKind } from "../test/support/counterKind.ts";
 import { commitEach, commitGrouped, createDurableBaselineTable, type DurableWrite } from "./durableBaseline.ts";
 import { measureRestate, restateOverheadSeconds } from "./restate.ts";
-import { measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
+import { histogramTotals, measure, printResult, progress, round, type LoadResult, type LoadSpec } from "./scenario.ts";
 
 const url = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -65,13 +65,6 @@ function loadFigures(name: string, result: LoadResult): Record<string, number> {
 /** A raw route's figures: its load's, and `<name>_server_cpu_cores`. */
 function routeFigures(name: string, { result, server }: { result: LoadResult; server: { cores: number } }): Record<string, number> {
   return { ...loadFigures(name, result), [`${name}_server_cpu_cores`]: server.cores };
-}
-
-/** Sum and count of a histogram, to take deltas over the measured phase. */
-async function totals(h: Histogram): Promise<{ sum: number; count: number }> {
-  const values = (await h.get()).values;
-  const pick = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
-  return { sum: pick("_sum"), count: pick("_count") };
 }
 
 // Watchdog: a stuck bench still drops its schema and exits.
@@ -145,9 +138,9 @@ try {
   progress("actor ask route...");
   const actorLoad = serverLoad();
   const snapshot = async () => ({
-    batch: await totals(system.metrics.commitBatch),
-    commit: await totals(system.metrics.commitSeconds),
-    ask: await totals(system.metrics.asks),
+    batch: await histogramTotals(system.metrics.commitBatch),
+    commit: await histogramTotals(system.metrics.commitSeconds),
+    ask: await histogramTotals(system.metrics.asks),
   });
   let before: Awaited<ReturnType<typeof snapshot>> | undefined;
   const spec: LoadSpec = {

@@ -3,6 +3,7 @@ import { fork } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import net from "node:net";
+import type { Histogram } from "prom-client";
 import { fileURLToPath } from "node:url";
 
 export interface LoadSpec {
@@ -52,6 +53,13 @@ export function latencyFigures(name: string, sorted: ArrayLike<number>, digits =
     [key("max")]: round(sorted.length ? sorted[sorted.length - 1]! : NaN, digits),
   };
 }
+/** Sum and count of a histogram (every label together), to take deltas over a measured phase. */
+export async function histogramTotals(h: Histogram | undefined): Promise<{ sum: number; count: number }> {
+  const values = h ? (await h.get()).values : [];
+  const pick = (suffix: string) => values.filter((v) => v.metricName?.endsWith(suffix)).reduce((a, v) => a + v.value, 0);
+  return { sum: pick("_sum"), count: pick("_count") };
+}
+
 /** CPU seconds (user + system) a process has used so far, from Linux /proc (ticks of 10 ms); 0 once it is gone. */
 export function processCpuSeconds(pid: number): number {
   return cpuSecondsOf(`/proc/${pid}/stat`);

@@ -27,6 +27,7 @@ import { randomBytes } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import type { Histogram } from "prom-client";
 import { loadConfig } from "../config.ts";
 import { startInstance } from "../instance.ts";
 import { createLogger } from "../actors/logger.ts";
@@ -35,7 +36,17 @@ import { KrtClient, memoryTokenStore, type KrtCall } from "../integrations/krt/i
 import { DriverProfilesClient, driverProfilesCache } from "../integrations/driverProfiles/index.ts";
 import { DriverCategoriesClient, driverCategoriesCache } from "../integrations/driverCategories/index.ts";
 import { TrackstoryClient } from "../integrations/trackstory/index.ts";
-import { latencyFigures, percentile, printResult, progress, round, startProfile, startPromotionSampling, threadCpuSeconds } from "./scenario.ts";
+import {
+  histogramTotals,
+  latencyFigures,
+  percentile,
+  printResult,
+  progress,
+  round,
+  startProfile,
+  startPromotionSampling,
+  threadCpuSeconds,
+} from "./scenario.ts";
 import {
   consumerLag,
   cpuByRole,
@@ -307,6 +318,9 @@ async function main(): Promise<void> {
       const metric = await instance.registry.getSingleMetric("fleet_status_events_total")?.get();
       return Object.fromEntries((metric?.values ?? []).map((v) => [String(v.labels.outcome), v.value]));
     };
+    /** Our instance's commit statements so far and the commits they carried (`fleet_snapshot_commit_batch_size`). */
+    const commitBatches = () =>
+      histogramTotals(stopped ? undefined : (instance.registry.getSingleMetric("fleet_snapshot_commit_batch_size") as Histogram | undefined));
     const krtWaiting = async (): Promise<Record<string, number>> => {
       const metric = stopped ? undefined : await instance.registry.getSingleMetric("fleet_krt_calls_waiting")?.get();
       return { krt_waiting: metric?.values[0]?.value ?? 0 };
@@ -354,11 +368,13 @@ async function main(): Promise<void> {
         const t1 = performance.now();
         const mid = await lag();
         const cpu1 = cpuByRole(pids);
+        const batches1 = await commitBatches();
         const run = await running;
         const end = await lag();
         await stopProfile?.();
         await stopTimeline?.();
         const cpu = cpuDelta(cpu1, cpuByRole(pids));
+        const batches = cpuDelta(batches1, await commitBatches());
         const growth = (end.undelivered + end.unacked - mid.undelivered - mid.unacked) / ((performance.now() - t1) / 1000);
         const achieved = (run.published / run.elapsed_ms) * 1000;
         const consumed = Math.round(achieved - Math.max(0, growth));
@@ -375,7 +391,7 @@ async function main(): Promise<void> {
             .filter(([, v]) => v !== 0),
         );
         progress(
-          `${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, redelivered ${end.redelivered - mid.redelivered}, cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`,
+          `${label} ${rate}/s: published ${Math.round(achieved)}/s, lag ${mid.undelivered + mid.unacked} -> ${end.undelivered + end.unacked} (${Math.round(growth)}/s), consumed ~${consumed}/s, redelivered ${end.redelivered - mid.redelivered}, ${batches.count ? `commits ${Math.round(batches.count / ((performance.now() - t1) / 1000))}/s of ${round(batches.sum! / batches.count, 1)}, ` : ""}cpu ms/1000 ${JSON.stringify(perThousand)}${Object.keys(became).length ? `, outcomes ${JSON.stringify(became)}` : ""} -> ${holds ? "holds" : "falls behind"}`,
         );
         tried.push([rate, holds]);
         return { rate, consumed_per_s: consumed, cpu_ms_per_1000: perThousand, holds };
