@@ -17,8 +17,9 @@ interface Waiting {
 export interface GroupCommitOptions {
   /**
    * Commits in one statement at most (default 100). A batch's rows go as one jsonb parameter of
-   * ~1 KB a row: past ~100 rows that string outgrows what V8 allocates young (128 KB), so it is born in the old generation and freed only by a mark-compact. With
-   * 1,000 the status stream held 14,250/s; with 100, 19,380 on less GC (bench/README.md, stop 35).
+   * ~1 KB a row: past ~100 rows that string outgrows what V8 allocates young (128 KB), so it is
+   * born in the old generation and freed only by a mark-compact. With 1,000 the status stream held
+   * 14,250-15,630/s; with 100, 19,380-20,000, on less GC (bench/README.md, stop 35).
    */
   maxBatch?: number;
   /** Batches committing at once (each on its own pooled connection). */
