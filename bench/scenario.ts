@@ -3,8 +3,8 @@ import { fork } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import net from "node:net";
-import type { Histogram } from "prom-client";
 import { fileURLToPath } from "node:url";
+import type { Histogram } from "prom-client";
 
 export interface LoadSpec {
   /** Base URL, e.g. `http://127.0.0.1:8080`. */
@@ -53,6 +53,7 @@ export function latencyFigures(name: string, sorted: ArrayLike<number>, digits =
     [key("max")]: round(sorted.length ? sorted[sorted.length - 1]! : NaN, digits),
   };
 }
+
 /** Sum and count of a histogram (every label together), to take deltas over a measured phase. */
 export async function histogramTotals(h: Histogram | undefined): Promise<{ sum: number; count: number }> {
   const values = h ? (await h.get()).values : [];
