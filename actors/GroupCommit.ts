@@ -4,10 +4,11 @@
 // it wait a little for company (at low rates a batch of one costs as many round trips as a batch
 // of hundreds). Batches run side by side on the pool; one actor never has two commits in flight.
 import { isPermanentWriteError, type Sql } from "../storage/database.ts";
-import { writeCommits, type Commit, type Projections } from "../storage/actorStore.ts";
+import { prepareCommit, writePreparedCommits, type Commit, type PreparedCommit, type Projections } from "../storage/actorStore.ts";
 
 interface Waiting {
-  commit: Commit;
+  /** Serialised at submission (see `prepareCommit`). */
+  prepared: PreparedCommit;
   /** `performance.now()` by which its batch must leave. */
   dueAt: number;
   resolve: (accepted: boolean) => void;
@@ -49,7 +50,7 @@ export class GroupCommit {
   submit(commit: Commit, lingerMs = 0): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const dueAt = performance.now() + lingerMs;
-      this.#queue.push({ commit, dueAt, resolve, reject });
+      this.#queue.push({ prepared: prepareCommit(commit), dueAt, resolve, reject });
       this.#dueAt = Math.min(this.#dueAt, dueAt);
       this.#schedule();
     });
@@ -93,12 +94,12 @@ export class GroupCommit {
   }
 
   async #write(batch: Waiting[]): Promise<void> {
-    const commits = batch.map((w) => w.commit);
+    const prepared = batch.map((w) => w.prepared);
     const started = performance.now();
     try {
-      const accepted = await writeCommits(this.sql, commits, this.options.projections?.(commits));
+      const accepted = await writePreparedCommits(this.sql, prepared, this.options.projections?.(prepared.map((p) => p.commit)));
       this.options.onBatch?.(batch.length, performance.now() - started);
-      for (const w of batch) w.resolve(accepted.has(`${w.commit.type}/${w.commit.id}`));
+      for (const w of batch) w.resolve(accepted.has(`${w.prepared.commit.type}/${w.prepared.commit.id}`));
     } catch (error) {
       // One actor's bad row must not hold back the others of its batch: they are written one by
       // one, so only the commit Postgres refuses is rejected.
