@@ -188,17 +188,17 @@ export function toConnectivity(): OperatorFunction<LicencedStatus, ConnectivityC
  * The newest one is either told already or still held, so dropping the older is safe.
  */
 export function dropStale(count: CountOutcome, capacity = 1_000_000): MonoTypeOperatorFunction<ConnectivityChange> {
-  const newest = new DriverMemory<number>(capacity);
+  const newest = new DriverMemory<{ at: number }>(capacity);
   return filter((c) => {
-    const key = c.driver;
-    const seen = newest.get(key);
-    if (seen === undefined || c.at > seen) {
-      newest.set(key, c.at);
-      return true;
+    const seen = newest.get(c.driver);
+    if (seen === undefined) newest.set(c.driver, { at: c.at });
+    else if (c.at > seen.at) seen.at = c.at;
+    else {
+      c.settle.ack();
+      count("stale");
+      return false;
     }
-    c.settle.ack();
-    count("stale");
-    return false;
+    return true;
   });
 }
 
@@ -214,15 +214,16 @@ export function dropRepeats(
   capacity = 1_000_000,
   outcome: "repeat" | "unchanged" = "repeat",
 ): MonoTypeOperatorFunction<ConnectivityChange> {
-  const last = new DriverMemory<boolean>(capacity);
+  const last = new DriverMemory<{ connected: boolean }>(capacity);
   return filter((c) => {
-    const key = c.driver;
-    if (last.get(key) === c.connected) {
+    const seen = last.get(c.driver);
+    if (seen?.connected === c.connected) {
       c.settle.ack();
       count(c.outOfScope ?? outcome);
       return false;
     }
-    last.set(key, c.connected);
+    if (seen === undefined) last.set(c.driver, { connected: c.connected });
+    else seen.connected = c.connected;
     return true;
   });
 }
