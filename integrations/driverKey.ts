@@ -9,4 +9,10 @@ export type DriverKey = string;
  */
 export const PARTNER_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
-export const driverKey = (parkId: string, driverId: string): DriverKey => `${parkId}/${driverId}`;
+/**
+ * Joined, not concatenated: V8 keeps `${a}/${b}` as a rope of its parts, which a map compares part
+ * by part at every lookup, where a joined string is one flat copy. A status's key is looked up in
+ * maps of every driver about ten times (caches, filters, coalescing): ~200 ns less a lookup at
+ * 50,000 drivers (bench/README.md, stop 36).
+ */
+export const driverKey = (parkId: string, driverId: string): DriverKey => [parkId, driverId].join("/");
