@@ -139,7 +139,24 @@ export function prepareCommit(c: Commit): PreparedCommit {
     timers_cancelled: c.timersCancelled.filter((k) => !setKeys.has(k)),
     timers_fired: c.timersFired.filter((t) => !setKeys.has(t.key)).map((t) => ({ timer_key: t.key, due_at: iso(t.dueAt) })),
   };
-  return { commit: c, row: JSON.stringify(row) };
+  try {
+    return { commit: c, row: JSON.stringify(row) };
+  } catch (error) {
+    throw new UnwritableCommitError(c, error);
+  }
+}
+
+/**
+ * A commit JSON cannot hold (a BigInt, a cycle in a snapshot or event): no retry will write it, so
+ * it carries the SQLSTATE of an invalid value and is refused as one Postgres refuses
+ * (`isPermanentWriteError`): the actor rolls back instead of retrying forever.
+ */
+export class UnwritableCommitError extends Error {
+  readonly code = "22023";
+  constructor(c: Commit, cause: unknown) {
+    super(`${c.type}/${c.id}: version ${c.version} cannot be written as JSON: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "UnwritableCommitError";
+  }
 }
 
 /** `writePreparedCommits` of commits serialised now. */

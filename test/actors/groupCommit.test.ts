@@ -4,7 +4,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupCommit } from "../../actors/GroupCommit.ts";
 import { loadSnapshot, writeCommits, type Commit, type Projections } from "../../storage/actorStore.ts";
-import type { Sql } from "../../storage/database.ts";
+import { isPermanentWriteError, type Sql } from "../../storage/database.ts";
 import { DATABASE_URL, eventually, testDatabase, type TestDatabase } from "../support/harness.ts";
 
 let db: TestDatabase;
@@ -96,6 +96,20 @@ describe("group commit with projections", () => {
     expect(((results[1] as PromiseRejectedResult).reason as { code: string }).code).toBe("23514");
     expect(await leftBy("refused")).toEqual({ count: undefined, journal: 0, outbox: [], view: [] });
     expect(await leftBy("refused-neighbour-1")).toEqual({ count: 1, journal: 1, outbox: ["refused-neighbour-1-out-1"], view: [1] });
+  });
+
+  it("a commit JSON cannot hold (a BigInt in its snapshot) is refused alone as a permanent write error; its batch lands", async () => {
+    const group = new GroupCommit(db.sql, { projections: counterView(db.sql) });
+    const results = await Promise.allSettled([
+      group.submit(commit("unwritable-neighbour", 3)),
+      group.submit(commit("unwritable", 4, { snapshot: { value: "open", context: { count: 4, big: 2n ** 64n } } })),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected"]);
+    const reason = (results[1] as PromiseRejectedResult).reason;
+    expect(isPermanentWriteError(reason)).toBe(true);
+    expect(String(reason)).toContain("counter/unwritable: version 1 cannot be written as JSON");
+    expect(await leftBy("unwritable")).toEqual({ count: undefined, journal: 0, outbox: [], view: [] });
+    expect(await leftBy("unwritable-neighbour")).toEqual({ count: 3, journal: 1, outbox: ["unwritable-neighbour-out-3"], view: [3] });
   });
 
   it("a projection statement that fails otherwise rejects every commit of its batch, and nothing of the batch is written", async () => {
