@@ -1,6 +1,7 @@
 // SQL of the actor runtime: snapshots with optimistic concurrency, journal, durable timers, outbox.
 // Every function takes the sql/transaction first, so callers compose transactions.
-// jsonb values are passed as plain values: postgres.js serialises them by the column's type.
+// jsonb values are passed as plain values (postgres.js serialises them by the column's type), except the
+// group commit's rows, serialised once as they are submitted and sent as one text parameter (prepareCommit).
 import type { Fragment, JSONValue } from "postgres";
 import type { Queryable } from "./database.ts";
 
