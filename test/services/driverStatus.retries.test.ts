@@ -17,7 +17,17 @@ describe("driver id: retries", () => {
   it("50 binds, every 5xx retried with its key under a 15 ms ask timeout: each driver bound once to his id", async () => {
     const drivers = Array.from({ length: 50 }, () => testDriver({ tag: "retry" }));
     await addDrivers(app, drivers);
-    const attempts = await Promise.all(
+    // The snapshots' table locked for a while: the first commits wait, so the first asks time out
+    // however fast the machine is (on a quiet one all 50 binds had committed inside 15 ms).
+    let lockTaken!: () => void;
+    const locked = new Promise<void>((resolve) => (lockTaken = resolve));
+    const held = app.testDb.sql.begin(async (tx) => {
+      await tx`lock table actor_snapshots in exclusive mode`;
+      lockTaken();
+      await new Promise((r) => setTimeout(r, 300));
+    });
+    await locked;
+    const binds = Promise.all(
       drivers.map(async (d) => {
         for (let attempt = 1; attempt <= 300; attempt++) {
           const res = await app.call("POST", "/driver/v1/deptrans-status/v1/id", {
@@ -32,6 +42,7 @@ describe("driver id: retries", () => {
         throw new Error(`${d.driver_id}: never acknowledged`);
       }),
     );
+    const [attempts] = await Promise.all([binds, held]);
     expect(attempts.some((n) => n > 1)).toBe(true); // the timeouts really happened
     for (const d of drivers) expect((await asDriver(app, d, "GET")).body.bound).toBe(true);
     const rows = await app.testDb.sql<{ n: number }[]>`
