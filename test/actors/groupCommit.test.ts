@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GroupCommit } from "../../actors/GroupCommit.ts";
 import { loadSnapshot, writeCommits, type Commit, type Projections } from "../../storage/actorStore.ts";
 import { isPermanentWriteError, type Sql } from "../../storage/database.ts";
-import { DATABASE_URL, eventually, testDatabase, type TestDatabase } from "../support/harness.ts";
+import { DATABASE_URL, eventually, lockTable, testDatabase, type TestDatabase } from "../support/harness.ts";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -123,17 +123,8 @@ describe("group commit with projections", () => {
   it("a connection that dies while the batch's statement runs leaves nothing half-written; the pool goes on", async () => {
     const dying = postgres(DATABASE_URL, { max: 1, onnotice: () => {}, connection: { search_path: db.schema, application_name: `${db.schema}-dying` } });
     const locker = await db.reopen();
-    let unlock!: () => void;
-    const unlocked = new Promise<void>((resolve) => (unlock = resolve));
-    let lockHeld!: () => void;
-    const held = new Promise<void>((resolve) => (lockHeld = resolve));
-    const lock = locker.sql.begin(async (tx) => {
-      await tx`lock table counter_view in exclusive mode`;
-      lockHeld();
-      await unlocked;
-    });
+    const lock = await lockTable(locker.sql, "counter_view");
     try {
-      await held;
       const group = new GroupCommit(dying, { projections: counterView(dying) });
       const committing = group.submit(commit("died", 7));
       // The statement waits for the view's lock, whatever of the snapshot, journal and outbox it has written so far.
@@ -144,8 +135,7 @@ describe("group commit with projections", () => {
       });
       await db.sql`select pg_terminate_backend(${pid})`;
       await expect(committing).rejects.toMatchObject({ code: expect.stringMatching(/^(57P01|CONNECTION_CLOSED|ECONNRESET)$/) });
-      unlock();
-      await lock;
+      await lock.release();
       expect(await leftBy("died")).toEqual({ count: undefined, journal: 0, outbox: [], view: [] });
       // postgres.js 3.4.9 hands the killed backend's error (57P01) to the first query on its slot's
       // new connection, unsent: a caller's retry then lands.
@@ -153,8 +143,7 @@ describe("group commit with projections", () => {
       expect(await group.submit(after).catch(() => group.submit(after))).toBe(true);
       expect(await leftBy("after-death")).toEqual({ count: 8, journal: 1, outbox: ["after-death-out-8"], view: [8] });
     } finally {
-      unlock();
-      await lock;
+      await lock.release();
       await dying.end({ timeout: 5 });
     }
   });

@@ -2,6 +2,7 @@
 // retried with the same Idempotency-Key. A bind sets a value, so a repeat changes nothing: every
 // driver ends bound once, to his own id, each key answered 200.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { lockTable } from "../support/harness.ts";
 import { startTestInstance, TOKENS, type TestInstance } from "../support/instance.ts";
 import { addDrivers, asDriver, testDriver } from "./driverStatus.support.ts";
 
@@ -17,16 +18,11 @@ describe("driver id: retries", () => {
   it("50 binds, every 5xx retried with its key under a 15 ms ask timeout: each driver bound once to his id", async () => {
     const drivers = Array.from({ length: 50 }, () => testDriver({ tag: "retry" }));
     await addDrivers(app, drivers);
-    // The snapshots' table locked for a while: the first commits wait, so the first asks time out
-    // however fast the machine is (on a quiet one all 50 binds had committed inside 15 ms).
-    let lockTaken!: () => void;
-    const locked = new Promise<void>((resolve) => (lockTaken = resolve));
-    const held = app.testDb.sql.begin(async (tx) => {
-      await tx`lock table actor_snapshots in exclusive mode`;
-      lockTaken();
-      await new Promise((r) => setTimeout(r, 300));
-    });
-    await locked;
+    // The journal locked for a while, from a pool of its own: the first commits wait (and only they:
+    // the instance's pool stays free), so their asks time out however fast the machine is (on a
+    // quiet one all 50 binds had committed inside 15 ms).
+    const lock = await lockTable((await app.testDb.reopen()).sql, "actor_journal");
+    const released = new Promise((r) => setTimeout(r, 300)).then(() => lock.release());
     const binds = Promise.all(
       drivers.map(async (d) => {
         for (let attempt = 1; attempt <= 300; attempt++) {
@@ -42,7 +38,7 @@ describe("driver id: retries", () => {
         throw new Error(`${d.driver_id}: never acknowledged`);
       }),
     );
-    const [attempts] = await Promise.all([binds, held]);
+    const [attempts] = await Promise.all([binds, released]);
     expect(attempts.some((n) => n > 1)).toBe(true); // the timeouts really happened
     for (const d of drivers) expect((await asDriver(app, d, "GET")).body.bound).toBe(true);
     const rows = await app.testDb.sql<{ n: number }[]>`

@@ -1,7 +1,7 @@
 // Shared test harness: a private schema on the real Postgres per suite, dropped afterwards.
 import { randomBytes } from "node:crypto";
 import type { Accepted } from "../../storage/actorStore.ts";
-import { dropSchema, openPostgres, type Database, type Fragment, type Queryable } from "../../storage/database.ts";
+import { dropSchema, openPostgres, type Database, type Fragment, type Queryable, type Sql } from "../../storage/database.ts";
 
 export const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -27,6 +27,29 @@ export async function testDatabase(prefix = "t"): Promise<TestDatabase> {
     drop: async () => {
       await Promise.all(opened.map((d) => d.close().catch(() => {})));
       await dropSchema(DATABASE_URL, schema);
+    },
+  };
+}
+
+/**
+ * Takes `table`'s EXCLUSIVE lock in a transaction of its own (writers wait, readers do not) and
+ * resolves once it is held; `release` ends the transaction. Rejects if the lock cannot be taken.
+ */
+export async function lockTable(sql: Sql, table: string): Promise<{ release(): Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let taken!: () => void;
+  const held = new Promise<void>((resolve) => (taken = resolve));
+  const transaction = sql.begin(async (tx) => {
+    await tx`lock table ${tx(table)} in exclusive mode`;
+    taken();
+    await released;
+  });
+  await Promise.race([held, transaction]);
+  return {
+    release: async () => {
+      release();
+      await transaction;
     },
   };
 }
